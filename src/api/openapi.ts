@@ -1,0 +1,86 @@
+import { ErrorCode, errorDescriptions } from '../domain/errors.ts';
+import { httpStatus } from './errors.ts';
+
+const amount = { oneOf: [{ type: 'number' }, { type: 'string', pattern: '^\\d+(\\.\\d{1,6})?$' }], description: 'Exact decimal, at most 6 places, > 0' };
+const leg = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['actor_from', 'actor_to', 'resource', 'amount'],
+  properties: {
+    actor_from: { type: 'string', description: 'Actor id (uuid) or name' },
+    actor_to: { type: 'string', description: 'Actor id (uuid) or name' },
+    resource: { type: 'string' },
+    amount,
+  },
+};
+const error = {
+  type: 'object',
+  required: ['status', 'error_code', 'message'],
+  properties: { status: { const: 'error' }, error_code: { enum: Object.values(ErrorCode) }, message: { type: 'string' } },
+};
+const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema } } });
+const errorReply = (description: string) => json({ $ref: '#/components/schemas/Error' }, description);
+const get = (summary: string, parameters: unknown[] = [], extra: Record<string, unknown> = {}) => ({
+  get: { summary, parameters, responses: { 200: { description: 'OK' }, 400: errorReply('Bad query parameter') }, ...extra },
+});
+const q = (name: string, description: string, schema: unknown = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
+
+/** The OpenAPI 3.1 description served at /openapi.json. */
+export function openApiDocument(version: string) {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Grid Governance Engine validator',
+      version,
+      description: 'The only writer of the append-only ledger. Error codes:\n\n' +
+        Object.values(ErrorCode).map((c) => `- \`${c}\` (${httpStatus[c]}): ${errorDescriptions[c]}`).join('\n'),
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key (gridgov keys create) or GRIDGOV_ADMIN_KEY' } },
+      schemas: {
+        Error: error,
+        Leg: leg,
+        Proposal: {
+          oneOf: [
+            { type: 'object', additionalProperties: false, required: ['proposal_id', 'actor_from', 'actor_to', 'resource', 'amount'],
+              properties: { proposal_id: { type: 'string', format: 'uuid' }, ...leg.properties, metadata: { type: 'object' } } },
+            { type: 'object', additionalProperties: false, required: ['proposal_id', 'legs'],
+              properties: { proposal_id: { type: 'string', format: 'uuid' }, legs: { type: 'array', minItems: 1, maxItems: 16, items: { $ref: '#/components/schemas/Leg' } }, metadata: { type: 'object' } } },
+          ],
+        },
+      },
+    },
+    paths: {
+      '/execute': {
+        post: {
+          summary: 'Validate and apply a proposal atomically; idempotent on proposal_id',
+          security: [{}, { bearer: [] }],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Proposal' } } } },
+          responses: {
+            200: json({ type: 'object', properties: { status: { const: 'applied' }, proposal_id: { type: 'string' }, replayed: { type: 'boolean' }, ledger_ids: { type: 'array', items: { type: 'integer' } }, executed_at: { type: 'string', format: 'date-time' } } }, 'Applied (or replayed: true for a retry)'),
+            400: errorReply('MALFORMED_PROPOSAL, naming the field'),
+            401: errorReply('An Authorization header was given but the key is not valid'),
+            409: errorReply('IDEMPOTENCY_CONFLICT'),
+            422: json({ type: 'object', properties: { status: { const: 'rejected' }, error_code: { type: 'string' }, message: { type: 'string' }, replayed: { type: 'boolean' } } }, 'Business rejection, recorded once'),
+            503: errorReply('CIRCUIT_BREAKER_OPEN or DATABASE_UNAVAILABLE: nothing recorded, retry later'),
+          },
+        },
+      },
+      '/world-state': get('The WorldState snapshot', [q('at', 'Ledger id: the state as of that entry', { type: 'integer' })]),
+      '/ledger': get('Ledger entries, newest first, cursor-paginated', [
+        q('cursor', 'next_cursor of the previous page', { type: 'integer' }),
+        q('limit', '1-500, default 50', { type: 'integer' }),
+        q('actor', 'Actor id or name'),
+        q('resource', 'Resource name'),
+        q('proposal_id', 'Proposal id'),
+        q('kind', 'trade, genesis, production, consumption or adjustment'),
+      ]),
+      '/rejections': get('Rejected proposals, newest first, with delivery status', [q('cursor', 'next_cursor of the previous page'), q('limit', '1-500'), q('error_code', 'Filter by code'), q('proposal_id', 'Proposal id')]),
+      '/actors': get('Actors and their balances'),
+      '/resources': get('Resources, units and effective limits'),
+      '/health': { get: { summary: 'Database, ledger consistency and breaker checks', responses: { 200: { description: 'Healthy' }, 503: { description: 'A check failed; the body has every check' } } } },
+      '/livez': { get: { summary: 'The process is up', responses: { 200: { description: 'OK' } } } },
+      '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OK' } } } },
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { listLedger, listRejections, listResources } from '../../ledger/reads.ts';
+import { getWorldState } from '../../ledger/world-state.ts';
+import type { AppDeps } from '../app.ts';
+import { ApiError } from '../errors.ts';
+import { ledgerIdParam, limitParam, parseQuery, uuidParam } from '../query.ts';
+
+const ledgerQuery = z.strictObject({
+  cursor: ledgerIdParam.optional(),
+  limit: limitParam,
+  actor: z.string().min(1).max(200).optional(),
+  resource: z.string().min(1).max(64).optional(),
+  proposal_id: uuidParam.optional(),
+  kind: z.enum(['trade', 'genesis', 'production', 'consumption', 'adjustment']).optional(),
+});
+
+const rejectionsQuery = z.strictObject({
+  cursor: z.string().max(200).optional(),
+  limit: limitParam,
+  error_code: z.string().max(64).optional(),
+  proposal_id: uuidParam.optional(),
+});
+
+function decodeCursor(cursor: string | undefined): { at: string; id: string } | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { at?: unknown; id?: unknown };
+    if (typeof value.at === 'string' && typeof value.id === 'string' && !Number.isNaN(Date.parse(value.at)) && uuidParam.safeParse(value.id).success) {
+      return { at: value.at, id: value.id };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new ApiError('BAD_REQUEST', 'cursor: not a cursor returned by this API', { field: 'cursor' });
+}
+
+export function registerReadRoutes(app: FastifyInstance, deps: AppDeps): void {
+  app.get('/world-state', async (request) => {
+    const { at } = parseQuery(z.strictObject({ at: ledgerIdParam.optional() }), request.query);
+    const state = await getWorldState(deps.db, { at });
+    if (at !== undefined && at > state.ledger_head) {
+      throw new ApiError('BAD_REQUEST', `at: ledger entry ${at} does not exist yet (head is ${state.ledger_head})`, { field: 'at' });
+    }
+    return state;
+  });
+
+  app.get('/ledger', async (request) => {
+    const q = parseQuery(ledgerQuery, request.query);
+    let actorId: string | undefined;
+    if (q.actor !== undefined) {
+      const actor = (await deps.actors.resolve([q.actor])).get(q.actor);
+      if (!actor) return { entries: [], next_cursor: null };
+      actorId = actor.id;
+    }
+    return listLedger(deps.db, { before: q.cursor, limit: q.limit, actorId, resource: q.resource, proposalId: q.proposal_id, kind: q.kind });
+  });
+
+  app.get('/rejections', async (request) => {
+    const q = parseQuery(rejectionsQuery, request.query);
+    return listRejections(deps.db, { cursor: decodeCursor(q.cursor), limit: q.limit, code: q.error_code, proposalId: q.proposal_id });
+  });
+
+  app.get('/actors', async () => {
+    const state = await getWorldState(deps.db);
+    return { actors: state.actors, ledger_head: state.ledger_head };
+  });
+
+  app.get('/resources', async () => ({ resources: await listResources(deps.db) }));
+}

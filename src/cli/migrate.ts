@@ -1,0 +1,23 @@
+import { loadConfig } from '../config.ts';
+import { migrate } from '../db/migrate.ts';
+import { parseFlags } from './args.ts';
+import type { Command } from './main.ts';
+import { createLogger, openDatabase } from './runtime.ts';
+
+export const command: Command = {
+  summary: 'Apply pending database migrations (a second run changes nothing)',
+  usage: 'gridgov migrate [--database-url URL] [--data-dir DIR]',
+  async run(args) {
+    const { values } = parseFlags(args, {});
+    const config = loadConfig(process.env, values);
+    const logger = createLogger(config, 'migrate');
+    const database = await openDatabase(config, logger, 2);
+    try {
+      const applied = await migrate(database.db);
+      console.log(applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'schema is up to date');
+      return 0;
+    } finally {
+      await database.close();
+    }
+  },
+};

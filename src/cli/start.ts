@@ -1,0 +1,52 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createValidatorApp } from '../api/validator.ts';
+import { loadConfig } from '../config.ts';
+import { migrate } from '../db/migrate.ts';
+import { readScenarioFile, seedScenario } from '../ledger/seed.ts';
+import { parseFlags } from './args.ts';
+import type { Command } from './main.ts';
+import { createLogger, onShutdown, openDatabase } from './runtime.ts';
+
+const DEMO = fileURLToPath(new URL('../../scenarios/demo.json', import.meta.url));
+
+export const command: Command = {
+  summary: 'All in one: database (embedded unless DATABASE_URL), migrate, seed the demo when empty, serve',
+  usage: 'gridgov start [--port N] [--host H] [--scenario FILE] [--database-url URL] [--data-dir DIR]',
+  async run(args) {
+    const { values } = parseFlags(args, { scenario: { type: 'string' } });
+    const config = loadConfig(process.env, values);
+    const logger = createLogger(config, 'gridgov');
+    const database = await openDatabase(config, logger);
+    try {
+      await migrate(database.db);
+      const { rows } = await database.db.query<{ n: number }>("SELECT count(*) AS n FROM actors WHERE kind <> 'system'");
+      if (rows[0]!.n === 0) {
+        const scenario = await readScenarioFile(values.scenario ? resolve(values.scenario) : DEMO);
+        const seeded = await seedScenario(database.db, scenario, config.validatorVersion);
+        console.log(`seeded scenario "${scenario.name}" (${seeded.actorsAdded} actors) into the empty database`);
+      }
+      const app = await createValidatorApp({ db: database.db, config, logger });
+      await app.listen({ port: config.port, host: config.host });
+      onShutdown(async () => {
+        await app.close();
+        await database.close();
+      }, logger);
+      const address = app.server.address();
+      const base = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
+      console.log(
+        [
+          'Grid Governance Engine is running',
+          `  validator  ${base}`,
+          `  api docs   ${base}/docs`,
+          `  database   ${database.embedded ? `embedded PostgreSQL in ${resolve(config.dataDir)}` : 'DATABASE_URL'}`,
+          'Press Ctrl+C to stop.',
+        ].join('\n'),
+      );
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+    return new Promise<number>(() => undefined);
+  },
+};

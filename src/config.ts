@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** Everything the processes read from the environment and flags, parsed once and frozen. */
+export interface Config {
+  host: string;
+  port: number;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  adminKey: string | undefined;
+  validatorVersion: string;
+  logLevel: string;
+  linear: { apiKey: string; teamId: string; apiUrl: string; labelIds: string[] } | undefined;
+  discord: { webhookUrl: string } | undefined;
+  dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number };
+}
+
+export class ConfigError extends Error {}
+
+export type Env = Record<string, string | undefined>;
+export type Flags = Record<string, string | boolean | undefined>;
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string }).version;
+}
+
+/** The git commit of the running code when there is one, else the package version. */
+function detectVersion(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    if (/^[0-9a-f]{7,40}$/.test(commit)) return `${packageVersion()}+${commit}`;
+  } catch {
+    // not a git checkout: fall through
+  }
+  return packageVersion();
+}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<Config> {
+  const flag = (name: string) => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined);
+  const databaseUrl = nonEmpty(flag('database-url') ?? env.DATABASE_URL);
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const adminKey = nonEmpty(env.GRIDGOV_ADMIN_KEY);
+  if (adminKey && adminKey.length < 16) throw new ConfigError('GRIDGOV_ADMIN_KEY must be at least 16 characters');
+
+  const linearKey = nonEmpty(env.LINEAR_API_KEY);
+  const linearTeam = nonEmpty(env.LINEAR_TEAM_ID);
+  if (Boolean(linearKey) !== Boolean(linearTeam)) {
+    throw new ConfigError('LINEAR_API_KEY and LINEAR_TEAM_ID must be set together');
+  }
+  const webhook = nonEmpty(env.DISCORD_WEBHOOK_URL);
+  if (webhook && !/^https?:\/\//.test(webhook)) throw new ConfigError('DISCORD_WEBHOOK_URL must be an http(s) URL');
+
+  return Object.freeze({
+    host: flag('host') ?? nonEmpty(env.HOST) ?? '127.0.0.1',
+    port: integer('PORT', flag('port') ?? env.PORT, 8080, 0, 65535),
+    databaseUrl,
+    dataDir: flag('data-dir') ?? nonEmpty(env.GRIDGOV_DATA_DIR) ?? '.gridgov',
+    adminKey,
+    validatorVersion: nonEmpty(env.GRIDGOV_VALIDATOR_VERSION) ?? detectVersion(),
+    logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+    linear:
+      linearKey && linearTeam
+        ? {
+            apiKey: linearKey,
+            teamId: linearTeam,
+            apiUrl: nonEmpty(env.LINEAR_API_URL) ?? 'https://api.linear.app/graphql',
+            labelIds: (nonEmpty(env.LINEAR_LABEL_IDS) ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+          }
+        : undefined,
+    discord: webhook ? { webhookUrl: webhook } : undefined,
+    dispatcher: {
+      maxAttempts: integer('GRIDGOV_OUTBOX_MAX_ATTEMPTS', env.GRIDGOV_OUTBOX_MAX_ATTEMPTS, 8, 1, 100),
+      baseDelayMs: integer('GRIDGOV_OUTBOX_BASE_DELAY_MS', env.GRIDGOV_OUTBOX_BASE_DELAY_MS, 1000, 1, 3_600_000),
+      maxDelayMs: integer('GRIDGOV_OUTBOX_MAX_DELAY_MS', env.GRIDGOV_OUTBOX_MAX_DELAY_MS, 300_000, 1, 86_400_000),
+      timeoutMs: integer('GRIDGOV_OUTBOX_TIMEOUT_MS', env.GRIDGOV_OUTBOX_TIMEOUT_MS, 10_000, 100, 600_000),
+    },
+  });
+}

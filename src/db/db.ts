@@ -1,0 +1,89 @@
+import pg from 'pg';
+
+// bigint columns (ledger ids, counts) stay far below 2^53; numeric stays a string for exactness.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+/** The one database interface every component depends on. */
+export interface Db {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
+  /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  max?: number;
+  applicationName?: string;
+  /** How long to wait for a free connection before failing with DATABASE_UNAVAILABLE. */
+  connectionTimeoutMs?: number;
+  statementTimeoutMs?: number;
+}
+
+function clientDb(client: pg.PoolClient): Db {
+  return {
+    async query<T>(sql: string, params?: unknown[]) {
+      const result = await client.query(sql, params as unknown[]);
+      return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+    },
+    transaction: (fn) => fn(clientDb(client)),
+    close: async () => undefined,
+  };
+}
+
+export function createDb(connectionString: string, options: DbOptions = {}): Db {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 20,
+    application_name: options.applicationName ?? 'gridgov',
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+    statement_timeout: options.statementTimeoutMs,
+  });
+  // A dropped idle connection must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+
+  return {
+    async query<T>(sql: string, params?: unknown[]) {
+      const result = await pool.query(sql, params as unknown[]);
+      return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+    },
+    async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(clientDb(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
+
+/** True when the error means "the database could not be reached", not "the query was wrong". */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: string }).code;
+  if (code && UNAVAILABLE_CODES.has(code)) return true;
+  // 08xxx connection exceptions, 57P01-57P03 shutdown / cannot connect now, 53300 too many connections.
+  if (code && (code.startsWith('08') || code.startsWith('57P') || code === '53300')) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection is closed/i.test(
+    error.message,
+  );
+}

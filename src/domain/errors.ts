@@ -1,0 +1,52 @@
+/**
+ * The one registry of error codes the API can answer with. A code is never reused for another
+ * meaning; adding one fails to compile until `src/api/errors.ts` maps it to an HTTP status.
+ */
+export const BusinessErrorCode = {
+  INSUFFICIENT_BALANCE: 'INSUFFICIENT_BALANCE',
+  INVALID_ACTOR: 'INVALID_ACTOR',
+  INVALID_RESOURCE: 'INVALID_RESOURCE',
+  SAME_ACTOR: 'SAME_ACTOR',
+  CONSTRAINT_VIOLATION: 'CONSTRAINT_VIOLATION',
+  FORBIDDEN_ACTOR: 'FORBIDDEN_ACTOR',
+} as const;
+export type BusinessErrorCode = (typeof BusinessErrorCode)[keyof typeof BusinessErrorCode];
+
+export const ErrorCode = {
+  ...BusinessErrorCode,
+  MALFORMED_PROPOSAL: 'MALFORMED_PROPOSAL',
+  IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
+  CIRCUIT_BREAKER_OPEN: 'CIRCUIT_BREAKER_OPEN',
+  DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
+  BAD_REQUEST: 'BAD_REQUEST',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  RATE_LIMITED: 'RATE_LIMITED',
+  INTERNAL_ERROR: 'INTERNAL_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** What each code means, for the README, the OpenAPI document and error messages. */
+export const errorDescriptions: Record<ErrorCode, string> = {
+  INSUFFICIENT_BALANCE: 'The sender does not hold enough of the resource for this leg.',
+  INVALID_ACTOR: 'An actor named in the proposal does not exist.',
+  INVALID_RESOURCE: 'A resource named in the proposal does not exist.',
+  SAME_ACTOR: 'A leg moves a resource from an actor to itself.',
+  CONSTRAINT_VIOLATION: 'A leg exceeds max_transfer or would leave the sender below min_balance.',
+  FORBIDDEN_ACTOR: "Only the system role may move the world actor's funds.",
+  MALFORMED_PROPOSAL: 'The body is not a valid proposal; the message names the field.',
+  IDEMPOTENCY_CONFLICT: 'The proposal_id was already used with a different payload.',
+  CIRCUIT_BREAKER_OPEN: 'Trading is halted by an operator; retry after it resumes.',
+  DATABASE_UNAVAILABLE: 'The database could not be reached; nothing was recorded, retry later.',
+  BAD_REQUEST: 'A query parameter or body is invalid; the message says which.',
+  UNAUTHORIZED: 'No valid API key was given.',
+  FORBIDDEN: "The API key's role is too weak for this action.",
+  NOT_FOUND: 'No such route or record.',
+  PAYLOAD_TOO_LARGE: 'The request body exceeds the size limit.',
+  UNSUPPORTED_MEDIA_TYPE: 'The body must be application/json.',
+  RATE_LIMITED: 'Too many requests; retry after the indicated delay.',
+  INTERNAL_ERROR: 'An unexpected error; details are in the server log.',
+};

@@ -1,0 +1,64 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Db } from '../db/db.ts';
+
+export const Role = { viewer: 'viewer', operator: 'operator', admin: 'admin', system: 'system' } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+export const ROLES: readonly Role[] = Object.values(Role);
+
+export interface Caller {
+  name: string;
+  roles: ReadonlySet<Role>;
+}
+
+/** Roles nest viewer < operator < admin; system (the runner's role) also reads. */
+const GRANTS: Record<Role, Role[]> = {
+  viewer: ['viewer'],
+  operator: ['viewer', 'operator'],
+  admin: ['viewer', 'operator', 'admin'],
+  system: ['viewer', 'system'],
+};
+
+export function hasRole(caller: Caller | undefined, role: Role): boolean {
+  return caller?.roles.has(role) ?? false;
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function generateKey(): string {
+  return `ggk_${randomBytes(32).toString('base64url')}`;
+}
+
+export type Authentication = { kind: 'anonymous' } | { kind: 'invalid'; reason: string } | { kind: 'caller'; caller: Caller };
+
+const BEARER_RE = /^Bearer ([\x21-\x7e]{1,512})$/;
+
+/**
+ * Turns an Authorization header into a caller. The bootstrap key (GRIDGOV_ADMIN_KEY) holds every
+ * role; other keys are looked up by their SHA-256, and the match is confirmed in constant time.
+ */
+export function createAuthenticator(deps: { db: Db; bootstrapKey: string | undefined }) {
+  const bootstrapHash = deps.bootstrapKey ? Buffer.from(hashKey(deps.bootstrapKey), 'hex') : undefined;
+  const everyRole = new Set<Role>(ROLES);
+
+  return async function authenticate(header: string | undefined): Promise<Authentication> {
+    if (header === undefined || header === '') return { kind: 'anonymous' };
+    const match = BEARER_RE.exec(header);
+    if (!match) return { kind: 'invalid', reason: 'the Authorization header must be "Bearer <key>"' };
+    const digest = Buffer.from(hashKey(match[1]!), 'hex');
+    if (bootstrapHash && timingSafeEqual(digest, bootstrapHash)) {
+      return { kind: 'caller', caller: { name: 'bootstrap', roles: everyRole } };
+    }
+    const { rows } = await deps.db.query<{ name: string; role: Role; key_hash: string; revoked: boolean }>(
+      'SELECT name, role, key_hash, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE key_hash = $1',
+      [digest.toString('hex')],
+    );
+    const row = rows[0];
+    if (!row || !timingSafeEqual(Buffer.from(row.key_hash, 'hex'), digest)) return { kind: 'invalid', reason: 'unknown API key' };
+    if (row.revoked) return { kind: 'invalid', reason: 'this API key has been revoked' };
+    return { kind: 'caller', caller: { name: row.name, roles: new Set(GRANTS[row.role]) } };
+  };
+}
+
+export type Authenticator = ReturnType<typeof createAuthenticator>;

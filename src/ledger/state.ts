@@ -1,0 +1,46 @@
+import { microFromDb, type Micro } from '../domain/money.ts';
+import type { LimitSet } from '../domain/validate.ts';
+import type { Db } from '../db/db.ts';
+
+export interface TradingState {
+  breakerOn: boolean;
+  breakerReason: string | null;
+  resources: Set<string>;
+  limits(resource: string): LimitSet;
+}
+
+interface StateRow {
+  control: { breaker_on: boolean; reason: string | null };
+  resources: string[] | null;
+  constraints: Array<{ resource: string | null; max_transfer: string | null; min_balance: string | null }> | null;
+}
+
+/** Breaker, resources and limits in one round trip, read inside the deciding transaction. */
+export async function loadTradingState(tx: Db): Promise<TradingState> {
+  const { rows } = await tx.query<StateRow>(`
+    SELECT (SELECT json_build_object('breaker_on', breaker_on, 'reason', reason) FROM control WHERE id = 1) AS control,
+           (SELECT json_agg(name) FROM resources) AS resources,
+           (SELECT json_agg(json_build_object('resource', resource, 'max_transfer', max_transfer::text, 'min_balance', min_balance::text))
+              FROM constraints) AS constraints`);
+  const row = rows[0]!;
+  const parse = (v: string | null): Micro | null => (v === null ? null : microFromDb(v));
+  const global = { maxTransfer: null as Micro | null, minBalance: 0n };
+  const perResource = new Map<string, { maxTransfer: Micro | null; minBalance: Micro | null }>();
+  for (const c of row.constraints ?? []) {
+    if (c.resource === null) {
+      global.maxTransfer = parse(c.max_transfer);
+      global.minBalance = parse(c.min_balance) ?? 0n;
+    } else {
+      perResource.set(c.resource, { maxTransfer: parse(c.max_transfer), minBalance: parse(c.min_balance) });
+    }
+  }
+  return {
+    breakerOn: row.control.breaker_on,
+    breakerReason: row.control.reason,
+    resources: new Set(row.resources ?? []),
+    limits(resource) {
+      const own = perResource.get(resource);
+      return { maxTransfer: own?.maxTransfer ?? global.maxTransfer, minBalance: own?.minBalance ?? global.minBalance };
+    },
+  };
+}

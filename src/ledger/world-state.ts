@@ -1,0 +1,95 @@
+import { dbAmountToNumber, microFromDb, microToNumber } from '../domain/money.ts';
+import type { Db } from '../db/db.ts';
+import { listResources } from './reads.ts';
+
+export interface ActorView {
+  id: string;
+  name: string;
+  type: string;
+  balances: Record<string, number>;
+}
+
+export interface WorldState {
+  epoch: number;
+  timestamp: string;
+  ledger_head: number;
+  actors: ActorView[];
+  resources: string[];
+  units: Record<string, string>;
+  constraints: {
+    max_transfer: number | null;
+    min_balance: number;
+    per_resource: Record<string, { max_transfer: number | null; min_balance: number }>;
+  };
+  supply: Record<string, number>;
+}
+
+/** Per (actor, resource) amounts replayed from the ledger up to and including entry `at`. */
+const REPLAY_SQL = `
+  SELECT actor::text AS actor_id, resource, sum(delta)::text AS amount FROM (
+    SELECT actor_from AS actor, resource, -amount AS delta FROM ledger WHERE id <= $1
+    UNION ALL SELECT actor_to, resource, amount FROM ledger WHERE id <= $1
+  ) AS moves GROUP BY actor, resource`;
+
+/**
+ * The blueprint's WorldState. Read in one repeatable-read snapshot, so balances, head and epoch
+ * agree. With `at`, balances are replayed from the ledger up to that entry.
+ */
+export async function getWorldState(db: Db, options: { at?: number; now?: () => Date } = {}): Promise<WorldState> {
+  return db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const head = await tx.query<{ head: number | null; epoch: number | null }>(
+      `SELECT (SELECT max(id) FROM ledger) AS head,
+              (SELECT max(e.epoch) FROM epochs e WHERE e.run_id = (SELECT id FROM runs ORDER BY started_at DESC LIMIT 1)) AS epoch`,
+    );
+    const ledgerHead = head.rows[0]?.head ?? 0;
+    const balanceRows = await tx.query<{ actor_id: string; resource: string; amount: string }>(
+      options.at === undefined ? 'SELECT actor_id::text, resource, amount::text FROM balances' : REPLAY_SQL,
+      options.at === undefined ? [] : [options.at],
+    );
+    const actorRows = await tx.query<{ id: string; name: string; kind: string }>('SELECT id::text, name, kind FROM actors ORDER BY name');
+    const resources = await listResources(tx);
+    const global = await tx.query<{ max_transfer: string | null; min_balance: string | null }>(
+      'SELECT max_transfer::text, min_balance::text FROM constraints WHERE resource IS NULL',
+    );
+
+    const byActor = new Map<string, Record<string, number>>();
+    const supply: Record<string, number> = Object.fromEntries(resources.map((r) => [r.name, 0]));
+    const supplyMicro = new Map<string, bigint>();
+    const worldId = actorRows.rows.find((a) => a.kind === 'system')?.id;
+    for (const row of balanceRows.rows) {
+      const balances = byActor.get(row.actor_id) ?? {};
+      balances[row.resource] = dbAmountToNumber(row.amount);
+      byActor.set(row.actor_id, balances);
+      if (row.actor_id !== worldId) {
+        // Summed in exact micro units, printed once.
+        supplyMicro.set(row.resource, (supplyMicro.get(row.resource) ?? 0n) + microFromDb(row.amount));
+      }
+    }
+    for (const [resource, micro] of supplyMicro) supply[resource] = microToNumber(micro);
+
+    const g = global.rows[0];
+    return {
+      epoch: head.rows[0]?.epoch ?? 0,
+      timestamp: (options.now ?? (() => new Date()))().toISOString(),
+      ledger_head: ledgerHead,
+      actors: actorRows.rows
+        .filter((a) => a.kind !== 'system')
+        .map((a) => ({
+          id: a.id,
+          name: a.name,
+          type: a.kind,
+          balances: Object.fromEntries(resources.map((r) => [r.name, byActor.get(a.id)?.[r.name] ?? 0])),
+        })),
+      resources: resources.map((r) => r.name),
+      units: Object.fromEntries(resources.map((r) => [r.name, r.unit])),
+      constraints: {
+        max_transfer: g?.max_transfer ? dbAmountToNumber(g.max_transfer) : null,
+        min_balance: g?.min_balance ? dbAmountToNumber(g.min_balance) : 0,
+        // Effective limits per resource: its own override, else the global value.
+        per_resource: Object.fromEntries(resources.map((r) => [r.name, { max_transfer: r.max_transfer, min_balance: r.min_balance }])),
+      },
+      supply,
+    };
+  });
+}

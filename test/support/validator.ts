@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { createValidatorApp } from '../../src/api/validator.ts';
+import { loadConfig, type Env } from '../../src/config.ts';
+import type { Db } from '../../src/db/db.ts';
+
+export const ADMIN_KEY = 'test-bootstrap-key-0123456789';
+export const BIN = fileURLToPath(new URL('../../bin/gridgov', import.meta.url));
+
+export interface TestValidator {
+  url: string;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** The real validator app on a real loopback socket, in this process. */
+export async function startValidator(db: Db, env: Env = {}): Promise<TestValidator> {
+  const config = loadConfig({ GRIDGOV_ADMIN_KEY: ADMIN_KEY, GRIDGOV_VALIDATOR_VERSION: 'test', ...env });
+  const app = await createValidatorApp({ db, config, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}`, app, close: () => app.close() };
+}
+
+export interface ValidatorProcess {
+  url: string;
+  child: ChildProcess;
+  output: () => string;
+  /** Waits for the process to end (after a signal). */
+  exited: Promise<number | null>;
+}
+
+/** `gridgov validator` as its own process, as an operator would run it. */
+export async function spawnValidator(databaseUrl: string, env: Env = {}): Promise<ValidatorProcess> {
+  const child = spawn(process.execPath, [BIN, 'validator', '--port', '0'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, GRIDGOV_ADMIN_KEY: ADMIN_KEY, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`validator did not start:\n${output}`)), 20_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`validator exited with ${code}:\n${output}`));
+    });
+  });
+  return { url, child, output: () => output, exited };
+}
+
+export interface HttpReply<T = any> {
+  status: number;
+  body: T;
+}
+
+export async function http<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpReply<T>> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body: parsed as T };
+}
+
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
