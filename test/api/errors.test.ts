@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { ErrorCode, errorDescriptions } from '../../src/domain/errors.ts';
+import { httpStatus } from '../../src/api/errors.ts';
+
+test('every error code is documented in the README with its HTTP status', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  for (const code of Object.values(ErrorCode)) {
+    const row = readme.split('\n').find((line) => line.startsWith(`| \`${code}\` |`));
+    assert.ok(row, `README lacks a row for ${code}`);
+    assert.match(row, new RegExp(`\\| ${httpStatus[code]} \\|`), `README gives another status for ${code}`);
+    assert.ok(errorDescriptions[code].length > 10);
+  }
+});
+
+test('business rejections are 422 and other codes are not', () => {
+  for (const code of Object.values(ErrorCode)) {
+    const business = ['INSUFFICIENT_BALANCE', 'INVALID_ACTOR', 'INVALID_RESOURCE', 'SAME_ACTOR', 'CONSTRAINT_VIOLATION', 'FORBIDDEN_ACTOR'].includes(code);
+    assert.equal(httpStatus[code] === 422, business, code);
+  }
+});

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, test } from 'node:test';
+import { BIN, http } from '../support/validator.ts';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'gridgov-start-'));
+const started: number[] = [];
+after(() => {
+  for (const pid of started) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  const pidFile = join(dataDir, 'pg', 'postmaster.pid');
+  if (existsSync(pidFile)) {
+    try {
+      process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGQUIT');
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const env = { ...process.env, GRIDGOV_DATA_DIR: dataDir, PORT: '0', DATABASE_URL: '', LOG_LEVEL: 'warn' };
+
+function start() {
+  const child = spawn(process.execPath, [BIN, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child.pid!);
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gridgov start did not come up:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /validator\s+(http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => reject(new Error(`gridgov start exited with ${code}:\n${output}`)));
+  });
+  return { child, url, exited, output: () => output };
+}
+
+function postmasterPid(): number {
+  return Number(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('gridgov start runs on its embedded database, survives kill -9 and stops its server on exit', async () => {
+  const first = start();
+  const url = await first.url;
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const state = await http(url, 'GET', '/world-state');
+  assert.equal(state.status, 200);
+  assert.ok(state.body.actors.length >= 8, 'the demo scenario was seeded into the empty database');
+  const [a, b] = state.body.actors;
+  const proposal = { proposal_id: randomUUID(), actor_from: a.name, actor_to: b.name, resource: 'credits', amount: 1.5 };
+  const applied = await http(url, 'POST', '/execute', proposal);
+  assert.equal(applied.status, 200);
+
+  // A killed process leaves its postmaster behind; the next start clears it and finds the data.
+  const orphan = postmasterPid();
+  first.child.kill('SIGKILL');
+  await first.exited;
+  assert.ok(alive(orphan), 'the postmaster outlives a SIGKILLed owner');
+
+  const second = start();
+  const url2 = await second.url;
+  assert.ok(!alive(orphan) || postmasterPid() !== orphan, 'the stale server was stopped');
+  const replay = await http(url2, 'POST', '/execute', proposal);
+  assert.equal(replay.status, 200);
+  assert.equal(replay.body.replayed, true, 'the acknowledged trade survived the kill');
+  assert.deepEqual(replay.body.ledger_ids, applied.body.ledger_ids);
+  const again = await http(url2, 'GET', '/world-state');
+  assert.equal(again.body.ledger_head, applied.body.ledger_ids[0], 'the demo was not seeded twice');
+
+  const server = postmasterPid();
+  second.child.kill('SIGTERM');
+  assert.equal(await second.exited, 0);
+  assert.ok(!alive(server), 'stopping gridgov stops its PostgreSQL');
+});
+
+test('gridgov migrate is idempotent and the CLI reports usage errors', async () => {
+  const run = promisify(execFile);
+  const first = await run(process.execPath, [BIN, 'migrate'], { env });
+  assert.match(first.stdout, /schema is up to date|applied \d+ migration/);
+  const second = await run(process.execPath, [BIN, 'migrate'], { env });
+  assert.match(second.stdout, /schema is up to date/);
+  await assert.rejects(run(process.execPath, [BIN, 'seed'], { env }), (error: { code: number; stderr: string }) => error.code === 2 && /--scenario FILE is required/.test(error.stderr));
+  await assert.rejects(run(process.execPath, [BIN, 'frobnicate'], { env }), (error: { code: number }) => error.code === 2);
+  await assert.rejects(run(process.execPath, [BIN, 'validator', '--port', 'abc'], { env }), (error: { code: number; stderr: string }) => error.code === 2 && /PORT must be an integer/.test(error.stderr));
+});

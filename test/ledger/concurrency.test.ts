@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { invariantViolations } from '../support/invariants.ts';
+import { makeProposals, runLoad } from '../support/load.ts';
+import { seedTestScenario } from '../support/scenario.ts';
+import { startValidator, type TestValidator } from '../support/validator.ts';
+
+let t: TestDatabase;
+let v: TestValidator;
+before(async () => {
+  t = await createTestDatabase(24);
+  await seedTestScenario(t.db);
+  v = await startValidator(t.db);
+});
+after(async () => {
+  await v.close();
+  await t.drop();
+});
+
+test('32 concurrent clients with transfers, swaps, retries and conflicting ids keep every invariant', async () => {
+  const proposals = makeProposals(2500, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 7);
+  const { sent } = await runLoad(v.url, proposals, 32);
+  assert.equal(sent.length, proposals.length);
+
+  const statuses = new Map<number, number>();
+  for (const { reply } of sent) statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+  assert.deepEqual([...statuses.keys()].filter((s) => ![200, 409, 422].includes(s)), [], `unexpected statuses ${JSON.stringify([...statuses])}`);
+  assert.ok((statuses.get(200) ?? 0) > 300, 'many trades applied');
+  assert.ok((statuses.get(422) ?? 0) > 50, 'some trades rejected');
+  assert.ok((statuses.get(409) ?? 0) > 10, 'conflicting ids detected');
+
+  // One outcome per id: every 200 for an id names the same ledger rows, and no id is both 200 and 422.
+  const byId = new Map<string, { applied: Set<string>; rejected: number }>();
+  for (const { reply, proposal } of sent) {
+    const id = proposal.body.proposal_id as string;
+    const entry = byId.get(id) ?? { applied: new Set(), rejected: 0 };
+    if (reply.status === 200) entry.applied.add(JSON.stringify(reply.body.ledger_ids));
+    if (reply.status === 422) entry.rejected++;
+    byId.set(id, entry);
+  }
+  const ledger = await t.db.query<{ proposal_id: string; ids: number[] }>(
+    "SELECT proposal_id::text, array_agg(id::integer ORDER BY leg) AS ids FROM ledger WHERE kind = 'trade' GROUP BY proposal_id",
+  );
+  const inLedger = new Map(ledger.rows.map((r) => [r.proposal_id, JSON.stringify(r.ids)]));
+  const rejectedRows = await t.db.query<{ proposal_id: string }>('SELECT proposal_id::text FROM rejected_proposals');
+  const rejected = new Set(rejectedRows.rows.map((r) => r.proposal_id));
+  for (const [id, entry] of byId) {
+    assert.ok(entry.applied.size <= 1, `${id} got different ledger ids`);
+    assert.ok(!(entry.applied.size === 1 && entry.rejected > 0), `${id} was both applied and rejected`);
+    if (entry.applied.size === 1) assert.equal(inLedger.get(id), [...entry.applied][0], `${id} acknowledged but not in the ledger as acknowledged`);
+    if (entry.rejected > 0) assert.ok(rejected.has(id) && !inLedger.has(id), `${id} rejected without exactly one rejection row`);
+  }
+  assert.deepEqual(await invariantViolations(t.db), []);
+});

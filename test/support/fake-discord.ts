@@ -1,0 +1,148 @@
+import { randomInt } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A Discord webhook endpoint, POST /api/webhooks/{id}/{token}, answering as Discord does: the
+ * created message with ?wait=true, 204 without, and Discord's 429 body and headers when limited.
+ */
+
+export const FakeDiscordMode = {
+  ok: 'ok',
+  fail: 'fail',
+  hang: 'hang',
+  rateLimit: 'rateLimit',
+} as const;
+export type FakeDiscordMode = (typeof FakeDiscordMode)[keyof typeof FakeDiscordMode];
+
+export interface FakeDiscordOptions {
+  webhookId?: string;
+  token?: string;
+  /** retry_after in the 429 body, in seconds; the header carries it rounded up. */
+  retryAfterSeconds?: number;
+}
+
+export interface FakeDiscordRequest {
+  path: string;
+  query: Record<string, string>;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+}
+
+/** A message Discord accepted; `body` is the JSON the client posted. */
+export interface FakeDiscordMessage {
+  id: string;
+  body: { content?: string; embeds?: unknown[]; allowed_mentions?: unknown };
+}
+
+export interface FakeDiscord {
+  /** Origin of the fake. */
+  url: string;
+  /** Full webhook URL, for createDiscordClient. */
+  webhookUrl: string;
+  messages: FakeDiscordMessage[];
+  requests: FakeDiscordRequest[];
+  setMode(mode: FakeDiscordMode): void;
+  close(): Promise<void>;
+}
+
+const WEBHOOK_PATH = /^\/api\/webhooks\/([^/]+)\/([^/]+)$/;
+
+export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
+  const webhookId = options.webhookId ?? '1180000000000000001';
+  const token = options.token ?? 'fake-webhook-token';
+  const retryAfterSeconds = options.retryAfterSeconds ?? 0.2;
+  const messages: FakeDiscordMessage[] = [];
+  const requests: FakeDiscordRequest[] = [];
+  let mode: FakeDiscordMode = 'ok';
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const body = await readJson(req);
+    requests.push({ path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body });
+    if (mode === 'hang') return;
+    if (mode === 'fail') return send(res, 500, { message: '500: Internal Server Error', code: 0 });
+    if (mode === 'rateLimit') {
+      return send(
+        res,
+        429,
+        { message: 'You are being rate limited.', retry_after: retryAfterSeconds, global: false },
+        {
+          'retry-after': String(Math.ceil(retryAfterSeconds)),
+          'x-ratelimit-limit': '5',
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset-after': String(retryAfterSeconds),
+          'x-ratelimit-scope': 'shared',
+        },
+      );
+    }
+    const match = WEBHOOK_PATH.exec(url.pathname);
+    if (req.method !== 'POST' || match?.[1] !== webhookId || match[2] !== token) {
+      return send(res, 404, { message: 'Unknown Webhook', code: 10015 });
+    }
+    const message = (body ?? {}) as FakeDiscordMessage['body'];
+    if (!message.content && (!Array.isArray(message.embeds) || message.embeds.length === 0)) {
+      return send(res, 400, { message: 'Cannot send an empty message', code: 50006 });
+    }
+    const id = snowflake();
+    messages.push({ id, body: message });
+    if (url.searchParams.get('wait') !== 'true') {
+      res.writeHead(204).end();
+      return;
+    }
+    send(res, 200, {
+      id,
+      type: 0,
+      content: message.content ?? '',
+      embeds: message.embeds ?? [],
+      channel_id: '1180000000000000002',
+      webhook_id: webhookId,
+      author: { id: webhookId, username: 'Grid Governance', bot: true },
+      timestamp: new Date().toISOString(),
+    });
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => send(res, 500, { message: String(err), code: 0 }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+
+  return {
+    url: origin,
+    webhookUrl: `${origin}/api/webhooks/${webhookId}/${token}`,
+    messages,
+    requests,
+    setMode(next) {
+      mode = next;
+    },
+    async close() {
+      // Hanging requests never finish on their own; server.close alone would wait for them forever.
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Discord ids are snowflakes: decimal strings of a 64-bit integer. */
+function snowflake(): string {
+  return `11${Date.now()}${randomInt(100000, 999999)}`;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
