@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -168,23 +168,34 @@ function initdb(initdbBin: string, pgData: string, password: string, owner: { ui
   }
 }
 
-function checkTraversable(dir: string, owner: { uid: number; gid: number } | undefined): void {
-  if (owner && !reachableByOthers(dir)) {
-    throw new Error(`the postgres user cannot reach ${dir}: a folder above it is not searchable by others; choose another GRIDGOV_DATA_DIR`);
-  }
+/**
+ * Where the cluster lives: DATA_DIR/pg, unless the postgres user cannot reach it (a checkout in
+ * a 0700 home); then a durable folder under /var/lib/gridgov named after DATA_DIR, recorded in
+ * DATA_DIR/cluster-location so the operator can find it.
+ */
+function clusterDir(dataDir: string, owner: { uid: number; gid: number } | undefined, log: (line: string) => void): string {
+  const local = join(dataDir, 'pg');
+  if (!owner || reachableByOthers(local)) return local;
+  const base = existsSync('/var/lib') ? '/var/lib/gridgov' : join(tmpdir(), 'gridgov');
+  const dir = join(base, createHash('sha256').update(dataDir).digest('hex').slice(0, 16));
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  chmodSync(base, 0o711);
+  chmodSync(dir, 0o711);
+  writeFileSync(join(dataDir, 'cluster-location'), `${join(dir, 'pg')}\n`);
+  log(`the postgres user cannot reach ${local}; the cluster lives in ${join(dir, 'pg')}`);
+  return join(dir, 'pg');
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => undefined);
   const dataDir = resolve(options.dataDir);
-  const pgData = join(dataDir, 'pg');
-  const ownerFile = join(dataDir, 'owner.pid');
-  const passwordFile = join(dataDir, 'password');
-  mkdirSync(dataDir, { recursive: true });
   const owner = runAs();
+  mkdirSync(dataDir, { recursive: true });
   // The postgres user must pass through the data dir; it holds secrets only in 0600 files.
   if (owner) chmodSync(dataDir, statSync(dataDir).mode | 0o711);
-  checkTraversable(pgData, owner);
+  const pgData = clusterDir(dataDir, owner, log);
+  const ownerFile = join(dataDir, 'owner.pid');
+  const passwordFile = join(dataDir, 'password');
   const bins = await binaries(owner);
 
   await clearStaleServer(pgData, ownerFile, log);
