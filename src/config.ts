@@ -13,7 +13,7 @@ export interface Config {
   logLevel: string;
   linear: { apiKey: string; teamId: string; apiUrl: string; labelIds: string[] } | undefined;
   discord: { webhookUrl: string } | undefined;
-  dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number };
+  dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number; leaseMs: number; pollMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -93,6 +93,8 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       baseDelayMs: integer('GRIDGOV_OUTBOX_BASE_DELAY_MS', env.GRIDGOV_OUTBOX_BASE_DELAY_MS, 1000, 1, 3_600_000),
       maxDelayMs: integer('GRIDGOV_OUTBOX_MAX_DELAY_MS', env.GRIDGOV_OUTBOX_MAX_DELAY_MS, 300_000, 1, 86_400_000),
       timeoutMs: integer('GRIDGOV_OUTBOX_TIMEOUT_MS', env.GRIDGOV_OUTBOX_TIMEOUT_MS, 10_000, 100, 600_000),
+      leaseMs: integer('GRIDGOV_OUTBOX_LEASE_MS', env.GRIDGOV_OUTBOX_LEASE_MS, 60_000, 100, 3_600_000),
+      pollMs: integer('GRIDGOV_OUTBOX_POLL_MS', env.GRIDGOV_OUTBOX_POLL_MS, 500, 10, 60_000),
     },
   });
 }

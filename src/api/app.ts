@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { CodedError } from '../domain/errors.ts';
 import { isDatabaseUnavailable, type Db } from '../db/db.ts';
 import type { Authenticator, Caller, Role } from '../governance/auth.ts';
 import { hasRole } from '../governance/auth.ts';
@@ -10,10 +11,13 @@ import { registerExecuteRoutes } from './routes/execute.ts';
 import { registerReadRoutes } from './routes/reads.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
+import { auditFailedAdminCall, registerAdminRoutes } from './routes/admin.ts';
+import type { Admin } from '../governance/admin.ts';
 
 export interface AppDeps {
   db: Db;
   executor: Executor;
+  admin: Admin;
   actors: ActorDirectory;
   authenticate: Authenticator;
   logger: Logger;
@@ -48,6 +52,7 @@ const FASTIFY_CODES: Record<string, ApiError['code']> = {
 /** Maps anything thrown by a route to the one error shape; internal details stay in the log. */
 function toApiError(error: unknown, request: FastifyRequest): ApiError {
   if (error instanceof ApiError) return error;
+  if (error instanceof CodedError) return new ApiError(error.code, error.message, error.details);
   const code = (error as { code?: string }).code ?? '';
   const malformed = request.routeOptions.url === '/execute' ? 'MALFORMED_PROPOSAL' : 'BAD_REQUEST';
   if (code === 'FST_ERR_CTP_INVALID_JSON' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (error as Error).name === 'SyntaxError') {
@@ -71,12 +76,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.decorateRequest('caller', undefined);
 
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     const apiError = toApiError(error, request);
     if (apiError.code === 'INTERNAL_ERROR' || apiError.code === 'DATABASE_UNAVAILABLE') {
       request.log.error({ err: error, url: request.url, method: request.method }, 'request failed');
     }
-    void reply.status(apiError.statusCode).send(apiError.toBody());
+    await auditFailedAdminCall(deps, request, apiError.code).catch((auditError: unknown) =>
+      request.log.error({ err: auditError }, 'could not audit a failed admin call'),
+    );
+    return reply.status(apiError.statusCode).send(apiError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
@@ -86,6 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerExecuteRoutes(app, deps);
   registerReadRoutes(app, deps);
   registerHealthRoutes(app, deps);
+  registerAdminRoutes(app, deps);
   registerDocsRoutes(app, deps.validatorVersion);
   return app;
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, errorDescriptions } from '../domain/errors.ts';
+import { CodedError, ErrorCode } from '../domain/errors.ts';
 
 /** Every error code's HTTP status; a new code does not compile until it is listed here. */
 export const httpStatus: Record<ErrorCode, number> = {
@@ -23,15 +23,7 @@ export const httpStatus: Record<ErrorCode, number> = {
 };
 
 /** A failure the API answers in its one error shape: { status: 'error', error_code, message }. */
-export class ApiError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string = errorDescriptions[code],
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-
+export class ApiError extends CodedError {
   get statusCode(): number {
     return httpStatus[this.code];
   }

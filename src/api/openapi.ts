@@ -25,6 +25,21 @@ const get = (summary: string, parameters: unknown[] = [], extra: Record<string, 
 });
 const q = (name: string, description: string, schema: unknown = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
 
+const adminPost = (summary: string, properties: Record<string, unknown>, required: string[]) => ({
+  post: {
+    summary,
+    security: [{ bearer: [] }],
+    requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required, properties } } } },
+    responses: {
+      200: { description: 'Applied; audited in the same transaction' },
+      400: errorReply('BAD_REQUEST, naming the field'),
+      401: errorReply('UNAUTHORIZED: no valid key (audited)'),
+      403: errorReply('FORBIDDEN: role too weak (audited)'),
+      404: errorReply('NOT_FOUND: no such actor or resource'),
+    },
+  },
+});
+
 /** The OpenAPI 3.1 description served at /openapi.json. */
 export function openApiDocument(version: string) {
   return {
@@ -78,6 +93,21 @@ export function openApiDocument(version: string) {
       '/rejections': get('Rejected proposals, newest first, with delivery status', [q('cursor', 'next_cursor of the previous page'), q('limit', '1-500'), q('error_code', 'Filter by code'), q('proposal_id', 'Proposal id')]),
       '/actors': get('Actors and their balances'),
       '/resources': get('Resources, units and effective limits'),
+      '/admin/balance': adminPost('Set an actor\'s balance: an adjustment entry against world for the difference (admin)', {
+        actor_id: { type: 'string', description: 'Actor id or name' }, resource: { type: 'string' }, amount,
+      }, ['actor_id', 'resource', 'amount']),
+      '/admin/reset-credit': adminPost("Set credits back to the scenario's default_credit (admin)", { actor_id: { type: 'string' } }, ['actor_id']),
+      '/admin/circuit-breaker': adminPost('Halt (enabled: true) or resume /execute on every replica (operator)', {
+        enabled: { type: 'boolean' }, reason: { type: 'string', maxLength: 500 },
+      }, ['enabled']),
+      '/admin/audit': {
+        get: {
+          summary: 'The audit log, newest first (viewer)',
+          security: [{ bearer: [] }],
+          parameters: [q('cursor', 'next_cursor of the previous page', { type: 'integer' }), q('limit', '1-500', { type: 'integer' }), q('action', 'e.g. admin.balance'), q('admin_user', 'key name')],
+          responses: { 200: { description: 'OK' }, 401: errorReply('No valid key'), 403: errorReply('Role too weak') },
+        },
+      },
       '/health': { get: { summary: 'Database, ledger consistency and breaker checks', responses: { 200: { description: 'Healthy' }, 503: { description: 'A check failed; the body has every check' } } } },
       '/livez': { get: { summary: 'The process is up', responses: { 200: { description: 'OK' } } } },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OK' } } } },

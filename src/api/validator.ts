@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
+import { createAdmin } from '../governance/admin.ts';
 import { createAuthenticator } from '../governance/auth.ts';
 import { createActorDirectory } from '../ledger/actors.ts';
 import { createExecutor } from '../ledger/execute.ts';
@@ -25,6 +26,7 @@ export async function createValidatorApp(deps: { db: Db; config: Readonly<Config
   return buildApp({
     db,
     executor,
+    admin: createAdmin({ db, actors, validatorVersion: config.validatorVersion }),
     actors,
     authenticate: createAuthenticator({ db, bootstrapKey: config.adminKey }),
     logger: logger.child({ component: 'api' }),

@@ -13,6 +13,9 @@ const commands: Record<string, () => Promise<Command>> = {
   migrate: async () => (await import('./migrate.ts')).command,
   seed: async () => (await import('./seed.ts')).command,
   'world-state': async () => (await import('./world-state.ts')).command,
+  dispatcher: async () => (await import('./dispatcher.ts')).command,
+  keys: async () => (await import('./keys.ts')).command,
+  admin: async () => (await import('./admin.ts')).command,
 };
 
 async function help(): Promise<string> {

@@ -4,6 +4,7 @@ import { createValidatorApp } from '../api/validator.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { readScenarioFile, seedScenario } from '../ledger/seed.ts';
+import { dispatcherFromConfig } from '../notify/index.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './main.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
@@ -28,8 +29,11 @@ export const command: Command = {
       }
       const app = await createValidatorApp({ db: database.db, config, logger });
       await app.listen({ port: config.port, host: config.host });
+      const dispatcher = dispatcherFromConfig(database.db, config, logger);
+      dispatcher.start();
       onShutdown(async () => {
         await app.close();
+        await dispatcher.stop();
         await database.close();
       }, logger);
       const address = app.server.address();
@@ -40,6 +44,7 @@ export const command: Command = {
           `  validator  ${base}`,
           `  api docs   ${base}/docs`,
           `  database   ${database.embedded ? `embedded PostgreSQL in ${resolve(config.dataDir)}` : 'DATABASE_URL'}`,
+          `  outbox     linear ${config.linear ? 'on' : 'off (logged locally)'}, discord ${config.discord ? 'on' : 'off (logged locally)'}`,
           'Press Ctrl+C to stop.',
         ].join('\n'),
       );

@@ -50,3 +50,14 @@ export const errorDescriptions: Record<ErrorCode, string> = {
   RATE_LIMITED: 'Too many requests; retry after the indicated delay.',
   INTERNAL_ERROR: 'An unexpected error; details are in the server log.',
 };
+
+/** A failure that carries its registry code, thrown below the HTTP layer and mapped there. */
+export class CodedError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string = errorDescriptions[code],
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}

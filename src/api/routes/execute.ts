@@ -32,6 +32,9 @@ export function registerExecuteRoutes(app: FastifyInstance, deps: AppDeps): void
         system: hasRole(caller, 'system'),
         caller: caller?.name ?? 'anonymous',
       });
+      if (outcome.status === 'rejected' && !outcome.replayed) {
+        request.log.info({ proposal_id: outcome.proposal_id, error_code: outcome.error_code, reason: outcome.message }, 'proposal rejected');
+      }
       const { status, body } = outcomeReply(outcome);
       return reply.status(status).send(body);
     } catch (error) {

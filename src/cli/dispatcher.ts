@@ -1,0 +1,24 @@
+import { loadConfig } from '../config.ts';
+import { dispatcherFromConfig } from '../notify/index.ts';
+import { parseFlags } from './args.ts';
+import type { Command } from './main.ts';
+import { createLogger, onShutdown, openDatabase } from './runtime.ts';
+
+export const command: Command = {
+  summary: 'Deliver the rejection outbox to Linear and Discord, with retries; several may run at once',
+  usage: 'gridgov dispatcher [--database-url URL] [--data-dir DIR]',
+  async run(args) {
+    const { values } = parseFlags(args, {});
+    const config = loadConfig(process.env, values);
+    const logger = createLogger(config, 'dispatcher');
+    const database = await openDatabase(config, logger, 4);
+    const dispatcher = dispatcherFromConfig(database.db, config, logger);
+    dispatcher.start();
+    onShutdown(async () => {
+      await dispatcher.stop();
+      await database.close();
+    }, logger);
+    console.log(`dispatcher running (linear: ${config.linear ? 'on' : 'off'}, discord: ${config.discord ? 'on' : 'off'})`);
+    return new Promise<number>(() => undefined);
+  },
+};

@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/db.ts';
+import { generateKey, hashKey, ROLES, type Role } from './auth.ts';
+
+export class KeyError extends Error {}
+
+export interface KeyInfo {
+  name: string;
+  role: Role;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
+
+/** Creates a key and returns it: the only time it exists in clear; only its SHA-256 is stored. */
+export async function createApiKey(db: Db, name: string, role: string): Promise<{ key: string; info: KeyInfo }> {
+  if (!NAME_RE.test(name)) throw new KeyError('the name must be 1-64 letters, digits, _ . @ or -, starting with a letter or digit');
+  if (!ROLES.includes(role as Role)) throw new KeyError(`the role must be one of ${ROLES.join(', ')}`);
+  if (name === 'bootstrap' || name === 'anonymous') throw new KeyError(`"${name}" is reserved`);
+  const key = generateKey();
+  const { rows } = await db.query<{ created_at: Date }>(
+    'INSERT INTO api_keys (id, name, role, key_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING RETURNING created_at',
+    [randomUUID(), name, role, hashKey(key)],
+  );
+  if (rows.length === 0) throw new KeyError(`a key named "${name}" already exists`);
+  return { key, info: { name, role: role as Role, created_at: rows[0]!.created_at.toISOString(), revoked_at: null } };
+}
+
+export async function listApiKeys(db: Db): Promise<KeyInfo[]> {
+  const { rows } = await db.query<{ name: string; role: Role; created_at: Date; revoked_at: Date | null }>(
+    'SELECT name, role, created_at, revoked_at FROM api_keys ORDER BY created_at, name',
+  );
+  return rows.map((r) => ({ name: r.name, role: r.role, created_at: r.created_at.toISOString(), revoked_at: r.revoked_at?.toISOString() ?? null }));
+}
+
+/** Revokes a key by name; it stops working at once on every validator. */
+export async function revokeApiKey(db: Db, name: string): Promise<void> {
+  const result = await db.query('UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE name = $1', [name]);
+  if (result.rowCount === 0) throw new KeyError(`no key named "${name}"`);
+}

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createApiKey, revokeApiKey } from '../../src/governance/keys.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { seedTestScenario } from '../support/scenario.ts';
+import { http, startValidator, type TestValidator } from '../support/validator.ts';
+
+let t: TestDatabase;
+let v: TestValidator;
+const keys: Record<string, string> = {};
+before(async () => {
+  t = await createTestDatabase();
+  await seedTestScenario(t.db);
+  for (const role of ['viewer', 'operator', 'admin']) keys[role] = (await createApiKey(t.db, `${role}-key`, role)).key;
+  keys.revoked = (await createApiKey(t.db, 'old-admin', 'admin')).key;
+  await revokeApiKey(t.db, 'old-admin');
+  v = await startValidator(t.db);
+});
+after(async () => {
+  await v.close();
+  await t.drop();
+});
+
+const routes = [
+  { method: 'POST', path: '/admin/balance', body: { actor_id: 'alice', resource: 'water', amount: 100 }, role: 'admin', action: 'admin.balance' },
+  { method: 'POST', path: '/admin/reset-credit', body: { actor_id: 'alice' }, role: 'admin', action: 'admin.reset_credit' },
+  { method: 'POST', path: '/admin/circuit-breaker', body: { enabled: false }, role: 'operator', action: 'admin.circuit_breaker' },
+  { method: 'GET', path: '/admin/audit?limit=5', body: undefined, role: 'viewer', action: 'admin.audit' },
+] as const;
+
+const RANK: Record<string, number> = { viewer: 1, operator: 2, admin: 3 };
+
+const callers: Array<{ label: string; header: string | undefined; rank: number; user: string }> = [
+  { label: 'no key', header: undefined, rank: 0, user: 'anonymous' },
+  { label: 'malformed', header: 'Token abc', rank: 0, user: '(invalid key)' },
+  { label: 'unknown', header: 'Bearer ggk_not-a-key-we-issued', rank: 0, user: '(invalid key)' },
+  { label: 'revoked', header: '', rank: 0, user: '(invalid key)' },
+  { label: 'viewer', header: '', rank: 1, user: 'viewer-key' },
+  { label: 'operator', header: '', rank: 2, user: 'operator-key' },
+  { label: 'admin', header: '', rank: 3, user: 'admin-key' },
+];
+
+test('every admin route × every kind of caller: the right status and one audit row per attempt', async () => {
+  for (const caller of callers) {
+    const header = caller.header === '' ? `Bearer ${keys[caller.label]}` : caller.header;
+    for (const route of routes) {
+      const before = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
+      const reply = await http(v.url, route.method, route.path, route.body, header ? { authorization: header } : {});
+      const expected = caller.rank === 0 ? 401 : caller.rank >= RANK[route.role]! ? 200 : 403;
+      assert.equal(reply.status, expected, `${caller.label} → ${route.path}: ${JSON.stringify(reply.body)}`);
+      if (expected !== 200) assert.equal(reply.body.error_code, expected === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN');
+      const audit = await t.db.query<{ admin_user: string; action: string; outcome: string; payload: unknown }>(
+        'SELECT admin_user, action, outcome, payload FROM admin_audit WHERE id > (SELECT coalesce(max(id), 0) FROM admin_audit) - $1 ORDER BY id',
+        [1],
+      );
+      const after = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
+      assert.equal(after.rows[0]!.n - before.rows[0]!.n, 1, `${caller.label} → ${route.path} wrote one audit row`);
+      const row = audit.rows[0]!;
+      assert.equal(row.admin_user, caller.user);
+      assert.equal(row.action, route.action);
+      assert.equal(row.outcome, expected === 200 ? 'applied' : expected === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN');
+      for (const key of Object.values(keys)) assert.ok(!JSON.stringify(row).includes(key), 'a key leaked into the audit');
+    }
+  }
+});
+
+test('a failed admin call that never reached its handler is audited too', async () => {
+  const before = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
+  const broken = await http(v.url, 'POST', '/admin/balance', '{"actor_id":', { authorization: `Bearer ${keys.admin}` });
+  assert.equal(broken.status, 400);
+  const bad = await http(v.url, 'POST', '/admin/balance', { actor_id: 'alice', resource: 'water', amount: -1 }, { authorization: `Bearer ${keys.admin}` });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.field, 'amount');
+  const after = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
+  assert.equal(after.rows[0]!.n - before.rows[0]!.n, 2);
+  const last = await t.db.query<{ outcome: string; admin_user: string }>('SELECT outcome, admin_user FROM admin_audit ORDER BY id DESC LIMIT 2');
+  assert.deepEqual(last.rows.map((r) => r.outcome), ['BAD_REQUEST', 'BAD_REQUEST']);
+  assert.deepEqual(last.rows.map((r) => r.admin_user), ['admin-key', 'admin-key']);
+});
+
+test('GET /admin/audit pages newest first', async () => {
+  const page = await http(v.url, 'GET', '/admin/audit?limit=3', undefined, { authorization: `Bearer ${keys.viewer}` });
+  assert.equal(page.body.entries.length, 3);
+  assert.ok(page.body.entries[0].id > page.body.entries[2].id);
+  const next = await http(v.url, 'GET', `/admin/audit?limit=3&cursor=${page.body.next_cursor}`, undefined, { authorization: `Bearer ${keys.viewer}` });
+  assert.ok(next.body.entries[0].id < page.body.entries[2].id);
+});
