@@ -13,6 +13,7 @@ export interface Config {
   logLevel: string;
   linear: { apiKey: string; teamId: string; apiUrl: string; labelIds: string[] } | undefined;
   discord: { webhookUrl: string } | undefined;
+  groupCommit: { maxGroup: number; lanes: number };
   dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number; leaseMs: number; pollMs: number };
 }
 
@@ -88,6 +89,10 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
           }
         : undefined,
     discord: webhook ? { webhookUrl: webhook } : undefined,
+    groupCommit: {
+      maxGroup: integer('GRIDGOV_GROUP_MAX', env.GRIDGOV_GROUP_MAX, 256, 1, 5000),
+      lanes: integer('GRIDGOV_GROUP_LANES', env.GRIDGOV_GROUP_LANES, 2, 1, 64),
+    },
     dispatcher: {
       maxAttempts: integer('GRIDGOV_OUTBOX_MAX_ATTEMPTS', env.GRIDGOV_OUTBOX_MAX_ATTEMPTS, 8, 1, 100),
       baseDelayMs: integer('GRIDGOV_OUTBOX_BASE_DELAY_MS', env.GRIDGOV_OUTBOX_BASE_DELAY_MS, 1000, 1, 3_600_000),

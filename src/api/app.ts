@@ -6,17 +6,20 @@ import type { Authenticator, Caller, Role } from '../governance/auth.ts';
 import { hasRole } from '../governance/auth.ts';
 import type { ActorDirectory } from '../ledger/actors.ts';
 import type { Executor } from '../ledger/execute.ts';
+import type { GroupCommitter } from '../ledger/group-commit.ts';
 import { ApiError } from './errors.ts';
 import { registerExecuteRoutes } from './routes/execute.ts';
 import { registerReadRoutes } from './routes/reads.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
+import { registerMetricsRoutes } from './routes/metrics.ts';
 import { auditFailedAdminCall, registerAdminRoutes } from './routes/admin.ts';
 import type { Admin } from '../governance/admin.ts';
 
 export interface AppDeps {
   db: Db;
   executor: Executor;
+  committer: GroupCommitter;
   admin: Admin;
   actors: ActorDirectory;
   authenticate: Authenticator;
@@ -95,6 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerReadRoutes(app, deps);
   registerHealthRoutes(app, deps);
   registerAdminRoutes(app, deps);
+  registerMetricsRoutes(app, deps);
   registerDocsRoutes(app, deps.validatorVersion);
   return app;
 }

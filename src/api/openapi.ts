@@ -110,6 +110,15 @@ export function openApiDocument(version: string) {
       },
       '/health': { get: { summary: 'Database, ledger consistency and breaker checks', responses: { 200: { description: 'Healthy' }, 503: { description: 'A check failed; the body has every check' } } } },
       '/livez': { get: { summary: 'The process is up', responses: { 200: { description: 'OK' } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics (group commit, memory)', responses: { 200: { description: 'text/plain exposition' } } } },
+      '/execute/batch': {
+        post: {
+          summary: 'Up to 500 proposals in one transaction, in order, one outcome each (with http_status)',
+          security: [{}, { bearer: [] }],
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['proposals'], properties: { proposals: { type: 'array', minItems: 1, maxItems: 500, items: { $ref: '#/components/schemas/Proposal' } } } } } } },
+          responses: { 200: { description: '{results: [...]} in request order' }, 400: errorReply('MALFORMED_PROPOSAL: the body is not {proposals: [...]}'), 503: errorReply('CIRCUIT_BREAKER_OPEN, DATABASE_UNAVAILABLE or COMMIT_FAILED: nothing recorded') },
+        },
+      },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OK' } } } },
     },
   };

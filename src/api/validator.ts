@@ -6,6 +6,7 @@ import { createAdmin } from '../governance/admin.ts';
 import { createAuthenticator } from '../governance/auth.ts';
 import { createActorDirectory } from '../ledger/actors.ts';
 import { createExecutor } from '../ledger/execute.ts';
+import { createGroupCommitter } from '../ledger/group-commit.ts';
 import { buildApp } from './app.ts';
 
 /** Wires the validator's parts together: the one place that knows every dependency. */
@@ -26,6 +27,7 @@ export async function createValidatorApp(deps: { db: Db; config: Readonly<Config
   return buildApp({
     db,
     executor,
+    committer: createGroupCommitter(executor, config.groupCommit),
     admin: createAdmin({ db, actors, validatorVersion: config.validatorVersion }),
     actors,
     authenticate: createAuthenticator({ db, bootstrapKey: config.adminKey }),

@@ -14,17 +14,16 @@ export function proposalLockKey(proposalId: string): string {
 }
 
 /**
- * Serialises work on the same proposal_id across transactions and replicas, so an id can never
- * get two outcomes (the ledger and the rejection table cannot share a unique constraint). Keys
- * are taken in sorted order, before any row lock, so batches cannot deadlock on them.
+ * Advisory-lock keys that serialise work on the same proposal_id across transactions and
+ * replicas, so an id can never get two outcomes (the ledger and the rejection table cannot share
+ * a unique constraint). They are taken before any row lock.
  */
-export async function lockProposals(tx: Db, proposalIds: string[]): Promise<void> {
-  const keys = [...new Set(proposalIds.map(proposalLockKey))];
-  await tx.query('SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS sorted', [keys]);
+export function proposalLockKeys(proposalIds: string[]): string[] {
+  return [...new Set(proposalIds.map(proposalLockKey))];
 }
 
 interface PriorRow {
-  kind: 'applied' | 'rejected';
+  kind: 'balance' | 'applied' | 'rejected';
   proposal_id: string;
   leg: number | null;
   actor_from: string | null;
@@ -38,18 +37,55 @@ interface PriorRow {
   canonical: string | null;
 }
 
-/** What was already decided for these ids, with the canonical payload each decision was made on. */
-export async function loadPriorOutcomes(tx: Db, proposalIds: string[]): Promise<Map<string, { canonical: string; outcome: PriorOutcome }>> {
-  const { rows } = await tx.query<PriorRow>(
-    `SELECT 'applied' AS kind, proposal_id::text, leg, actor_from::text, actor_to::text, resource, amount::text, id,
-            executed_at AS at, NULL AS code, NULL AS message, NULL AS canonical
-       FROM ledger WHERE proposal_id = ANY($1::uuid[])
-     UNION ALL
-     SELECT 'rejected', proposal_id::text, NULL, NULL, NULL, NULL, NULL, NULL, rejected_at, validation_error_code, message, canonical
-       FROM rejected_proposals WHERE proposal_id = ANY($1::uuid[])
-     ORDER BY proposal_id, leg`,
-    [proposalIds],
-  );
+const LOCK_BALANCES = `
+  SELECT b.actor_id, b.resource, b.amount FROM balances b
+    JOIN unnest($2::uuid[], $3::text[]) AS p(actor_id, resource) USING (actor_id, resource)
+   ORDER BY b.actor_id, b.resource FOR UPDATE OF b`;
+
+const INSERT_MISSING_BALANCES = `
+  INSERT INTO balances (actor_id, resource, is_world)
+  SELECT p.actor_id, p.resource, a.kind = 'system' FROM unnest($1::uuid[], $2::text[]) AS p(actor_id, resource)
+    JOIN actors a ON a.id = p.actor_id
+  ON CONFLICT DO NOTHING`;
+
+/**
+ * In one round trip: locks the balance rows of (actor, resource) pairs in one sorted order (no
+ * deadlocks) and reads what was already decided for the proposal ids. Run it after the
+ * proposal locks are held, so its snapshot sees every earlier decision on those ids. A missing
+ * balance row (an actor created before a resource existed) is created first.
+ */
+export async function lockAndLoad(
+  tx: Db,
+  proposalIds: string[],
+  pairs: Array<[string, string]>,
+): Promise<{ balances: Map<string, Micro>; prior: Map<string, { canonical: string; outcome: PriorOutcome }> }> {
+  const params = [proposalIds, pairs.map((p) => p[0]), pairs.map((p) => p[1])];
+  const run = () =>
+    tx.query<PriorRow>(
+      `WITH locked AS (${LOCK_BALANCES})
+       SELECT 'balance' AS kind, NULL AS proposal_id, NULL::smallint AS leg, actor_id::text AS actor_from, NULL AS actor_to, resource,
+              amount::text, NULL::bigint AS id, NULL::timestamptz AS at, NULL AS code, NULL AS message, NULL AS canonical
+         FROM locked
+       UNION ALL
+       SELECT 'applied', proposal_id::text, leg, actor_from::text, actor_to::text, resource, amount::text, id,
+              executed_at, NULL, NULL, NULL
+         FROM ledger WHERE proposal_id = ANY($1::uuid[])
+       UNION ALL
+       SELECT 'rejected', proposal_id::text, NULL, NULL, NULL, NULL, NULL, NULL, rejected_at, validation_error_code, message, canonical
+         FROM rejected_proposals WHERE proposal_id = ANY($1::uuid[])`,
+      params,
+    );
+  let { rows } = await run();
+  const balanceRows = () => rows.filter((r) => r.kind === 'balance');
+  if (balanceRows().length < pairs.length) {
+    await tx.query(INSERT_MISSING_BALANCES, params.slice(1));
+    ({ rows } = await run());
+  }
+  const balances = new Map(balanceRows().map((r) => [balanceKey(r.actor_from!, r.resource!), microFromDb(r.amount!)]));
+  return { balances, prior: priorOutcomes(rows.filter((r) => r.kind !== 'balance').sort((a, b) => (a.leg ?? 0) - (b.leg ?? 0))) };
+}
+
+function priorOutcomes(rows: PriorRow[]): Map<string, { canonical: string; outcome: PriorOutcome }> {
   const legs = new Map<string, PriorRow[]>();
   const result = new Map<string, { canonical: string; outcome: PriorOutcome }>();
   for (const row of rows) {
@@ -71,30 +107,7 @@ export async function loadPriorOutcomes(tx: Db, proposalIds: string[]): Promise<
   return result;
 }
 
-/**
- * Locks the balance rows of (actor, resource) pairs in one sorted order (no deadlocks) and returns
- * their amounts. A missing row (an actor created before a resource existed) is created first.
- */
+/** Locks the balance rows of (actor, resource) pairs in one sorted order and returns their amounts. */
 export async function lockBalances(tx: Db, pairs: Array<[string, string]>): Promise<Map<string, Micro>> {
-  if (pairs.length === 0) return new Map();
-  const params = [pairs.map((p) => p[0]), pairs.map((p) => p[1])];
-  const lock = () =>
-    tx.query<{ actor_id: string; resource: string; amount: string }>(
-      `SELECT b.actor_id::text, b.resource, b.amount::text FROM balances b
-         JOIN unnest($1::uuid[], $2::text[]) AS p(actor_id, resource) USING (actor_id, resource)
-        ORDER BY b.actor_id, b.resource FOR UPDATE OF b`,
-      params,
-    );
-  let { rows } = await lock();
-  if (rows.length < pairs.length) {
-    await tx.query(
-      `INSERT INTO balances (actor_id, resource, is_world)
-       SELECT p.actor_id, p.resource, a.kind = 'system' FROM unnest($1::uuid[], $2::text[]) AS p(actor_id, resource)
-         JOIN actors a ON a.id = p.actor_id
-       ON CONFLICT DO NOTHING`,
-      params,
-    );
-    ({ rows } = await lock());
-  }
-  return new Map(rows.map((r) => [balanceKey(r.actor_id, r.resource), microFromDb(r.amount)]));
+  return (await lockAndLoad(tx, [], pairs)).balances;
 }

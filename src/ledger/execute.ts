@@ -6,7 +6,7 @@ import type { Db } from '../db/db.ts';
 import type { ActorDirectory } from './actors.ts';
 import { appendEntries, LedgerKind } from './append.ts';
 import { loadTradingState } from './state.ts';
-import { lockProposals, lockBalances, loadPriorOutcomes, type PriorOutcome } from './execute-sql.ts';
+import { lockAndLoad, proposalLockKeys, type PriorOutcome } from './execute-sql.ts';
 
 export interface ExecuteItem {
   proposal: Proposal;
@@ -68,17 +68,12 @@ export function createExecutor(deps: ExecutorDeps) {
     const knownActors = new Set([...directory.values()].map((actor) => actor.id));
 
     return db.transaction(async (tx) => {
-      const state = await loadTradingState(tx);
-      if (state.breakerOn) throw new CircuitBreakerOpenError(state.breakerReason);
-
       const ids = [...new Set(items.map((item) => item.proposal.proposal_id))];
-      await lockProposals(tx, ids);
-      const decided = new Map<string, Decision>();
-      for (const [id, prior] of await loadPriorOutcomes(tx, ids)) decided.set(id, prior);
+      const state = await loadTradingState(tx, proposalLockKeys(ids));
+      if (state.breakerOn) throw new CircuitBreakerOpenError(state.breakerReason);
 
       const pairs = new Map<string, [string, string]>();
       for (const p of prepared) {
-        if (decided.has(p.item.proposal.proposal_id)) continue;
         for (const leg of p.legs) {
           if (!state.resources.has(leg.resource)) continue;
           for (const actor of [leg.actor_from, leg.actor_to]) {
@@ -86,7 +81,8 @@ export function createExecutor(deps: ExecutorDeps) {
           }
         }
       }
-      const balances = await lockBalances(tx, [...pairs.values()]);
+      const { balances, prior } = await lockAndLoad(tx, ids, [...pairs.values()]);
+      const decided = new Map<string, Decision>(prior);
 
       const appliedLegs: Array<{ proposalId: string; leg: number; data: Leg; metadata: Record<string, unknown> }> = [];
       const rejections: Array<{ proposalId: string; code: BusinessErrorCode; message: string; raw: unknown; canonical: string }> = [];

@@ -15,13 +15,20 @@ interface StateRow {
   constraints: Array<{ resource: string | null; max_transfer: string | null; min_balance: string | null }> | null;
 }
 
-/** Breaker, resources and limits in one round trip, read inside the deciding transaction. */
-export async function loadTradingState(tx: Db): Promise<TradingState> {
-  const { rows } = await tx.query<StateRow>(`
-    SELECT (SELECT json_build_object('breaker_on', breaker_on, 'reason', reason) FROM control WHERE id = 1) AS control,
+/**
+ * Breaker, resources and limits in one round trip, read inside the deciding transaction; the same
+ * statement first takes the given advisory locks (in sorted order, so batches cannot deadlock).
+ */
+export async function loadTradingState(tx: Db, lockKeys: string[] = []): Promise<TradingState> {
+  const { rows } = await tx.query<StateRow>(
+    `
+    SELECT (SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS sorted) AS locked,
+           (SELECT json_build_object('breaker_on', breaker_on, 'reason', reason) FROM control WHERE id = 1) AS control,
            (SELECT json_agg(name) FROM resources) AS resources,
            (SELECT json_agg(json_build_object('resource', resource, 'max_transfer', max_transfer::text, 'min_balance', min_balance::text))
-              FROM constraints) AS constraints`);
+              FROM constraints) AS constraints`,
+    [lockKeys],
+  );
   const row = rows[0]!;
   const parse = (v: string | null): Micro | null => (v === null ? null : microFromDb(v));
   const global = { maxTransfer: null as Micro | null, minBalance: 0n };

@@ -1,9 +1,14 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { CodedError } from '../../domain/errors.ts';
 import { parseProposal } from '../../domain/proposal.ts';
-import { hasRole } from '../../governance/auth.ts';
-import { CircuitBreakerOpenError, type ExecuteOutcome } from '../../ledger/execute.ts';
+import { isDatabaseUnavailable } from '../../db/db.ts';
+import { hasRole, type Caller } from '../../governance/auth.ts';
+import { CircuitBreakerOpenError, type ExecuteItem, type ExecuteOutcome } from '../../ledger/execute.ts';
+import { commitFailed } from '../../ledger/group-commit.ts';
 import { identify, type AppDeps } from '../app.ts';
 import { ApiError, httpStatus } from '../errors.ts';
+
+export const MAX_BATCH = 500;
 
 /** The reply for one outcome: its HTTP status and body. */
 export function outcomeReply(outcome: ExecuteOutcome): { status: number; body: Record<string, unknown> } {
@@ -20,28 +25,73 @@ export function outcomeReply(outcome: ExecuteOutcome): { status: number; body: R
   }
 }
 
+function item(body: unknown, caller: Caller | undefined, field = ''): ExecuteItem | ApiError {
+  const parsed = parseProposal(body);
+  if (!parsed.ok) return new ApiError('MALFORMED_PROPOSAL', `${field}${parsed.message}`, { field: `${field}${parsed.field}` });
+  return { proposal: parsed.proposal, raw: body, system: hasRole(caller, 'system'), caller: caller?.name ?? 'anonymous' };
+}
+
+function asApiError(error: unknown): ApiError {
+  if (error instanceof CircuitBreakerOpenError) return new ApiError('CIRCUIT_BREAKER_OPEN', error.message, { reason: error.reason });
+  if (error instanceof CodedError) return new ApiError(error.code, error.message, error.details);
+  if (isDatabaseUnavailable(error)) return new ApiError('DATABASE_UNAVAILABLE');
+  const failed = commitFailed(error);
+  return new ApiError(failed.code, failed.message);
+}
+
+function logRejections(request: FastifyRequest, outcomes: ExecuteOutcome[]): void {
+  for (const o of outcomes) {
+    if (o.status === 'rejected' && !o.replayed) request.log.info({ proposal_id: o.proposal_id, error_code: o.error_code, reason: o.message }, 'proposal rejected');
+  }
+}
+
 export function registerExecuteRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post('/execute', async (request, reply) => {
     const caller = await identify(request, deps.authenticate);
-    const parsed = parseProposal(request.body);
-    if (!parsed.ok) throw new ApiError('MALFORMED_PROPOSAL', parsed.message, { field: parsed.field });
+    const next = item(request.body, caller);
+    if (next instanceof ApiError) throw next;
+    let outcome: ExecuteOutcome;
     try {
-      const outcome = await deps.executor.execute({
-        proposal: parsed.proposal,
-        raw: request.body,
-        system: hasRole(caller, 'system'),
-        caller: caller?.name ?? 'anonymous',
-      });
-      if (outcome.status === 'rejected' && !outcome.replayed) {
-        request.log.info({ proposal_id: outcome.proposal_id, error_code: outcome.error_code, reason: outcome.message }, 'proposal rejected');
-      }
-      const { status, body } = outcomeReply(outcome);
-      return reply.status(status).send(body);
+      outcome = await deps.committer.execute(next);
     } catch (error) {
-      if (error instanceof CircuitBreakerOpenError) {
-        throw new ApiError('CIRCUIT_BREAKER_OPEN', error.message, { reason: error.reason });
-      }
-      throw error;
+      throw asApiError(error);
     }
+    logRejections(request, [outcome]);
+    const { status, body } = outcomeReply(outcome);
+    return reply.status(status).send(body);
+  });
+
+  /**
+   * Up to MAX_BATCH proposals decided in one transaction (shared with concurrent calls by the
+   * group committer), in order, each with its own outcome and its HTTP status as `http_status`;
+   * a malformed item fails alone.
+   */
+  app.post('/execute/batch', { bodyLimit: 4 * 1024 * 1024 }, async (request) => {
+    const caller = await identify(request, deps.authenticate);
+    const body = request.body as { proposals?: unknown } | null;
+    const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
+    if (!body || !Array.isArray(body.proposals) || keys.some((k) => k !== 'proposals')) {
+      throw new ApiError('MALFORMED_PROPOSAL', 'body must be {"proposals": [ ... ]}', { field: keys.find((k) => k !== 'proposals') ?? 'proposals' });
+    }
+    if (body.proposals.length === 0 || body.proposals.length > MAX_BATCH) {
+      throw new ApiError('MALFORMED_PROPOSAL', `proposals must hold 1 to ${MAX_BATCH} items`, { field: 'proposals' });
+    }
+    const items = body.proposals.map((p, i) => item(p, caller, `proposals.${i}.`));
+    const valid = items.filter((i): i is ExecuteItem => !(i instanceof ApiError));
+    let outcomes: ExecuteOutcome[] = [];
+    try {
+      outcomes = await deps.committer.executeMany(valid);
+    } catch (error) {
+      throw asApiError(error);
+    }
+    logRejections(request, outcomes);
+    let next = 0;
+    return {
+      results: items.map((i) => {
+        if (i instanceof ApiError) return { ...i.toBody(), http_status: i.statusCode };
+        const { status, body: result } = outcomeReply(outcomes[next++]!);
+        return { ...result, http_status: status };
+      }),
+    };
   });
 }

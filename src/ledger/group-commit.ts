@@ -1,0 +1,107 @@
+import { CodedError } from '../domain/errors.ts';
+import { isDatabaseUnavailable } from '../db/db.ts';
+import { CircuitBreakerOpenError, type ExecuteItem, type ExecuteOutcome, type Executor } from './execute.ts';
+
+export interface GroupCommitOptions {
+  /** Most proposals decided in one transaction (a larger batch still goes whole, alone). */
+  maxGroup: number;
+  /** Transactions in flight at once; while they run, new arrivals gather into the next group. */
+  lanes: number;
+}
+
+/** The commit of a group failed: nothing of it was recorded, so a retry with the same id is safe. */
+export function commitFailed(error: unknown): CodedError {
+  return new CodedError('COMMIT_FAILED', 'the transaction could not be committed; nothing was recorded; retry with the same proposal_id', {
+    cause: error instanceof Error ? error.message : String(error),
+  });
+}
+
+interface Unit {
+  items: ExecuteItem[];
+  resolve: (outcomes: ExecuteOutcome[]) => void;
+  reject: (error: unknown) => void;
+}
+
+const passThrough = (error: unknown) => error instanceof CircuitBreakerOpenError || isDatabaseUnavailable(error);
+
+/**
+ * Coalesces concurrent calls into shared transactions (group commit). A call that finds a free
+ * lane runs at once, so a lone client waits for nobody; calls that arrive while every lane is
+ * busy queue up and go together in the next transaction, in arrival order, each with its own
+ * outcome. One commit (one WAL flush) then answers them all. A unit (one /execute call, or one
+ * /execute/batch request) is never split across transactions.
+ */
+export function createGroupCommitter(executor: Executor, options: GroupCommitOptions) {
+  const queue: Unit[] = [];
+  let active = 0;
+  const counters = { groups: 0, items: 0, largest: 0 };
+
+  async function runAlone(unit: Unit): Promise<void> {
+    try {
+      unit.resolve(await executor.executeBatch(unit.items));
+    } catch (error) {
+      unit.reject(passThrough(error) ? error : commitFailed(error));
+    }
+  }
+
+  async function runGroup(group: Unit[]): Promise<void> {
+    const items = group.flatMap((u) => u.items);
+    counters.groups++;
+    counters.items += items.length;
+    counters.largest = Math.max(counters.largest, items.length);
+    try {
+      const outcomes = await executor.executeBatch(items);
+      let next = 0;
+      for (const unit of group) {
+        unit.resolve(outcomes.slice(next, next + unit.items.length));
+        next += unit.items.length;
+      }
+    } catch (error) {
+      if (group.length > 1 && !passThrough(error)) {
+        // One unit may poison the group (a failing commit, a bug): decide each alone, so only
+        // the unit that fails by itself gets the failure.
+        for (const unit of group) await runAlone(unit);
+        return;
+      }
+      const failure = passThrough(error) ? error : commitFailed(error);
+      for (const unit of group) unit.reject(failure);
+    }
+  }
+
+  function takeGroup(): Unit[] {
+    const group = [queue.shift()!];
+    let size = group[0]!.items.length;
+    while (queue.length > 0 && size + queue[0]!.items.length <= options.maxGroup) {
+      size += queue[0]!.items.length;
+      group.push(queue.shift()!);
+    }
+    return group;
+  }
+
+  function pump(): void {
+    while (active < options.lanes && queue.length > 0) {
+      active++;
+      void runGroup(takeGroup()).finally(() => {
+        active--;
+        pump();
+      });
+    }
+  }
+
+  function executeMany(items: ExecuteItem[]): Promise<ExecuteOutcome[]> {
+    if (items.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      queue.push({ items, resolve, reject });
+      pump();
+    });
+  }
+
+  return {
+    executeMany,
+    execute: async (item: ExecuteItem): Promise<ExecuteOutcome> => (await executeMany([item]))[0]!,
+    /** Units waiting for a lane, and totals of groups committed (for metrics). */
+    stats: () => ({ pending: queue.length, ...counters }),
+  };
+}
+
+export type GroupCommitter = ReturnType<typeof createGroupCommitter>;

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { parseProposal } from '../../src/domain/proposal.ts';
+import { createActorDirectory } from '../../src/ledger/actors.ts';
+import { createExecutor, type ExecuteItem } from '../../src/ledger/execute.ts';
+import { createGroupCommitter } from '../../src/ledger/group-commit.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { invariantViolations } from '../support/invariants.ts';
+import { makeProposals, runLoad } from '../support/load.ts';
+import { seedTestScenario } from '../support/scenario.ts';
+import { startValidator } from '../support/validator.ts';
+
+let t: TestDatabase;
+before(async () => {
+  t = await createTestDatabase(24);
+  await seedTestScenario(t.db);
+});
+after(() => t.drop());
+
+const executor = () => createExecutor({ db: t.db, actors: createActorDirectory(t.db), validatorVersion: 'test', notify: { topics: [] } });
+function item(body: Record<string, unknown>): ExecuteItem {
+  const parsed = parseProposal(body);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return { proposal: parsed.proposal, raw: body, system: false, caller: 'test' };
+}
+const trade = (over: Record<string, unknown> = {}) => ({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
+
+test('calls that arrive while the lane is busy share one transaction, each with its own outcome', async () => {
+  const committer = createGroupCommitter(executor(), { maxGroup: 100, lanes: 1 });
+  const first = committer.execute(item(trade()));
+  const a = trade({ amount: 2 });
+  const group = [
+    a,
+    { ...a }, // a duplicate retry inside the group
+    { ...a, amount: 3 }, // the same id with another payload
+    trade({ actor_from: 'dave', resource: 'credits', amount: 45 }), // dave holds 50 credits
+    trade({ actor_from: 'dave', resource: 'credits', amount: 45 }), // sees the balance the previous item left
+    trade({ resource: 'gold' }),
+  ];
+  const outcomes = await Promise.all(group.map((body) => committer.execute(item(body))));
+  await first;
+  assert.equal(committer.stats().groups, 2, 'the six calls went in one group');
+  assert.equal(committer.stats().largest, 6);
+  assert.deepEqual(outcomes.map((o) => o.status), ['applied', 'applied', 'conflict', 'applied', 'rejected', 'rejected']);
+  assert.equal(outcomes[1]!.status === 'applied' && outcomes[1]!.replayed, true);
+  assert.deepEqual(outcomes[1]!.status === 'applied' && outcomes[1]!.ledger_ids, outcomes[0]!.status === 'applied' && outcomes[0]!.ledger_ids);
+  assert.equal(outcomes[4]!.status === 'rejected' && outcomes[4]!.error_code, 'INSUFFICIENT_BALANCE');
+  assert.equal(outcomes[5]!.status === 'rejected' && outcomes[5]!.error_code, 'INVALID_RESOURCE');
+  const rows = await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1', [a.proposal_id]);
+  assert.equal(rows.rowCount, 1, 'applied once');
+  assert.deepEqual(await invariantViolations(t.db), []);
+});
+
+test('a commit that fails mid-group answers COMMIT_FAILED to the item that fails, records nothing for it, and a retry applies', async () => {
+  // A deferred trigger fails the COMMIT itself whenever a marked row is in the transaction.
+  await t.db.query(`CREATE FUNCTION fail_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.metadata->>'fail_commit' = 'true' THEN RAISE EXCEPTION 'injected commit failure'; END IF; RETURN NULL; END $$`);
+  await t.db.query(`CREATE CONSTRAINT TRIGGER fail_commit AFTER INSERT ON ledger DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION fail_commit()`);
+  const ex = executor();
+  const committer = createGroupCommitter(ex, { maxGroup: 100, lanes: 1 });
+  const blocker = committer.execute(item(trade()));
+  const poison = trade({ metadata: { fail_commit: true } });
+  const bodies = [trade(), poison, trade({ actor_from: 'carol' })];
+  const settled = await Promise.allSettled(bodies.map((b) => committer.execute(item(b))));
+  await blocker;
+  assert.equal(settled[0]!.status, 'fulfilled');
+  assert.equal(settled[2]!.status, 'fulfilled');
+  assert.equal(settled[1]!.status, 'rejected');
+  assert.equal((settled[1] as PromiseRejectedResult).reason.code, 'COMMIT_FAILED');
+  const recorded = await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1 UNION ALL SELECT 1 FROM rejected_proposals WHERE proposal_id = $1', [poison.proposal_id]);
+  assert.equal(recorded.rowCount, 0);
+  // A batch is one unit: it fails together and records nothing.
+  const batchIds = [trade(), poison].map((b) => b.proposal_id);
+  await assert.rejects(committer.executeMany([item(trade({ proposal_id: batchIds[0] })), item(poison)]), (e: { code?: string }) => e.code === 'COMMIT_FAILED');
+  assert.equal((await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = ANY($1::uuid[])', [batchIds])).rowCount, 0);
+  await t.db.query('DROP TRIGGER fail_commit ON ledger');
+  const retry = await committer.execute(item(poison));
+  assert.equal(retry.status, 'applied');
+  assert.deepEqual(await invariantViolations(t.db), []);
+});
+
+test('over HTTP, 64 concurrent clients are coalesced into fewer transactions and every invariant holds', async () => {
+  const v = await startValidator(t.db, { GRIDGOV_GROUP_LANES: '2' });
+  try {
+    const proposals = makeProposals(3000, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 21);
+    const { sent } = await runLoad(v.url, proposals, 64);
+    assert.ok(sent.every((s) => [200, 409, 422].includes(s.reply.status)), 'only final outcomes');
+    const metrics = await (await fetch(`${v.url}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    assert.equal(metric('gridgov_group_commit_items_total'), sent.length);
+    assert.ok(metric('gridgov_group_commit_groups_total') < sent.length / 2, `coalesced: ${metrics}`);
+    assert.ok(metric('gridgov_group_commit_largest') > 2);
+    assert.deepEqual(await invariantViolations(t.db), []);
+    const ids = new Map<string, Set<string>>();
+    for (const { proposal, reply } of sent) {
+      if (reply.status !== 200) continue;
+      const set = ids.get(proposal.body.proposal_id as string) ?? new Set();
+      set.add(JSON.stringify(reply.body.ledger_ids));
+      ids.set(proposal.body.proposal_id as string, set);
+    }
+    for (const [id, set] of ids) assert.equal(set.size, 1, `${id} answered with different ledger ids`);
+  } finally {
+    await v.close();
+  }
+});
