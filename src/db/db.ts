@@ -53,7 +53,14 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
     },
     async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
       const client = await pool.connect();
+      // While a client is checked out the pool does not listen for its errors, and a connection
+      // lost between two queries is emitted as an 'error' event that would crash the process.
+      // The query in flight (or the next one) fails on its own; the client is then discarded.
       let broken = false;
+      const onLost = () => {
+        broken = true;
+      };
+      client.on('error', onLost);
       try {
         await client.query('BEGIN');
         const result = await fn(clientDb(client));
@@ -67,6 +74,7 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
         }
         throw error;
       } finally {
+        client.removeListener('error', onLost);
         client.release(broken);
       }
     },
