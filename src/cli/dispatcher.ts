@@ -14,7 +14,11 @@ export const command: Command = {
     const database = await openDatabase(config, logger, 4);
     const dispatcher = dispatcherFromConfig(database.db, config, logger);
     dispatcher.start();
+    // The dispatcher sleeps on unref'd timers (it also runs inside other processes); alone, while
+    // the database is down it holds no socket either, and Node would exit. Stay up until a signal.
+    const keepAlive = setInterval(() => undefined, 60_000);
     onShutdown(async () => {
+      clearInterval(keepAlive);
       await dispatcher.stop();
       await database.close();
     }, logger);
