@@ -5,19 +5,15 @@ import { createConnection, createServer, type Socket } from 'node:net';
  * A loopback TCP proxy in front of a server (PostgreSQL in the chaos harness): every connection
  * is forwarded byte for byte, and `cut()` kills every live one at once with a TCP reset, as a
  * broken network or a failed-over load balancer would. New connections are accepted right after,
- * so a client that reconnects carries on; `refuse(true)` turns new connections away instead.
+ * so a client that reconnects carries on.
  */
 export interface TcpProxy {
   port: number;
   url(target: string): string;
   /** Resets every live connection; returns how many were cut. */
   cut(): number;
-  /** While true, new connections are reset on arrival. */
-  refuse(on: boolean): void;
   /** Live client connections. */
   connections(): number;
-  /** Connections accepted so far. */
-  accepted(): number;
   close(): Promise<void>;
 }
 
@@ -43,13 +39,9 @@ function kill(socket: Socket): void {
 export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy> {
   const targetHost = options.targetHost ?? '127.0.0.1';
   const pairs = new Set<Pair>();
-  let refusing = false;
-  let accepted = 0;
 
   const server = createServer({ noDelay: true }, (client) => {
-    accepted++;
     client.on('error', () => undefined);
-    if (refusing) return kill(client);
     const upstream = createConnection({ host: targetHost, port: options.targetPort, noDelay: true });
     upstream.on('error', () => undefined);
     const pair: Pair = { client, upstream };
@@ -89,11 +81,7 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       return url.toString();
     },
     cut,
-    refuse(on) {
-      refusing = on;
-    },
     connections: () => pairs.size,
-    accepted: () => accepted,
     async close() {
       cut();
       await new Promise<void>((resolve) => server.close(() => resolve()));

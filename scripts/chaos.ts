@@ -1,0 +1,71 @@
+/**
+ * `npm run test:chaos`: the bank test under faults (see test/chaos/bank.ts). CHAOS_PROFILE=full
+ * (default: 50,000 proposals) or short (CI); CHAOS_PROPOSALS, CHAOS_CLIENTS, CHAOS_SEED override.
+ * Prints the summary table and exits 1 on any violation. The full profile also writes the table to
+ * BENCHMARKS.md (CHAOS_BENCHMARKS=0 to skip, =1 to write from any profile).
+ *
+ * Everything it starts is stopped by PID when it ends, fails, is interrupted or runs past the
+ * profile's hard timeout.
+ */
+import { runBankTest } from '../test/chaos/bank.ts';
+import { killEverything } from '../test/chaos/processes.ts';
+import { chaosProfile } from '../test/chaos/profile.ts';
+import { summaryTable } from '../test/chaos/report.ts';
+import { writeSection } from '../bench/report.ts';
+import { machine } from '../bench/support.ts';
+
+const started = Date.now();
+const log = (line: string) => console.error(`[chaos +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
+
+function abort(reason: string, code: number): never {
+  const killed = killEverything();
+  console.error(`chaos: ${reason}; killed ${killed.length ? `pids ${killed.join(', ')}` : 'nothing left running'}`);
+  process.exit(code);
+}
+
+process.on('exit', () => killEverything());
+process.once('SIGINT', () => abort('interrupted', 130));
+process.once('SIGTERM', () => abort('terminated', 143));
+
+async function main(): Promise<number> {
+  const profile = chaosProfile();
+  const hardTimeout = setTimeout(() => abort(`hard timeout of ${profile.hardTimeoutMs / 60_000} min reached`, 2), profile.hardTimeoutMs);
+  hardTimeout.unref();
+  log(`profile ${profile.name}: ${profile.proposals} proposals, ${profile.clients} clients, seed ${profile.seed}`);
+  const summary = await runBankTest(profile, log);
+  const table = summaryTable(summary);
+  console.log(`\n${table}\n`);
+  if (summary.violations.length > 0) {
+    console.log(`VIOLATIONS (${summary.violations.length}); the run's logs and data are kept in ${summary.dir}`);
+    for (const violation of summary.violations.slice(0, 100)) console.log(`  - ${violation}`);
+    if (summary.violations.length > 100) console.log(`  … and ${summary.violations.length - 100} more`);
+  } else {
+    console.log('no violations');
+  }
+  const write = process.env.CHAOS_BENCHMARKS ?? (profile.name === 'full' ? '1' : '0');
+  if (write === '1') {
+    const date = new Date().toISOString().slice(0, 10);
+    await writeSection(
+      'chaos',
+      [
+        '## Chaos: the bank test under faults',
+        '',
+        `\`npm run test:chaos\` (profile ${profile.name}), ${date}, on ${machine()}.`,
+        'Two `gridgov validator` replicas and a `gridgov dispatcher` reach PostgreSQL 17 through a TCP proxy;',
+        'clients fail over between replicas and retry with the same proposal id. See README, "Chaos testing".',
+        '',
+        table,
+      ].join('\n'),
+    );
+    log('wrote the table to BENCHMARKS.md');
+  }
+  return summary.violations.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    abort('the run failed', 1);
+  },
+);

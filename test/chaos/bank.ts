@@ -1,0 +1,126 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { http } from '../support/validator.ts';
+import { checkRun } from './checker.ts';
+import { runClients, type SendRecord } from './clients.ts';
+import { startCluster, type Cluster } from './cluster.ts';
+import { createFaultInjector } from './faults.ts';
+import type { ChaosProfile } from './profile.ts';
+import type { RunSummary } from './report.ts';
+import { genesisSupply, startReader } from './reader.ts';
+import { chaosScenario, makeWorkload } from './workload.ts';
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Brings every part back: PostgreSQL up, both validators and the dispatcher running, targets healthy. */
+async function restore(cluster: Cluster): Promise<void> {
+  if (!cluster.postgres.server || !isRunning(cluster.postgres.server.pid)) await cluster.postgres.start();
+  await Promise.all([...cluster.validators.map((v) => v.start()), cluster.dispatcher.start()]);
+  cluster.linear.setMode('ok');
+  cluster.discord.setMode('ok');
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until no outbox row is pending (or the time is up); the dispatcher does the work. */
+async function drainOutbox(cluster: Cluster, timeoutMs: number): Promise<{ drained: boolean; counts: Record<string, number> }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await cluster.db.query<{ key: string; count: number }>(
+      `SELECT topic || ' ' || status AS key, count(*)::int AS count FROM outbox GROUP BY 1 ORDER BY 1`,
+    );
+    const counts = Object.fromEntries(rows.map((r) => [r.key, r.count]));
+    const pending = rows.filter((r) => r.key.endsWith(' pending')).reduce((a, r) => a + r.count, 0);
+    if (pending === 0 || Date.now() > deadline) return { drained: pending === 0, counts };
+    await sleep(250);
+  }
+}
+
+/** Discord alerts posted more than once for one proposal (Discord webhooks have no idempotency key). */
+function discordDuplicates(cluster: Cluster): number {
+  const seen = new Map<string, number>();
+  for (const message of cluster.discord.messages) {
+    for (const embed of (message.body.embeds ?? []) as Array<{ fields?: Array<{ name: string; value: string }> }>) {
+      const id = embed.fields?.find((field) => field.name === 'Proposal')?.value.replace(/`/g, '');
+      if (id) seen.set(id, (seen.get(id) ?? 0) + 1);
+    }
+  }
+  return [...seen.values()].reduce((sum, count) => sum + Math.max(0, count - 1), 0);
+}
+
+/**
+ * One bank-test run: start the cluster, send the workload from many clients while the schedule
+ * injects faults, restore everything, settle what was left in doubt, drain the outbox, and check.
+ * `failed` tells the caller to keep the run's folder (logs, data) for a post-mortem.
+ */
+export async function runBankTest(profile: ChaosProfile, log: (line: string) => void): Promise<RunSummary & { dir: string }> {
+  const startedAt = Date.now();
+  let failed = true;
+  const cluster = await startCluster({ keepDir: () => failed || process.env.CHAOS_KEEP === '1', log });
+  try {
+    log(`cluster up in ${cluster.dir}: postgres :${cluster.postgres.port} behind proxy :${cluster.proxy.port}, validators ${cluster.validators.map((v) => v.url).join(' ')}`);
+    const records: SendRecord[] = makeWorkload(profile.proposals, profile.seed).map((send) => ({ send, replies: [] }));
+    let settled = 0;
+    const injector = createFaultInjector(cluster, profile, () => settled / records.length, log);
+    const options = { replicas: cluster.validators.map((v) => v.url), requestTimeoutMs: REQUEST_TIMEOUT_MS, sendDeadlineMs: profile.sendDeadlineMs };
+
+    const loadStart = Date.now();
+    const ticker = setInterval(() => log(`progress ${settled}/${records.length}`), 5_000);
+    injector.start();
+    const reader = startReader(options.replicas, genesisSupply(chaosScenario));
+    try {
+      await runClients(records, profile.clients, options, () => settled++);
+    } finally {
+      clearInterval(ticker);
+    }
+    const loadMs = Date.now() - loadStart;
+    const reads = await reader.stop();
+    await injector.finish();
+    await restore(cluster);
+
+    const leftOver = records.filter((r) => !r.decisive && !r.unexpected);
+    log(`load done in ${(loadMs / 1000).toFixed(1)} s; ${leftOver.length} sends unresolved, retrying them now that all is restored`);
+    await runClients(leftOver, profile.clients, options, () => undefined);
+
+    const drainStart = Date.now();
+    const outbox = await drainOutbox(cluster, profile.drainTimeoutMs);
+    const drainMs = Date.now() - drainStart;
+
+    const verdict = await checkRun(cluster.db, records, { issues: cluster.linear.issues, creates: cluster.linearCreates }, { drained: outbox.drained });
+    const violations = [...verdict.violations, ...reads.violations];
+    for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.name} (pid ${exit.pid}) exited on its own with ${exit.code ?? exit.signal}; log in ${cluster.dir}`);
+    for (const record of records) {
+      if (record.unexpected) violations.push(`reply: ${record.send.id} got HTTP ${record.unexpected.status} ${record.unexpected.code ?? ''}`);
+      else if (!record.decisive) violations.push(`unresolved: ${record.send.id} got no decisive answer, even after every fault was over`);
+    }
+    if (!outbox.drained) violations.push(`outbox: still pending after ${profile.drainTimeoutMs} ms: ${JSON.stringify(outbox.counts)}`);
+    for (const [key, count] of Object.entries(outbox.counts)) if (key.endsWith(' dead')) violations.push(`outbox: ${count} ${key} rows`);
+    for (const validator of cluster.validators) {
+      const health = await http(validator.url, 'GET', '/health').catch((error: unknown) => ({ status: 0, body: String(error) }));
+      if (health.status !== 200) violations.push(`health: ${validator.name} answered ${health.status} ${JSON.stringify(health.body)}`);
+    }
+
+    failed = violations.length > 0;
+    return {
+      dir: cluster.dir,
+      profile,
+      records,
+      verdict,
+      violations,
+      faults: injector.faults,
+      reads,
+      settledAfterLoad: leftOver.filter((r) => r.decisive).length,
+      outbox: outbox.counts,
+      discordDuplicates: discordDuplicates(cluster),
+      durations: { loadMs, drainMs, totalMs: Date.now() - startedAt },
+    };
+  } finally {
+    await cluster.stop();
+  }
+}

@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { createDb, type Db } from '../../src/db/db.ts';
+import { databaseUrl, freePort } from '../../src/db/embedded.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { seedScenario } from '../../src/ledger/seed.ts';
+import { startFakeDiscord, type FakeDiscord } from '../support/fake-discord.ts';
+import { startFakeLinear, type FakeLinear } from '../support/fake-linear.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { ADMIN_KEY } from '../support/validator.ts';
+import { ChaosPostgres, GridgovProcess, type ExitRecord } from './processes.ts';
+import { chaosScenario } from './workload.ts';
+
+/**
+ * Everything under test, on loopback only: PostgreSQL, a TCP proxy in front of it, two validator
+ * replicas and a dispatcher that reach PostgreSQL only through the proxy, and fake Linear and
+ * Discord servers. The checker reads PostgreSQL directly.
+ */
+export interface Cluster {
+  dir: string;
+  postgres: ChaosPostgres;
+  /** The chaos database, straight to PostgreSQL (not through the proxy). */
+  directUrl: string;
+  db: Db;
+  proxy: TcpProxy;
+  validators: Array<GridgovProcess & { url: string }>;
+  dispatcher: GridgovProcess;
+  linear: FakeLinear;
+  /** issueCreate calls that created an issue, per Linear issue id. */
+  linearCreates: Map<string, number>;
+  discord: FakeDiscord;
+  unexpectedExits: ExitRecord[];
+  stop(): Promise<void>;
+}
+
+const DATABASE = 'chaos';
+
+export async function startCluster(options: { keepDir: () => boolean; log: (line: string) => void }): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'gridgov-chaos-'));
+  const cleanups: Array<() => Promise<void>> = [];
+  const unexpectedExits: ExitRecord[] = [];
+  let closing = false;
+  const stop = async () => {
+    closing = true;
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => options.log(`cleanup: ${String(error)}`));
+    if (!options.keepDir()) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const postgres = new ChaosPostgres(join(dir, 'data'), await freePort());
+    const server = await postgres.start();
+    cleanups.push(() => postgres.stop());
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${DATABASE}`);
+    await admin.end();
+    const directUrl = databaseUrl(server.url, DATABASE);
+    const db = createDb(directUrl, { max: 4, applicationName: 'chaos-checker' });
+    cleanups.push(() => db.close());
+    await migrate(db);
+    await seedScenario(db, chaosScenario, 'chaos');
+
+    const proxy = await startTcpProxy({ targetPort: postgres.port });
+    cleanups.push(() => proxy.close());
+    const linear = await startFakeLinear();
+    cleanups.push(() => linear.close());
+    const discord = await startFakeDiscord();
+    cleanups.push(() => discord.close());
+    const linearCreates = new Map<string, number>();
+    const set = linear.issues.set.bind(linear.issues);
+    // The fake stores an issue only when issueCreate succeeds: counting stores counts successes.
+    linear.issues.set = (id, issue) => {
+      linearCreates.set(id, (linearCreates.get(id) ?? 0) + 1);
+      return set(id, issue);
+    };
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: proxy.url(directUrl),
+      GRIDGOV_ADMIN_KEY: ADMIN_KEY,
+      GRIDGOV_VALIDATOR_VERSION: 'chaos',
+      LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
+      LINEAR_API_KEY: linear.apiKey,
+      LINEAR_TEAM_ID: 'team-chaos',
+      LINEAR_API_URL: linear.url,
+      DISCORD_WEBHOOK_URL: discord.webhookUrl,
+      // Short enough that every delivery settles within the run, however often the targets fail.
+      GRIDGOV_OUTBOX_MAX_ATTEMPTS: '100',
+      GRIDGOV_OUTBOX_TIMEOUT_MS: '400',
+      GRIDGOV_OUTBOX_LEASE_MS: '1000',
+      GRIDGOV_OUTBOX_BASE_DELAY_MS: '50',
+      GRIDGOV_OUTBOX_MAX_DELAY_MS: '1000',
+      GRIDGOV_OUTBOX_POLL_MS: '100',
+    };
+    const processes = new Map<string, GridgovProcess>();
+    // A process that dies on its own is a finding; it is restarted so the run can go on.
+    const onExit = (exit: ExitRecord) => {
+      if (closing) return;
+      unexpectedExits.push(exit);
+      options.log(`${exit.name} (pid ${exit.pid}) exited on its own: ${exit.code ?? exit.signal}; restarting it`);
+      setTimeout(() => void processes.get(exit.name)?.start().catch((error: unknown) => options.log(String(error))), 200);
+    };
+    const validators: Cluster['validators'] = [];
+    for (const name of ['validator-a', 'validator-b']) {
+      const port = await freePort();
+      const validator = Object.assign(
+        new GridgovProcess(name, ['validator', '--no-migrate', '--port', String(port)], env, /listening on http:\/\/\S+/, join(dir, `${name}.log`), onExit),
+        { url: `http://127.0.0.1:${port}` },
+      );
+      validators.push(validator);
+      processes.set(name, validator);
+      cleanups.push(() => validator.kill('SIGTERM'));
+    }
+    const dispatcher = new GridgovProcess('dispatcher', ['dispatcher'], env, /dispatcher running/, join(dir, 'dispatcher.log'), onExit);
+    processes.set('dispatcher', dispatcher);
+    cleanups.push(() => dispatcher.kill('SIGTERM'));
+    await Promise.all([...validators.map((v) => v.start()), dispatcher.start()]);
+    return { dir, postgres, directUrl, db, proxy, validators, dispatcher, linear, linearCreates, discord, unexpectedExits, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
