@@ -1,8 +1,12 @@
 import { z } from 'zod';
+import { findUnstorable } from '../domain/proposal.ts';
 import { ApiError } from './errors.ts';
 
 /** Parses query parameters with a zod schema; a bad one is a 400 naming the parameter. */
 export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
+  // A NUL (%00) cannot reach Postgres text: refused here, not as a failed query.
+  const unstorable = findUnstorable(query ?? {});
+  if (unstorable) throw new ApiError('BAD_REQUEST', unstorable.message, { field: unstorable.field });
   const parsed = schema.safeParse(query ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

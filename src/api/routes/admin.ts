@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CodedError } from '../../domain/errors.ts';
+import { findUnstorable } from '../../domain/proposal.ts';
 import { listAudit, writeAudit } from '../../governance/audit.ts';
 import { hasRole, type Caller, type Role } from '../../governance/auth.ts';
 import type { Admin } from '../../governance/admin.ts';
@@ -20,6 +21,8 @@ const breakerBody = z.strictObject({ enabled: z.boolean(), reason: z.string().ma
 const auditQuery = z.strictObject({ cursor: ledgerIdParam.optional(), limit: limitParam, action: z.string().max(64).optional(), admin_user: z.string().max(64).optional() });
 
 function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const unstorable = findUnstorable(body);
+  if (unstorable) throw new ApiError('BAD_REQUEST', unstorable.message, { field: unstorable.field });
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
