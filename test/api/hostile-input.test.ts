@@ -50,3 +50,27 @@ test('a NUL in an admin body is a 400, audited, and changes nothing', async () =
   const control = await t.db.query<{ breaker_on: boolean }>('SELECT breaker_on FROM control');
   assert.equal(control.rows[0]!.breaker_on, false);
 });
+
+test('a rejections cursor with a time Postgres would refuse is a 400', async () => {
+  for (const at of ['1', '2026-02-31 10:00:00+00', '2026-13-01 00:00:00+00', 'now', '2026-11-27T17:29:41Z']) {
+    const cursor = Buffer.from(JSON.stringify({ at, id: '6a1d2f0e-1b9c-4e57-9a39-7d3f2b8c1e42' })).toString('base64url');
+    const reply = await http(v.url, 'GET', `/rejections?cursor=${cursor}`);
+    assert.equal(reply.status, 400, `${at}: ${JSON.stringify(reply.body)}`);
+    assert.equal(reply.body.field, 'cursor');
+  }
+});
+
+test('rejection cursors the API hands out still page through every rejection', async () => {
+  for (let i = 0; i < 5; i++) {
+    const reply = await http(v.url, 'POST', '/execute', { proposal_id: `7a1d2f0e-1b9c-4e57-9a39-7d3f2b8c1e4${i}`, actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 75 });
+    assert.equal(reply.status, 422);
+  }
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { body: { rejections: Array<{ proposal_id: string }>; next_cursor: string | null } } = await http(v.url, 'GET', `/rejections?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+    seen.push(...page.body.rejections.map((r) => r.proposal_id));
+    cursor = page.body.next_cursor;
+  } while (cursor);
+  assert.equal(new Set(seen).size, 5);
+});

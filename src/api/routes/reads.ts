@@ -22,11 +22,23 @@ const rejectionsQuery = z.strictObject({
   proposal_id: uuidParam.optional(),
 });
 
+/** A timestamptz as Postgres prints it (what next_cursor carries), with a real date and time. */
+const PG_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
+
+function isPgTimestamp(text: string): boolean {
+  const fields = PG_TIMESTAMP.exec(text)?.slice(1, 7).map(Number);
+  if (!fields) return false;
+  // Date.parse lets "2026-02-31" or "1" through, which Postgres refuses: check each field.
+  const [year, month, day, hour, minute, second] = fields as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return year >= 1000 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 && minute < 60 && second < 60;
+}
+
 function decodeCursor(cursor: string | undefined): { at: string; id: string } | undefined {
   if (cursor === undefined) return undefined;
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { at?: unknown; id?: unknown };
-    if (typeof value.at === 'string' && typeof value.id === 'string' && !Number.isNaN(Date.parse(value.at)) && uuidParam.safeParse(value.id).success) {
+    if (typeof value.at === 'string' && typeof value.id === 'string' && isPgTimestamp(value.at) && uuidParam.safeParse(value.id).success) {
       return { at: value.at, id: value.id };
     }
   } catch {
