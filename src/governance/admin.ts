@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CodedError } from '../domain/errors.ts';
 import { WORLD_ACTOR_ID } from '../domain/ids.ts';
-import { formatMicro, microToNumber, parseAmount, type Micro } from '../domain/money.ts';
+import { formatMicro, MAX_LEG_MICRO, microToNumber, parseAmount, type Micro } from '../domain/money.ts';
 import { toMicro } from '../domain/scenario.ts';
 import { balanceKey } from '../domain/validate.ts';
 import type { Db } from '../db/db.ts';
@@ -103,6 +103,8 @@ export function createAdmin(deps: AdminDeps) {
     const parsed = parseAmount(input.amount);
     if (!parsed.ok) throw new CodedError('BAD_REQUEST', `amount ${parsed.reason}`, { field: 'amount' });
     if (parsed.value < 0n) throw new CodedError('BAD_REQUEST', 'amount must not be below 0', { field: 'amount' });
+    // The same bound as one leg: beyond it the answer's JSON number could no longer print exactly.
+    if (parsed.value > MAX_LEG_MICRO) throw new CodedError('BAD_REQUEST', 'amount must be below 1000000000', { field: 'amount' });
     return db.transaction((tx) => adjust(tx, { ...input, target: parsed.value, action: 'admin.balance' }));
   }
 

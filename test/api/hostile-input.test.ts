@@ -74,3 +74,12 @@ test('rejection cursors the API hands out still page through every rejection', a
   } while (cursor);
   assert.equal(new Set(seen).size, 5);
 });
+
+test('a balance set beyond what a JSON number prints exactly is refused, like a leg', async () => {
+  const huge = await http(v.url, 'POST', '/admin/balance', { actor_id: 'alice', resource: 'water', amount: '12345678901234567890123.5' }, bearer(ADMIN_KEY));
+  assert.equal(huge.status, 400, JSON.stringify(huge.body));
+  assert.equal(huge.body.field, 'amount');
+  const largest = await http(v.url, 'POST', '/admin/balance', { actor_id: 'alice', resource: 'water', amount: '999999999.999999' }, bearer(ADMIN_KEY));
+  assert.equal(largest.status, 200, JSON.stringify(largest.body));
+  assert.equal(String(largest.body.amount), '999999999.999999');
+});
