@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { CodedError } from '../domain/errors.ts';
 import { isDatabaseUnavailable, type Db } from '../db/db.ts';
@@ -76,6 +76,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit ?? 256 * 1024,
     requestIdHeader: 'x-request-id',
+    // A URL Fastify cannot decode (say %ED%A0%80) is answered before any route: in our shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const apiError = new ApiError((error.statusCode ?? 500) < 500 ? 'BAD_REQUEST' : 'INTERNAL_ERROR', error.message);
+      void (reply as FastifyReply).status(apiError.statusCode).send(apiError.toBody());
+    },
   });
   app.decorateRequest('caller', undefined);
 

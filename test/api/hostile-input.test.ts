@@ -83,3 +83,10 @@ test('a balance set beyond what a JSON number prints exactly is refused, like a 
   assert.equal(largest.status, 200, JSON.stringify(largest.body));
   assert.equal(String(largest.body.amount), '999999999.999999');
 });
+
+test('a URL that does not decode is a 400 in the one error shape', async () => {
+  const reply = await http(v.url, 'GET', '/%ED%A0%80/execute');
+  assert.equal(reply.status, 400);
+  assert.equal(reply.body.status, 'error');
+  assert.equal(reply.body.error_code, 'BAD_REQUEST');
+});
