@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import fc from 'fast-check';
+import { ADMIN_KEY } from '../support/validator.ts';
+import { actorRef, amount, contentType, nastyString, rawPayload, resourceRef, runs, weirdValue } from './arbitraries.ts';
+import { judge, startFuzzTarget, stateDigest, Tally, type FuzzTarget, type StateDigest } from './support.ts';
+
+// The admin routes under generated bodies, queries and keys of every strength: never a 5xx, a
+// refusal changes nothing but the audit, and every call, refused or not, leaves one audit row.
+// Valid calls do change state (balances, the breaker); the judge then takes the new state as given.
+
+let target: FuzzTarget;
+let state: StateDigest;
+const tally = new Tally();
+before(async () => {
+  target = await startFuzzTarget();
+  state = await stateDigest(target.db);
+});
+after(() => target.close());
+
+const key = (): fc.Arbitrary<Record<string, string>> =>
+  fc.oneof(
+    { weight: 2, arbitrary: fc.constant({}) },
+    { weight: 4, arbitrary: fc.constantFrom(ADMIN_KEY, target.keys.admin).map((k) => ({ authorization: `Bearer ${k}` })) },
+    { weight: 2, arbitrary: fc.constantFrom(target.keys.viewer, target.keys.operator, target.keys.revoked).map((k) => ({ authorization: `Bearer ${k}` })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .oneof(fc.constantFrom('Bearer', 'Bearer ', 'Basic YWRtaW46YWRtaW4=', `bearer ${ADMIN_KEY}`, `Bearer ${ADMIN_KEY} `, `Bearer  ${ADMIN_KEY}`, `Bearer ${ADMIN_KEY}x`), nastyString.map((k) => `Bearer ${k}`))
+        .map((h) => ({ authorization: h })),
+    },
+  );
+
+const balanceBody = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ actor_id: actorRef, resource: resourceRef, amount }) },
+  { weight: 1, arbitrary: fc.record({ actor_id: weirdValue, resource: weirdValue, amount: weirdValue }, { requiredKeys: [] }) },
+  { weight: 1, arbitrary: fc.record({ actor_id: actorRef, resource: resourceRef, amount, extra: weirdValue }) },
+);
+const resetBody = fc.oneof(fc.record({ actor_id: actorRef }), fc.record({ actor_id: weirdValue, extra: weirdValue }, { requiredKeys: [] }));
+const breakerBody = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ enabled: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.boolean() }), reason: fc.option(nastyString, { nil: undefined }) }) },
+  { weight: 1, arbitrary: fc.record({ enabled: weirdValue, reason: weirdValue }, { requiredKeys: [] }) },
+);
+const auditQuery = fc
+  .array(fc.tuple(fc.oneof(fc.constantFrom('cursor', 'limit', 'action', 'admin_user'), nastyString), fc.oneof(nastyString, fc.constantFrom('1', '0', '-1', '501', 'admin.balance', 'fuzz-admin', '%00'))), { maxLength: 3 })
+  .map((pairs) => {
+    const params = new URLSearchParams(pairs);
+    return params.size ? `?${params}` : '';
+  });
+
+async function send(method: string, url: string, payload: string | undefined, headers: Record<string, string | undefined>): Promise<void> {
+  const clean = Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => e[1] !== undefined));
+  const verdict = await judge(target, { method, url, payload, headers: clean }, state);
+  state = verdict.after;
+  tally.add(verdict.route, verdict.status);
+  if (verdict.problems.length > 0) {
+    assert.fail(`${method} ${url} ${JSON.stringify(clean)} ${String(payload).slice(0, 300)}\n→ ${verdict.status} ${verdict.reply.body.slice(0, 300)}\n${verdict.problems.join('\n')}`);
+  }
+}
+
+test('admin routes under generated bodies and keys', async () => {
+  const request = fc.oneof(
+    balanceBody.map((b) => ['/admin/balance', b] as const),
+    resetBody.map((b) => ['/admin/reset-credit', b] as const),
+    breakerBody.map((b) => ['/admin/circuit-breaker', b] as const),
+  );
+  await fc.assert(
+    fc.asyncProperty(request, key(), async ([url, body], auth) => {
+      await send('POST', url, JSON.stringify(body), { 'content-type': 'application/json', ...auth });
+    }),
+    { numRuns: runs(1_100) },
+  );
+});
+
+test('the audit log under generated queries', async () => {
+  await fc.assert(
+    fc.asyncProperty(auditQuery, key(), async (query, auth) => {
+      await send('GET', `/admin/audit${query}`, undefined, auth);
+    }),
+    { numRuns: runs(300) },
+  );
+});
+
+test('admin bodies that are not JSON objects, of any content type and size', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom('/admin/balance', '/admin/reset-credit', '/admin/circuit-breaker'), rawPayload, contentType, key(), async (url, payload, type, auth) => {
+      await send('POST', url, payload, { 'content-type': type, ...auth });
+    }),
+    { numRuns: runs(300) },
+  );
+  await send('POST', '/admin/balance', JSON.stringify({ actor_id: 'alice', resource: 'water', amount: 1, pad: 'x'.repeat(300 * 1024) }), {
+    'content-type': 'application/json',
+    authorization: `Bearer ${ADMIN_KEY}`,
+  });
+  assert.equal(tally.counts.get('POST /admin/balance')?.get(413), 1);
+});
+
+test('the breaker is left off, and the tally covers every admin outcome', async (t) => {
+  await send('POST', '/admin/circuit-breaker', JSON.stringify({ enabled: false }), { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` });
+  for (const status of [200, 400, 401, 403, 404]) assert.ok(tally.counts.get('POST /admin/balance')?.get(status), `no ${status} from /admin/balance`);
+  t.diagnostic(`${tally.total} requests`);
+  for (const line of tally.lines()) t.diagnostic(line);
+});
