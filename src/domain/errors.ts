@@ -41,7 +41,7 @@ export const errorDescriptions: Record<ErrorCode, string> = {
   MALFORMED_PROPOSAL: 'The body is not a valid proposal; the message names the field.',
   IDEMPOTENCY_CONFLICT: 'The proposal_id was already used with a different payload.',
   CIRCUIT_BREAKER_OPEN: 'Trading is halted by an operator; retry after it resumes.',
-  DATABASE_UNAVAILABLE: 'The database could not be reached; nothing was recorded, retry later.',
+  DATABASE_UNAVAILABLE: 'The database could not be reached; nothing was recorded unless the connection broke during the commit, so retry with the same proposal_id to learn the outcome.',
   COMMIT_FAILED: 'The transaction could not be committed; nothing was recorded; retry with the same proposal_id.',
   BAD_REQUEST: 'A query parameter or body is invalid; the message says which.',
   UNAUTHORIZED: 'No valid API key was given.',
