@@ -39,13 +39,13 @@ const PROFILES: Record<ChaosProfile['name'], Omit<ChaosProfile, 'seed'>> = {
   },
   short: {
     name: 'short',
-    proposals: 6_000,
+    proposals: 8_000,
     clients: 32,
-    faults: { validatorKills: 2, postgresRestarts: 1, proxyCuts: 3, dispatcherKills: 1, breakerFlips: 1 },
+    faults: { validatorKills: 3, postgresRestarts: 2, proxyCuts: 5, dispatcherKills: 2, breakerFlips: 1 },
     notifierSlotMs: 1_000,
     sendDeadlineMs: 60_000,
     drainTimeoutMs: 60_000,
-    hardTimeoutMs: 4 * 60_000,
+    hardTimeoutMs: 5 * 60_000,
   },
 };
 
