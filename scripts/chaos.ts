@@ -7,6 +7,7 @@
  * Everything it starts is stopped by PID when it ends, fails, is interrupted or runs past the
  * profile's hard timeout.
  */
+import { loadavg } from 'node:os';
 import { runBankTest } from '../test/chaos/bank.ts';
 import { killEverything } from '../test/chaos/processes.ts';
 import { chaosProfile } from '../test/chaos/profile.ts';
@@ -15,6 +16,7 @@ import { writeSection } from '../bench/report.ts';
 import { machine } from '../bench/support.ts';
 
 const started = Date.now();
+const loadAtStart = loadavg()[0]!.toFixed(1);
 const log = (line: string) => console.error(`[chaos +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
 
 function abort(reason: string, code: number): never {
@@ -50,7 +52,8 @@ async function main(): Promise<number> {
       [
         '## Chaos: the bank test under faults',
         '',
-        `\`npm run test:chaos\` (profile ${profile.name}), ${date}, on ${machine()}.`,
+        `\`npm run test:chaos\` (profile ${profile.name}), ${date}, on ${machine()}, load average ${loadAtStart} at the start`,
+        '(a machine shared with other jobs: the rates say little, the counts and violations are the result).',
         'Two `gridgov validator` replicas and a `gridgov dispatcher` reach PostgreSQL 17 through a TCP proxy;',
         'clients fail over between replicas and retry with the same proposal id. See README, "Chaos testing".',
         '',

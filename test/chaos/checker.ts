@@ -35,7 +35,7 @@ export interface Verdict {
     rejected: number;
     /** Ids whose first decision no client heard (a 503 or a cut reply), found by a retry's replay. */
     inDoubtSettled: number;
-    /** 503 answers, by code, given for proposals that had in fact been recorded (see settledInDoubt). */
+    /** Ids answered only 503 (by code) before a replay showed them recorded (see settledInDoubt). */
     recordedDespite503: Map<string, number>;
     linearIssues: number;
   };
@@ -127,7 +127,8 @@ export async function checkRun(db: Db, records: ReadonlyArray<SendRecord>, ticke
       inDoubtSettled++;
       const failures = sends.flatMap((s) => s.replies.filter((r) => r !== s.decisive));
       if (failures.length > 0 && failures.every((r) => r.status === 503)) {
-        for (const failure of failures) recordedDespite503.set(failure.code ?? '?', (recordedDespite503.get(failure.code ?? '?') ?? 0) + 1);
+        const codes = [...new Set(failures.map((r) => r.code ?? '?'))].sort().join(' or ');
+        recordedDespite503.set(codes, (recordedDespite503.get(codes) ?? 0) + 1);
       }
     };
 

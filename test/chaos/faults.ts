@@ -170,11 +170,18 @@ export function createFaultInjector(cluster: Cluster, profile: ChaosProfile, pro
 
   const plan = planFaults(profile);
   let running: Promise<unknown> | undefined;
+  let failure: unknown;
   return {
     faults,
     plan,
     start(): void {
-      running = Promise.all([lane(plan.process), lane(plan.infra), notifiers()]);
+      // A fault that cannot be undone (a process that will not come back) fails the run at
+      // finish(); caught here so that it cannot end the process before the cleanup runs.
+      running = Promise.all([lane(plan.process), lane(plan.infra), notifiers()]).catch((error: unknown) => {
+        failure = error;
+        stopping = true;
+        log(`fault schedule failed: ${String(error)}`);
+      });
     },
     /**
      * Plays whatever the schedule still holds (the load may outrun a slow lane), stops the
@@ -183,6 +190,7 @@ export function createFaultInjector(cluster: Cluster, profile: ChaosProfile, pro
     async finish(): Promise<void> {
       stopping = true;
       await running;
+      if (failure !== undefined) throw failure;
     },
   };
 }

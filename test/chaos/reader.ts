@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatMicro, parseAmount } from '../../src/domain/money.ts';
 import type { Scenario } from '../../src/domain/scenario.ts';
-import { http } from '../support/validator.ts';
 
 /**
  * The bank test's reader: while transfers run, it reads GET /world-state from either replica, one
@@ -53,15 +52,25 @@ export function checkSnapshot(state: { ledger_head?: unknown; supply?: unknown; 
   return problems;
 }
 
+async function read(replica: string): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${replica}/world-state`, { signal: AbortSignal.timeout(10_000) });
+  const text = await response.text();
+  try {
+    return { status: response.status, body: JSON.parse(text) };
+  } catch {
+    return { status: response.status, body: text };
+  }
+}
+
 export function startReader(replicas: string[], expected: Map<string, bigint>, intervalMs = 100) {
   const log: ReadLog = { reads: 0, failed: 0, failures: new Map(), violations: [] };
   let stopping = false;
   let head = 0;
   const loop = (async () => {
     for (let i = 0; !stopping; i++) {
-      const reply = await http(replicas[i % replicas.length]!, 'GET', '/world-state').catch((error: Error) => ({
+      const reply = await read(replicas[i % replicas.length]!).catch((error: Error) => ({
         status: 0,
-        body: { error_code: (error.cause as { code?: string } | undefined)?.code ?? error.message },
+        body: { error_code: (error.cause as { code?: string } | undefined)?.code ?? error.name },
       }));
       if (reply.status !== 200) {
         log.failed++;

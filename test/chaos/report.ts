@@ -68,7 +68,7 @@ export function summaryTable(summary: RunSummary): string {
     `| acknowledged 409 IDEMPOTENCY_CONFLICT | ${n(byStatus.get('409') ?? 0)} |`,
     `| unresolved | ${n(unresolved)} (${n(summary.settledAfterLoad)} settled by the retry pass after the faults) |`,
     `| retries | ${n(failed.length)} over ${n(retried)} sends: ${list(causes)} |`,
-    `| first decision unheard, settled by a retry's replay | ${n(verdict.stats.inDoubtSettled)} ids; 503 answers given for a proposal that was in fact recorded: ${list(verdict.stats.recordedDespite503)} |`,
+    `| first decision unheard, settled by a retry's replay | ${n(verdict.stats.inDoubtSettled)} ids; of them answered only 503 before, though recorded: ${list(verdict.stats.recordedDespite503)} |`,
     `| concurrent bank reads (GET /world-state: supply conserved, no negative balance, head never back) | ${n(summary.reads.reads)} checked; unavailable: ${list(summary.reads.failures)} |`,
     ...faultRows,
     `| outbox after drain | ${list(new Map(Object.entries(summary.outbox)))}; Linear issues ${n(verdict.stats.linearIssues)} for ${n(verdict.stats.rejected)} rejected ids; Discord duplicate alerts ${n(summary.discordDuplicates)} |`,
