@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { ADMIN_KEY } from '../support/validator.ts';
-import { actorRef, amount, contentType, nastyString, rawPayload, resourceRef, runs, weirdValue } from './arbitraries.ts';
+import { actorRef, amount, contentType, nastyString, proposalBody, rawPayload, resourceRef, runs, weirdValue } from './arbitraries.ts';
 import { judge, startFuzzTarget, stateDigest, Tally, type FuzzTarget, type StateDigest } from './support.ts';
 
 // The admin routes under generated bodies, queries and keys of every strength: never a 5xx, a
@@ -93,6 +93,21 @@ test('admin bodies that are not JSON objects, of any content type and size', asy
     authorization: `Bearer ${ADMIN_KEY}`,
   });
   assert.equal(tally.counts.get('POST /admin/balance')?.get(413), 1);
+});
+
+test('while the breaker is on, /execute answers 503 CIRCUIT_BREAKER_OPEN and records nothing', async () => {
+  const admin = { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` };
+  await send('POST', '/admin/circuit-breaker', JSON.stringify({ enabled: true, reason: 'fuzz: halted' }), admin);
+  await fc.assert(
+    fc.asyncProperty(proposalBody, async (body) => {
+      await send('POST', '/execute', JSON.stringify(body), { 'content-type': 'application/json' });
+    }),
+    { numRuns: runs(150) },
+  );
+  await send('GET', '/health', undefined, {});
+  assert.ok(tally.counts.get('POST /execute')?.get(503), 'no 503 while halted');
+  assert.equal(tally.counts.get('GET /health')?.get(503), 1);
+  await send('POST', '/admin/circuit-breaker', JSON.stringify({ enabled: false }), admin);
 });
 
 test('the breaker is left off, and the tally covers every admin outcome', async (t) => {

@@ -239,8 +239,11 @@ export async function judge(target: FuzzTarget, request: FuzzRequest, before: St
   }
   const code = (body as { error_code?: string } | undefined)?.error_code;
   if (status >= 500) {
-    const breakerExpected = before.breakerOn && status === 503 && (code === 'CIRCUIT_BREAKER_OPEN' || route === 'GET /health');
+    const breakerExpected = before.breakerOn && status === 503 && (code === 'CIRCUIT_BREAKER_OPEN' || route.endsWith(' /health'));
     if (!breakerExpected) problems.push(`answered ${status} ${code ?? reply.body.slice(0, 200)}`);
+    // Halted means halted: nothing is recorded, not even a rejection.
+    const changed = changedParts(before, after);
+    if (breakerExpected && changed.length > 0) problems.push(`a ${status} changed ${changed.join(', ')}`);
   }
   const admin = ADMIN_ROUTES.has(route.replace(/^HEAD /, 'GET '));
   if (status >= 400 && status < 500) {
@@ -259,7 +262,8 @@ export async function judge(target: FuzzTarget, request: FuzzRequest, before: St
     if (countAfter! - countBefore! !== 1) problems.push(`an admin call left ${countAfter! - countBefore!} audit rows`);
   }
   if (status < 300 && body !== undefined) problems.push(...inexactNumbers(body).map((n) => `inexact number ${n}`));
-  if (status >= 400 && request.method !== 'HEAD') {
+  // /health's 503 is its own documented body: each check's result.
+  if (status >= 400 && request.method !== 'HEAD' && !route.endsWith(' /health')) {
     const shape = body as { status?: unknown; error_code?: unknown; message?: unknown } | undefined;
     if ((shape?.status !== 'error' && shape?.status !== 'rejected') || typeof shape.error_code !== 'string' || typeof shape.message !== 'string') {
       problems.push(`a ${status} without the error shape: ${reply.body.slice(0, 200)}`);
