@@ -7,6 +7,10 @@ export interface Config {
   host: string;
   port: number;
   databaseUrl: string | undefined;
+  /** Migrations and operations commands connect as this role when set (else DATABASE_URL's). */
+  databaseOwnerUrl: string | undefined;
+  /** A streaming replica for reads that may lag. */
+  databaseReadUrl: string | undefined;
   dataDir: string;
   adminKey: string | undefined;
   validatorVersion: string;
@@ -14,6 +18,7 @@ export interface Config {
   linear: { apiKey: string; teamId: string; apiUrl: string; labelIds: string[] } | undefined;
   discord: { webhookUrl: string } | undefined;
   groupCommit: { maxGroup: number; lanes: number };
+  adminRatePerMinute: number;
   dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number; leaseMs: number; pollMs: number };
 }
 
@@ -60,6 +65,15 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
   }
+  const postgresUrl = (name: string, value: string | undefined) => {
+    if (value && !/^postgres(ql)?:\/\//.test(value)) throw new ConfigError(`${name} must start with postgres:// or postgresql://`);
+    return value;
+  };
+  const databaseOwnerUrl = postgresUrl('DATABASE_OWNER_URL', nonEmpty(env.DATABASE_OWNER_URL));
+  const databaseReadUrl = postgresUrl('DATABASE_READ_URL', nonEmpty(env.DATABASE_READ_URL));
+  if ((databaseOwnerUrl || databaseReadUrl) && !databaseUrl) {
+    throw new ConfigError('DATABASE_OWNER_URL and DATABASE_READ_URL need DATABASE_URL as well');
+  }
   const adminKey = nonEmpty(env.GRIDGOV_ADMIN_KEY);
   if (adminKey && adminKey.length < 16) throw new ConfigError('GRIDGOV_ADMIN_KEY must be at least 16 characters');
 
@@ -75,6 +89,8 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
     host: flag('host') ?? nonEmpty(env.HOST) ?? '127.0.0.1',
     port: integer('PORT', flag('port') ?? env.PORT, 8080, 0, 65535),
     databaseUrl,
+    databaseOwnerUrl,
+    databaseReadUrl,
     dataDir: flag('data-dir') ?? nonEmpty(env.GRIDGOV_DATA_DIR) ?? '.gridgov',
     adminKey,
     validatorVersion: nonEmpty(env.GRIDGOV_VALIDATOR_VERSION) ?? detectVersion(),
@@ -89,6 +105,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
           }
         : undefined,
     discord: webhook ? { webhookUrl: webhook } : undefined,
+    adminRatePerMinute: integer('GRIDGOV_ADMIN_RATE_PER_MIN', env.GRIDGOV_ADMIN_RATE_PER_MIN, 120, 1, 1_000_000),
     groupCommit: {
       maxGroup: integer('GRIDGOV_GROUP_MAX', env.GRIDGOV_GROUP_MAX, 256, 1, 5000),
       lanes: integer('GRIDGOV_GROUP_LANES', env.GRIDGOV_GROUP_LANES, 2, 1, 64),

@@ -18,6 +18,8 @@ import type { Admin } from '../governance/admin.ts';
 
 export interface AppDeps {
   db: Db;
+  /** For reads that may lag behind the primary: a streaming replica when one is configured. */
+  readDb: Db;
   executor: Executor;
   committer: GroupCommitter;
   admin: Admin;
@@ -26,6 +28,8 @@ export interface AppDeps {
   logger: Logger;
   validatorVersion: string;
   bodyLimit?: number;
+  /** Admin calls allowed per client address per minute. */
+  adminRatePerMinute?: number;
 }
 
 declare module 'fastify' {

@@ -10,7 +10,7 @@ import { createGroupCommitter } from '../ledger/group-commit.ts';
 import { buildApp } from './app.ts';
 
 /** Wires the validator's parts together: the one place that knows every dependency. */
-export async function createValidatorApp(deps: { db: Db; config: Readonly<Config>; logger: Logger }): Promise<FastifyInstance> {
+export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Readonly<Config>; logger: Logger }): Promise<FastifyInstance> {
   const { db, config, logger } = deps;
   const actors = createActorDirectory(db);
   const executor = createExecutor({
@@ -26,6 +26,7 @@ export async function createValidatorApp(deps: { db: Db; config: Readonly<Config
   });
   return buildApp({
     db,
+    readDb: deps.readDb ?? db,
     executor,
     committer: createGroupCommitter(executor, config.groupCommit),
     admin: createAdmin({ db, actors, validatorVersion: config.validatorVersion }),
@@ -33,5 +34,6 @@ export async function createValidatorApp(deps: { db: Db; config: Readonly<Config
     authenticate: createAuthenticator({ db, bootstrapKey: config.adminKey }),
     logger: logger.child({ component: 'api' }),
     validatorVersion: config.validatorVersion,
+    adminRatePerMinute: config.adminRatePerMinute,
   });
 }

@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createValidatorApp } from '../api/validator.ts';
 import { loadConfig } from '../config.ts';
-import { migrate } from '../db/migrate.ts';
 import { readScenarioFile, seedScenario } from '../ledger/seed.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
 import { parseFlags } from './args.ts';
@@ -18,16 +17,15 @@ export const command: Command = {
     const { values } = parseFlags(args, { scenario: { type: 'string' } });
     const config = loadConfig(process.env, values);
     const logger = createLogger(config, 'gridgov');
-    const database = await openDatabase(config, logger);
+    const database = await openDatabase(config, logger, 20, { role: 'app', migrate: true });
     try {
-      await migrate(database.db);
       const { rows } = await database.db.query<{ n: number }>("SELECT count(*) AS n FROM actors WHERE kind <> 'system'");
       if (rows[0]!.n === 0) {
         const scenario = await readScenarioFile(values.scenario ? resolve(values.scenario) : DEMO);
         const seeded = await seedScenario(database.db, scenario, config.validatorVersion);
         console.log(`seeded scenario "${scenario.name}" (${seeded.actorsAdded} actors) into the empty database`);
       }
-      const app = await createValidatorApp({ db: database.db, config, logger });
+      const app = await createValidatorApp({ db: database.db, readDb: database.readDb, config, logger });
       await app.listen({ port: config.port, host: config.host });
       const dispatcher = dispatcherFromConfig(database.db, config, logger);
       dispatcher.start();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 // bigint columns (ledger ids, counts) stay far below 2^53; numeric stays a string for exactness.
@@ -24,10 +25,27 @@ export interface DbOptions {
   statementTimeoutMs?: number;
 }
 
+const statementNames = new Map<string, string>();
+
+/**
+ * A parameterised query runs as a named prepared statement, so each connection parses and plans
+ * it once; our statements are fixed texts, so the set of names stays small. Queries without
+ * parameters (migrations, several statements at once) use the simple protocol.
+ */
+function toQuery(sql: string, params?: unknown[]): pg.QueryConfig {
+  if (!params || params.length === 0) return { text: sql };
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `gg_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    statementNames.set(sql, name);
+  }
+  return { name, text: sql, values: params };
+}
+
 function clientDb(client: pg.PoolClient): Db {
   return {
     async query<T>(sql: string, params?: unknown[]) {
-      const result = await client.query(sql, params as unknown[]);
+      const result = await client.query(toQuery(sql, params));
       return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
     },
     transaction: (fn) => fn(clientDb(client)),
@@ -48,7 +66,7 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
 
   return {
     async query<T>(sql: string, params?: unknown[]) {
-      const result = await pool.query(sql, params as unknown[]);
+      const result = await pool.query(toQuery(sql, params));
       return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
     },
     async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
