@@ -10,6 +10,7 @@ import { registerExecuteRoutes } from './routes/execute.ts';
 import { registerReadRoutes } from './routes/reads.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
+import { registerRunRoutes } from './routes/runs.ts';
 
 export interface AppDeps {
   db: Db;
@@ -86,6 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerExecuteRoutes(app, deps);
   registerReadRoutes(app, deps);
   registerHealthRoutes(app, deps);
+  registerRunRoutes(app, deps);
   registerDocsRoutes(app, deps.validatorVersion);
   return app;
 }
