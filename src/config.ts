@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { loadAgentConfig, type AgentConfig } from './agents/config.ts';
 
 /** Everything the processes read from the environment and flags, parsed once and frozen. */
 export interface Config {
@@ -14,6 +15,10 @@ export interface Config {
   linear: { apiKey: string; teamId: string; apiUrl: string; labelIds: string[] } | undefined;
   discord: { webhookUrl: string } | undefined;
   dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number };
+  /** Language models for the agent strategies (GEMINI_*, OPENAI_*). */
+  agents: AgentConfig;
+  /** The runner's API key (system role); GRIDGOV_ADMIN_KEY when unset. */
+  runnerKey: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -94,5 +99,9 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       maxDelayMs: integer('GRIDGOV_OUTBOX_MAX_DELAY_MS', env.GRIDGOV_OUTBOX_MAX_DELAY_MS, 300_000, 1, 86_400_000),
       timeoutMs: integer('GRIDGOV_OUTBOX_TIMEOUT_MS', env.GRIDGOV_OUTBOX_TIMEOUT_MS, 10_000, 100, 600_000),
     },
+    agents: loadAgentConfig(env, (message) => {
+      throw new ConfigError(message);
+    }),
+    runnerKey: nonEmpty(env.GRIDGOV_RUNNER_KEY) ?? adminKey,
   });
 }
