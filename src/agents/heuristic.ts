@@ -85,7 +85,8 @@ function askMultiplier(ctx: TurnContext, give: string, get: string): bigint {
 
 function propose(ctx: TurnContext): Move {
   const { self, view, random, turn } = ctx;
-  const wanted = needs(self, view)[turn];
+  const shortOf = needs(self, view);
+  const wanted = shortOf[turn];
   if (wanted === undefined) return aid(ctx);
   const others = [...view.holdings.keys()]
     .filter((name) => name !== self.name)
@@ -94,7 +95,7 @@ function propose(ctx: TurnContext): Move {
     .sort((a, b) => (a.free === b.free ? (a.name < b.name ? -1 : 1) : a.free > b.free ? -1 : 1));
   if (others.length === 0) return { action: 'pass', reasoning: `short of ${wanted}, but nobody holds any to spare` };
   // Mostly the biggest holder, sometimes the next ones: agents do not all queue at one door.
-  const counterparty = others[Math.min(others.length - 1, Math.floor(random.next() ** 2 * Math.min(3, others.length)))]!;
+  const counterparty = others[Math.min(others.length - 1, Math.floor(random.next() ** 3 * Math.min(3, others.length)))]!;
   const payment = view.resources
     .filter((r) => r !== wanted)
     .map((r) => ({ r, value: spare(self, view, r) * priceOf(view, r) }))
@@ -107,7 +108,8 @@ function propose(ctx: TurnContext): Move {
   const u = urgency(self, view, wanted);
   const opening = 850n + (250n * u) / PERMILLE + BigInt(random.permille()) / 20n;
   const payCap = capOf(view, payment.r);
-  const budget = minOf(spare(self, view, payment.r), ...(payCap === null ? [] : [payCap]));
+  // Its turns are planned from the same snapshot, so an agent splits what it can pay across its needs.
+  const budget = minOf(spare(self, view, payment.r) / BigInt(shortOf.length), ...(payCap === null ? [] : [payCap]));
   let price = convert(view, amount, wanted, payment.r, opening);
   if (price > budget) {
     amount = roundDown((amount * budget) / price);
