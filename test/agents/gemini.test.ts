@@ -11,7 +11,7 @@ before(async () => {
 after(() => fake.close());
 
 const strategy = (over: Record<string, number> = {}) =>
-  createGeminiStrategy({ apiKey: 'test-gemini-key', model: 'gemini-test', baseUrl: fake.url, temperature: 0.3, timeoutMs: 400, retries: 2, retryBaseMs: 10, ...over });
+  createGeminiStrategy({ apiKey: 'test-gemini-key', model: 'gemini-test', baseUrl: fake.url, temperature: 0.3, timeoutMs: 5_000, retries: 2, retryBaseMs: 10, ...over });
 const OFFER = '{"action":"offer","counterparty":"well","give_resource":"credits","give_amount":30.5,"get_resource":"water","get_amount":10,"reasoning":"short of water"}';
 
 test('valid structured output becomes the move, through the real SDK, with token usage counted', async () => {
@@ -105,7 +105,7 @@ test('a refused key is not retried', async () => {
   fake.requests.length = 0;
   const decided = await strategy({}).propose(sampleTurn());
   void decided;
-  const wrong = createGeminiStrategy({ apiKey: 'wrong-key', model: 'gemini-test', baseUrl: fake.url, temperature: 0, timeoutMs: 400, retries: 3, retryBaseMs: 10 });
+  const wrong = createGeminiStrategy({ apiKey: 'wrong-key', model: 'gemini-test', baseUrl: fake.url, temperature: 0, timeoutMs: 5_000, retries: 3, retryBaseMs: 10 });
   fake.requests.length = 0;
   const refused = await wrong.propose(sampleTurn());
   assert.equal(refused.value, undefined);

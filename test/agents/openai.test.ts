@@ -11,7 +11,7 @@ before(async () => {
 after(() => fake.close());
 
 const strategy = (over: Record<string, unknown> = {}) =>
-  createOpenAIStrategy({ baseUrl: fake.baseUrl, apiKey: 'test-openai-key', model: 'llama-test', temperature: 0.1, timeoutMs: 400, retries: 2, retryBaseMs: 10, ...over });
+  createOpenAIStrategy({ baseUrl: fake.baseUrl, apiKey: 'test-openai-key', model: 'llama-test', temperature: 0.1, timeoutMs: 5_000, retries: 2, retryBaseMs: 10, ...over });
 const TRANSFER = '{"action":"transfer","counterparty":"plant","give_resource":"credits","give_amount":12.25,"reasoning":"help"}';
 
 test('an OpenAI-style endpoint drives the strategy: json_schema response format, bearer key, usage counted', async () => {
@@ -70,7 +70,7 @@ test('an endpoint without a key (a local Ollama) gets no Authorization header', 
   const open = await startFakeOpenAI();
   try {
     open.setResponder(() => ({ text: '{"action":"pass","reasoning":"fine"}' }));
-    const decided = await createOpenAIStrategy({ baseUrl: open.baseUrl, model: 'm', temperature: 0, timeoutMs: 400, retries: 0, retryBaseMs: 1 }).propose(sampleTurn());
+    const decided = await createOpenAIStrategy({ baseUrl: open.baseUrl, model: 'm', temperature: 0, timeoutMs: 5_000, retries: 0, retryBaseMs: 1 }).propose(sampleTurn());
     // The fake refuses a request without a bearer token, as OpenAI does; Ollama would not.
     assert.equal(decided.value, undefined);
     assert.equal(open.requests[0]?.headers.authorization, undefined);

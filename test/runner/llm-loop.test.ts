@@ -44,13 +44,13 @@ test('Gemini agents drive the loop; garbage, late and rate-limited answers cost 
     const self = /"you":\{"name":"([a-z]+)"/.exec(request.prompt)?.[1];
     if (n % 5 === 0) return { text: 'I would rather not say' };
     if (n % 7 === 0) return { text: '{"action":"offer","reasoning":"forgot the terms"}' };
-    if (n % 11 === 0) return { text: '{"action":"pass","reasoning":"slow"}', delayMs: 2_000 };
+    if (n % 11 === 0) return { text: '{"action":"pass","reasoning":"slow"}', delayMs: 4_000 };
     if (n % 13 === 0) return { status: 429, body: { error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'quota' } } };
     if (self === 'farm') return { text: '{"action":"offer","counterparty":"well","give_resource":"credits","give_amount":12,"get_resource":"water","get_amount":6,"reasoning":"I need water"}' };
     if (self === 'plant') return { text: '{"action":"transfer","counterparty":"farm","give_resource":"energy","give_amount":3,"reasoning":"spare energy"}' };
     return { text: '{"action":"pass","reasoning":"nothing to do"}' };
   });
-  const env = { GEMINI_API_KEY: 'k', GEMINI_MODEL: 'gemini-fake', GEMINI_BASE_URL: gemini.url, GEMINI_TIMEOUT_MS: '500', GEMINI_RETRIES: '1', GEMINI_RETRY_BASE_MS: '5' };
+  const env = { GEMINI_API_KEY: 'k', GEMINI_MODEL: 'gemini-fake', GEMINI_BASE_URL: gemini.url, GEMINI_TIMEOUT_MS: '1500', GEMINI_RETRIES: '1', GEMINI_RETRY_BASE_MS: '5' };
   const { stats } = await simulate(v.url, scenario, { epochs: 6, strategy: 'gemini', env });
   assert.equal(stats.length, 6, 'every epoch completed');
   const total = stats.reduce(
