@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { loadAgentConfig, type AgentConfig } from './agents/config.ts';
 
 /** Everything the processes read from the environment and flags, parsed once and frozen. */
 export interface Config {
@@ -20,6 +21,10 @@ export interface Config {
   groupCommit: { maxGroup: number; lanes: number };
   adminRatePerMinute: number;
   dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number; leaseMs: number; pollMs: number };
+  /** Language models for the agent strategies (GEMINI_*, OPENAI_*). */
+  agents: AgentConfig;
+  /** The runner's API key (system role); GRIDGOV_ADMIN_KEY when unset. */
+  runnerKey: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -118,5 +123,9 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       leaseMs: integer('GRIDGOV_OUTBOX_LEASE_MS', env.GRIDGOV_OUTBOX_LEASE_MS, 60_000, 100, 3_600_000),
       pollMs: integer('GRIDGOV_OUTBOX_POLL_MS', env.GRIDGOV_OUTBOX_POLL_MS, 500, 10, 60_000),
     },
+    agents: loadAgentConfig(env, (message) => {
+      throw new ConfigError(message);
+    }),
+    runnerKey: nonEmpty(env.GRIDGOV_RUNNER_KEY) ?? adminKey,
   });
 }

@@ -15,6 +15,7 @@ import { registerDocsRoutes } from './routes/docs.ts';
 import { registerMetricsRoutes } from './routes/metrics.ts';
 import { auditFailedAdminCall, registerAdminRoutes } from './routes/admin.ts';
 import type { Admin } from '../governance/admin.ts';
+import { registerRunRoutes } from './routes/runs.ts';
 
 export interface AppDeps {
   db: Db;
@@ -103,6 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerMetricsRoutes(app, deps);
+  registerRunRoutes(app, deps);
   registerDocsRoutes(app, deps.validatorVersion);
   return app;
 }

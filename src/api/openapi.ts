@@ -1,5 +1,6 @@
 import { ErrorCode, errorDescriptions } from '../domain/errors.ts';
 import { httpStatus } from './errors.ts';
+import { runPaths } from './routes/runs.ts';
 
 const amount = { oneOf: [{ type: 'number' }, { type: 'string', pattern: '^\\d+(\\.\\d{1,6})?$' }], description: 'Exact decimal, at most 6 places, > 0' };
 const leg = {
@@ -120,6 +121,7 @@ export function openApiDocument(version: string) {
         },
       },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OK' } } } },
+      ...runPaths,
     },
   };
 }

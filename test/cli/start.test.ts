@@ -30,7 +30,7 @@ after(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const env = { ...process.env, GRIDGOV_DATA_DIR: dataDir, PORT: '0', DATABASE_URL: '', LOG_LEVEL: 'warn' };
+const env = { ...process.env, GRIDGOV_DATA_DIR: dataDir, PORT: '0', DATABASE_URL: '', LOG_LEVEL: 'warn', GRIDGOV_RUNNER: 'off' };
 
 function start() {
   const child = spawn(process.execPath, [BIN, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
