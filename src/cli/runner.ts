@@ -23,7 +23,7 @@ function positiveInteger(name: string, raw: string | undefined, min = 1): number
 export const command: Command = {
   summary: 'Run the agents: epochs of settlement, negotiation and trades against a validator over HTTP',
   usage:
-    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N]',
+    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N]',
   async run(args) {
     const { values } = parseFlags(args, {
       validator: { type: 'string' },
@@ -35,6 +35,7 @@ export const command: Command = {
       'run-id': { type: 'string' },
       key: { type: 'string' },
       concurrency: { type: 'string' },
+      'batch-size': { type: 'string' },
     });
     if (!values.validator || !/^https?:\/\//.test(values.validator)) throw new UsageError('--validator URL is required (http:// or https://)');
     if (!values.scenario) throw new UsageError('--scenario FILE is required');
@@ -44,6 +45,7 @@ export const command: Command = {
     const epochs = positiveInteger('epochs', values.epochs);
     const intervalMs = positiveInteger('interval', values.interval, 0) ?? 0;
     const concurrency = positiveInteger('concurrency', values.concurrency) ?? 4;
+    const batchSize = positiveInteger('batch-size', values['batch-size']) ?? 250;
 
     const config = loadConfig(process.env, values);
     const scenario = await readScenarioFile(resolve(values.scenario));
@@ -73,6 +75,7 @@ export const command: Command = {
         epochs,
         intervalMs,
         concurrency,
+        batchSize,
         signal: stop.signal,
         logger,
         onEpoch: (_stats, line) => console.log(line),

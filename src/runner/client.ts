@@ -106,19 +106,41 @@ export function createValidatorClient(options: ClientOptions) {
     return reply.body;
   }
 
+  function toResult(status: number, b: { status?: string; replayed?: boolean; ledger_ids?: number[]; error_code?: string; message?: string }): ExecuteResult {
+    if (status === 200) return { result: 'applied', replayed: b.replayed === true, ledgerIds: b.ledger_ids ?? [] };
+    if (status === 422) return { result: 'rejected', replayed: b.replayed === true, errorCode: b.error_code ?? 'UNKNOWN' };
+    if (status === 409) return { result: 'conflict' };
+    if (status === 400) return { result: 'malformed', message: b.message ?? 'malformed proposal' };
+    throw new ValidatorRefusedError(status, b);
+  }
+
+  async function execute(proposal: Record<string, unknown>): Promise<ExecuteResult> {
+    const reply = await request<{ status?: string; replayed?: boolean; ledger_ids?: number[]; error_code?: string; message?: string }>('POST', '/execute', proposal);
+    return toResult(reply.status, reply.body);
+  }
+
   return {
     request,
     expectOk,
     /** How many retries this client has made so far. */
     retries: () => retried,
-    async execute(proposal: Record<string, unknown>): Promise<ExecuteResult> {
-      const reply = await request<{ status?: string; replayed?: boolean; ledger_ids?: number[]; error_code?: string; message?: string }>('POST', '/execute', proposal);
-      const b = reply.body;
-      if (reply.status === 200) return { result: 'applied', replayed: b.replayed === true, ledgerIds: b.ledger_ids ?? [] };
-      if (reply.status === 422) return { result: 'rejected', replayed: b.replayed === true, errorCode: b.error_code ?? 'UNKNOWN' };
-      if (reply.status === 409) return { result: 'conflict' };
-      if (reply.status === 400) return { result: 'malformed', message: b.message ?? 'malformed proposal' };
-      throw new ValidatorRefusedError(reply.status, b);
+    execute,
+    /**
+     * Proposals decided in order, up to `chunk` per POST /execute/batch (one transaction each); a
+     * retried chunk carries the same ids, so what landed before a failure replays.
+     */
+    async executeBatch(proposals: Array<Record<string, unknown>>, chunk = 250): Promise<ExecuteResult[]> {
+      const results: ExecuteResult[] = [];
+      if (chunk <= 1) {
+        for (const proposal of proposals) results.push(await execute(proposal));
+        return results;
+      }
+      for (let i = 0; i < proposals.length; i += chunk) {
+        const reply = await request<{ results?: Array<{ http_status: number; replayed?: boolean; ledger_ids?: number[]; error_code?: string; message?: string }> }>('POST', '/execute/batch', { proposals: proposals.slice(i, i + chunk) });
+        if (reply.status !== 200 || !Array.isArray(reply.body.results)) throw new ValidatorRefusedError(reply.status, reply.body);
+        for (const r of reply.body.results) results.push(toResult(r.http_status, r));
+      }
+      return results;
     },
   };
 }

@@ -23,6 +23,8 @@ export interface RunnerOptions {
   epochs?: number;
   intervalMs?: number;
   concurrency?: number;
+  /** Proposals per POST /execute/batch (default 250); 1 sends one slot per request. */
+  batchSize?: number;
   signal?: AbortSignal;
   logger: Pick<Logger, 'info' | 'warn'>;
   onEpoch?: (stats: RecordedStats, line: string) => void;
@@ -46,7 +48,7 @@ export function runStrategyLabel(scenario: Scenario, override?: StrategyName): s
 /**
  * The agent loop, a pure HTTP client of the validator. Per epoch: settle production and
  * consumption (idempotent), take the plan stored for the epoch or make one from the snapshot and
- * store it, send its proposals one by one in plan order, then record the stats. Resuming a run
+ * store it, send its proposals in plan order (in batches), then record the stats. Resuming a run
  * starts at its first unfinished epoch; nothing already settled is sent as anything new.
  */
 export async function runSimulation(options: RunnerOptions): Promise<{ runId: string; lastEpoch: number }> {
@@ -86,20 +88,23 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
       plan = (await client.expectOk<{ plan: EpochPlan }>('PUT', `/runs/${runId}/epochs/${epoch}/plan`, { plan: made })).plan;
     }
 
-    const outcomes: SlotOutcome[] = [];
-    for (const slot of plan.slots) {
-      if (options.signal?.aborted) return { runId, lastEpoch: epoch - 1 };
+    // The plan's proposals go in plan order, in batches decided one after another in one
+    // transaction each: the same outcomes as one call per slot, in far fewer round trips.
+    if (options.signal?.aborted) return { runId, lastEpoch: epoch - 1 };
+    const proposals = plan.slots.flatMap((slot) => (slot.proposal ? [slot.proposal as unknown as Record<string, unknown>] : []));
+    const results = await client.executeBatch(proposals, options.batchSize);
+    let next = 0;
+    const outcomes: SlotOutcome[] = plan.slots.map((slot) => {
       const outcome: SlotOutcome = { agent: slot.agent, move: slot.move, agreed: slot.agreed };
-      if (slot.proposal) {
-        const result = await client.execute(slot.proposal as unknown as Record<string, unknown>);
-        outcome.result = result.result;
-        if (result.result === 'rejected') outcome.errorCode = result.errorCode;
-        if (result.result === 'conflict' || result.result === 'malformed') {
-          logger.warn({ run_id: runId, epoch, proposal_id: slot.proposal.proposal_id, result: result.result }, 'slot settled without applying');
-        }
+      if (!slot.proposal) return outcome;
+      const result = results[next++]!;
+      outcome.result = result.result;
+      if (result.result === 'rejected') outcome.errorCode = result.errorCode;
+      if (result.result === 'conflict' || result.result === 'malformed') {
+        logger.warn({ run_id: runId, epoch, proposal_id: slot.proposal.proposal_id, result: result.result }, 'slot settled without applying');
       }
-      outcomes.push(outcome);
-    }
+      return outcome;
+    });
 
     const after = await client.expectOk<WorldState>('GET', '/world-state');
     const holdings = Object.fromEntries(after.resources.map((r) => [r, after.actors.filter((a) => agents.some((g) => g.id === a.id)).map((a) => microOf(a.balances[r]))]));

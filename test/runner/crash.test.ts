@@ -30,7 +30,7 @@ after(async () => {
 });
 
 function runner(): { exited: Promise<number | null>; kill: () => void; output: () => string } {
-  const child = spawn(process.execPath, [BIN, 'runner', '--validator', proxy.url, '--scenario', SCENARIO, '--epochs', String(EPOCHS)], {
+  const child = spawn(process.execPath, [BIN, 'runner', '--validator', proxy.url, '--scenario', SCENARIO, '--epochs', String(EPOCHS), '--batch-size', '1'], {
     env: { ...process.env, GRIDGOV_ADMIN_KEY: ADMIN_KEY, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
