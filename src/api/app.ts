@@ -13,6 +13,9 @@ import { registerHealthRoutes } from './routes/health.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { auditFailedAdminCall, registerAdminRoutes } from './routes/admin.ts';
 import type { Admin } from '../governance/admin.ts';
+import type { ActivityPublisher } from '../ledger/activity.ts';
+import type { EventHub } from './events.ts';
+import { registerLiveRoutes } from './routes/live.ts';
 
 export interface AppDeps {
   db: Db;
@@ -23,6 +26,10 @@ export interface AppDeps {
   logger: Logger;
   validatorVersion: string;
   bodyLimit?: number;
+  /** Live events (GET /events); one is made over `db` when absent. */
+  events?: EventHub;
+  /** Announces committed writes to every replica's /events; flushed when the app closes. */
+  activity?: ActivityPublisher;
 }
 
 declare module 'fastify' {
@@ -96,5 +103,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerDocsRoutes(app, deps.validatorVersion);
+  registerLiveRoutes(app, deps);
   return app;
 }

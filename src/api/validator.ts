@@ -6,7 +6,9 @@ import { createAdmin } from '../governance/admin.ts';
 import { createAuthenticator } from '../governance/auth.ts';
 import { createActorDirectory } from '../ledger/actors.ts';
 import { createExecutor } from '../ledger/execute.ts';
+import { createActivityPublisher } from '../ledger/activity.ts';
 import { buildApp } from './app.ts';
+import { withLiveEvents } from './live.ts';
 
 /** Wires the validator's parts together: the one place that knows every dependency. */
 export async function createValidatorApp(deps: { db: Db; config: Readonly<Config>; logger: Logger }): Promise<FastifyInstance> {
@@ -23,10 +25,13 @@ export async function createValidatorApp(deps: { db: Db; config: Readonly<Config
       ],
     },
   });
+  const activity = createActivityPublisher({ db, logger: logger.child({ component: 'events' }) });
+  const live = withLiveEvents({ executor, admin: createAdmin({ db, actors, validatorVersion: config.validatorVersion }), activity });
   return buildApp({
     db,
-    executor,
-    admin: createAdmin({ db, actors, validatorVersion: config.validatorVersion }),
+    executor: live.executor,
+    admin: live.admin,
+    activity,
     actors,
     authenticate: createAuthenticator({ db, bootstrapKey: config.adminKey }),
     logger: logger.child({ component: 'api' }),
