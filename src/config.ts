@@ -14,6 +14,8 @@ export interface Config {
   linear: { apiKey: string; teamId: string; apiUrl: string; labelIds: string[] } | undefined;
   discord: { webhookUrl: string } | undefined;
   dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number; leaseMs: number; pollMs: number };
+  /** The web dashboard: its port when set explicitly, and the validator it reads from. */
+  dashboard: { port: number | undefined; validatorUrl: string };
 }
 
 export class ConfigError extends Error {}
@@ -67,6 +69,9 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
   if (Boolean(linearKey) !== Boolean(linearTeam)) {
     throw new ConfigError('LINEAR_API_KEY and LINEAR_TEAM_ID must be set together');
   }
+  const dashboardPort = flag('dashboard-port') ?? nonEmpty(env.GRIDGOV_DASHBOARD_PORT);
+  const validatorUrl = (flag('validator') ?? nonEmpty(env.GRIDGOV_URL) ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/\s]+/.test(validatorUrl)) throw new ConfigError(`--validator / GRIDGOV_URL must be an http(s) URL, got "${validatorUrl}"`);
   const webhook = nonEmpty(env.DISCORD_WEBHOOK_URL);
   if (webhook && !/^https?:\/\//.test(webhook)) throw new ConfigError('DISCORD_WEBHOOK_URL must be an http(s) URL');
 
@@ -95,6 +100,10 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       timeoutMs: integer('GRIDGOV_OUTBOX_TIMEOUT_MS', env.GRIDGOV_OUTBOX_TIMEOUT_MS, 10_000, 100, 600_000),
       leaseMs: integer('GRIDGOV_OUTBOX_LEASE_MS', env.GRIDGOV_OUTBOX_LEASE_MS, 60_000, 100, 3_600_000),
       pollMs: integer('GRIDGOV_OUTBOX_POLL_MS', env.GRIDGOV_OUTBOX_POLL_MS, 500, 10, 60_000),
+    },
+    dashboard: {
+      port: dashboardPort === undefined ? undefined : integer('GRIDGOV_DASHBOARD_PORT', dashboardPort, 0, 0, 65535),
+      validatorUrl,
     },
   });
 }

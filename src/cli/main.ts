@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<Command>> = {
   dispatcher: async () => (await import('./dispatcher.ts')).command,
   keys: async () => (await import('./keys.ts')).command,
   admin: async () => (await import('./admin.ts')).command,
+  dashboard: async () => (await import('./dashboard.ts')).command,
 };
 
 async function help(): Promise<string> {
