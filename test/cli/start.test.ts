@@ -77,6 +77,11 @@ test('gridgov start runs on its embedded database, survives kill -9 and stops it
   const proposal = { proposal_id: randomUUID(), actor_from: a.name, actor_to: b.name, resource: 'credits', amount: 1.5 };
   const applied = await http(url, 'POST', '/execute', proposal);
   assert.equal(applied.status, 200);
+  const dashboard = /dashboard\s+(http:\/\/\S+)/.exec(first.output())?.[1];
+  assert.ok(dashboard, `the banner names the dashboard:\n${first.output()}`);
+  assert.equal((await fetch(`${dashboard}/`)).status, 200);
+  const throughDashboard = await http(dashboard, 'GET', '/api/world-state');
+  assert.equal(throughDashboard.body.ledger_head, applied.body.ledger_ids[0], 'the dashboard reads the validator it runs beside');
 
   // A killed process leaves its postmaster behind; the next start clears it and finds the data.
   const orphan = postmasterPid();

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { startDashboard, type TestDashboard } from '../support/dashboard.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedTestScenario } from '../support/scenario.ts';
 import { openEventStream } from '../support/sse.ts';
-import { ADMIN_KEY, bearer, http, startValidator, type TestValidator } from '../support/validator.ts';
+import { ADMIN_KEY, BIN, bearer, http, startValidator, type TestValidator } from '../support/validator.ts';
 
 let t: TestDatabase;
 let v: TestValidator;
@@ -128,4 +130,40 @@ test('closing the dashboard ends open event streams instead of waiting for them'
   await other.close();
   assert.ok(Date.now() - started < 2000, 'closed promptly');
   stream.close();
+});
+
+test('gridgov dashboard serves the pages for the validator it is given, and stops on SIGTERM', async () => {
+  const child = spawn(process.execPath, [BIN, 'dashboard', '--validator', v.url, '--port', '0'], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  try {
+    let output = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`gridgov dashboard did not start:\n${output}`)), 20_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /dashboard listening on (http:\/\/\S+) \(validator (\S+)\)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          assert.equal(match[2], v.url);
+          resolve(match[1]!);
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+    });
+    assert.equal((await fetch(`${url}/`)).status, 200);
+    assert.equal((await http(url, 'GET', '/api/health')).body.status, 'ok');
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0);
+
+  const run = promisify(execFile);
+  await assert.rejects(
+    run(process.execPath, [BIN, 'dashboard', '--validator', 'ftp://nowhere'], { env: process.env }),
+    (error: { code: number; stderr: string }) => error.code === 2 && /--validator \/ GRIDGOV_URL must be an http\(s\) URL/.test(error.stderr),
+  );
 });
