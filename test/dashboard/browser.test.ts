@@ -127,9 +127,11 @@ test('every page loads with data', { skip }, () =>
     await visit(page, '#/actors');
     await page.locator('#actors-table tbody tr').nth(3).waitFor({ timeout: TIMEOUT });
     // Sort by energy, descending: a click sorts ascending, a second click reverses.
+    // From the keyboard: the heading is a button; Enter sorts ascending, again descending.
     const energy = page.locator('#actors-table th', { hasText: 'energy' }).locator('button');
-    await energy.click();
-    await energy.click();
+    await energy.focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#actors-table th', { hasText: 'energy' }).locator('button').press('Enter');
     const byEnergy = await rowsOf(page, '#actors-table');
     const energyColumn = byEnergy.map((r) => Number(r[3]!.replace(/,/g, '')));
     assert.deepEqual(energyColumn, [...energyColumn].sort((a, b) => b - a));
@@ -187,6 +189,16 @@ test('every page loads with data', { skip }, () =>
     await visit(page, '#/admin');
     await waitText(page, '#admin-breaker-state', 'Trading is running');
     await browser.screenshot(page, 'admin');
+
+    // Every form control on every page has a label.
+    for (const hash of ['#/actors', '#/ledger', '#/rejections', '#/admin']) {
+      await visit(page, hash);
+      await page.locator('main form').first().waitFor({ timeout: TIMEOUT });
+      const unlabelled = await page.$$eval('main input, main select', (els) =>
+        els.filter((e) => !(e as HTMLInputElement).labels?.length && !e.getAttribute('aria-label')).map((e) => e.outerHTML),
+      );
+      assert.deepEqual(unlabelled, [], hash);
+    }
   }));
 
 test('a trade made through the API appears live, without a reload', { skip }, () =>
@@ -219,6 +231,30 @@ test('a trade made through the API appears live, without a reload', { skip }, ()
       assert.equal(await w.page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'the page was not reloaded');
     }
     await browser.screenshot(ledger.page, 'ledger-live');
+  }));
+
+test('the ledger explorer pages back and forth', { skip }, () =>
+  withPages(1, async ({ page }) => {
+    for (let i = 0; i < 30; i++) {
+      const reply = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'carol', actor_to: 'bob', resource: 'credits', amount: (1 + i / 100).toFixed(2) });
+      assert.equal(reply.status, 200);
+    }
+    await visit(page, '#/ledger?resource=credits&limit=25');
+    await waitText(page, '#ledger-table caption', 'resource credits');
+    const first = await rowsOf(page, '#ledger-table');
+    assert.equal(first.length, 25);
+    assert.equal(await page.locator('#filter-resource').inputValue(), 'credits', 'the form shows the filters of the URL');
+    await page.getByRole('button', { name: 'Older →' }).click();
+    await page.waitForFunction(() => location.hash.includes('cursor='));
+    await waitText(page, '#ledger-table caption', 'before entry');
+    const second = await rowsOf(page, '#ledger-table');
+    assert.ok(second.length > 0);
+    assert.ok(Number(second[0]![0]) < Number(first[24]![0]), 'older entries follow');
+    assert.ok(second.every((r) => r[5] === 'credits'));
+    await page.getByRole('button', { name: '← Newer' }).click();
+    await page.waitForFunction(() => !location.hash.includes('cursor='));
+    await waitText(page, '#ledger-table tbody tr:first-child td:first-child', first[0]![0]!);
+    assert.deepEqual(await rowsOf(page, '#ledger-table'), first);
   }));
 
 async function useKey(page: Page, key: string): Promise<void> {
