@@ -54,7 +54,7 @@ test('GET /events streams ledger, rejection and breaker events from every replic
     const rejected = await trade(b.url, { amount: 10_000 });
     assert.equal(rejected.status, 422);
     for (const stream of [onA, onB]) {
-      const event = await stream.next('rejection');
+      const event = await stream.next((e) => e.event === 'rejection' && e.data.proposal_ids.includes(rejected.body.proposal_id));
       assert.deepEqual(event.data.by_code, { [rejected.body.error_code]: 1 });
       assert.deepEqual(event.data.proposal_ids, [rejected.body.proposal_id]);
     }

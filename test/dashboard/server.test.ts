@@ -97,7 +97,8 @@ test('/api/events streams the validator’s events through the dashboard', async
     const hello = await stream.next('hello');
     if (!hello.data.listening) await stream.next((e) => e.event === 'status' && e.data.listening);
     const applied = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'bob', actor_to: 'carol', resource: 'energy', amount: 2 });
-    const event = await stream.next('ledger');
+    // Matched by proposal: an earlier test's adjustment may still be on its way.
+    const event = await stream.next((e) => e.event === 'ledger' && e.data.proposal_ids.includes(applied.body.proposal_id));
     assert.equal(event.data.ledger_head, applied.body.ledger_ids[0]);
   } finally {
     stream.close();

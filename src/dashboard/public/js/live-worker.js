@@ -1,7 +1,7 @@
 // One event stream for every dashboard tab of this browser. A browser opens about six
 // connections to one server at a time, and each EventSource holds one for as long as it lives:
 // seven tabs with a stream each would leave none for the pages' own requests.
-const TYPES = ['ledger', 'rejection', 'breaker', 'resync'];
+const TYPES = ['ledger', 'rejection', 'breaker', 'resync', 'epoch'];
 const ports = new Set();
 let source = null;
 let status = 'connecting';

@@ -3,7 +3,8 @@
 // (a reconnect, a resync) every page re-reads. Tabs share one stream through a SharedWorker
 // where the browser has one (see live-worker.js), else each tab opens its own.
 
-const EVENTS = ['ledger', 'rejection', 'breaker', 'resync'];
+// 'epoch' (an epoch's stats were recorded) is announced by the runs routes, where they exist.
+const EVENTS = ['ledger', 'rejection', 'breaker', 'resync', 'epoch'];
 
 function viaWorker({ onEvent, onStatus }) {
   const worker = new SharedWorker('/assets/js/live-worker.js', { name: 'gridgov-live' });
@@ -61,7 +62,7 @@ function direct({ onEvent, onStatus }) {
 
 /**
  * Connects and keeps connected. onStatus gets 'live', 'connecting' or 'offline'; onEvent gets
- * (type, data) for ledger, rejection, breaker and resync.
+ * (type, data) for ledger, rejection, breaker, resync and epoch.
  */
 export function connectLive(handlers) {
   return typeof SharedWorker === 'function' ? viaWorker(handlers) : direct(handlers);
