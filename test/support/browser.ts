@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +34,7 @@ export function browserAvailability(): { path: string } | { path: undefined; rea
   if (path) return { path };
   const reason = 'Chromium is not installed (apt-get install chromium, or set CHROMIUM_PATH)';
   if (process.env.CI === 'true') throw new Error(`browser tests cannot run in CI: ${reason}`);
-  console.log(`# browser tests skipped: ${reason}`);
+  console.log(`browser tests skipped: ${reason}`);
   return { path: undefined, reason };
 }
 
@@ -93,4 +94,38 @@ export async function launchBrowser(executablePath: string): Promise<TestBrowser
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+export const TIMEOUT = 10_000;
+
+/**
+ * Runs `fn` with fresh tabs, then fails the test on anything they reported (console errors,
+ * uncaught exceptions); the tabs are closed whatever happens, so a failure cannot leave event
+ * streams open for the next test.
+ */
+export async function withPages(browser: TestBrowser, count: number, fn: (...watches: PageWatch[]) => Promise<void>): Promise<void> {
+  const watches: PageWatch[] = [];
+  try {
+    for (let i = 0; i < count; i++) watches.push(await browser.open());
+    await fn(...watches);
+    for (const w of watches) assert.deepEqual(w.problems, [], 'the page reported errors');
+  } finally {
+    for (const w of watches) await w.page.close().catch(() => undefined);
+  }
+}
+
+/** Goes to a page of the dashboard at `base`: by the hash alone once there, as a user would. */
+export async function visit(page: Page, base: string, hash: string): Promise<void> {
+  if (page.url().startsWith(base)) await page.evaluate((h) => (location.hash = h), hash);
+  else await page.goto(`${base}/${hash}`);
+}
+
+export const text = (page: Page, selector: string) => page.locator(selector).first().innerText();
+
+export const waitText = (page: Page, selector: string, pattern: RegExp | string) =>
+  page.locator(selector).filter({ hasText: pattern }).first().waitFor({ timeout: TIMEOUT });
+
+/** A table's body as text, row by row. */
+export async function rowsOf(page: Page, table: string): Promise<string[][]> {
+  return page.$$eval(`${table} tbody tr`, (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((c) => (c as HTMLElement).innerText.trim())));
 }
