@@ -65,7 +65,8 @@ export async function readStats(db: Db, windowSeconds: number): Promise<Stats> {
      )
      SELECT now() AS at,
             (SELECT coalesce(max(id), 0) FROM ledger) AS ledger_head,
-            (SELECT max(e.epoch) FROM epochs e WHERE e.run_id = (SELECT id FROM runs ORDER BY started_at DESC LIMIT 1)) AS epoch,
+            -- The epoch of the run that started an epoch last, as GET /world-state counts it.
+            (SELECT max(e.epoch) FROM epochs e WHERE e.run_id = (SELECT run_id FROM epochs ORDER BY started_at DESC LIMIT 1)) AS epoch,
             (SELECT count(*) FROM actors WHERE kind <> 'system') AS actors,
             (SELECT json_object_agg(kind, n) FROM (SELECT kind, count(*) AS n FROM recent GROUP BY kind) k) AS entries_by_kind,
             (SELECT count(DISTINCT proposal_id) FROM recent WHERE kind = 'trade') AS applied,

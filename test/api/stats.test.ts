@@ -92,3 +92,17 @@ test('the BRIN index on executed_at is there for the windowed counts', async () 
   const { rows } = await t.db.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE indexname = 'ledger_executed_at_brin'");
   assert.match(rows[0]?.indexdef ?? '', /USING brin \(executed_at\)/);
 });
+
+test('GET /stats names the current epoch: the latest of the run that started an epoch last', async () => {
+  const [older, newer] = [randomUUID(), randomUUID()];
+  await t.db.query("INSERT INTO runs (id, scenario, seed, strategy) VALUES ($1, 'test', '1', 'heuristic'), ($2, 'test', '2', 'heuristic')", [older, newer]);
+  await t.db.query(
+    `INSERT INTO epochs (run_id, epoch, started_at) VALUES
+       ($1, 1, now() - interval '3 minutes'), ($1, 2, now() - interval '2 minutes'), ($1, 3, now() - interval '1 minute'),
+       ($2, 1, now())`,
+    [older, newer],
+  );
+  assert.equal((await http(v.url, 'GET', '/stats')).body.epoch, 1);
+  await t.db.query('INSERT INTO epochs (run_id, epoch, started_at) VALUES ($1, 4, now() + interval \'1 second\')', [older]);
+  assert.equal((await http(v.url, 'GET', '/stats')).body.epoch, 4);
+});
