@@ -25,6 +25,8 @@ export interface Config {
   agents: AgentConfig;
   /** The runner's API key (system role); GRIDGOV_ADMIN_KEY when unset. */
   runnerKey: string | undefined;
+  /** The web dashboard: its port when set explicitly, and the validator it reads from. */
+  dashboard: { port: number | undefined; validatorUrl: string };
 }
 
 export class ConfigError extends Error {}
@@ -87,6 +89,9 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
   if (Boolean(linearKey) !== Boolean(linearTeam)) {
     throw new ConfigError('LINEAR_API_KEY and LINEAR_TEAM_ID must be set together');
   }
+  const dashboardPort = flag('dashboard-port') ?? nonEmpty(env.GRIDGOV_DASHBOARD_PORT);
+  const validatorUrl = (flag('validator') ?? nonEmpty(env.GRIDGOV_URL) ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/\s]+/.test(validatorUrl)) throw new ConfigError(`--validator / GRIDGOV_URL must be an http(s) URL, got "${validatorUrl}"`);
   const webhook = nonEmpty(env.DISCORD_WEBHOOK_URL);
   if (webhook && !/^https?:\/\//.test(webhook)) throw new ConfigError('DISCORD_WEBHOOK_URL must be an http(s) URL');
 
@@ -127,5 +132,9 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       throw new ConfigError(message);
     }),
     runnerKey: nonEmpty(env.GRIDGOV_RUNNER_KEY) ?? adminKey,
+    dashboard: {
+      port: dashboardPort === undefined ? undefined : integer('GRIDGOV_DASHBOARD_PORT', dashboardPort, 0, 0, 65535),
+      validatorUrl,
+    },
   });
 }

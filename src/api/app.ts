@@ -16,6 +16,9 @@ import { registerMetricsRoutes } from './routes/metrics.ts';
 import { auditFailedAdminCall, registerAdminRoutes } from './routes/admin.ts';
 import type { Admin } from '../governance/admin.ts';
 import { registerRunRoutes } from './routes/runs.ts';
+import type { ActivityPublisher } from '../ledger/activity.ts';
+import type { EventHub } from './events.ts';
+import { registerLiveRoutes } from './routes/live.ts';
 
 export interface AppDeps {
   db: Db;
@@ -31,6 +34,10 @@ export interface AppDeps {
   bodyLimit?: number;
   /** Admin calls allowed per client address per minute. */
   adminRatePerMinute?: number;
+  /** Live events (GET /events); one is made over `db` when absent. */
+  events?: EventHub;
+  /** Announces committed writes to every replica's /events; flushed when the app closes. */
+  activity?: ActivityPublisher;
 }
 
 declare module 'fastify' {
@@ -106,5 +113,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerMetricsRoutes(app, deps);
   registerRunRoutes(app, deps);
   registerDocsRoutes(app, deps.validatorVersion);
+  registerLiveRoutes(app, deps);
   return app;
 }

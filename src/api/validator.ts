@@ -7,7 +7,9 @@ import { createAuthenticator } from '../governance/auth.ts';
 import { createActorDirectory } from '../ledger/actors.ts';
 import { createExecutor } from '../ledger/execute.ts';
 import { createGroupCommitter } from '../ledger/group-commit.ts';
+import { createActivityPublisher } from '../ledger/activity.ts';
 import { buildApp } from './app.ts';
+import { withLiveEvents } from './live.ts';
 
 /** Wires the validator's parts together: the one place that knows every dependency. */
 export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Readonly<Config>; logger: Logger }): Promise<FastifyInstance> {
@@ -24,12 +26,15 @@ export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Re
       ],
     },
   });
+  const activity = createActivityPublisher({ db, logger: logger.child({ component: 'events' }) });
+  const live = withLiveEvents({ executor, admin: createAdmin({ db, actors, validatorVersion: config.validatorVersion }), activity });
   return buildApp({
     db,
     readDb: deps.readDb ?? db,
-    executor,
-    committer: createGroupCommitter(executor, config.groupCommit),
-    admin: createAdmin({ db, actors, validatorVersion: config.validatorVersion }),
+    executor: live.executor,
+    committer: createGroupCommitter(live.executor, config.groupCommit),
+    admin: live.admin,
+    activity,
     actors,
     authenticate: createAuthenticator({ db, bootstrapKey: config.adminKey }),
     logger: logger.child({ component: 'api' }),

@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Command>> = {
   keys: async () => (await import('./keys.ts')).command,
   admin: async () => (await import('./admin.ts')).command,
   runner: async () => (await import('./runner.ts')).command,
+  dashboard: async () => (await import('./dashboard.ts')).command,
 };
 
 async function help(): Promise<string> {

@@ -4,6 +4,7 @@ import { createValidatorApp } from '../api/validator.ts';
 import { loadConfig } from '../config.ts';
 import { randomBytes } from 'node:crypto';
 import { StrategyName } from '../agents/types.ts';
+import { createDashboardApp } from '../dashboard/server.ts';
 import { parseScenario } from '../domain/scenario.ts';
 import { readScenarioFile, seedScenario } from '../ledger/seed.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
@@ -11,16 +12,18 @@ import { startBackgroundRunner } from '../runner/embedded.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './main.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
+import { DEFAULT_DASHBOARD_PORT } from './dashboard.ts';
 
 const DEMO = fileURLToPath(new URL('../../scenarios/demo.json', import.meta.url));
 
 export const command: Command = {
   summary: 'All in one: database (embedded unless DATABASE_URL), migrate, seed the demo when empty, serve',
   usage:
-    'gridgov start [--port N] [--host H] [--scenario FILE] [--database-url URL] [--data-dir DIR] [--no-runner] [--interval MS] [--strategy NAME]',
+    'gridgov start [--port N] [--host H] [--dashboard-port N] [--scenario FILE] [--database-url URL] [--data-dir DIR] [--no-runner] [--interval MS] [--strategy NAME]',
   async run(args) {
     const { values } = parseFlags(args, {
       scenario: { type: 'string' },
+      'dashboard-port': { type: 'string' },
       'no-runner': { type: 'boolean' },
       interval: { type: 'string' },
       strategy: { type: 'string' },
@@ -45,10 +48,20 @@ export const command: Command = {
       }
       const app = await createValidatorApp({ db: database.db, readDb: database.readDb, config, logger });
       await app.listen({ port: config.port, host: config.host });
-      const dispatcher = dispatcherFromConfig(database.db, config, logger);
-      dispatcher.start();
       const address = app.server.address();
       const base = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
+      // The dashboard reads through the validator's HTTP API like any client, over loopback.
+      const loopback = base.replace(/\/\/(0\.0\.0\.0|\[?::\]?)(?=:)/, '//127.0.0.1');
+      const dashboard = await createDashboardApp({ validatorUrl: loopback, logger: logger.child({ component: 'dashboard' }) });
+      try {
+        await dashboard.listen({ port: config.dashboard.port ?? (config.port === 0 ? 0 : DEFAULT_DASHBOARD_PORT), host: config.host });
+      } catch (error) {
+        await app.close();
+        throw error;
+      }
+      const dashboardAddress = dashboard.server.address();
+      const dispatcher = dispatcherFromConfig(database.db, config, logger);
+      dispatcher.start();
       let runnerLine = 'off';
       let runner: { stop(): Promise<void> } | undefined;
       if (withRunner) {
@@ -71,6 +84,7 @@ export const command: Command = {
       }
       onShutdown(async () => {
         await runner?.stop();
+        await dashboard.close();
         await app.close();
         await dispatcher.stop();
         await database.close();
@@ -79,6 +93,7 @@ export const command: Command = {
         [
           'Grid Governance Engine is running',
           `  validator  ${base}`,
+          `  dashboard  http://${config.host}:${typeof dashboardAddress === 'object' && dashboardAddress ? dashboardAddress.port : ''}`,
           `  api docs   ${base}/docs`,
           `  runner     ${runnerLine}`,
           `  database   ${database.embedded ? `embedded PostgreSQL in ${resolve(config.dataDir)}` : 'DATABASE_URL'}`,

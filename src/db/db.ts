@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { listenChannel, type ListenHandlers, type Listener } from './listen.ts';
 
 // bigint columns (ledger ids, counts) stay far below 2^53; numeric stays a string for exactness.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
@@ -15,6 +16,8 @@ export interface Db {
   /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** LISTENs on a channel over a dedicated connection; absent inside a transaction. */
+  listen?(channel: string, handlers: ListenHandlers): Listener;
 }
 
 export interface DbOptions {
@@ -89,6 +92,7 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
       }
     },
     close: () => pool.end(),
+    listen: (channel, handlers) => listenChannel(connectionString, channel, handlers),
   };
 }
 

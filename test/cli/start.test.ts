@@ -85,6 +85,11 @@ test('gridgov start runs on its embedded database, survives kill -9 and stops it
   const { rows } = await owner.query("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'gridgov' AND application_name = 'gridgov'");
   await owner.end();
   assert.deepEqual(rows.map((r: { usename: string }) => r.usename), ['gridgov_validator']);
+  const dashboard = /dashboard\s+(http:\/\/\S+)/.exec(first.output())?.[1];
+  assert.ok(dashboard, `the banner names the dashboard:\n${first.output()}`);
+  assert.equal((await fetch(`${dashboard}/`)).status, 200);
+  const throughDashboard = await http(dashboard, 'GET', '/api/world-state');
+  assert.equal(throughDashboard.body.ledger_head, applied.body.ledger_ids[0], 'the dashboard reads the validator it runs beside');
 
   // A killed process leaves its postmaster behind; the next start clears it and finds the data.
   const orphan = postmasterPid();

@@ -101,7 +101,10 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     await system(request);
     const { run_id, epoch } = parseQuery(epochParams, request.params);
     const { stats } = parseBody(statsBody, request.body);
-    return mapped(() => storeStats(deps.db, run_id, epoch, stats));
+    const stored = await mapped(() => storeStats(deps.db, run_id, epoch, stats));
+    // Dashboards redraw their epoch charts on this; sent after the commit, outside it.
+    await deps.db.query("SELECT pg_notify('gridgov_events', $1)", [JSON.stringify({ type: 'epoch', run_id, epoch })]).catch(() => undefined);
+    return stored;
   });
 
   app.get('/epochs', async (request) => {
