@@ -78,3 +78,4 @@ export function pgbenchBinary(): string {
   if (!found) throw new Error('pgbench is not available');
   return found;
 }
+

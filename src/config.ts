@@ -1,12 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { loadAgentConfig, type AgentConfig } from './agents/config.ts';
 
 /** Everything the processes read from the environment and flags, parsed once and frozen. */
 export interface Config {
   host: string;
   port: number;
   databaseUrl: string | undefined;
+  /** Migrations and operations commands connect as this role when set (else DATABASE_URL's). */
+  databaseOwnerUrl: string | undefined;
+  /** A streaming replica for reads that may lag. */
+  databaseReadUrl: string | undefined;
   dataDir: string;
   adminKey: string | undefined;
   validatorVersion: string;
@@ -14,7 +19,14 @@ export interface Config {
   linear: { apiKey: string; teamId: string; apiUrl: string; labelIds: string[] } | undefined;
   discord: { webhookUrl: string } | undefined;
   groupCommit: { maxGroup: number; lanes: number };
+  adminRatePerMinute: number;
   dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number; leaseMs: number; pollMs: number };
+  /** Language models for the agent strategies (GEMINI_*, OPENAI_*). */
+  agents: AgentConfig;
+  /** The runner's API key (system role); GRIDGOV_ADMIN_KEY when unset. */
+  runnerKey: string | undefined;
+  /** The web dashboard: its port when set explicitly, and the validator it reads from. */
+  dashboard: { port: number | undefined; validatorUrl: string };
 }
 
 export class ConfigError extends Error {}
@@ -60,6 +72,15 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
   }
+  const postgresUrl = (name: string, value: string | undefined) => {
+    if (value && !/^postgres(ql)?:\/\//.test(value)) throw new ConfigError(`${name} must start with postgres:// or postgresql://`);
+    return value;
+  };
+  const databaseOwnerUrl = postgresUrl('DATABASE_OWNER_URL', nonEmpty(env.DATABASE_OWNER_URL));
+  const databaseReadUrl = postgresUrl('DATABASE_READ_URL', nonEmpty(env.DATABASE_READ_URL));
+  if ((databaseOwnerUrl || databaseReadUrl) && !databaseUrl) {
+    throw new ConfigError('DATABASE_OWNER_URL and DATABASE_READ_URL need DATABASE_URL as well');
+  }
   const adminKey = nonEmpty(env.GRIDGOV_ADMIN_KEY);
   if (adminKey && adminKey.length < 16) throw new ConfigError('GRIDGOV_ADMIN_KEY must be at least 16 characters');
 
@@ -68,6 +89,9 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
   if (Boolean(linearKey) !== Boolean(linearTeam)) {
     throw new ConfigError('LINEAR_API_KEY and LINEAR_TEAM_ID must be set together');
   }
+  const dashboardPort = flag('dashboard-port') ?? nonEmpty(env.GRIDGOV_DASHBOARD_PORT);
+  const validatorUrl = (flag('validator') ?? nonEmpty(env.GRIDGOV_URL) ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/\s]+/.test(validatorUrl)) throw new ConfigError(`--validator / GRIDGOV_URL must be an http(s) URL, got "${validatorUrl}"`);
   const webhook = nonEmpty(env.DISCORD_WEBHOOK_URL);
   if (webhook && !/^https?:\/\//.test(webhook)) throw new ConfigError('DISCORD_WEBHOOK_URL must be an http(s) URL');
 
@@ -75,6 +99,8 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
     host: flag('host') ?? nonEmpty(env.HOST) ?? '127.0.0.1',
     port: integer('PORT', flag('port') ?? env.PORT, 8080, 0, 65535),
     databaseUrl,
+    databaseOwnerUrl,
+    databaseReadUrl,
     dataDir: flag('data-dir') ?? nonEmpty(env.GRIDGOV_DATA_DIR) ?? '.gridgov',
     adminKey,
     validatorVersion: nonEmpty(env.GRIDGOV_VALIDATOR_VERSION) ?? detectVersion(),
@@ -89,6 +115,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
           }
         : undefined,
     discord: webhook ? { webhookUrl: webhook } : undefined,
+    adminRatePerMinute: integer('GRIDGOV_ADMIN_RATE_PER_MIN', env.GRIDGOV_ADMIN_RATE_PER_MIN, 120, 1, 1_000_000),
     groupCommit: {
       maxGroup: integer('GRIDGOV_GROUP_MAX', env.GRIDGOV_GROUP_MAX, 256, 1, 5000),
       lanes: integer('GRIDGOV_GROUP_LANES', env.GRIDGOV_GROUP_LANES, 2, 1, 64),
@@ -100,6 +127,14 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       timeoutMs: integer('GRIDGOV_OUTBOX_TIMEOUT_MS', env.GRIDGOV_OUTBOX_TIMEOUT_MS, 10_000, 100, 600_000),
       leaseMs: integer('GRIDGOV_OUTBOX_LEASE_MS', env.GRIDGOV_OUTBOX_LEASE_MS, 60_000, 100, 3_600_000),
       pollMs: integer('GRIDGOV_OUTBOX_POLL_MS', env.GRIDGOV_OUTBOX_POLL_MS, 500, 10, 60_000),
+    },
+    agents: loadAgentConfig(env, (message) => {
+      throw new ConfigError(message);
+    }),
+    runnerKey: nonEmpty(env.GRIDGOV_RUNNER_KEY) ?? adminKey,
+    dashboard: {
+      port: dashboardPort === undefined ? undefined : integer('GRIDGOV_DASHBOARD_PORT', dashboardPort, 0, 0, 65535),
+      validatorUrl,
     },
   });
 }

@@ -15,9 +15,15 @@ import { registerDocsRoutes } from './routes/docs.ts';
 import { registerMetricsRoutes } from './routes/metrics.ts';
 import { auditFailedAdminCall, registerAdminRoutes } from './routes/admin.ts';
 import type { Admin } from '../governance/admin.ts';
+import { registerRunRoutes } from './routes/runs.ts';
+import type { ActivityPublisher } from '../ledger/activity.ts';
+import type { EventHub } from './events.ts';
+import { registerLiveRoutes } from './routes/live.ts';
 
 export interface AppDeps {
   db: Db;
+  /** For reads that may lag behind the primary: a streaming replica when one is configured. */
+  readDb: Db;
   executor: Executor;
   committer: GroupCommitter;
   admin: Admin;
@@ -26,6 +32,12 @@ export interface AppDeps {
   logger: Logger;
   validatorVersion: string;
   bodyLimit?: number;
+  /** Admin calls allowed per client address per minute. */
+  adminRatePerMinute?: number;
+  /** Live events (GET /events); one is made over `db` when absent. */
+  events?: EventHub;
+  /** Announces committed writes to every replica's /events; flushed when the app closes. */
+  activity?: ActivityPublisher;
 }
 
 declare module 'fastify' {
@@ -104,6 +116,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerMetricsRoutes(app, deps);
+  registerRunRoutes(app, deps);
   registerDocsRoutes(app, deps.validatorVersion);
+  registerLiveRoutes(app, deps);
   return app;
 }

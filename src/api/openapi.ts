@@ -1,5 +1,6 @@
 import { ErrorCode, errorDescriptions } from '../domain/errors.ts';
 import { httpStatus } from './errors.ts';
+import { runPaths } from './routes/runs.ts';
 
 const amount = { oneOf: [{ type: 'number' }, { type: 'string', pattern: '^\\d+(\\.\\d{1,6})?$' }], description: 'Exact decimal, at most 6 places, > 0' };
 const leg = {
@@ -108,6 +109,15 @@ export function openApiDocument(version: string) {
           responses: { 200: { description: 'OK' }, 401: errorReply('No valid key'), 403: errorReply('Role too weak') },
         },
       },
+      '/stats': get('Aggregates for dashboards: ledger head, epoch, applied and rejected in the window (counts, per minute, acceptance), rejections by code, outbox by status and topic, supply and Gini per resource', [
+        q('window', 'Seconds to count recent activity over, 10-86400, default 300', { type: 'integer' }),
+      ]),
+      '/events': {
+        get: {
+          summary: 'Server-sent events (text/event-stream), fed by Postgres LISTEN/NOTIFY so every replica sees every write: hello, status, ledger, rejection, breaker, resync; a comment line every 15 s',
+          responses: { 200: { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 429: errorReply('RATE_LIMITED: too many subscribers') },
+        },
+      },
       '/health': { get: { summary: 'Database, ledger consistency and breaker checks', responses: { 200: { description: 'Healthy' }, 503: { description: 'A check failed; the body has every check' } } } },
       '/livez': { get: { summary: 'The process is up', responses: { 200: { description: 'OK' } } } },
       '/metrics': { get: { summary: 'Prometheus metrics (group commit, memory)', responses: { 200: { description: 'text/plain exposition' } } } },
@@ -120,6 +130,7 @@ export function openApiDocument(version: string) {
         },
       },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OK' } } } },
+      ...runPaths,
     },
   };
 }

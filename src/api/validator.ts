@@ -7,10 +7,12 @@ import { createAuthenticator } from '../governance/auth.ts';
 import { createActorDirectory } from '../ledger/actors.ts';
 import { createExecutor } from '../ledger/execute.ts';
 import { createGroupCommitter } from '../ledger/group-commit.ts';
+import { createActivityPublisher } from '../ledger/activity.ts';
 import { buildApp } from './app.ts';
+import { withLiveEvents } from './live.ts';
 
 /** Wires the validator's parts together: the one place that knows every dependency. */
-export async function createValidatorApp(deps: { db: Db; config: Readonly<Config>; logger: Logger }): Promise<FastifyInstance> {
+export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Readonly<Config>; logger: Logger }): Promise<FastifyInstance> {
   const { db, config, logger } = deps;
   const actors = createActorDirectory(db);
   const executor = createExecutor({
@@ -24,14 +26,19 @@ export async function createValidatorApp(deps: { db: Db; config: Readonly<Config
       ],
     },
   });
+  const activity = createActivityPublisher({ db, logger: logger.child({ component: 'events' }) });
+  const live = withLiveEvents({ executor, admin: createAdmin({ db, actors, validatorVersion: config.validatorVersion }), activity });
   return buildApp({
     db,
-    executor,
-    committer: createGroupCommitter(executor, config.groupCommit),
-    admin: createAdmin({ db, actors, validatorVersion: config.validatorVersion }),
+    readDb: deps.readDb ?? db,
+    executor: live.executor,
+    committer: createGroupCommitter(live.executor, config.groupCommit),
+    admin: live.admin,
+    activity,
     actors,
     authenticate: createAuthenticator({ db, bootstrapKey: config.adminKey }),
     logger: logger.child({ component: 'api' }),
     validatorVersion: config.validatorVersion,
+    adminRatePerMinute: config.adminRatePerMinute,
   });
 }

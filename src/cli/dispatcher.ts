@@ -11,7 +11,7 @@ export const command: Command = {
     const { values } = parseFlags(args, {});
     const config = loadConfig(process.env, values);
     const logger = createLogger(config, 'dispatcher');
-    const database = await openDatabase(config, logger, 4);
+    const database = await openDatabase(config, logger, 4, { role: 'app' });
     const dispatcher = dispatcherFromConfig(database.db, config, logger);
     dispatcher.start();
     // The dispatcher sleeps on unref'd timers (it also runs inside other processes); alone, while

@@ -16,6 +16,8 @@ const commands: Record<string, () => Promise<Command>> = {
   dispatcher: async () => (await import('./dispatcher.ts')).command,
   keys: async () => (await import('./keys.ts')).command,
   admin: async () => (await import('./admin.ts')).command,
+  runner: async () => (await import('./runner.ts')).command,
+  dashboard: async () => (await import('./dashboard.ts')).command,
 };
 
 async function help(): Promise<string> {

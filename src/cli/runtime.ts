@@ -1,8 +1,12 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import { createDb, type Db } from '../db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../db/embedded.ts';
+import { migrate } from '../db/migrate.ts';
 
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
   return pino(
@@ -17,40 +21,101 @@ export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Lo
 }
 
 export interface Database {
+  /** The pool for this process: the application role's for services, the owner's for operations. */
   db: Db;
+  /** Reads that may lag (world-state, ledger, dashboards): DATABASE_READ_URL's replica, else db. */
+  readDb: Db;
   url: string;
   embedded: boolean;
   close(): Promise<void>;
 }
 
+export interface OpenOptions {
+  poolSize?: number;
+  /** `app` for services (validator, dispatcher): no DDL, no rewriting of history. */
+  role?: 'owner' | 'app';
+  /** Apply pending migrations first, as the owner. */
+  migrate?: boolean;
+}
+
+const APP_LOGIN = 'gridgov_validator';
+
+/** In the embedded cluster, the LOGIN role services use: a member of gridgov_app. */
+async function provisionAppLogin(ownerUrl: string, dataDir: string): Promise<string | undefined> {
+  const file = join(dataDir, 'app-password');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  const password = readFileSync(file, 'utf8').trim();
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_roles WHERE rolname = 'gridgov_app'");
+    if (rowCount === 0) return undefined;
+    const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [APP_LOGIN]);
+    const literal = password.replace(/'/g, "''");
+    await client.query(
+      exists.rowCount === 0
+        ? `CREATE ROLE ${APP_LOGIN} LOGIN PASSWORD '${literal}' IN ROLE gridgov_app`
+        : `ALTER ROLE ${APP_LOGIN} LOGIN PASSWORD '${literal}'`,
+    );
+  } finally {
+    await client.end();
+  }
+  const url = new URL(ownerUrl);
+  url.username = APP_LOGIN;
+  url.password = encodeURIComponent(password);
+  return url.toString();
+}
+
+async function migrateAs(url: string): Promise<void> {
+  const owner = createDb(url, { max: 2 });
+  try {
+    await migrate(owner);
+  } finally {
+    await owner.close();
+  }
+}
+
 /**
- * The configured database: DATABASE_URL when set, else the embedded PostgreSQL under
- * GRIDGOV_DATA_DIR (started here, stopped by close()).
+ * The configured database: DATABASE_URL (and DATABASE_OWNER_URL for migrations and operations)
+ * when set, else the embedded PostgreSQL under GRIDGOV_DATA_DIR (started here, stopped by
+ * close()), where services connect as a generated application login.
  */
-export async function openDatabase(config: Readonly<Config>, logger: Logger, poolSize = 20): Promise<Database> {
+export async function openDatabase(config: Readonly<Config>, logger: Logger, poolSize = 20, options: OpenOptions = {}): Promise<Database> {
+  const role = options.role ?? 'owner';
+  const readDb = (db: Db) => (config.databaseReadUrl ? createDb(config.databaseReadUrl, { max: poolSize, applicationName: 'gridgov-read' }) : db);
   if (config.databaseUrl) {
-    const db = createDb(config.databaseUrl, { max: poolSize });
-    return { db, url: config.databaseUrl, embedded: false, close: () => db.close() };
+    const ownerUrl = config.databaseOwnerUrl ?? config.databaseUrl;
+    if (options.migrate) await migrateAs(ownerUrl);
+    const url = role === 'app' ? config.databaseUrl : ownerUrl;
+    const db = createDb(url, { max: poolSize });
+    const reads = readDb(db);
+    return { db, readDb: reads, url, embedded: false, close: async () => void (await Promise.all([db.close(), reads !== db ? reads.close() : undefined])) };
   }
   const server = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (line) => logger.info(line) });
+  let url: string;
   try {
     const admin = new pg.Client({ connectionString: server.url });
     await admin.connect();
     const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'gridgov'");
     if (exists.rowCount === 0) await admin.query('CREATE DATABASE gridgov');
     await admin.end();
+    const ownerUrl = databaseUrl(server.url, 'gridgov');
+    if (options.migrate || role === 'app') await migrateAs(ownerUrl);
+    url = role === 'app' ? ((await provisionAppLogin(ownerUrl, config.dataDir)) ?? ownerUrl) : ownerUrl;
   } catch (error) {
     await server.stop();
     throw error;
   }
-  const url = databaseUrl(server.url, 'gridgov');
   const db = createDb(url, { max: poolSize });
+  const reads = readDb(db);
   return {
     db,
+    readDb: reads,
     url,
     embedded: true,
     async close() {
       await db.close().catch(() => undefined);
+      if (reads !== db) await reads.close().catch(() => undefined);
       await server.stop();
     },
   };

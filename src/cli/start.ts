@@ -2,47 +2,100 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createValidatorApp } from '../api/validator.ts';
 import { loadConfig } from '../config.ts';
-import { migrate } from '../db/migrate.ts';
+import { randomBytes } from 'node:crypto';
+import { StrategyName } from '../agents/types.ts';
+import { createDashboardApp } from '../dashboard/server.ts';
+import { parseScenario } from '../domain/scenario.ts';
 import { readScenarioFile, seedScenario } from '../ledger/seed.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
-import { parseFlags } from './args.ts';
+import { startBackgroundRunner } from '../runner/embedded.ts';
+import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './main.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
+import { DEFAULT_DASHBOARD_PORT } from './dashboard.ts';
 
 const DEMO = fileURLToPath(new URL('../../scenarios/demo.json', import.meta.url));
 
 export const command: Command = {
   summary: 'All in one: database (embedded unless DATABASE_URL), migrate, seed the demo when empty, serve',
-  usage: 'gridgov start [--port N] [--host H] [--scenario FILE] [--database-url URL] [--data-dir DIR]',
+  usage:
+    'gridgov start [--port N] [--host H] [--dashboard-port N] [--scenario FILE] [--database-url URL] [--data-dir DIR] [--no-runner] [--interval MS] [--strategy NAME]',
   async run(args) {
-    const { values } = parseFlags(args, { scenario: { type: 'string' } });
-    const config = loadConfig(process.env, values);
+    const { values } = parseFlags(args, {
+      scenario: { type: 'string' },
+      'dashboard-port': { type: 'string' },
+      'no-runner': { type: 'boolean' },
+      interval: { type: 'string' },
+      strategy: { type: 'string' },
+    });
+    const withRunner = !values['no-runner'] && process.env.GRIDGOV_RUNNER !== 'off';
+    const intervalMs = Number(values.interval ?? process.env.GRIDGOV_RUNNER_INTERVAL_MS ?? 2000);
+    if (!Number.isInteger(intervalMs) || intervalMs < 0) throw new UsageError('--interval must be a number of milliseconds');
+    const strategyFlag = values.strategy as StrategyName | undefined;
+    if (strategyFlag !== undefined && !Object.values(StrategyName).includes(strategyFlag)) throw new UsageError(`--strategy must be one of ${Object.values(StrategyName).join(', ')}`);
+    // The in-process runner needs the system role; without a configured key it gets one that
+    // lives only in this process.
+    const ephemeralKey = withRunner && !process.env.GRIDGOV_RUNNER_KEY && !process.env.GRIDGOV_ADMIN_KEY ? `ggk_${randomBytes(24).toString('base64url')}` : undefined;
+    const config = loadConfig(ephemeralKey ? { ...process.env, GRIDGOV_ADMIN_KEY: ephemeralKey } : process.env, values);
     const logger = createLogger(config, 'gridgov');
-    const database = await openDatabase(config, logger);
+    const database = await openDatabase(config, logger, 20, { role: 'app', migrate: true });
     try {
-      await migrate(database.db);
       const { rows } = await database.db.query<{ n: number }>("SELECT count(*) AS n FROM actors WHERE kind <> 'system'");
       if (rows[0]!.n === 0) {
         const scenario = await readScenarioFile(values.scenario ? resolve(values.scenario) : DEMO);
         const seeded = await seedScenario(database.db, scenario, config.validatorVersion);
         console.log(`seeded scenario "${scenario.name}" (${seeded.actorsAdded} actors) into the empty database`);
       }
-      const app = await createValidatorApp({ db: database.db, config, logger });
+      const app = await createValidatorApp({ db: database.db, readDb: database.readDb, config, logger });
       await app.listen({ port: config.port, host: config.host });
+      const address = app.server.address();
+      const base = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
+      // The dashboard reads through the validator's HTTP API like any client, over loopback.
+      const loopback = base.replace(/\/\/(0\.0\.0\.0|\[?::\]?)(?=:)/, '//127.0.0.1');
+      const dashboard = await createDashboardApp({ validatorUrl: loopback, logger: logger.child({ component: 'dashboard' }) });
+      try {
+        await dashboard.listen({ port: config.dashboard.port ?? (config.port === 0 ? 0 : DEFAULT_DASHBOARD_PORT), host: config.host });
+      } catch (error) {
+        await app.close();
+        throw error;
+      }
+      const dashboardAddress = dashboard.server.address();
       const dispatcher = dispatcherFromConfig(database.db, config, logger);
       dispatcher.start();
+      let runnerLine = 'off';
+      let runner: { stop(): Promise<void> } | undefined;
+      if (withRunner) {
+        // The scenario to simulate: the flag's, else the one seeded last, else the demo.
+        const { rows: seeded } = await database.db.query<{ definition: unknown }>('SELECT definition FROM scenarios ORDER BY seeded_at DESC LIMIT 1');
+        const stored = seeded[0] ? parseScenario(seeded[0].definition) : undefined;
+        const scenario = values.scenario || !stored?.ok ? await readScenarioFile(values.scenario ? resolve(values.scenario) : DEMO) : stored.scenario;
+        const strategy = strategyFlag ?? (config.agents.gemini ? 'gemini' : 'heuristic');
+        runner = startBackgroundRunner({
+          validatorUrl: base,
+          apiKey: config.runnerKey!,
+          scenario,
+          strategy,
+          agents: config.agents,
+          intervalMs,
+          logger,
+          print: (line) => console.log(line),
+        });
+        runnerLine = `scenario "${scenario.name}", ${strategy} agents, an epoch every ${intervalMs} ms (GET /epochs)`;
+      }
       onShutdown(async () => {
+        await runner?.stop();
+        await dashboard.close();
         await app.close();
         await dispatcher.stop();
         await database.close();
       }, logger);
-      const address = app.server.address();
-      const base = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
       console.log(
         [
           'Grid Governance Engine is running',
           `  validator  ${base}`,
+          `  dashboard  http://${config.host}:${typeof dashboardAddress === 'object' && dashboardAddress ? dashboardAddress.port : ''}`,
           `  api docs   ${base}/docs`,
+          `  runner     ${runnerLine}`,
           `  database   ${database.embedded ? `embedded PostgreSQL in ${resolve(config.dataDir)}` : 'DATABASE_URL'}`,
           `  outbox     linear ${config.linear ? 'on' : 'off (logged locally)'}, discord ${config.discord ? 'on' : 'off (logged locally)'}`,
           'Press Ctrl+C to stop.',

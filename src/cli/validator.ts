@@ -1,6 +1,5 @@
 import { createValidatorApp } from '../api/validator.ts';
 import { loadConfig } from '../config.ts';
-import { migrate } from '../db/migrate.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './main.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
@@ -12,10 +11,9 @@ export const command: Command = {
     const { values } = parseFlags(args, { 'no-migrate': { type: 'boolean' } });
     const config = loadConfig(process.env, values);
     const logger = createLogger(config, 'validator');
-    const database = await openDatabase(config, logger);
+    const database = await openDatabase(config, logger, 20, { role: 'app', migrate: !values['no-migrate'] });
     try {
-      if (!values['no-migrate']) await migrate(database.db);
-      const app = await createValidatorApp({ db: database.db, config, logger });
+      const app = await createValidatorApp({ db: database.db, readDb: database.readDb, config, logger });
       await app.listen({ port: config.port, host: config.host });
       onShutdown(async () => {
         await app.close();

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { listenChannel, type ListenHandlers, type Listener } from './listen.ts';
 
 // bigint columns (ledger ids, counts) stay far below 2^53; numeric stays a string for exactness.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
@@ -14,6 +16,8 @@ export interface Db {
   /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** LISTENs on a channel over a dedicated connection; absent inside a transaction. */
+  listen?(channel: string, handlers: ListenHandlers): Listener;
 }
 
 export interface DbOptions {
@@ -24,10 +28,27 @@ export interface DbOptions {
   statementTimeoutMs?: number;
 }
 
+const statementNames = new Map<string, string>();
+
+/**
+ * A parameterised query runs as a named prepared statement, so each connection parses and plans
+ * it once; our statements are fixed texts, so the set of names stays small. Queries without
+ * parameters (migrations, several statements at once) use the simple protocol.
+ */
+function toQuery(sql: string, params?: unknown[]): pg.QueryConfig {
+  if (!params || params.length === 0) return { text: sql };
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `gg_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    statementNames.set(sql, name);
+  }
+  return { name, text: sql, values: params };
+}
+
 function clientDb(client: pg.PoolClient): Db {
   return {
     async query<T>(sql: string, params?: unknown[]) {
-      const result = await client.query(sql, params as unknown[]);
+      const result = await client.query(toQuery(sql, params));
       return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
     },
     transaction: (fn) => fn(clientDb(client)),
@@ -48,7 +69,7 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
 
   return {
     async query<T>(sql: string, params?: unknown[]) {
-      const result = await pool.query(sql, params as unknown[]);
+      const result = await pool.query(toQuery(sql, params));
       return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
     },
     async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
@@ -79,6 +100,7 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
       }
     },
     close: () => pool.end(),
+    listen: (channel, handlers) => listenChannel(connectionString, channel, handlers),
   };
 }
 

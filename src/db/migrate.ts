@@ -30,6 +30,13 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
  */
 export async function migrate(db: Db): Promise<string[]> {
   const migrations = await loadMigrations();
+  // Up to date: touch nothing, so a role without DDL rights (the validator's) may call this too.
+  const { rows: table } = await db.query<{ exists: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS exists");
+  if (table[0]?.exists) {
+    const { rows } = await db.query<{ id: number }>('SELECT id FROM schema_migrations');
+    const known = new Set(rows.map((r) => r.id));
+    if (migrations.every((m) => known.has(m.id))) return [];
+  }
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (

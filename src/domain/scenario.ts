@@ -23,8 +23,21 @@ const actorSchema = z.strictObject({
   balances: perResource.default({}),
   production: perResource.optional(),
   consumption: perResource.optional(),
-  strategy: z.string().optional(),
+  strategy: z.enum(['heuristic', 'gemini', 'openai-compatible']).optional(),
 });
+
+/**
+ * How agents negotiate: turns each agent gets per epoch, replies a session may take before it
+ * fails, how many epochs of need an agent tries to hold, and reference prices (in units of
+ * credits, or of any common measure) that anchor the heuristic's bids and asks.
+ */
+const negotiationSchema = z.strictObject({
+  turns_per_agent: z.number().int().min(1).max(8).default(2),
+  max_rounds: z.number().int().min(1).max(10).default(4),
+  horizon_epochs: z.number().int().min(1).max(100).default(3),
+  prices: z.record(resourceName, positive).default({}),
+});
+export type NegotiationSettings = z.infer<typeof negotiationSchema>;
 
 export const scenarioSchema = z.strictObject({
   name: z.string().min(1).max(100),
@@ -33,7 +46,7 @@ export const scenarioSchema = z.strictObject({
   default_credit: amount.optional(),
   resources: z.array(z.strictObject({ name: resourceName, unit: z.string().max(32).default('') })).min(1),
   constraints: limits.extend({ per_resource: z.record(resourceName, limits).optional() }).default({}),
-  negotiation: z.record(z.string(), z.unknown()).optional(),
+  negotiation: negotiationSchema.prefault({}),
   actors: z.array(actorSchema).min(1),
 });
 
@@ -59,6 +72,9 @@ export function parseScenario(document: unknown): ParseScenarioResult {
         if (!resources.has(resource)) return { ok: false, message: `actors.${actor.name}.${field}: unknown resource ${resource}` };
       }
     }
+  }
+  for (const resource of Object.keys(scenario.negotiation.prices)) {
+    if (!resources.has(resource)) return { ok: false, message: `negotiation.prices: unknown resource ${resource}` };
   }
   for (const resource of Object.keys(scenario.constraints.per_resource ?? {})) {
     if (!resources.has(resource)) return { ok: false, message: `constraints.per_resource: unknown resource ${resource}` };

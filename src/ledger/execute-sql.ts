@@ -37,9 +37,10 @@ interface PriorRow {
   canonical: string | null;
 }
 
+// The actor_id = ANY(...) lets the planner probe the primary key instead of scanning balances.
 const LOCK_BALANCES = `
   SELECT b.actor_id, b.resource, b.amount FROM balances b
-    JOIN unnest($2::uuid[], $3::text[]) AS p(actor_id, resource) USING (actor_id, resource)
+   WHERE b.actor_id = ANY($2::uuid[]) AND (b.actor_id, b.resource) IN (SELECT * FROM unnest($2::uuid[], $3::text[]))
    ORDER BY b.actor_id, b.resource FOR UPDATE OF b`;
 
 const INSERT_MISSING_BALANCES = `

@@ -86,7 +86,13 @@ export async function seedScenario(db: Db, scenario: Scenario, validatorVersion:
           metadata: { scenario: scenario.name },
         })),
     );
-    const appended = await appendEntries(tx, entries, validatorVersion, { skipExisting: true });
+    // Leave out what is already there before appending: ON CONFLICT would still draw ledger ids
+    // for the skipped rows, and seeding again (every run registration does) must not shift them.
+    const { rows: present } = await tx.query<{ proposal_id: string }>('SELECT proposal_id::text FROM ledger WHERE proposal_id = ANY($1::uuid[])', [
+      entries.map((e) => e.proposalId),
+    ]);
+    const seen = new Set(present.map((r) => r.proposal_id));
+    const appended = await appendEntries(tx, entries.filter((e) => !seen.has(e.proposalId)), validatorVersion, { skipExisting: true });
     await tx.query(
       `INSERT INTO scenarios (name, definition) VALUES ($1, $2)
        ON CONFLICT (name) DO UPDATE SET definition = excluded.definition`,

@@ -40,7 +40,7 @@ export async function getWorldState(db: Db, options: { at?: number; now?: () => 
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const head = await tx.query<{ head: number | null; epoch: number | null }>(
       `SELECT (SELECT max(id) FROM ledger) AS head,
-              (SELECT max(e.epoch) FROM epochs e WHERE e.run_id = (SELECT id FROM runs ORDER BY started_at DESC LIMIT 1)) AS epoch`,
+              (SELECT max(e.epoch) FROM epochs e WHERE e.run_id = (SELECT run_id FROM epochs ORDER BY started_at DESC LIMIT 1)) AS epoch`,
     );
     const ledgerHead = head.rows[0]?.head ?? 0;
     const balanceRows = await tx.query<{ actor_id: string; resource: string; amount: string }>(

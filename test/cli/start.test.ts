@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
+import pg from 'pg';
 import { BIN, http } from '../support/validator.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gridgov-start-'));
@@ -29,7 +30,7 @@ after(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const env = { ...process.env, GRIDGOV_DATA_DIR: dataDir, PORT: '0', DATABASE_URL: '', LOG_LEVEL: 'warn' };
+const env = { ...process.env, GRIDGOV_DATA_DIR: dataDir, PORT: '0', DATABASE_URL: '', LOG_LEVEL: 'warn', GRIDGOV_RUNNER: 'off' };
 
 function start() {
   const child = spawn(process.execPath, [BIN, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -77,6 +78,18 @@ test('gridgov start runs on its embedded database, survives kill -9 and stops it
   const proposal = { proposal_id: randomUUID(), actor_from: a.name, actor_to: b.name, resource: 'credits', amount: 1.5 };
   const applied = await http(url, 'POST', '/execute', proposal);
   assert.equal(applied.status, 200);
+  // The validator connects as the generated application login, not as the cluster's owner.
+  const port = readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[3];
+  const owner = new pg.Client({ host: '127.0.0.1', port: Number(port), user: 'gridgov', database: 'gridgov', password: readFileSync(join(dataDir, 'password'), 'utf8').trim() });
+  await owner.connect();
+  const { rows } = await owner.query("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'gridgov' AND application_name = 'gridgov'");
+  await owner.end();
+  assert.deepEqual(rows.map((r: { usename: string }) => r.usename), ['gridgov_validator']);
+  const dashboard = /dashboard\s+(http:\/\/\S+)/.exec(first.output())?.[1];
+  assert.ok(dashboard, `the banner names the dashboard:\n${first.output()}`);
+  assert.equal((await fetch(`${dashboard}/`)).status, 200);
+  const throughDashboard = await http(dashboard, 'GET', '/api/world-state');
+  assert.equal(throughDashboard.body.ledger_head, applied.body.ledger_ids[0], 'the dashboard reads the validator it runs beside');
 
   // A killed process leaves its postmaster behind; the next start clears it and finds the data.
   const orphan = postmasterPid();

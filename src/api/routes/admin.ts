@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CodedError } from '../../domain/errors.ts';
 import { findUnstorable } from '../../domain/proposal.ts';
@@ -7,6 +7,7 @@ import { hasRole, type Caller, type Role } from '../../governance/auth.ts';
 import type { Admin } from '../../governance/admin.ts';
 import type { AppDeps } from '../app.ts';
 import { ApiError } from '../errors.ts';
+import { createRateLimiter } from '../rate-limit.ts';
 import { ledgerIdParam, limitParam, parseQuery } from '../query.ts';
 
 declare module 'fastify' {
@@ -51,15 +52,23 @@ export async function auditFailedAdminCall(deps: AppDeps, request: FastifyReques
 
 export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admin: Admin }): void {
   app.decorateRequest('audited', false);
+  const limit = createRateLimiter({ perMinute: deps.adminRatePerMinute ?? 120 });
 
   /** Authenticates, authorises and audits an admin call; the handler audits its own success. */
   const guarded =
     (action: string, role: Role, handler: (caller: Caller, request: FastifyRequest) => Promise<unknown>) =>
-    async (request: FastifyRequest) => {
+    async (request: FastifyRequest, reply: FastifyReply) => {
       request.audited = true;
       const { name, caller, denial } = await auditName(deps, request);
       const payload = { request: request.method === 'GET' ? request.query : request.body };
-      let failure: ApiError | undefined = denial;
+      // Limited per client address whatever the key, so guessing keys is as slow as any call.
+      const allowed = limit(request.ip);
+      let failure: ApiError | undefined;
+      if (!allowed.ok) {
+        void reply.header('retry-after', String(allowed.retryAfterSeconds));
+        failure = new ApiError('RATE_LIMITED', `too many admin requests; retry in ${allowed.retryAfterSeconds} s`, { retry_after: allowed.retryAfterSeconds });
+      }
+      failure ??= denial;
       if (!failure && !hasRole(caller, role)) failure = new ApiError('FORBIDDEN', `${action} needs the ${role} role`);
       if (failure) {
         await writeAudit(deps.db, { adminUser: name, action, payload, outcome: failure.code });
@@ -103,7 +112,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admi
     '/admin/audit',
     guarded('admin.audit', 'viewer', async (caller, request) => {
       const q = parseQuery(auditQuery, request.query);
-      const page = await listAudit(deps.db, { before: q.cursor, limit: q.limit, action: q.action, adminUser: q.admin_user });
+      const page = await listAudit(deps.readDb, { before: q.cursor, limit: q.limit, action: q.action, adminUser: q.admin_user });
       await writeAudit(deps.db, { adminUser: caller.name, action: 'admin.audit', payload: { request: request.query }, outcome: 'applied' });
       return page;
     }),

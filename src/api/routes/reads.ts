@@ -50,7 +50,7 @@ function decodeCursor(cursor: string | undefined): { at: string; id: string } | 
 export function registerReadRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/world-state', async (request) => {
     const { at } = parseQuery(z.strictObject({ at: ledgerIdParam.optional() }), request.query);
-    const state = await getWorldState(deps.db, { at });
+    const state = await getWorldState(deps.readDb, { at });
     if (at !== undefined && at > state.ledger_head) {
       throw new ApiError('BAD_REQUEST', `at: ledger entry ${at} does not exist yet (head is ${state.ledger_head})`, { field: 'at' });
     }
@@ -65,18 +65,18 @@ export function registerReadRoutes(app: FastifyInstance, deps: AppDeps): void {
       if (!actor) return { entries: [], next_cursor: null };
       actorId = actor.id;
     }
-    return listLedger(deps.db, { before: q.cursor, limit: q.limit, actorId, resource: q.resource, proposalId: q.proposal_id, kind: q.kind });
+    return listLedger(deps.readDb, { before: q.cursor, limit: q.limit, actorId, resource: q.resource, proposalId: q.proposal_id, kind: q.kind });
   });
 
   app.get('/rejections', async (request) => {
     const q = parseQuery(rejectionsQuery, request.query);
-    return listRejections(deps.db, { cursor: decodeCursor(q.cursor), limit: q.limit, code: q.error_code, proposalId: q.proposal_id });
+    return listRejections(deps.readDb, { cursor: decodeCursor(q.cursor), limit: q.limit, code: q.error_code, proposalId: q.proposal_id });
   });
 
   app.get('/actors', async () => {
-    const state = await getWorldState(deps.db);
+    const state = await getWorldState(deps.readDb);
     return { actors: state.actors, ledger_head: state.ledger_head };
   });
 
-  app.get('/resources', async () => ({ resources: await listResources(deps.db) }));
+  app.get('/resources', async () => ({ resources: await listResources(deps.readDb) }));
 }

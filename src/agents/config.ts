@@ -1,0 +1,57 @@
+import type { GeminiSettings } from './gemini.ts';
+import type { LlmSettings } from './llm.ts';
+import type { OpenAISettings } from './openai.ts';
+
+export interface AgentConfig {
+  /** Set when GEMINI_API_KEY is. */
+  gemini: GeminiSettings | undefined;
+  /** Set when OPENAI_MODEL is. */
+  openai: OpenAISettings | undefined;
+}
+
+type Env = Record<string, string | undefined>;
+
+const value = (env: Env, name: string) => {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+};
+
+function llmSettings(env: Env, prefix: string, fail: (message: string) => never): LlmSettings {
+  const number = (name: string, fallback: number, min: number, max: number, integer: boolean) => {
+    const raw = value(env, `${prefix}_${name}`);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+      fail(`${prefix}_${name} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}, got "${raw}"`);
+    }
+    return n;
+  };
+  return {
+    temperature: number('TEMPERATURE', 0.2, 0, 2, false),
+    timeoutMs: number('TIMEOUT_MS', 20_000, 100, 600_000, true),
+    retries: number('RETRIES', 2, 0, 10, true),
+    retryBaseMs: number('RETRY_BASE_MS', 500, 1, 60_000, true),
+  };
+}
+
+function url(env: Env, name: string, fail: (message: string) => never): string | undefined {
+  const raw = value(env, name);
+  if (raw !== undefined && !/^https?:\/\/[^\s]+$/.test(raw)) fail(`${name} must be an http(s) URL`);
+  return raw;
+}
+
+/** The language-model settings of the agent strategies, from the environment. */
+export function loadAgentConfig(env: Env, fail: (message: string) => never): AgentConfig {
+  const geminiKey = value(env, 'GEMINI_API_KEY');
+  const geminiBase = url(env, 'GEMINI_BASE_URL', fail);
+  const openaiModel = value(env, 'OPENAI_MODEL');
+  const openaiBase = url(env, 'OPENAI_BASE_URL', fail);
+  return {
+    gemini: geminiKey
+      ? { apiKey: geminiKey, model: value(env, 'GEMINI_MODEL') ?? 'gemini-2.5-flash', ...(geminiBase ? { baseUrl: geminiBase } : {}), ...llmSettings(env, 'GEMINI', fail) }
+      : undefined,
+    openai: openaiModel
+      ? { baseUrl: openaiBase ?? 'https://api.openai.com/v1', apiKey: value(env, 'OPENAI_API_KEY'), model: openaiModel, ...llmSettings(env, 'OPENAI', fail) }
+      : undefined,
+  };
+}

@@ -1,0 +1,45 @@
+import { ApiError, GoogleGenAI } from '@google/genai';
+import { createLlmStrategy, isRetryableStatus, ModelCallError, type LlmSettings, type ModelClient } from './llm.ts';
+import type { Strategy } from './types.ts';
+
+export interface GeminiSettings extends LlmSettings {
+  apiKey: string;
+  model: string;
+  /** Any server speaking the Gemini API's generateContent (a proxy, a local stand-in). */
+  baseUrl?: string;
+}
+
+/** generateContent through the official SDK, with JSON-schema structured output. */
+export function createGeminiClient(settings: GeminiSettings): ModelClient {
+  const ai = new GoogleGenAI({ apiKey: settings.apiKey, ...(settings.baseUrl ? { httpOptions: { baseUrl: settings.baseUrl } } : {}) });
+  return {
+    model: settings.model,
+    async complete(request) {
+      try {
+        const response = await ai.models.generateContent({
+          model: settings.model,
+          contents: request.prompt,
+          config: {
+            systemInstruction: request.system,
+            temperature: request.temperature,
+            responseMimeType: 'application/json',
+            responseJsonSchema: request.schema,
+            abortSignal: request.signal,
+          },
+        });
+        const usage = response.usageMetadata;
+        return {
+          text: response.text ?? '',
+          usage: { prompt: usage?.promptTokenCount ?? 0, completion: usage?.candidatesTokenCount ?? 0, total: usage?.totalTokenCount ?? 0 },
+        };
+      } catch (error) {
+        if (error instanceof ApiError) throw new ModelCallError(`HTTP ${error.status}: ${error.message.slice(0, 200)}`, isRetryableStatus(error.status), error.status);
+        throw new ModelCallError((error as Error).message, true);
+      }
+    },
+  };
+}
+
+export function createGeminiStrategy(settings: GeminiSettings): Strategy {
+  return createLlmStrategy('gemini', createGeminiClient(settings), settings);
+}

@@ -1,0 +1,188 @@
+import type { Micro } from '../domain/money.ts';
+import { formatMicro } from '../domain/money.ts';
+import type { Move, Offer, Reply } from '../domain/negotiation.ts';
+import { emptyUsage } from '../domain/stats.ts';
+import type { AgentProfile, Decided, MarketView, Strategy, TurnContext } from './types.ts';
+
+/**
+ * The offline strategy: deterministic given its seeded random source and the snapshot, and driven
+ * by needs. An agent wants `horizon` epochs of its net consumption above the balance floor; it
+ * buys what runs short first, pays with what it holds most of in value, bids more the closer it
+ * is to running out, and sells only what it can spare. Amounts are exact micro units, rounded to
+ * thousandths; prices are per-mille multipliers of the scenario's reference prices.
+ */
+
+const UNIT = 1_000n; // 0.001: the finest amount the heuristic names
+const ONE = 1_000_000n;
+const PERMILLE = 1000n;
+
+const done = <T>(value: T | undefined): Decided<T> => ({ value, usage: emptyUsage() });
+const roundDown = (amount: Micro): Micro => (amount / UNIT) * UNIT;
+const minOf = (...values: Micro[]): Micro => values.reduce((a, b) => (b < a ? b : a));
+
+function held(view: MarketView, actor: string, resource: string): Micro {
+  return view.holdings.get(actor)?.get(resource) ?? 0n;
+}
+const floorOf = (view: MarketView, resource: string) => view.limits.get(resource)?.minBalance ?? 0n;
+const capOf = (view: MarketView, resource: string) => view.limits.get(resource)?.maxTransfer ?? null;
+const priceOf = (view: MarketView, resource: string) => view.prices.get(resource) ?? ONE;
+
+/** Net consumption per epoch that production does not cover. */
+function netNeed(self: AgentProfile, resource: string): Micro {
+  const need = (self.consumption.get(resource) ?? 0n) - (self.production.get(resource) ?? 0n);
+  return need > 0n ? need : 0n;
+}
+
+/** What the agent wants to hold: the floor plus `horizon` epochs of net need. */
+function target(self: AgentProfile, view: MarketView, resource: string): Micro {
+  return floorOf(view, resource) + netNeed(self, resource) * BigInt(view.horizon);
+}
+
+/** What the agent can give away without cutting into its target (and this epoch's own use). */
+export function spare(self: AgentProfile, view: MarketView, resource: string): Micro {
+  const keep = netNeed(self, resource) > 0n ? target(self, view, resource) : floorOf(view, resource) + (self.consumption.get(resource) ?? 0n);
+  const free = held(view, self.name, resource) - keep;
+  return free > 0n ? roundDown(free) : 0n;
+}
+
+/** 0..1000: how close the agent is to running out of a resource it needs (0 when covered). */
+export function urgency(self: AgentProfile, view: MarketView, resource: string): bigint {
+  const need = netNeed(self, resource);
+  if (need === 0n) return 0n;
+  const horizon = BigInt(view.horizon);
+  const cover = (held(view, self.name, resource) - floorOf(view, resource)) * PERMILLE / need; // epochs x 1000
+  const left = horizon * PERMILLE - (cover > 0n ? cover : 0n);
+  return left <= 0n ? 0n : left / horizon;
+}
+
+/** Resources the agent runs short of, most urgent first. */
+function needs(self: AgentProfile, view: MarketView): string[] {
+  return view.resources
+    .filter((r) => netNeed(self, r) > 0n && held(view, self.name, r) < target(self, view, r))
+    .map((r) => ({ r, u: urgency(self, view, r) }))
+    .sort((a, b) => (a.u === b.u ? (a.r < b.r ? -1 : 1) : a.u > b.u ? -1 : 1))
+    .map((x) => x.r);
+}
+
+/** How much of `to` trades for `amount` of `from` at a per-mille multiple of the reference prices. */
+function convert(view: MarketView, amount: Micro, from: string, to: string, multiplier: bigint): Micro {
+  return roundDown((amount * priceOf(view, from) * multiplier) / (priceOf(view, to) * PERMILLE));
+}
+
+/** The multiplier an offer implies: what the agent gets per unit given, against reference prices. */
+function impliedMultiplier(view: MarketView, give: { resource: string; amount: Micro }, get: { resource: string; amount: Micro }): bigint {
+  return (get.amount * priceOf(view, get.resource) * PERMILLE) / (give.amount * priceOf(view, give.resource));
+}
+
+/**
+ * The least an agent accepts in return when giving `give` for `get`, per mille: more when it
+ * needs what it gives, less when it needs what it gets, with a little seeded noise.
+ */
+function askMultiplier(ctx: TurnContext, give: string, get: string): bigint {
+  const { self, view, random } = ctx;
+  return 1000n + (300n * urgency(self, view, give)) / PERMILLE - (400n * urgency(self, view, get)) / PERMILLE + BigInt(random.permille()) / 20n;
+}
+
+function propose(ctx: TurnContext): Move {
+  const { self, view, random, turn } = ctx;
+  const shortOf = needs(self, view);
+  const wanted = shortOf[turn];
+  if (wanted === undefined) return aid(ctx);
+  const others = [...view.holdings.keys()]
+    .filter((name) => name !== self.name)
+    .map((name) => ({ name, free: held(view, name, wanted) - floorOf(view, wanted) }))
+    .filter((c) => c.free >= UNIT)
+    .sort((a, b) => (a.free === b.free ? (a.name < b.name ? -1 : 1) : a.free > b.free ? -1 : 1));
+  if (others.length === 0) return { action: 'pass', reasoning: `short of ${wanted}, but nobody holds any to spare` };
+  // Mostly the biggest holder, sometimes the next ones: agents do not all queue at one door.
+  const counterparty = others[Math.min(others.length - 1, Math.floor(random.next() ** 3 * Math.min(3, others.length)))]!;
+  const payment = view.resources
+    .filter((r) => r !== wanted)
+    .map((r) => ({ r, value: spare(self, view, r) * priceOf(view, r) }))
+    .filter((p) => p.value > 0n)
+    .sort((a, b) => (a.value === b.value ? (a.r < b.r ? -1 : 1) : a.value > b.value ? -1 : 1))[0];
+  if (!payment) return { action: 'pass', reasoning: `short of ${wanted}, with nothing to spare to pay for it` };
+
+  const cap = capOf(view, wanted);
+  let amount = minOf(target(self, view, wanted) - held(view, self.name, wanted), counterparty.free, ...(cap === null ? [] : [cap]));
+  const u = urgency(self, view, wanted);
+  const opening = 850n + (250n * u) / PERMILLE + BigInt(random.permille()) / 20n;
+  const payCap = capOf(view, payment.r);
+  // Its turns are planned from the same snapshot, so an agent splits what it can pay across its needs.
+  const budget = minOf(spare(self, view, payment.r) / BigInt(shortOf.length), ...(payCap === null ? [] : [payCap]));
+  let price = convert(view, amount, wanted, payment.r, opening);
+  if (price > budget) {
+    amount = roundDown((amount * budget) / price);
+    price = convert(view, amount, wanted, payment.r, opening);
+  }
+  amount = roundDown(amount);
+  if (amount < UNIT || price < UNIT) return { action: 'pass', reasoning: `short of ${wanted}, but cannot afford a meaningful amount` };
+  return {
+    action: 'offer',
+    to: counterparty.name,
+    give: { resource: payment.r, amount: price },
+    get: { resource: wanted, amount },
+    reasoning: `${wanted} covers ${coverText(self, view, wanted)} of my need; ${counterparty.name} holds the most to spare; paying in ${payment.r}, my largest surplus`,
+  };
+}
+
+/** With no need left this turn, an agent with plenty sometimes helps one that has run dry. */
+function aid(ctx: TurnContext): Move {
+  const { self, view, random } = ctx;
+  if (random.next() >= 0.2) return { action: 'pass', reasoning: 'my needs are covered for now' };
+  for (const resource of view.resources) {
+    const free = spare(self, view, resource);
+    const cap = capOf(view, resource);
+    const gift = roundDown(minOf(free / 10n, ...(cap === null ? [] : [cap])));
+    if (gift < UNIT) continue;
+    const dry = [...view.holdings.keys()].filter((name) => name !== self.name && held(view, name, resource) <= floorOf(view, resource)).sort();
+    if (dry.length === 0) continue;
+    const to = dry[random.int(dry.length)]!;
+    return { action: 'transfer', to, resource, amount: gift, reasoning: `${to} has run out of ${resource}; I can spare ${formatMicro(gift)}` };
+  }
+  return { action: 'pass', reasoning: 'my needs are covered and nobody has run dry' };
+}
+
+function coverText(self: AgentProfile, view: MarketView, resource: string): string {
+  const need = netNeed(self, resource);
+  const free = held(view, self.name, resource) - floorOf(view, resource);
+  return need === 0n ? 'all' : `${formatMicro(((free > 0n ? free : 0n) * ONE) / need)} epochs`;
+}
+
+/**
+ * Answers the terms on the table, whichever side the agent is on: it is asked to give
+ * `offer.get` and would receive `offer.give`. It never gives what it cannot spare, accepts a price
+ * at or above its ask, and otherwise meets the other side halfway until the last round.
+ */
+function respond(ctx: TurnContext, history: readonly Offer[], lastRound: boolean): Reply {
+  const { self, view } = ctx;
+  const offer = history[history.length - 1]!;
+  const give = offer.get;
+  const get = offer.give;
+  const free = minOf(spare(self, view, give.resource), ...(capOf(view, give.resource) === null ? [] : [capOf(view, give.resource)!]));
+  if (free < UNIT) return { decision: 'reject', reasoning: `I cannot spare any ${give.resource}` };
+  const ask = askMultiplier(ctx, give.resource, get.resource);
+  const offered = impliedMultiplier(view, give, get);
+  if (give.amount <= free && offered >= ask) {
+    return { decision: 'accept', reasoning: `a fair price for ${give.resource} (${offered} per mille of reference, I ask ${ask})` };
+  }
+  if (lastRound) return { decision: 'reject', reasoning: `no agreement within the round limit (offered ${offered}, I ask ${ask} per mille)` };
+  const amount = minOf(give.amount, free);
+  const meet = offered >= ask ? ask : (offered + ask) / 2n;
+  const price = convert(view, amount, give.resource, get.resource, meet);
+  if (price < UNIT) return { decision: 'reject', reasoning: 'too small to trade' };
+  return {
+    decision: 'counter',
+    give: { resource: give.resource, amount },
+    get: { resource: get.resource, amount: price },
+    reasoning: amount < give.amount ? `I can spare only ${formatMicro(amount)} ${give.resource}` : `meet me halfway: ${meet} per mille of reference`,
+  };
+}
+
+export function createHeuristicStrategy(): Strategy {
+  return {
+    name: 'heuristic',
+    propose: async (ctx) => done(propose(ctx)),
+    respond: async (ctx, history, _transcript, lastRound) => done(respond(ctx, history, lastRound)),
+  };
+}

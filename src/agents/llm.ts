@@ -1,0 +1,86 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Move, Reply } from '../domain/negotiation.ts';
+import { emptyUsage } from '../domain/stats.ts';
+import { moveJsonSchema, parseMove, parseReply, proposePrompt, replyJsonSchema, respondPrompt, SYSTEM_INSTRUCTION, type Parsed } from './prompts.ts';
+import type { Decided, Strategy, StrategyName } from './types.ts';
+
+export interface ModelAnswer {
+  text: string;
+  usage: { prompt: number; completion: number; total: number };
+}
+
+export interface ModelRequest {
+  system: string;
+  prompt: string;
+  schemaName: string;
+  schema: Record<string, unknown>;
+  temperature: number;
+  signal: AbortSignal;
+}
+
+/** One provider's chat call with JSON-schema output; the strategy above it is provider-neutral. */
+export interface ModelClient {
+  readonly model: string;
+  complete(request: ModelRequest): Promise<ModelAnswer>;
+}
+
+/** A failed call; `retryable` for rate limits, server errors and lost connections. */
+export class ModelCallError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export const isRetryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
+
+export interface LlmSettings {
+  temperature: number;
+  /** Per call; a late answer costs the agent its turn and is not retried. */
+  timeoutMs: number;
+  /** Further attempts after a rate limit, a server error or a lost connection. */
+  retries: number;
+  retryBaseMs: number;
+}
+
+/**
+ * A strategy backed by a language model. Every call has a deadline; rate limits and server errors
+ * are retried with exponential backoff; whatever still fails, times out, is not JSON or breaks the
+ * schema leaves the decision undefined (the agent loses its turn) and never throws into the loop.
+ */
+export function createLlmStrategy(name: StrategyName, client: ModelClient, settings: LlmSettings): Strategy {
+  async function ask<T>(prompt: string, schemaName: string, schema: Record<string, unknown>, parse: (raw: string) => Parsed<T>): Promise<Decided<T>> {
+    const usage = emptyUsage();
+    const fail = (error: string): Decided<T> => {
+      usage.errors += 1;
+      return { value: undefined, usage, error };
+    };
+    for (let attempt = 0; ; attempt++) {
+      const signal = AbortSignal.timeout(settings.timeoutMs);
+      usage.calls += 1;
+      try {
+        const answer = await client.complete({ system: SYSTEM_INSTRUCTION, prompt, schemaName, schema, temperature: settings.temperature, signal });
+        usage.prompt_tokens += answer.usage.prompt;
+        usage.completion_tokens += answer.usage.completion;
+        usage.total_tokens += answer.usage.total;
+        const parsed = parse(answer.text);
+        return parsed.ok ? { value: parsed.value, usage } : fail(`invalid answer from ${client.model}: ${parsed.error}`);
+      } catch (error) {
+        if (signal.aborted) return fail(`no answer from ${client.model} within ${settings.timeoutMs} ms`);
+        const retryable = error instanceof ModelCallError ? error.retryable : true;
+        if (!retryable || attempt >= settings.retries) return fail(`${client.model}: ${(error as Error).message}`);
+        await sleep(settings.retryBaseMs * 2 ** attempt);
+      }
+    }
+  }
+
+  return {
+    name,
+    propose: (ctx) => ask<Move>(proposePrompt(ctx), 'agent_move', moveJsonSchema, parseMove),
+    respond: (ctx, history, transcript, lastRound) =>
+      ask<Reply>(respondPrompt(ctx, history, transcript, lastRound), 'agent_reply', replyJsonSchema, parseReply),
+  };
+}

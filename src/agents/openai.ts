@@ -1,0 +1,63 @@
+import { createLlmStrategy, isRetryableStatus, ModelCallError, type LlmSettings, type ModelClient } from './llm.ts';
+import type { Strategy } from './types.ts';
+
+export interface OpenAISettings extends LlmSettings {
+  /** e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1 (Ollama), a vLLM server's /v1. */
+  baseUrl: string;
+  apiKey?: string;
+  model: string;
+}
+
+interface ChatCompletion {
+  choices?: Array<{ message?: { content?: string | null } }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
+}
+
+/** POST {baseUrl}/chat/completions with a json_schema response format; plain fetch. */
+export function createOpenAIClient(settings: OpenAISettings): ModelClient {
+  const url = `${settings.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+  return {
+    model: settings.model,
+    async complete(request) {
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method: 'POST',
+          signal: request.signal,
+          headers: { 'content-type': 'application/json', ...(settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {}) },
+          body: JSON.stringify({
+            model: settings.model,
+            temperature: request.temperature,
+            messages: [
+              { role: 'system', content: request.system },
+              { role: 'user', content: request.prompt },
+            ],
+            response_format: { type: 'json_schema', json_schema: { name: request.schemaName, schema: request.schema } },
+          }),
+        });
+      } catch (error) {
+        throw new ModelCallError((error as Error).message, true);
+      }
+      const body = await response.text();
+      if (!response.ok) throw new ModelCallError(`HTTP ${response.status}: ${body.slice(0, 200)}`, isRetryableStatus(response.status), response.status);
+      let completion: ChatCompletion;
+      try {
+        completion = JSON.parse(body) as ChatCompletion;
+      } catch {
+        throw new ModelCallError('the endpoint answered with something other than JSON', false);
+      }
+      return {
+        text: completion.choices?.[0]?.message?.content ?? '',
+        usage: {
+          prompt: completion.usage?.prompt_tokens ?? 0,
+          completion: completion.usage?.completion_tokens ?? 0,
+          total: completion.usage?.total_tokens ?? 0,
+        },
+      };
+    },
+  };
+}
+
+export function createOpenAIStrategy(settings: OpenAISettings): Strategy {
+  return createLlmStrategy('openai-compatible', createOpenAIClient(settings), settings);
+}

@@ -1,0 +1,96 @@
+import { resolve } from 'node:path';
+import { createStrategies, StrategyUnavailableError } from '../agents/strategies.ts';
+import { StrategyName } from '../agents/types.ts';
+import { ConfigError, loadConfig } from '../config.ts';
+import { isUuid } from '../domain/ids.ts';
+import { readScenarioFile } from '../ledger/seed.ts';
+import { createValidatorClient } from '../runner/client.ts';
+import { runSimulation } from '../runner/runner.ts';
+import { agentProfiles } from '../runner/view.ts';
+import { parseFlags, UsageError } from './args.ts';
+import type { Command } from './main.ts';
+import { createLogger } from './runtime.ts';
+
+const STRATEGIES = Object.values(StrategyName);
+
+function positiveInteger(name: string, raw: string | undefined, min = 1): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer of at least ${min}`);
+  return n;
+}
+
+export const command: Command = {
+  summary: 'Run the agents: epochs of settlement, negotiation and trades against a validator over HTTP',
+  usage:
+    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N]',
+  async run(args) {
+    const { values } = parseFlags(args, {
+      validator: { type: 'string' },
+      scenario: { type: 'string', short: 's' },
+      epochs: { type: 'string' },
+      interval: { type: 'string' },
+      strategy: { type: 'string' },
+      seed: { type: 'string' },
+      'run-id': { type: 'string' },
+      key: { type: 'string' },
+      concurrency: { type: 'string' },
+      'batch-size': { type: 'string' },
+    });
+    if (!values.validator || !/^https?:\/\//.test(values.validator)) throw new UsageError('--validator URL is required (http:// or https://)');
+    if (!values.scenario) throw new UsageError('--scenario FILE is required');
+    const strategy = values.strategy as StrategyName | undefined;
+    if (strategy !== undefined && !STRATEGIES.includes(strategy)) throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}`);
+    if (values['run-id'] !== undefined && !isUuid(values['run-id'])) throw new UsageError('--run-id must be a UUID');
+    const epochs = positiveInteger('epochs', values.epochs);
+    const intervalMs = positiveInteger('interval', values.interval, 0) ?? 0;
+    const concurrency = positiveInteger('concurrency', values.concurrency) ?? 4;
+    const batchSize = positiveInteger('batch-size', values['batch-size']) ?? 250;
+
+    const config = loadConfig(process.env, values);
+    const scenario = await readScenarioFile(resolve(values.scenario));
+    let strategies;
+    try {
+      strategies = createStrategies(['heuristic', ...agentProfiles(scenario, strategy).map((a) => a.strategy)], config.agents);
+    } catch (error) {
+      if (error instanceof StrategyUnavailableError) throw new ConfigError(error.message);
+      throw error;
+    }
+    const key = values.key ?? config.runnerKey;
+    if (!key) throw new ConfigError('the runner needs an API key with the system role: --key, GRIDGOV_RUNNER_KEY or GRIDGOV_ADMIN_KEY');
+    const logger = createLogger(config, 'runner');
+
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const result = await runSimulation({
+        client: createValidatorClient({ baseUrl: values.validator, apiKey: key, logger, signal: stop.signal }),
+        scenario,
+        seed: values.seed,
+        strategy,
+        strategies,
+        runId: values['run-id'],
+        epochs,
+        intervalMs,
+        concurrency,
+        batchSize,
+        signal: stop.signal,
+        logger,
+        onEpoch: (_stats, line) => console.log(line),
+      });
+      console.log(`run ${result.runId}: ${stop.signal.aborted ? 'stopped' : 'finished'} after epoch ${result.lastEpoch}`);
+      return 0;
+    } catch (error) {
+      if (stop.signal.aborted) {
+        console.log('runner stopped');
+        return 0;
+      }
+      throw error;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+};

@@ -1,0 +1,126 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Strategy, StrategyName } from '../agents/types.ts';
+import type { SettlementSummary } from '../domain/economy.ts';
+import type { Scenario } from '../domain/scenario.ts';
+import { epochStats, type EpochStats, type SlotOutcome } from '../domain/stats.ts';
+import type { WorldState } from '../ledger/world-state.ts';
+import type { ValidatorClient } from './client.ts';
+import { planEpoch, type EpochPlan } from './plan.ts';
+import { progressLine } from './progress.ts';
+import { agentProfiles, marketView, microOf } from './view.ts';
+
+export interface RunnerOptions {
+  client: ValidatorClient;
+  scenario: Scenario;
+  /** Defaults to the scenario's seed, else 0. */
+  seed?: string;
+  /** Every agent uses this strategy instead of the scenario's own choice. */
+  strategy?: StrategyName;
+  strategies: ReadonlyMap<StrategyName, Strategy>;
+  runId?: string;
+  /** The last epoch to run; unset runs until stopped. */
+  epochs?: number;
+  intervalMs?: number;
+  concurrency?: number;
+  /** Proposals per POST /execute/batch (default 250); 1 sends one slot per request. */
+  batchSize?: number;
+  signal?: AbortSignal;
+  logger: Pick<Logger, 'info' | 'warn'>;
+  onEpoch?: (stats: RecordedStats, line: string) => void;
+}
+
+export type RecordedStats = EpochStats & { run_id: string; duration_ms: number; http_retries: number };
+
+interface Settled {
+  epoch: number;
+  replayed: boolean;
+  ledger_head: number;
+  settlement: SettlementSummary;
+  planned: boolean;
+}
+
+/** The label a run is registered with: the override, or the scenario's strategies joined. */
+export function runStrategyLabel(scenario: Scenario, override?: StrategyName): string {
+  return override ?? [...new Set(scenario.actors.map((a) => a.strategy ?? 'heuristic'))].sort().join('+');
+}
+
+/**
+ * The agent loop, a pure HTTP client of the validator. Per epoch: settle production and
+ * consumption (idempotent), take the plan stored for the epoch or make one from the snapshot and
+ * store it, send its proposals in plan order (in batches), then record the stats. Resuming a run
+ * starts at its first unfinished epoch; nothing already settled is sent as anything new.
+ */
+export async function runSimulation(options: RunnerOptions): Promise<{ runId: string; lastEpoch: number }> {
+  const { client, scenario, logger } = options;
+  const seed = options.seed ?? String(scenario.seed ?? 0);
+  const agents = agentProfiles(scenario, options.strategy);
+  const run = await client.expectOk<{ run_id: string; last_epoch: { epoch: number; finished: boolean } | null }>('POST', '/runs', {
+    scenario,
+    seed,
+    strategy: runStrategyLabel(scenario, options.strategy),
+    ...(options.runId ? { run_id: options.runId } : {}),
+  });
+  const runId = run.run_id;
+  let epoch = run.last_epoch === null ? 1 : run.last_epoch.finished ? run.last_epoch.epoch + 1 : run.last_epoch.epoch;
+  logger.info({ run_id: runId, scenario: scenario.name, seed, from_epoch: epoch }, run.last_epoch ? 'resuming run' : 'starting run');
+
+  while ((options.epochs === undefined || epoch <= options.epochs) && !options.signal?.aborted) {
+    const started = Date.now();
+    const retriesBefore = client.retries();
+    const settled = await client.expectOk<Settled>('POST', `/runs/${runId}/epochs/${epoch}/settle`);
+    let plan: EpochPlan;
+    if (settled.planned) {
+      plan = (await client.expectOk<{ plan: EpochPlan }>('GET', `/runs/${runId}/epochs/${epoch}`)).plan;
+    } else {
+      const state = await client.expectOk<WorldState>('GET', '/world-state');
+      const made = await planEpoch({
+        runId,
+        seed,
+        epoch,
+        view: marketView(state, scenario, epoch),
+        agents,
+        strategies: options.strategies,
+        turns: scenario.negotiation.turns_per_agent,
+        concurrency: options.concurrency ?? 4,
+      });
+      // The first plan stored wins: a runner racing this one, or a crashed earlier one, agrees on it.
+      plan = (await client.expectOk<{ plan: EpochPlan }>('PUT', `/runs/${runId}/epochs/${epoch}/plan`, { plan: made })).plan;
+    }
+
+    // The plan's proposals go in plan order, in batches decided one after another in one
+    // transaction each: the same outcomes as one call per slot, in far fewer round trips.
+    if (options.signal?.aborted) return { runId, lastEpoch: epoch - 1 };
+    const proposals = plan.slots.flatMap((slot) => (slot.proposal ? [slot.proposal as unknown as Record<string, unknown>] : []));
+    const results = await client.executeBatch(proposals, options.batchSize);
+    let next = 0;
+    const outcomes: SlotOutcome[] = plan.slots.map((slot) => {
+      const outcome: SlotOutcome = { agent: slot.agent, move: slot.move, agreed: slot.agreed };
+      if (!slot.proposal) return outcome;
+      const result = results[next++]!;
+      outcome.result = result.result;
+      if (result.result === 'rejected') outcome.errorCode = result.errorCode;
+      if (result.result === 'conflict' || result.result === 'malformed') {
+        logger.warn({ run_id: runId, epoch, proposal_id: slot.proposal.proposal_id, result: result.result }, 'slot settled without applying');
+      }
+      return outcome;
+    });
+
+    const after = await client.expectOk<WorldState>('GET', '/world-state');
+    const holdings = Object.fromEntries(after.resources.map((r) => [r, after.actors.filter((a) => agents.some((g) => g.id === a.id)).map((a) => microOf(a.balances[r]))]));
+    const stats: RecordedStats = {
+      ...epochStats({ epoch, outcomes, settlement: settled.settlement, supply: after.supply, holdings, usage: plan.usage }),
+      run_id: runId,
+      duration_ms: Date.now() - started,
+      http_retries: client.retries() - retriesBefore,
+    };
+    await client.expectOk('PUT', `/runs/${runId}/epochs/${epoch}/stats`, { stats });
+    options.onEpoch?.(stats, progressLine(stats, options.epochs));
+    epoch += 1;
+    const more = options.epochs === undefined || epoch <= options.epochs;
+    if (more && options.intervalMs && !options.signal?.aborted) {
+      await sleep(options.intervalMs, undefined, options.signal ? { signal: options.signal } : undefined).catch(() => undefined);
+    }
+  }
+  return { runId, lastEpoch: epoch - 1 };
+}

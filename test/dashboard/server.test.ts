@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import { startDashboard, type TestDashboard } from '../support/dashboard.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { seedTestScenario } from '../support/scenario.ts';
+import { openEventStream } from '../support/sse.ts';
+import { ADMIN_KEY, BIN, bearer, http, startValidator, type TestValidator } from '../support/validator.ts';
+
+let t: TestDatabase;
+let v: TestValidator;
+let d: TestDashboard;
+before(async () => {
+  t = await createTestDatabase();
+  await seedTestScenario(t.db);
+  v = await startValidator(t.db);
+  d = await startDashboard(v.url);
+});
+after(async () => {
+  await d.close();
+  await v.close();
+  await t.drop();
+});
+
+const envelope = { 'x-gridgov-envelope': '1' };
+
+test('the pages are served as files, with a strict content security policy', async () => {
+  const page = await fetch(`${d.url}/`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+  assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'; script-src 'self'; style-src 'self'/);
+  assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+  assert.match(await page.text(), /<script type="module" src="\/assets\/js\/app\.js">/);
+
+  for (const [path, type] of [
+    ['/assets/js/app.js', /^text\/javascript/],
+    ['/assets/js/live-worker.js', /^text\/javascript/],
+    ['/assets/style.css', /^text\/css/],
+    ['/favicon.ico', /^image\/svg\+xml/],
+  ] as const) {
+    const reply = await fetch(`${d.url}${path}`);
+    assert.equal(reply.status, 200, path);
+    assert.match(reply.headers.get('content-type') ?? '', type, path);
+  }
+  for (const path of ['/assets/../server.ts', '/assets/%2e%2e/server.ts', '/assets/js/nothing.js', '/index.html.bak', '/assets/']) {
+    assert.equal((await fetch(`${d.url}${path}`)).status, 404, path);
+  }
+});
+
+test('/api forwards reads to the validator unchanged', async () => {
+  const direct = await http(v.url, 'GET', '/ledger?limit=2&kind=genesis');
+  const proxied = await http(d.url, 'GET', '/api/ledger?limit=2&kind=genesis');
+  assert.equal(proxied.status, 200);
+  assert.deepEqual(proxied.body, direct.body);
+  const bad = await http(d.url, 'GET', '/api/ledger?limit=0');
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error_code, 'BAD_REQUEST');
+  const health = await fetch(`${d.url}/api/health`);
+  assert.equal(health.status, 200);
+  assert.equal(health.headers.get('content-security-policy'), null, "the validator's own headers");
+});
+
+test('with the envelope header every answer is a 200 carrying the status and the body', async () => {
+  const ok = await http(d.url, 'GET', '/api/resources', undefined, envelope);
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body.status, 200);
+  assert.equal(ok.body.body.resources.length, 3);
+  const missing = await http(d.url, 'GET', '/api/no-such-route', undefined, envelope);
+  assert.equal(missing.status, 200);
+  assert.deepEqual(missing.body, { status: 404, body: { status: 'error', error_code: 'NOT_FOUND', message: 'no route GET /no-such-route' } });
+  const denied = await http(d.url, 'POST', '/api/admin/circuit-breaker', { enabled: true }, { ...envelope, ...bearer('wrong-key-wrong-key') });
+  assert.equal(denied.body.status, 401);
+  assert.equal(denied.body.body.message, 'unknown API key');
+});
+
+test('admin overrides pass through with the Authorization header; /execute does not', async () => {
+  const forced = await http(d.url, 'POST', '/api/admin/balance', { actor_id: 'alice', resource: 'water', amount: '42.5' }, bearer(ADMIN_KEY));
+  assert.equal(forced.status, 200);
+  assert.equal(forced.body.amount, 42.5);
+  const audit = await http(v.url, 'GET', '/admin/audit?action=admin.balance&limit=1', undefined, bearer(ADMIN_KEY));
+  assert.equal(audit.body.entries[0].admin_user, 'bootstrap');
+
+  const trade = { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1 };
+  const refused = await http(d.url, 'POST', '/api/execute', trade);
+  assert.equal(refused.status, 404);
+  assert.equal(refused.body.message, 'the dashboard does not forward POST /execute');
+  assert.equal((await http(v.url, 'GET', `/ledger?proposal_id=${trade.proposal_id}`)).body.entries.length, 0);
+  assert.equal((await http(d.url, 'DELETE', '/api/admin/balance')).status, 404);
+});
+
+test('/api/events streams the validator’s events through the dashboard', async () => {
+  const stream = await openEventStream(`${d.url}/api/events`);
+  try {
+    assert.equal(stream.status, 200);
+    const hello = await stream.next('hello');
+    if (!hello.data.listening) await stream.next((e) => e.event === 'status' && e.data.listening);
+    const applied = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'bob', actor_to: 'carol', resource: 'energy', amount: 2 });
+    // Matched by proposal: an earlier test's adjustment may still be on its way.
+    const event = await stream.next((e) => e.event === 'ledger' && e.data.proposal_ids.includes(applied.body.proposal_id));
+    assert.equal(event.data.ledger_head, applied.body.ledger_ids[0]);
+  } finally {
+    stream.close();
+  }
+});
+
+test('a validator that does not answer is a 502 naming it, in both forms', async () => {
+  const lonely = await startDashboard('http://127.0.0.1:9');
+  try {
+    const plain = await http(lonely.url, 'GET', '/api/health');
+    assert.equal(plain.status, 502);
+    assert.equal(plain.body.error_code, 'VALIDATOR_UNREACHABLE');
+    assert.match(plain.body.message, /^the validator at http:\/\/127\.0\.0\.1:9 did not answer \(.*ECONNREFUSED/);
+    const wrapped = await http(lonely.url, 'GET', '/api/health', undefined, envelope);
+    assert.equal(wrapped.status, 200);
+    assert.equal(wrapped.body.status, 502);
+    assert.equal(wrapped.body.body.error_code, 'VALIDATOR_UNREACHABLE');
+    // The pages themselves still load, and say what is wrong once they ask.
+    assert.equal((await fetch(`${lonely.url}/`)).status, 200);
+  } finally {
+    await lonely.close();
+  }
+});
+
+test('closing the dashboard ends open event streams instead of waiting for them', async () => {
+  const other = await startDashboard(v.url);
+  const stream = await openEventStream(`${other.url}/api/events`);
+  await stream.next('hello');
+  const started = Date.now();
+  await other.close();
+  assert.ok(Date.now() - started < 2000, 'closed promptly');
+  stream.close();
+});
+
+test('gridgov dashboard serves the pages for the validator it is given, and stops on SIGTERM', async () => {
+  const child = spawn(process.execPath, [BIN, 'dashboard', '--validator', v.url, '--port', '0'], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  try {
+    let output = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`gridgov dashboard did not start:\n${output}`)), 20_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /dashboard listening on (http:\/\/\S+) \(validator (\S+)\)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          assert.equal(match[2], v.url);
+          resolve(match[1]!);
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+    });
+    assert.equal((await fetch(`${url}/`)).status, 200);
+    assert.equal((await http(url, 'GET', '/api/health')).body.status, 'ok');
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0);
+
+  const run = promisify(execFile);
+  await assert.rejects(
+    run(process.execPath, [BIN, 'dashboard', '--validator', 'ftp://nowhere'], { env: process.env }),
+    (error: { code: number; stderr: string }) => error.code === 2 && /--validator \/ GRIDGOV_URL must be an http\(s\) URL/.test(error.stderr),
+  );
+});

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { createValidatorClient } from '../../src/runner/client.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { startFaultProxy, type FaultProxy } from '../support/proxy.ts';
+import { seedTestScenario } from '../support/scenario.ts';
+import { ADMIN_KEY, startValidator, type TestValidator } from '../support/validator.ts';
+
+let t: TestDatabase;
+let v: TestValidator;
+let proxy: FaultProxy;
+before(async () => {
+  t = await createTestDatabase();
+  await seedTestScenario(t.db);
+  v = await startValidator(t.db);
+  proxy = await startFaultProxy(v.url);
+});
+after(async () => {
+  await proxy.close();
+  await v.close();
+  await t.drop();
+});
+
+const client = (over: Record<string, number> = {}) => createValidatorClient({ baseUrl: proxy.url, apiKey: ADMIN_KEY, retryBaseMs: 5, retryMaxMs: 50, ...over });
+const trade = (amount = 1) => ({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount });
+const ledgerRows = async (id: string) => (await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1', [id])).rowCount;
+
+test('503s are retried with backoff and the same proposal_id until it applies', async () => {
+  const body = trade();
+  let failures = 0;
+  proxy.setRule((method, path) => (path === '/execute' && failures++ < 2 ? { respond: { status: 503, body: { status: 'error', error_code: 'CIRCUIT_BREAKER_OPEN' } } } : undefined));
+  const c = client();
+  const result = await c.execute(body);
+  assert.deepEqual({ result: result.result }, { result: 'applied' });
+  const sent = proxy.seen.filter((s) => s.path === '/execute' && JSON.parse(s.body).proposal_id === body.proposal_id);
+  assert.equal(sent.length, 3);
+  assert.ok(sent.every((s) => s.body === JSON.stringify(body)), 'every retry carried the same payload');
+  assert.equal(c.retries(), 2);
+  assert.equal(await ledgerRows(body.proposal_id), 1);
+});
+
+test('a lost answer or a hung validator is retried after the deadline and answered as a replay: applied once', async () => {
+  const dropped = trade();
+  let first = true;
+  proxy.setRule((_m, path) => (path === '/execute' && first ? ((first = false), { dropAnswer: true }) : undefined));
+  const afterDrop = await client().execute(dropped);
+  assert.equal(afterDrop.result, 'applied');
+  assert.equal(afterDrop.result === 'applied' && afterDrop.replayed, true, 'the first attempt had applied');
+  assert.equal(await ledgerRows(dropped.proposal_id), 1);
+
+  const slow = trade();
+  let hung = true;
+  proxy.setRule((_m, path) => (path === '/execute' && hung ? ((hung = false), { delayMs: 600 }) : undefined));
+  const started = Date.now();
+  const afterHang = await client({ timeoutMs: 200 }).execute(slow);
+  assert.equal(afterHang.result, 'applied');
+  assert.ok(Date.now() - started < 2_000);
+  assert.equal(await ledgerRows(slow.proposal_id), 1);
+  proxy.setRule(() => undefined);
+});
+
+test('409 is a settled slot, 422 a rejection; past the retries the call throws', async () => {
+  const body = trade();
+  const c = client();
+  await c.execute(body);
+  assert.deepEqual(await c.execute({ ...body, amount: 2 }), { result: 'conflict' });
+  const rejected = await c.execute(trade(1_000));
+  assert.deepEqual(rejected, { result: 'rejected', replayed: false, errorCode: 'CONSTRAINT_VIOLATION' });
+  proxy.setRule(() => ({ respond: { status: 503, body: { status: 'error', error_code: 'DATABASE_UNAVAILABLE' } } }));
+  try {
+    await assert.rejects(client({ retries: 2 }).execute(trade()), /failed after 3 attempts: 503 DATABASE_UNAVAILABLE/);
+  } finally {
+    proxy.setRule(() => undefined);
+  }
+});
