@@ -90,3 +90,21 @@ test('a URL that does not decode is a 400 in the one error shape', async () => {
   assert.equal(reply.body.status, 'error');
   assert.equal(reply.body.error_code, 'BAD_REQUEST');
 });
+
+test('run bodies that jsonb cannot store are a 400, not a 500', async () => {
+  const system = bearer(ADMIN_KEY);
+  const scenario = { name: 'hostile', resources: [{ name: 'energy' }], actors: [{ name: 'solo', balances: { energy: 1 } }] };
+  const created = await http(v.url, 'POST', '/runs', { scenario, seed: 1 }, system);
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const runId = created.body.run_id as string;
+  assert.equal((await http(v.url, 'POST', `/runs/${runId}/epochs/1/settle`, undefined, system)).status, 200);
+  for (const [method, path, body] of [
+    ['PUT', `/runs/${runId}/epochs/1/stats`, '{"stats":{"\\ud800":1}}'],
+    ['PUT', `/runs/${runId}/epochs/1/plan`, '{"plan":{"note":"a\\u0000b"}}'],
+    ['POST', '/runs', JSON.stringify({ scenario: { ...scenario, description: 'x\u0000' } })],
+  ] as const) {
+    const reply = await http(v.url, method, path, body, system);
+    assert.equal(reply.status, 400, `${method} ${path}: ${JSON.stringify(reply.body)}`);
+    assert.equal(reply.body.error_code, 'BAD_REQUEST');
+  }
+});

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { findUnstorable } from '../../domain/proposal.ts';
 import { parseScenario } from '../../domain/scenario.ts';
 import { CircuitBreakerOpenError } from '../../ledger/execute.ts';
 import { getEpoch, getRun, latestRunId, listEpochs, listRuns, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
@@ -26,6 +27,9 @@ const planBody = z.strictObject({ plan: z.record(z.string(), z.unknown()) });
 const statsBody = z.strictObject({ stats: z.record(z.string(), z.unknown()) });
 
 function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  // jsonb cannot hold a NUL or a lone UTF-16 surrogate: refused here, not as a failed insert.
+  const unstorable = findUnstorable(body);
+  if (unstorable) throw new ApiError('BAD_REQUEST', unstorable.message, { field: unstorable.field });
   const parsed = schema.safeParse(body ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
