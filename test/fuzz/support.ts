@@ -75,7 +75,9 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     revoked: (await createApiKey(t.db, 'fuzz-revoked', 'admin')).key,
   };
   await revokeApiKey(t.db, 'fuzz-revoked');
-  const config = loadConfig({ GRIDGOV_ADMIN_KEY: ADMIN_KEY, GRIDGOV_VALIDATOR_VERSION: 'fuzz' });
+  // The admin rate limit (per client address) would turn most admin calls into 429s after the
+  // first hundred; the fuzzers need every call to reach the route.
+  const config = loadConfig({ GRIDGOV_ADMIN_KEY: ADMIN_KEY, GRIDGOV_VALIDATOR_VERSION: 'fuzz', GRIDGOV_ADMIN_RATE_PER_MIN: '1000000' });
   // Durability is not what the fuzzers test: commits skip the WAL flush wait to keep runs short.
   const url = new URL(t.url);
   url.searchParams.set('options', '-c synchronous_commit=off');
@@ -145,7 +147,7 @@ export const ADMIN_ROUTES = new Set(['POST /admin/balance', 'POST /admin/reset-c
 
 const DECIMAL = /^-?\d+(\.\d{1,6})?$/;
 /** Subtrees that hold what a client sent (metadata, bodies kept for audit): their numbers are theirs. */
-const CLIENT_DATA = new Set(['metadata', 'proposal', 'payload', 'request']);
+const CLIENT_DATA = new Set(['metadata', 'proposal', 'payload', 'request', 'plan', 'stats']);
 
 /** Numbers the API prints must be exact decimals: no exponent, at most 6 decimal places. */
 export function inexactNumbers(value: unknown, path = ''): string[] {
@@ -189,8 +191,20 @@ function serverPath(url: string): string {
 export function routeOf(method: string, url: string, known: ReadonlySet<string>): string {
   const path = serverPath(url);
   // Fastify answers HEAD with the GET route.
-  return known.has(`${method === 'HEAD' ? 'GET' : method} ${path}`) ? `${method} ${path}` : `${method} (unknown path)`;
+  const probe = method === 'HEAD' ? 'GET' : method;
+  if (known.has(`${probe} ${path}`)) return `${method} ${path}`;
+  const template = PARAM_ROUTES.find(([route, pattern]) => route.startsWith(`${probe} `) && pattern.test(path));
+  return template ? `${method} ${template[0].slice(probe.length + 1)}` : `${method} (unknown path)`;
 }
+
+/** Routes with path parameters, as templates and the paths they match. */
+const PARAM_ROUTES: Array<[string, RegExp]> = [
+  ['GET /runs/:run_id', /^\/runs\/[^/]+$/],
+  ['GET /runs/:run_id/epochs/:epoch', /^\/runs\/[^/]+\/epochs\/[^/]+$/],
+  ['POST /runs/:run_id/epochs/:epoch/settle', /^\/runs\/[^/]+\/epochs\/[^/]+\/settle$/],
+  ['PUT /runs/:run_id/epochs/:epoch/plan', /^\/runs\/[^/]+\/epochs\/[^/]+\/plan$/],
+  ['PUT /runs/:run_id/epochs/:epoch/stats', /^\/runs\/[^/]+\/epochs\/[^/]+\/stats$/],
+];
 
 export const KNOWN_ROUTES = new Set([
   'POST /execute',
@@ -205,6 +219,11 @@ export const KNOWN_ROUTES = new Set([
   'GET /metrics',
   'GET /openapi.json',
   'GET /docs',
+  'GET /stats',
+  'GET /events',
+  'GET /epochs',
+  'GET /runs',
+  'POST /runs',
   ...ADMIN_ROUTES,
 ]);
 
