@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { http } from '../support/validator.ts';
 import { checkRun } from './checker.ts';
@@ -6,10 +7,18 @@ import { startCluster, type Cluster } from './cluster.ts';
 import { createFaultInjector } from './faults.ts';
 import type { ChaosProfile } from './profile.ts';
 import type { RunSummary } from './report.ts';
+import { watchEvents } from './events.ts';
 import { genesisSupply, startReader } from './reader.ts';
-import { chaosScenario, makeWorkload } from './workload.ts';
+import { chaosScenario, makeWorkload, payloadKey, RICH, SendKind, type Send } from './workload.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
+
+/** A plain transfer under a fresh id, sent once everything is restored. */
+function probeSend(): Send {
+  const legs = [{ actor_from: RICH[0]!, actor_to: RICH[1]!, resource: 'credits', amount: '0.000001' }];
+  const id = randomUUID();
+  return { index: -1, id, kind: SendKind.fresh, key: payloadKey(legs), legs, body: { proposal_id: id, ...legs[0], metadata: { probe: true } } };
+}
 
 /** Brings every part back: PostgreSQL up, both validators and the dispatcher running, targets healthy. */
 async function restore(cluster: Cluster): Promise<void> {
@@ -74,6 +83,7 @@ export async function runBankTest(profile: ChaosProfile, log: (line: string) => 
     const ticker = setInterval(() => log(`progress ${settled}/${records.length}`), 5_000);
     injector.start();
     const reader = startReader(options.replicas, genesisSupply(chaosScenario));
+    const events = watchEvents(options.replicas);
     try {
       await runClients(records, profile.clients, options, () => settled++);
     } finally {
@@ -92,8 +102,16 @@ export async function runBankTest(profile: ChaosProfile, log: (line: string) => 
     const outbox = await drainOutbox(cluster, profile.drainTimeoutMs);
     const drainMs = Date.now() - drainStart;
 
+    // After every fault, one more trade through one replica must reach every replica's /events.
+    const probe: SendRecord = { send: probeSend(), replies: [] };
+    records.push(probe);
+    await runClients([probe], 1, options, () => undefined);
+    const deaf = await events.awaitProposal(probe.send.id, 10_000);
+    const streams = await events.stop();
+
     const verdict = await checkRun(cluster.db, records, { issues: cluster.linear.issues, creates: cluster.linearCreates }, { drained: outbox.drained });
     const violations = [...verdict.violations, ...reads.violations];
+    for (const replica of deaf) violations.push(`events: ${replica}/events did not show a trade made after the faults within 10 s`);
     for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.name} (pid ${exit.pid}) exited on its own with ${exit.code ?? exit.signal}; log in ${cluster.dir}`);
     for (const record of records) {
       if (record.unexpected) violations.push(`reply: ${record.send.id} got HTTP ${record.unexpected.status} ${record.unexpected.code ?? ''}`);
@@ -115,6 +133,7 @@ export async function runBankTest(profile: ChaosProfile, log: (line: string) => 
       violations,
       faults: injector.faults,
       reads,
+      streams,
       settledAfterLoad: leftOver.filter((r) => r.decisive).length,
       outbox: outbox.counts,
       discordDuplicates: discordDuplicates(cluster),

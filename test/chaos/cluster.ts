@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +16,8 @@ import { chaosScenario } from './workload.ts';
 
 /**
  * Everything under test, on loopback only: PostgreSQL, a TCP proxy in front of it, two validator
- * replicas and a dispatcher that reach PostgreSQL only through the proxy, and fake Linear and
- * Discord servers. The checker reads PostgreSQL directly.
+ * replicas and a dispatcher that reach PostgreSQL only through the proxy (as the application
+ * role), and fake Linear and Discord servers. The checker reads PostgreSQL directly, as the owner.
  */
 export interface Cluster {
   dir: string;
@@ -36,6 +37,27 @@ export interface Cluster {
 }
 
 const DATABASE = 'chaos';
+
+/**
+ * Services connect as operators run them: a LOGIN role in gridgov_app, which may append but not
+ * rewrite history. Falls back to the owner when the migrations made no such role.
+ */
+async function applicationLogin(ownerUrl: string): Promise<string> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_roles WHERE rolname = 'gridgov_app'");
+    if (rowCount === 0) return ownerUrl;
+    const password = randomBytes(18).toString('base64url');
+    await client.query(`CREATE ROLE chaos_service LOGIN PASSWORD '${password}' IN ROLE gridgov_app`);
+    const url = new URL(ownerUrl);
+    url.username = 'chaos_service';
+    url.password = password;
+    return url.toString();
+  } finally {
+    await client.end();
+  }
+}
 
 export async function startCluster(options: { keepDir: () => boolean; log: (line: string) => void }): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'gridgov-chaos-'));
@@ -60,6 +82,7 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
     cleanups.push(() => db.close());
     await migrate(db);
     await seedScenario(db, chaosScenario, 'chaos');
+    const serviceUrl = await applicationLogin(directUrl);
 
     const proxy = await startTcpProxy({ targetPort: postgres.port });
     cleanups.push(() => proxy.close());
@@ -77,7 +100,7 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      DATABASE_URL: proxy.url(directUrl),
+      DATABASE_URL: proxy.url(serviceUrl),
       GRIDGOV_ADMIN_KEY: ADMIN_KEY,
       GRIDGOV_VALIDATOR_VERSION: 'chaos',
       LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',

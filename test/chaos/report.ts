@@ -1,6 +1,7 @@
 import type { SendRecord } from './clients.ts';
 import { FaultKind, type FaultLog } from './faults.ts';
 import type { ChaosProfile } from './profile.ts';
+import type { EventStreamLog } from './events.ts';
 import type { ReadLog } from './reader.ts';
 import type { Verdict } from './checker.ts';
 
@@ -11,6 +12,7 @@ export interface RunSummary {
   violations: string[];
   faults: FaultLog;
   reads: ReadLog;
+  streams: EventStreamLog[];
   /** Sends still unresolved when the load ended, settled by the retry pass once all was restored. */
   settledAfterLoad: number;
   outbox: Record<string, number>;
@@ -68,8 +70,9 @@ export function summaryTable(summary: RunSummary): string {
     `| acknowledged 409 IDEMPOTENCY_CONFLICT | ${n(byStatus.get('409') ?? 0)} |`,
     `| unresolved | ${n(unresolved)} (${n(summary.settledAfterLoad)} settled by the retry pass after the faults) |`,
     `| retries | ${n(failed.length)} over ${n(retried)} sends: ${list(causes)} |`,
-    `| first decision unheard, settled by a retry's replay | ${n(verdict.stats.inDoubtSettled)} ids; of them answered only 503 before, though recorded: ${list(verdict.stats.recordedDespite503)} |`,
+    `| ids whose first decision no client heard (settled by a retry's replay) | ${n(verdict.stats.inDoubtSettled)}; of them answered only 503 before, though recorded: ${list(verdict.stats.recordedDespite503)} |`,
     `| concurrent bank reads (GET /world-state: supply conserved, no negative balance, head never back) | ${n(summary.reads.reads)} checked; unavailable: ${list(summary.reads.failures)} |`,
+    `| live events (GET /events on each replica, reopened when dropped) | ${summary.streams.map((st, i) => `replica ${'ab'[i] ?? i}: ${list(st.events)}; ${n(st.streams)} streams`).join('; ')} |`,
     ...faultRows,
     `| outbox after drain | ${list(new Map(Object.entries(summary.outbox)))}; Linear issues ${n(verdict.stats.linearIssues)} for ${n(verdict.stats.rejected)} rejected ids; Discord duplicate alerts ${n(summary.discordDuplicates)} |`,
     `| violations | **${n(summary.violations.length)}** |`,
