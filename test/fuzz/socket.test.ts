@@ -154,6 +154,39 @@ test('framing the HTTP parser must refuse, and bytes that are not HTTP', async (
   assert.equal([...statuses.keys()].filter((s) => s >= 500).length, 0);
 });
 
+/** Opens GET /events with raw bytes, reads until the hello event (or an answer that is not a stream). */
+function openEvents(bytes: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text });
+    };
+    const timer = setTimeout(done, 3_000);
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      if (/event: hello/.test(text) || (/^HTTP\/1\.1 (?!200)/.test(text) && /\r\n\r\n/.test(text))) done();
+    });
+    socket.on('error', done);
+    socket.write(bytes);
+  });
+}
+
+test('GET /events, the live stream, under odd queries and headers', async () => {
+  const query = fc.oneof(fc.constant(''), fc.string({ unit: 'binary', maxLength: 20 }).map((q) => `?${[...Buffer.from(q)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}`));
+  const header = fc.constantFrom('', 'Last-Event-ID: 99999999999999999999\r\n', 'Last-Event-ID: \u00ff\r\n', 'Accept: text/html\r\n', `Authorization: Bearer ${ADMIN_KEY}\r\n`, 'Authorization: Bearer nope\r\n');
+  await fc.assert(
+    fc.asyncProperty(query, header, async (q, h) => {
+      const reply = await openEvents(Buffer.from(`GET /events${q} HTTP/1.1\r\nHost: 127.0.0.1\r\n${h}\r\n`, 'latin1'));
+      tally.add('GET /events', reply.status);
+      assert.ok(reply.status > 0 && reply.status < 500, `GET /events${q} ${h} → ${reply.text.slice(0, 200)}`);
+    }),
+    { numRuns: runs(40) },
+  );
+});
+
 test('the tally of raw requests', (t) => {
   assert.ok(tally.counts.get('POST /execute')?.get(400), 'some raw bodies were refused as malformed');
   t.diagnostic(`${tally.total} requests`);
