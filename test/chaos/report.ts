@@ -40,7 +40,9 @@ const list = (counts: Map<string, number>) =>
 
 /** The run as a Markdown table: what was sent, what was acknowledged, what broke, what was found. */
 export function summaryTable(summary: RunSummary): string {
-  const { records, faults, verdict, profile } = summary;
+  const { faults, verdict, profile } = summary;
+  // The probe sent after the faults (index -1) is reported with the live events, not the load.
+  const records = summary.records.filter((r) => r.send.index >= 0);
   const kinds = countBy(records, (r) => r.send.kind);
   const decisive = records.filter((r) => r.decisive);
   const replayed = (status: number) => decisive.filter((r) => r.decisive!.status === status && r.decisive!.replayed).length;
@@ -64,7 +66,7 @@ export function summaryTable(summary: RunSummary): string {
   return [
     `| chaos bank test (profile ${profile.name}, seed ${profile.seed}) | |`,
     '|---|---|',
-    `| proposals sent | ${n(records.length)} by ${profile.clients} clients to 2 validators: ${n(kinds.get('fresh') ?? 0)} new, ${n(kinds.get('duplicate') ?? 0)} duplicate retries (same id, same payload), ${n(kinds.get('reuse') ?? 0)} id reuses with another payload; ${n(verdict.stats.ids)} distinct ids |`,
+    `| proposals sent | ${n(records.length)} by ${profile.clients} clients to 2 validators: ${n(kinds.get('fresh') ?? 0)} new, ${n(kinds.get('duplicate') ?? 0)} duplicate retries (same id, same payload), ${n(kinds.get('reuse') ?? 0)} id reuses with another payload; ${n(new Set(records.map((r) => r.send.id)).size)} distinct ids |`,
     `| acknowledged 200 applied | ${n(byStatus.get('200') ?? 0)} (${n(replayed(200))} replayed) |`,
     `| acknowledged 422 rejected | ${n(byStatus.get('422') ?? 0)} (${n(replayed(422))} replayed): ${list(codes)} |`,
     `| acknowledged 409 IDEMPOTENCY_CONFLICT | ${n(byStatus.get('409') ?? 0)} |`,
@@ -72,7 +74,7 @@ export function summaryTable(summary: RunSummary): string {
     `| retries | ${n(failed.length)} over ${n(retried)} sends: ${list(causes)} |`,
     `| ids whose first decision no client heard (settled by a retry's replay) | ${n(verdict.stats.inDoubtSettled)}; of them answered only 503 before, though recorded: ${list(verdict.stats.recordedDespite503)} |`,
     `| concurrent bank reads (GET /world-state: supply conserved, no negative balance, head never back) | ${n(summary.reads.reads)} checked; unavailable: ${list(summary.reads.failures)} |`,
-    `| live events (GET /events on each replica, reopened when dropped) | ${summary.streams.map((st, i) => `replica ${'ab'[i] ?? i}: ${list(st.events)}; ${n(st.streams)} streams`).join('; ')} |`,
+    `| live events (GET /events on each replica, reopened when dropped; a probe trade after the faults must reach both) | ${summary.streams.map((st, i) => `replica ${'ab'[i] ?? i}: ${list(st.events)}; ${n(st.streams)} streams`).join('; ')} |`,
     ...faultRows,
     `| outbox after drain | ${list(new Map(Object.entries(summary.outbox)))}; Linear issues ${n(verdict.stats.linearIssues)} for ${n(verdict.stats.rejected)} rejected ids; Discord duplicate alerts ${n(summary.discordDuplicates)} |`,
     `| violations | **${n(summary.violations.length)}** |`,
