@@ -14,6 +14,18 @@ export interface Config {
   linear: { apiKey: string; teamId: string; apiUrl: string; labelIds: string[] } | undefined;
   discord: { webhookUrl: string } | undefined;
   dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number };
+  /** The validator's background drift verifier, checkpoints and hash-chain sealer. */
+  guard: {
+    enabled: boolean;
+    verifyIntervalMs: number;
+    /** /health fails when the newest verdict compared a snapshot older than this. */
+    maxVerdictAgeMs: number;
+    checkpointEvery: number;
+    sealIntervalMs: number;
+    sealBlockSize: number;
+    sealMaxRows: number;
+    recheckRows: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -51,6 +63,13 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function onOff(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (/^(on|true|1|yes)$/i.test(raw.trim())) return true;
+  if (/^(off|false|0|no)$/i.test(raw.trim())) return false;
+  throw new ConfigError(`${name} must be on or off, got "${raw}"`);
 }
 
 export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<Config> {
@@ -93,6 +112,16 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       baseDelayMs: integer('GRIDGOV_OUTBOX_BASE_DELAY_MS', env.GRIDGOV_OUTBOX_BASE_DELAY_MS, 1000, 1, 3_600_000),
       maxDelayMs: integer('GRIDGOV_OUTBOX_MAX_DELAY_MS', env.GRIDGOV_OUTBOX_MAX_DELAY_MS, 300_000, 1, 86_400_000),
       timeoutMs: integer('GRIDGOV_OUTBOX_TIMEOUT_MS', env.GRIDGOV_OUTBOX_TIMEOUT_MS, 10_000, 100, 600_000),
+    },
+    guard: {
+      enabled: onOff('GRIDGOV_LEDGER_GUARD', env.GRIDGOV_LEDGER_GUARD, true),
+      verifyIntervalMs: integer('GRIDGOV_VERIFY_INTERVAL_MS', env.GRIDGOV_VERIFY_INTERVAL_MS, 1000, 10, 60_000),
+      maxVerdictAgeMs: integer('GRIDGOV_VERIFY_MAX_AGE_MS', env.GRIDGOV_VERIFY_MAX_AGE_MS, 5000, 100, 3_600_000),
+      checkpointEvery: integer('GRIDGOV_CHECKPOINT_EVERY', env.GRIDGOV_CHECKPOINT_EVERY, 100_000, 1, 1_000_000_000),
+      sealIntervalMs: integer('GRIDGOV_SEAL_INTERVAL_MS', env.GRIDGOV_SEAL_INTERVAL_MS, 1000, 10, 600_000),
+      sealBlockSize: integer('GRIDGOV_SEAL_BLOCK_SIZE', env.GRIDGOV_SEAL_BLOCK_SIZE, 1000, 1, 100_000),
+      sealMaxRows: 100_000,
+      recheckRows: integer('GRIDGOV_CHAIN_RECHECK_ROWS', env.GRIDGOV_CHAIN_RECHECK_ROWS, 20_000, 0, 10_000_000),
     },
   });
 }

@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<Command>> = {
   migrate: async () => (await import('./migrate.ts')).command,
   seed: async () => (await import('./seed.ts')).command,
   'world-state': async () => (await import('./world-state.ts')).command,
+  verify: async () => (await import('./verify.ts')).command,
 };
 
 async function help(): Promise<string> {
