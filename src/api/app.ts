@@ -19,6 +19,8 @@ export interface AppDeps {
   logger: Logger;
   validatorVersion: string;
   bodyLimit?: number;
+  /** How old the drift verifier's verdict may be for /health to pass. */
+  guard?: { maxVerdictAgeMs: number };
 }
 
 declare module 'fastify' {

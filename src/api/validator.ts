@@ -5,6 +5,7 @@ import type { Db } from '../db/db.ts';
 import { createAuthenticator } from '../governance/auth.ts';
 import { createActorDirectory } from '../ledger/actors.ts';
 import { createExecutor } from '../ledger/execute.ts';
+import { startLedgerGuard } from '../ledger/guard.ts';
 import { buildApp } from './app.ts';
 
 /** Wires the validator's parts together: the one place that knows every dependency. */
@@ -22,12 +23,20 @@ export async function createValidatorApp(deps: { db: Db; config: Readonly<Config
       ],
     },
   });
-  return buildApp({
+  const app = await buildApp({
     db,
     executor,
     actors,
     authenticate: createAuthenticator({ db, bootstrapKey: config.adminKey }),
     logger: logger.child({ component: 'api' }),
     validatorVersion: config.validatorVersion,
+    guard: { maxVerdictAgeMs: config.guard.maxVerdictAgeMs },
   });
+  if (config.guard.enabled) {
+    // Drift verdicts, checkpoints and hash-chain seals for /health; stopped before the pool closes.
+    const guard = startLedgerGuard(db, logger.child({ component: 'ledger-guard' }), config.guard);
+    app.addHook('onClose', () => guard.stop());
+    await guard.ready(3000);
+  }
+  return app;
 }
