@@ -13,6 +13,8 @@ const commands: Record<string, () => Promise<Command>> = {
   migrate: async () => (await import('./migrate.ts')).command,
   seed: async () => (await import('./seed.ts')).command,
   'world-state': async () => (await import('./world-state.ts')).command,
+  rehydrate: async () => (await import('./rehydrate.ts')).command,
+  checkpoint: async () => (await import('./checkpoint.ts')).command,
   verify: async () => (await import('./verify.ts')).command,
 };
 
