@@ -12,13 +12,15 @@ export interface AsOf {
 }
 
 /**
- * The ledger id a timestamp stands for: the newest entry whose executed_at is at or before it
- * (0 before the first entry). executed_at is the writing transaction's start, so entries written
- * within one transaction's duration of the timestamp may fall on either side of it.
+ * The ledger id a timestamp stands for: the newest entry executed at or before it (0 before the
+ * first entry), compared at the millisecond precision the API reports executed_at in, so that the
+ * executed_at of a reply names a state that includes that trade. executed_at is the writing
+ * transaction's start: entries written within one transaction's duration of it may fall either side.
  */
 export async function ledgerIdAtTime(db: Db, timestamp: string): Promise<number> {
   const { rows } = await db.query<{ id: string }>(
-    `SELECT coalesce((SELECT id FROM ledger WHERE executed_at <= $1::timestamptz ORDER BY executed_at DESC, id DESC LIMIT 1), 0)::text AS id`,
+    `SELECT coalesce((SELECT id FROM ledger WHERE executed_at < date_trunc('milliseconds', $1::timestamptz) + interval '1 millisecond'
+                       ORDER BY executed_at DESC, id DESC LIMIT 1), 0)::text AS id`,
     [timestamp],
   );
   return Number(rows[0]!.id);
