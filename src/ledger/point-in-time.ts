@@ -1,5 +1,5 @@
 import type { Db } from '../db/db.ts';
-import { movesSql } from './replay.ts';
+import { aggregatedMovesSql } from './replay.ts';
 
 export interface AsOf {
   ledger_id: number;
@@ -45,10 +45,11 @@ export async function balancesAt(
   const backwards = above !== undefined && above - at < at - below;
   const start = backwards ? above : below;
   const { rows } = await db.query<{ actor_id: string; resource: string; amount: string; moves: string }>(
-    `SELECT actor::text AS actor_id, resource, sum(amount)::text AS amount, sum(n)::text AS moves FROM (
-       SELECT actor_id AS actor, resource, amount, 0 AS n FROM checkpoint_balances WHERE ledger_id = $1
+    `SELECT actor::text AS actor_id, resource, sum(amount)::text AS amount, sum(moves)::text AS moves FROM (
+       SELECT actor_id AS actor, resource, amount, 0 AS moves FROM checkpoint_balances WHERE ledger_id = $1
        UNION ALL
-       SELECT actor, resource, ${backwards ? '-delta' : 'delta'}, 1 FROM (${backwards ? movesSql('$2', '$1') : movesSql('$1', '$2')}) AS m
+       SELECT actor, resource, ${backwards ? '-amount' : 'amount'}, moves
+         FROM (${backwards ? aggregatedMovesSql('$2', '$1') : aggregatedMovesSql('$1', '$2')}) AS m
      ) AS parts GROUP BY actor, resource`,
     [start, at],
   );

@@ -5,6 +5,7 @@ import { aggregatedMovesSql } from './replay.ts';
 
 const REHYDRATE_LOCK_KEY = 4_711_000_013;
 const STAGING = 'rehydrate_staging';
+const CHUNK = 'rehydrate_chunk';
 
 export interface RehydrateProgress {
   /** Ledger ids replayed so far out of the bulk range. */
@@ -76,19 +77,20 @@ class VerificationFailed extends Error {
   }
 }
 
+/**
+ * Replays the entries lo < id <= hi into the staging table: aggregated with CREATE TABLE AS (which,
+ * unlike INSERT ... SELECT, may run in parallel workers), then merged. Returns the entries replayed.
+ */
 async function mergeMoves(tx: Db, lo: number, hi: number | null): Promise<number> {
-  const { rows } = await tx.query<{ entries: string }>(
-    `WITH agg AS (${aggregatedMovesSql('$1', hi === null ? null : '$2')}),
-     merged AS (
-       INSERT INTO ${STAGING} AS s (actor_id, resource, amount, last_ledger_id)
-       SELECT actor, resource, amount, last_id FROM agg
-       ON CONFLICT (actor_id, resource) DO UPDATE
-         SET amount = s.amount + excluded.amount, last_ledger_id = greatest(s.last_ledger_id, excluded.last_ledger_id)
-       RETURNING 1
-     )
-     SELECT (coalesce(sum(moves), 0) / 2)::text AS entries, (SELECT count(*) FROM merged) AS merged FROM agg`,
-    hi === null ? [lo] : [lo, hi],
+  await tx.query(`CREATE TEMP TABLE ${CHUNK} AS ${aggregatedMovesSql('$1', hi === null ? null : '$2')}`, hi === null ? [lo] : [lo, hi]);
+  await tx.query(
+    `INSERT INTO ${STAGING} AS s (actor_id, resource, amount, last_ledger_id)
+     SELECT actor, resource, amount, last_id FROM ${CHUNK}
+     ON CONFLICT (actor_id, resource) DO UPDATE
+       SET amount = s.amount + excluded.amount, last_ledger_id = greatest(s.last_ledger_id, excluded.last_ledger_id)`,
   );
+  const { rows } = await tx.query<{ entries: string }>(`SELECT (coalesce(sum(moves), 0) / 2)::text AS entries FROM ${CHUNK}`);
+  await tx.query(`DROP TABLE ${CHUNK}`);
   return Number(rows[0]!.entries);
 }
 
