@@ -121,7 +121,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       sealIntervalMs: integer('GRIDGOV_SEAL_INTERVAL_MS', env.GRIDGOV_SEAL_INTERVAL_MS, 1000, 10, 600_000),
       sealBlockSize: integer('GRIDGOV_SEAL_BLOCK_SIZE', env.GRIDGOV_SEAL_BLOCK_SIZE, 1000, 1, 100_000),
       sealMaxRows: 100_000,
-      recheckRows: integer('GRIDGOV_CHAIN_RECHECK_ROWS', env.GRIDGOV_CHAIN_RECHECK_ROWS, 20_000, 0, 10_000_000),
+      recheckRows: integer('GRIDGOV_CHAIN_RECHECK_ROWS', env.GRIDGOV_CHAIN_RECHECK_ROWS, 10_000, 0, 10_000_000),
     },
   });
 }

@@ -4,16 +4,19 @@ import type { Db } from '../db/db.ts';
 /**
  * The tamper-evident hash chain over the ledger (see migration 000012 for the table).
  *
- * A row's digest is the SHA-256 of a canonical JSON array of every ledger column (jsonb prints
- * objects in one normal form; the amount as fixed-scale text; the time in UTC to the microsecond).
+ * A row's digest is the SHA-256 of one line holding every ledger column, '|'-separated: id,
+ * proposal_id, leg, kind, actor_from, actor_to, resource, amount (fixed six decimals), executed_at
+ * (UTC, to the microsecond), then the validator version prefixed by its length, then the metadata
+ * as jsonb prints it (one normal form). Every field before the version has a fixed alphabet
+ * without '|', and the length prefix delimits the version, so the line is unambiguous.
  * A block's content hash is the SHA-256 of its rows' digests in id order, and its hash is
  *   SHA-256(previous block's hash ‖ first id ‖ last id ‖ row count ‖ content hash),
  * starting from 32 zero bytes. Changing, removing or adding a row in a sealed range changes the
  * content hash; rewriting a block breaks the link to the next one.
  */
-export const ROW_DIGEST_SQL = `sha256(convert_to(jsonb_build_array(l.id, l.proposal_id, l.leg, l.kind, l.actor_from, l.actor_to,
-  l.resource, l.amount::text, l.validator_version, to_char(l.executed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-  l.metadata)::text, 'UTF8'))`;
+export const ROW_DIGEST_SQL = `sha256(convert_to(concat_ws('|', l.id, l.proposal_id, l.leg, l.kind, l.actor_from, l.actor_to,
+  l.resource, l.amount, to_char(l.executed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), length(l.validator_version),
+  l.validator_version, l.metadata), 'UTF8'))`;
 
 export const GENESIS_HASH = Buffer.alloc(32);
 export const FINGERPRINT_BYTES = 8;
