@@ -160,6 +160,7 @@ async function lockBalances(tx: Db, timeoutMs: number, attempts: number): Promis
  *  1. base: genesis, or the newest checkpoint at or below fromId (its digest verified first);
  *  2. bulk: a settled horizon is taken (fence.ts), and the entries up to it are replayed set-based,
  *     in id-range chunks, into a staging table, without holding any lock writers care about;
+ *     Entries that settled meanwhile are replayed the same way, still unlocked.
  *  3. swap: balances are locked against writers, the entries after the horizon are added (only
  *     what was written meanwhile), the supply checksum is verified, and only the rows that differ
  *     are rewritten, all in one transaction, so no concurrent write is lost or counted twice.
@@ -208,6 +209,16 @@ export async function rehydrate(db: Db, options: RehydrateOptions = {}): Promise
         const hi = Math.min(lo + chunk, report.settledThrough);
         report.bulkEntries += await mergeMoves(tx, lo, hi);
         options.onProgress?.({ doneIds: hi - baseId, totalIds: total, entries: report.bulkEntries, elapsedMs: Date.now() - started });
+      }
+      if (!dryRun) {
+        // The bulk step may have taken a while under load: replay what settled meanwhile, still
+        // unlocked, so that the locked catch-up below only covers the last moments.
+        for (let pass = 0; pass < 3; pass++) {
+          const next = await settledHorizon(tx);
+          if (next - report.settledThrough < 1000) break;
+          report.bulkEntries += await mergeMoves(tx, report.settledThrough, next);
+          report.settledThrough = next;
+        }
       }
       if (!dryRun && options.checkpoint !== false && report.settledThrough > baseId && (await checkSupply(tx)).supply.every((s) => s.ok)) {
         // The staging table now holds the state at a settled id: worth keeping as a checkpoint.
