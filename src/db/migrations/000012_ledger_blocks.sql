@@ -17,12 +17,12 @@ CREATE TABLE ledger_blocks (
   CHECK (first_id <= last_id)
 );
 
-CREATE FUNCTION refuse_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ledger_blocks_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
 END
 $$;
 CREATE TRIGGER ledger_blocks_append_only BEFORE UPDATE OR DELETE ON ledger_blocks
-  FOR EACH ROW EXECUTE FUNCTION refuse_rewrite();
+  FOR EACH ROW EXECUTE FUNCTION ledger_blocks_refuse_change();
 CREATE TRIGGER ledger_blocks_no_truncate BEFORE TRUNCATE ON ledger_blocks
-  FOR EACH STATEMENT EXECUTE FUNCTION refuse_rewrite();
+  FOR EACH STATEMENT EXECUTE FUNCTION ledger_blocks_refuse_change();
