@@ -17,8 +17,13 @@ test('a validator killed with SIGKILL under load loses no acknowledged proposal'
   const first = await spawnValidator(t.url);
   const proposals = makeProposals(20_000, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water', 'credits'], 11);
   const load = runLoad(first.url, proposals, 16, Date.now() + 8_000);
-  // Kill it mid-stream, while requests are in flight.
+  // Kill it mid-stream, while requests are in flight: once enough trades have committed (a fixed
+  // delay is too short when other test files load the same machine), and at least 1.5 s in.
+  const started = Date.now();
   await new Promise((r) => setTimeout(r, 1_500));
+  const committed = async () =>
+    (await t.db.query<{ n: number }>("SELECT count(DISTINCT proposal_id) AS n FROM ledger WHERE kind = 'trade'")).rows[0]!.n;
+  while ((await committed()) < 100 && Date.now() - started < 7_000) await new Promise((r) => setTimeout(r, 50));
   first.child.kill('SIGKILL');
   await first.exited;
   const { sent } = await load;
