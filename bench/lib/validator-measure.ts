@@ -106,19 +106,23 @@ export async function measureValidator(
         if (response.status === 200) trades++;
       }
     });
+    // /livez touches no database: under the same load it shows what the host alone adds.
     const loaded: number[] = [];
+    const livez: number[] = [];
     while (Date.now() < stopAt) {
       loaded.push((await get(`${base}/health`)).ms);
+      livez.push((await get(`${base}/livez`)).ms);
       await new Promise((r) => setTimeout(r, 5));
     }
     await Promise.all(traders);
     const settleMs = await until(`${base}/health`, (s) => s === 200, 30_000);
-    options.log(`/health under load: ${JSON.stringify(summarise(loaded))}, ${trades} trades`);
+    options.log(`/health under load: ${JSON.stringify(summarise(loaded))}, /livez ${JSON.stringify(summarise(livez))}, ${trades} trades`);
     const { rows } = await db.query<{ duration_ms: number; tail_entries: number }>('SELECT duration_ms, tail_entries FROM verifier_status');
     return {
       firstVerdictMs,
       healthIdleMs: summarise(idle),
       healthUnderLoadMs: summarise(loaded),
+      livezUnderLoadMs: summarise(livez),
       tradesPerSecond: Math.round(trades / options.loadSeconds),
       worldStateAtMs: summarise(at),
       driftDetectedMs: detectMs,
