@@ -21,9 +21,10 @@ async function recordCheck(tx: Db, from: number, to: number, check: BlocksCheck,
             broken = $1::jsonb, broken_at = CASE WHEN $2 THEN CASE WHEN $1::jsonb IS NULL THEN NULL ELSE now() END ELSE broken_at END,
             recheck_next_block = coalesce($3, recheck_next_block),
             last_pass_started_at = CASE WHEN $4 = 1 THEN now() ELSE last_pass_started_at END,
-            last_pass_at = CASE WHEN $5 THEN now() ELSE last_pass_at END
+            last_pass_at = CASE WHEN $5 THEN now() ELSE last_pass_at END,
+            last_pass_through = CASE WHEN $5 THEN $6 ELSE last_pass_through END
       WHERE id = 1`,
-    [broken === null ? null : JSON.stringify(broken), brokenChanged, options.next ?? null, from, options.passComplete],
+    [broken === null ? null : JSON.stringify(broken), brokenChanged, options.next ?? null, from, options.passComplete, to],
   );
 }
 

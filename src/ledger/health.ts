@@ -15,6 +15,8 @@ export interface HealthSnapshot {
     sealedAt: Date | null;
     lastPassAt: Date | null;
     checkedAt: Date | null;
+    /** The last block re-verified by the rolling pass (or, just after a pass, the last of that pass). */
+    verifiedThroughBlock: number;
     broken: ChainBreak | null;
   };
 }
@@ -40,6 +42,8 @@ interface Row {
   sealed_at: Date | null;
   last_pass_at: Date | null;
   chain_checked_at: Date | null;
+  recheck_next_block: number | null;
+  last_pass_through: number | null;
   broken: ChainBreak | null;
 }
 
@@ -55,7 +59,7 @@ export async function readHealthSnapshot(db: Db): Promise<HealthSnapshot> {
             (extract(epoch FROM clock_timestamp() - v.checked_at) * 1000)::bigint AS age_ms,
             (SELECT max(id) FROM ledger) AS ledger_head,
             b.block_no, b.last_id AS sealed_through, encode(b.hash, 'hex') AS head_hash, b.sealed_at,
-            s.last_pass_at, s.checked_at AS chain_checked_at, s.broken
+            s.last_pass_at, s.checked_at AS chain_checked_at, s.recheck_next_block, s.last_pass_through, s.broken
        FROM control c
        LEFT JOIN verifier_status v ON v.id = 1
        LEFT JOIN chain_state s ON s.id = 1
@@ -87,6 +91,7 @@ export async function readHealthSnapshot(db: Db): Promise<HealthSnapshot> {
       sealedAt: r.sealed_at,
       lastPassAt: r.last_pass_at,
       checkedAt: r.chain_checked_at,
+      verifiedThroughBlock: (r.recheck_next_block ?? 1) > 1 ? r.recheck_next_block! - 1 : (r.last_pass_through ?? 0),
       broken: r.broken,
     },
   };

@@ -54,7 +54,8 @@ test('the verifier makes checkpoints every K ids and /health reports the sealed 
   assert.equal(chain.broken, null);
   const { rows } = await t.db.query<{ ledger_id: number; made_by: string }>('SELECT ledger_id, made_by FROM checkpoints ORDER BY ledger_id');
   assert.ok(rows.length >= 2 && rows.every((c) => c.made_by === 'auto'), JSON.stringify(rows));
-  await waitForHealth(v.url, (r) => r.body.checks.hash_chain.last_full_pass_at !== null);
+  const passed = await waitForHealth(v.url, (r) => r.body.checks.hash_chain.last_full_pass_at !== null);
+  assert.ok(passed.body.checks.hash_chain.verified_through_block >= 1);
 
   // A sealed row rewritten by a superuser: the rolling re-verification finds it and /health fails.
   const target = (await t.db.query<{ id: number }>("SELECT id FROM ledger WHERE kind = 'trade' ORDER BY id LIMIT 1")).rows[0]!.id;

@@ -38,6 +38,7 @@ function hashChain(h: HealthSnapshot): Check {
     ledger_head: h.ledgerHead,
     head_hash: c.headHash,
     sealed_at: c.sealedAt?.toISOString() ?? null,
+    verified_through_block: c.verifiedThroughBlock,
     last_full_pass_at: c.lastPassAt?.toISOString() ?? null,
     checked_at: c.checkedAt?.toISOString() ?? null,
     broken: c.broken,

@@ -4,6 +4,7 @@ CREATE TABLE chain_state (
   recheck_next_block   bigint NOT NULL DEFAULT 1,
   last_pass_started_at timestamptz,
   last_pass_at         timestamptz,
+  last_pass_through    bigint NOT NULL DEFAULT 0,
   checked_at           timestamptz,
   broken               jsonb,
   broken_at            timestamptz
