@@ -121,14 +121,14 @@ export function createDriftVerifier(db: Db, options: VerifierOptions) {
       if (!lock.rows[0]!.ok) return undefined;
       const settled = await fences.advance(tx);
       const latest = await tx.query<{ id: number | null }>('SELECT max(ledger_id) AS id FROM checkpoints');
-      const checkpointId = latest.rows[0]?.id ?? 0;
+      let checkpointId = latest.rows[0]?.id ?? 0;
+      let checkpoint: number | undefined;
+      if (settled !== undefined && settled - checkpointId >= options.checkpointEvery) {
+        // Due: make it first, then start from it, rather than aggregate the same entries twice.
+        checkpoint = checkpointId = (await createCheckpoint(tx, settled, CheckpointMaker.auto)).ledger_id;
+      }
       if (!base || base.id < checkpointId) await loadBase(tx, checkpointId);
       if (settled !== undefined) await advance(tx, settled);
-
-      let checkpoint: number | undefined;
-      if (settled !== undefined && settled - Math.max(checkpointId, 0) >= options.checkpointEvery) {
-        checkpoint = (await createCheckpoint(tx, settled, CheckpointMaker.auto)).ledger_id;
-      }
       const { checkedAt, ...compared } = await compare(tx);
       const verdict: Verdict = { ...compared, ...(checkpoint === undefined ? {} : { checkpoint }) };
       await tx.query(

@@ -1,9 +1,8 @@
 import pg from 'pg';
-import { actorIdFor } from '../../src/domain/ids.ts';
+import { actorIdFor, deriveId } from '../../src/domain/ids.ts';
 import { parseAmount } from '../../src/domain/money.ts';
 import type { Db } from '../../src/db/db.ts';
 import { appendEntries, LedgerKind } from '../../src/ledger/append.ts';
-import { deriveId } from '../../src/domain/ids.ts';
 
 let counter = 0;
 
