@@ -27,6 +27,18 @@ export interface Config {
   runnerKey: string | undefined;
   /** The web dashboard: its port when set explicitly, and the validator it reads from. */
   dashboard: { port: number | undefined; validatorUrl: string };
+  /** The validator's background drift verifier, checkpoints and hash-chain sealer. */
+  guard: {
+    enabled: boolean;
+    verifyIntervalMs: number;
+    /** /health fails when the newest verdict compared a snapshot older than this. */
+    maxVerdictAgeMs: number;
+    checkpointEvery: number;
+    sealIntervalMs: number;
+    sealBlockSize: number;
+    sealMaxRows: number;
+    recheckRows: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -64,6 +76,13 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function onOff(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (/^(on|true|1|yes)$/i.test(raw.trim())) return true;
+  if (/^(off|false|0|no)$/i.test(raw.trim())) return false;
+  throw new ConfigError(`${name} must be on or off, got "${raw}"`);
 }
 
 export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<Config> {
@@ -135,6 +154,16 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
     dashboard: {
       port: dashboardPort === undefined ? undefined : integer('GRIDGOV_DASHBOARD_PORT', dashboardPort, 0, 0, 65535),
       validatorUrl,
+    },
+    guard: {
+      enabled: onOff('GRIDGOV_LEDGER_GUARD', env.GRIDGOV_LEDGER_GUARD, true),
+      verifyIntervalMs: integer('GRIDGOV_VERIFY_INTERVAL_MS', env.GRIDGOV_VERIFY_INTERVAL_MS, 1000, 10, 60_000),
+      maxVerdictAgeMs: integer('GRIDGOV_VERIFY_MAX_AGE_MS', env.GRIDGOV_VERIFY_MAX_AGE_MS, 5000, 100, 3_600_000),
+      checkpointEvery: integer('GRIDGOV_CHECKPOINT_EVERY', env.GRIDGOV_CHECKPOINT_EVERY, 100_000, 1, 1_000_000_000),
+      sealIntervalMs: integer('GRIDGOV_SEAL_INTERVAL_MS', env.GRIDGOV_SEAL_INTERVAL_MS, 1000, 10, 600_000),
+      sealBlockSize: integer('GRIDGOV_SEAL_BLOCK_SIZE', env.GRIDGOV_SEAL_BLOCK_SIZE, 1000, 1, 100_000),
+      sealMaxRows: 100_000,
+      recheckRows: integer('GRIDGOV_CHAIN_RECHECK_ROWS', env.GRIDGOV_CHAIN_RECHECK_ROWS, 10_000, 0, 10_000_000),
     },
   });
 }

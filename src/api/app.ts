@@ -38,6 +38,8 @@ export interface AppDeps {
   events?: EventHub;
   /** Announces committed writes to every replica's /events; flushed when the app closes. */
   activity?: ActivityPublisher;
+  /** How old the drift verifier's verdict may be for /health to pass. */
+  guard?: { maxVerdictAgeMs: number };
 }
 
 declare module 'fastify' {

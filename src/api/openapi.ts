@@ -82,7 +82,11 @@ export function openApiDocument(version: string) {
           },
         },
       },
-      '/world-state': get('The WorldState snapshot', [q('at', 'Ledger id: the state as of that entry', { type: 'integer' })]),
+      '/world-state': get('The WorldState snapshot', [
+        q('at', 'A ledger id, or an ISO 8601 timestamp with a zone: the state as of that entry (or of the newest one executed by then), replayed from the nearest checkpoint; the reply then has as_of', {
+          oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', format: 'date-time' }],
+        }),
+      ]),
       '/ledger': get('Ledger entries, newest first, cursor-paginated', [
         q('cursor', 'next_cursor of the previous page', { type: 'integer' }),
         q('limit', '1-500, default 50', { type: 'integer' }),
@@ -118,7 +122,12 @@ export function openApiDocument(version: string) {
           responses: { 200: { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 429: errorReply('RATE_LIMITED: too many subscribers') },
         },
       },
-      '/health': { get: { summary: 'Database, ledger consistency and breaker checks', responses: { 200: { description: 'Healthy' }, 503: { description: 'A check failed; the body has every check' } } } },
+      '/health': {
+        get: {
+          summary: 'Database, ledger consistency (the background verifier\'s verdict and its age), hash chain and breaker checks',
+          responses: { 200: { description: 'Healthy' }, 503: { description: 'A check failed (drift, stale verdict, broken chain, breaker open, database down); the body has every check' } },
+        },
+      },
       '/livez': { get: { summary: 'The process is up', responses: { 200: { description: 'OK' } } } },
       '/metrics': { get: { summary: 'Prometheus metrics (group commit, memory)', responses: { 200: { description: 'text/plain exposition' } } } },
       '/execute/batch': {

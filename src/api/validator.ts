@@ -8,6 +8,7 @@ import { createActorDirectory } from '../ledger/actors.ts';
 import { createExecutor } from '../ledger/execute.ts';
 import { createGroupCommitter } from '../ledger/group-commit.ts';
 import { createActivityPublisher } from '../ledger/activity.ts';
+import { startLedgerGuard } from '../ledger/guard.ts';
 import { buildApp } from './app.ts';
 import { withLiveEvents } from './live.ts';
 
@@ -28,7 +29,7 @@ export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Re
   });
   const activity = createActivityPublisher({ db, logger: logger.child({ component: 'events' }) });
   const live = withLiveEvents({ executor, admin: createAdmin({ db, actors, validatorVersion: config.validatorVersion }), activity });
-  return buildApp({
+  const app = await buildApp({
     db,
     readDb: deps.readDb ?? db,
     executor: live.executor,
@@ -40,5 +41,13 @@ export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Re
     logger: logger.child({ component: 'api' }),
     validatorVersion: config.validatorVersion,
     adminRatePerMinute: config.adminRatePerMinute,
+    guard: { maxVerdictAgeMs: config.guard.maxVerdictAgeMs },
   });
+  if (config.guard.enabled) {
+    // Drift verdicts, checkpoints and hash-chain seals for /health; stopped before the pool closes.
+    const guard = startLedgerGuard(db, logger.child({ component: 'ledger-guard' }), config.guard);
+    app.addHook('onClose', () => guard.stop());
+    await guard.ready(3000);
+  }
+  return app;
 }

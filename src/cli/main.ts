@@ -18,6 +18,9 @@ const commands: Record<string, () => Promise<Command>> = {
   admin: async () => (await import('./admin.ts')).command,
   runner: async () => (await import('./runner.ts')).command,
   dashboard: async () => (await import('./dashboard.ts')).command,
+  rehydrate: async () => (await import('./rehydrate.ts')).command,
+  checkpoint: async () => (await import('./checkpoint.ts')).command,
+  verify: async () => (await import('./verify.ts')).command,
 };
 
 async function help(): Promise<string> {

@@ -41,7 +41,7 @@ interface StatsRow {
 
 /**
  * The overview's aggregates in one statement (one snapshot). Windowed counts read only recent
- * ledger pages (a BRIN index on executed_at); Gini and supply come from the balances cache, not
+ * ledger rows (the index on executed_at); Gini and supply come from the balances cache, not
  * a replay. Gini of the non-world holdings of a resource: (2·Σ i·x_i − (n+1)·Σx) / (n·Σx) over the
  * amounts sorted ascending, rounded to 4 places; 0 when nobody holds any.
  */

@@ -1,5 +1,6 @@
 import { dbAmountToNumber, microFromDb, microToNumber } from '../domain/money.ts';
 import type { Db } from '../db/db.ts';
+import { balancesAt, ledgerIdAtTime, type AsOf } from './point-in-time.ts';
 import { listResources } from './reads.ts';
 
 export interface ActorView {
@@ -22,20 +23,16 @@ export interface WorldState {
     per_resource: Record<string, { max_transfer: number | null; min_balance: number }>;
   };
   supply: Record<string, number>;
+  /** Present for a point-in-time read: which entry the balances stand at and how they were replayed. */
+  as_of?: AsOf;
 }
-
-/** Per (actor, resource) amounts replayed from the ledger up to and including entry `at`. */
-const REPLAY_SQL = `
-  SELECT actor::text AS actor_id, resource, sum(delta)::text AS amount FROM (
-    SELECT actor_from AS actor, resource, -amount AS delta FROM ledger WHERE id <= $1
-    UNION ALL SELECT actor_to, resource, amount FROM ledger WHERE id <= $1
-  ) AS moves GROUP BY actor, resource`;
 
 /**
  * The blueprint's WorldState. Read in one repeatable-read snapshot, so balances, head and epoch
- * agree. With `at`, balances are replayed from the ledger up to that entry.
+ * agree. With `at` (a ledger id) or `atTime` (a timestamp), balances are replayed from the ledger
+ * up to that entry, starting at the nearest checkpoint.
  */
-export async function getWorldState(db: Db, options: { at?: number; now?: () => Date } = {}): Promise<WorldState> {
+export async function getWorldState(db: Db, options: { at?: number; atTime?: string; now?: () => Date } = {}): Promise<WorldState> {
   return db.transaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const head = await tx.query<{ head: number | null; epoch: number | null }>(
@@ -43,10 +40,16 @@ export async function getWorldState(db: Db, options: { at?: number; now?: () => 
               (SELECT max(e.epoch) FROM epochs e WHERE e.run_id = (SELECT run_id FROM epochs ORDER BY started_at DESC LIMIT 1)) AS epoch`,
     );
     const ledgerHead = head.rows[0]?.head ?? 0;
-    const balanceRows = await tx.query<{ actor_id: string; resource: string; amount: string }>(
-      options.at === undefined ? 'SELECT actor_id::text, resource, amount::text FROM balances' : REPLAY_SQL,
-      options.at === undefined ? [] : [options.at],
-    );
+    const at = options.atTime !== undefined ? await ledgerIdAtTime(tx, options.atTime) : options.at;
+    let asOf: AsOf | undefined;
+    let balanceRows: Array<{ actor_id: string; resource: string; amount: string }>;
+    if (at === undefined) {
+      balanceRows = (await tx.query<{ actor_id: string; resource: string; amount: string }>('SELECT actor_id::text, resource, amount::text FROM balances')).rows;
+    } else {
+      const replayed = await balancesAt(tx, at);
+      balanceRows = replayed.rows;
+      asOf = options.atTime !== undefined ? { ...replayed.asOf, timestamp: options.atTime } : replayed.asOf;
+    }
     const actorRows = await tx.query<{ id: string; name: string; kind: string }>('SELECT id::text, name, kind FROM actors ORDER BY name');
     const resources = await listResources(tx);
     const global = await tx.query<{ max_transfer: string | null; min_balance: string | null }>(
@@ -57,7 +60,7 @@ export async function getWorldState(db: Db, options: { at?: number; now?: () => 
     const supply: Record<string, number> = Object.fromEntries(resources.map((r) => [r.name, 0]));
     const supplyMicro = new Map<string, bigint>();
     const worldId = actorRows.rows.find((a) => a.kind === 'system')?.id;
-    for (const row of balanceRows.rows) {
+    for (const row of balanceRows) {
       const balances = byActor.get(row.actor_id) ?? {};
       balances[row.resource] = dbAmountToNumber(row.amount);
       byActor.set(row.actor_id, balances);
@@ -90,6 +93,7 @@ export async function getWorldState(db: Db, options: { at?: number; now?: () => 
         per_resource: Object.fromEntries(resources.map((r) => [r.name, { max_transfer: r.max_transfer, min_balance: r.min_balance }])),
       },
       supply,
+      ...(asOf ? { as_of: asOf } : {}),
     };
   });
 }

@@ -47,10 +47,18 @@ function decodeCursor(cursor: string | undefined): { at: string; id: string } | 
   throw new ApiError('BAD_REQUEST', 'cursor: not a cursor returned by this API', { field: 'cursor' });
 }
 
+/** `at` is a ledger id, or an ISO 8601 date-time with a zone (Z or an offset). */
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const atParam = z.union([
+  ledgerIdParam,
+  z.string().regex(TIMESTAMP).refine((s) => !Number.isNaN(Date.parse(s))).transform((s) => ({ time: s })),
+], { error: 'must be a ledger id or an ISO 8601 timestamp with a zone, such as 2025-02-28T12:00:00Z' });
+
 export function registerReadRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/world-state', async (request) => {
-    const { at } = parseQuery(z.strictObject({ at: ledgerIdParam.optional() }), request.query);
-    const state = await getWorldState(deps.readDb, { at });
+    const { at: point } = parseQuery(z.strictObject({ at: atParam.optional() }), request.query);
+    const at = typeof point === 'number' ? point : undefined;
+    const state = await getWorldState(deps.readDb, { at, atTime: typeof point === 'object' ? point.time : undefined });
     if (at !== undefined && at > state.ledger_head) {
       throw new ApiError('BAD_REQUEST', `at: ledger entry ${at} does not exist yet (head is ${state.ledger_head})`, { field: 'at' });
     }

@@ -10,7 +10,7 @@ BEGIN
   EXECUTE format('GRANT CONNECT ON DATABASE %I TO gridgov_app', current_database());
   GRANT USAGE ON SCHEMA public TO gridgov_app;
   GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO gridgov_app;
-  REVOKE UPDATE ON ledger, admin_audit, rejected_proposals, schema_migrations FROM gridgov_app;
+  REVOKE UPDATE ON ledger, ledger_blocks, checkpoints, checkpoint_balances, admin_audit, rejected_proposals, schema_migrations FROM gridgov_app;
   REVOKE INSERT ON schema_migrations FROM gridgov_app;
   GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO gridgov_app;
   ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE ON TABLES TO gridgov_app;
