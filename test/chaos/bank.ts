@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { http } from '../support/validator.ts';
+import { runCli, waitForHealth } from '../support/validator.ts';
 import { checkRun } from './checker.ts';
 import { runClients, type SendRecord } from './clients.ts';
 import { startCluster, type Cluster } from './cluster.ts';
@@ -12,6 +12,20 @@ import { genesisSupply, startReader } from './reader.ts';
 import { chaosScenario, makeWorkload, payloadKey, RICH, SendKind, type Send } from './workload.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * `gridgov verify`, as an operator would run it after an incident: seals what has settled and
+ * checks every block of the ledger's hash chain, sealed under crashes and cuts.
+ */
+async function verifyChain(cluster: Cluster): Promise<{ ok: boolean; output: string; summary: string }> {
+  const run = await runCli(['verify', '--json'], cluster.directUrl);
+  try {
+    const report = JSON.parse(run.stdout) as { ok: boolean; blocks: number; rows: number };
+    return { ok: run.code === 0 && report.ok, output: run.stdout + run.stderr, summary: `${report.blocks.toLocaleString('en-US')} blocks, ${report.rows.toLocaleString('en-US')} ledger rows verified, intact` };
+  } catch {
+    return { ok: false, output: run.stdout + run.stderr, summary: 'unreadable report' };
+  }
+}
 
 /** A plain transfer under a fresh id, sent once everything is restored. */
 function probeSend(): Send {
@@ -119,10 +133,14 @@ export async function runBankTest(profile: ChaosProfile, log: (line: string) => 
     }
     if (!outbox.drained) violations.push(`outbox: still pending after ${profile.drainTimeoutMs} ms: ${JSON.stringify(outbox.counts)}`);
     for (const [key, count] of Object.entries(outbox.counts)) if (key.endsWith(' dead')) violations.push(`outbox: ${count} ${key} rows`);
+    // /health reports the background verifier's verdict: give it a few ticks to see the end state.
     for (const validator of cluster.validators) {
-      const health = await http(validator.url, 'GET', '/health').catch((error: unknown) => ({ status: 0, body: String(error) }));
-      if (health.status !== 200) violations.push(`health: ${validator.name} answered ${health.status} ${JSON.stringify(health.body)}`);
+      await waitForHealth(validator.url, (reply) => reply.status === 200, 30_000).catch((error: unknown) => {
+        violations.push(`health: ${validator.name}: ${String(error)}`);
+      });
     }
+    const chain = await verifyChain(cluster);
+    if (!chain.ok) violations.push(`hash chain: gridgov verify failed: ${chain.output.slice(0, 500)}`);
 
     failed = violations.length > 0;
     return {
@@ -134,6 +152,7 @@ export async function runBankTest(profile: ChaosProfile, log: (line: string) => 
       faults: injector.faults,
       reads,
       streams,
+      chain: chain.summary,
       settledAfterLoad: leftOver.filter((r) => r.decisive).length,
       outbox: outbox.counts,
       discordDuplicates: discordDuplicates(cluster),

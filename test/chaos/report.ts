@@ -13,6 +13,8 @@ export interface RunSummary {
   faults: FaultLog;
   reads: ReadLog;
   streams: EventStreamLog[];
+  /** What `gridgov verify` checked of the ledger's hash chain after the run. */
+  chain: string;
   /** Sends still unresolved when the load ended, settled by the retry pass once all was restored. */
   settledAfterLoad: number;
   outbox: Record<string, number>;
@@ -76,6 +78,7 @@ export function summaryTable(summary: RunSummary): string {
     `| concurrent bank reads (GET /world-state: supply conserved, no negative balance, head never back) | ${n(summary.reads.reads)} checked; unavailable: ${list(summary.reads.failures)} |`,
     `| live events (GET /events on each replica, reopened when dropped; a probe trade after the faults must reach both) | ${summary.streams.map((st, i) => `replica ${'ab'[i] ?? i}: ${list(st.events)}; ${n(st.streams)} streams`).join('; ')} |`,
     ...faultRows,
+    `| hash chain after the run (gridgov verify) | ${summary.chain} |`,
     `| outbox after drain | ${list(new Map(Object.entries(summary.outbox)))}; Linear issues ${n(verdict.stats.linearIssues)} for ${n(verdict.stats.rejected)} rejected ids; Discord duplicate alerts ${n(summary.discordDuplicates)} |`,
     `| violations | **${n(summary.violations.length)}** |`,
     `| longest stretch without a decisive reply | ${s(longestGap)} |`,
