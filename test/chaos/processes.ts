@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.ts';
+import { startEmbeddedPostgres, waitForExit, type EmbeddedPostgres } from '../../src/db/embedded.ts';
 import { BIN } from '../support/validator.ts';
 
 /**
@@ -11,24 +11,6 @@ import { BIN } from '../support/validator.ts';
  */
 
 const live = new Set<number>();
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return !isAlive(pid);
-}
 
 /** Last resort (hard timeout, process exit): SIGKILL every child still registered. */
 export function killEverything(): number[] {
