@@ -29,9 +29,10 @@ export interface AppendedRow {
 }
 
 /**
- * The one writer of ledger rows: appends entries and moves the balances they touch in the same
- * statement. With skipExisting, entries whose (proposal_id, leg) is already there are left out,
- * and only the rows actually inserted move balances (for idempotent system entries).
+ * Appends entries through ledger_append, the one writer of ledger rows (migration 000050): the
+ * rows and the balances they move, in one statement. With skipExisting, entries whose
+ * (proposal_id, leg) is already there are left out, and only the rows actually inserted move
+ * balances (for idempotent system entries).
  */
 export async function appendEntries(
   tx: Db,
@@ -41,25 +42,8 @@ export async function appendEntries(
 ): Promise<AppendedRow[]> {
   if (entries.length === 0) return [];
   const { rows } = await tx.query<AppendedRow>(
-    `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::numeric[], $8::jsonb[])
-         WITH ORDINALITY AS t(proposal_id, leg, kind, actor_from, actor_to, resource, amount, metadata, ord)
-     ), inserted AS (
-       INSERT INTO ledger (proposal_id, leg, kind, actor_from, actor_to, resource, amount, validator_version, metadata)
-       SELECT proposal_id, leg, kind, actor_from, actor_to, resource, amount, $9, metadata FROM input ORDER BY ord
-       ${options.skipExisting ? 'ON CONFLICT (proposal_id, leg) DO NOTHING' : ''}
-       RETURNING id, proposal_id, leg, actor_from, actor_to, resource, amount, executed_at
-     ), moves AS (
-       SELECT actor_from AS actor, resource, -amount AS delta, id FROM inserted
-       UNION ALL SELECT actor_to, resource, amount, id FROM inserted
-     ), totals AS (
-       SELECT actor, resource, sum(delta) AS delta, max(id) AS last_id FROM moves GROUP BY actor, resource
-     ), updated AS (
-       UPDATE balances b SET amount = b.amount + t.delta, last_ledger_id = greatest(b.last_ledger_id, t.last_id)
-         FROM totals t WHERE b.actor_id = t.actor AND b.resource = t.resource
-       RETURNING 1
-     )
-     SELECT id, proposal_id::text, leg, executed_at FROM inserted, (SELECT count(*) FROM updated) AS u ORDER BY id`,
+    `SELECT ledger_id AS id, proposal::text AS proposal_id, leg_index AS leg, executed AS executed_at
+       FROM ledger_append($1::uuid[], $2::smallint[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::numeric[], $8::jsonb[], $9, $10)`,
     [
       entries.map((e) => e.proposalId),
       entries.map((e) => e.leg),
@@ -70,6 +54,7 @@ export async function appendEntries(
       entries.map((e) => formatMicro(e.amount)),
       entries.map((e) => JSON.stringify(e.metadata)),
       validatorVersion,
+      options.skipExisting === true,
     ],
   );
   return rows;

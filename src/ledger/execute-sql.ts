@@ -1,12 +1,28 @@
 import type { BusinessErrorCode } from '../domain/errors.ts';
-import { microFromDb, type Micro } from '../domain/money.ts';
-import { canonicalLegs } from '../domain/proposal.ts';
+import { formatMicro, microFromDb, type Micro } from '../domain/money.ts';
+import { canonicalLegs, type Leg } from '../domain/proposal.ts';
 import { balanceKey } from '../domain/validate.ts';
 import type { Db } from '../db/db.ts';
 
 export type PriorOutcome =
   | { kind: 'applied'; ledgerIds: number[]; executedAt: string }
   | { kind: 'rejected'; code: BusinessErrorCode; message: string; rejectedAt: string };
+
+export interface Decision {
+  canonical: string;
+  outcome: PriorOutcome;
+}
+
+/** What deciding a batch produced: each item's result, and what to record. */
+export interface Decisions {
+  /** Every id decided so far (before the batch, or in it), with its outcome. */
+  decided: Map<string, Decision>;
+  /** One per item, in order. */
+  results: Array<{ decision: Decision; replayed: boolean } | { conflict: string }>;
+  legs: Array<{ proposalId: string; leg: number; data: Leg; metadata: Record<string, unknown> }>;
+  rejections: Array<{ proposalId: string; code: BusinessErrorCode; message: string; raw: unknown; canonical: string }>;
+  conflicts: Array<{ proposalId: string; caller: string }>;
+}
 
 /** A 64-bit advisory-lock key from a proposal id: its first 16 hex digits. */
 export function proposalLockKey(proposalId: string): string {
@@ -38,10 +54,10 @@ interface PriorRow {
 }
 
 // The actor_id = ANY(...) lets the planner probe the primary key instead of scanning balances.
-const LOCK_BALANCES = `
+const selectBalances = (actors: string, resources: string) => `
   SELECT b.actor_id, b.resource, b.amount FROM balances b
-   WHERE b.actor_id = ANY($2::uuid[]) AND (b.actor_id, b.resource) IN (SELECT * FROM unnest($2::uuid[], $3::text[]))
-   ORDER BY b.actor_id, b.resource FOR UPDATE OF b`;
+   WHERE b.actor_id = ANY(${actors}::uuid[]) AND (b.actor_id, b.resource) IN (SELECT * FROM unnest(${actors}::uuid[], ${resources}::text[]))`;
+const LOCK_BALANCES = `${selectBalances('$2', '$3')} ORDER BY b.actor_id, b.resource FOR UPDATE OF b`;
 
 const INSERT_MISSING_BALANCES = `
   INSERT INTO balances (actor_id, resource, is_world)
@@ -111,4 +127,80 @@ function priorOutcomes(rows: PriorRow[]): Map<string, { canonical: string; outco
 /** Locks the balance rows of (actor, resource) pairs in one sorted order and returns their amounts. */
 export async function lockBalances(tx: Db, pairs: Array<[string, string]>): Promise<Map<string, Micro>> {
   return (await lockAndLoad(tx, [], pairs)).balances;
+}
+
+/** The balances of (actor, resource) pairs as last committed, without locking; missing rows are absent. */
+export async function readBalances(db: Db, pairs: Array<[string, string]>): Promise<Map<string, Micro>> {
+  const { rows } = await db.query<{ actor_id: string; resource: string; amount: string }>(
+    `SELECT actor_id::text, resource, amount::text FROM (${selectBalances('$1', '$2')}) AS b`,
+    [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+  );
+  return new Map(rows.map((r) => [balanceKey(r.actor_id, r.resource), microFromDb(r.amount)]));
+}
+
+/** commit_decisions refused: what the decisions relied on has changed; nothing was recorded. */
+export function isStaleDecision(error: unknown): error is Error & { code: 'GG001' | 'GG002' | 'GG003' | 'GG004' } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^GG00[1-4]$/.test(code);
+}
+
+interface CommittedRow {
+  outcome: 'applied' | 'rejected';
+  proposal_id: string;
+  ledger_id: number | null;
+  decided_at: Date;
+}
+
+/**
+ * Records decisions with commit_decisions (migration 000050), provided the balances in `read`
+ * still hold those amounts, the rules are still `rules` and no id was decided meanwhile (after
+ * taking `lockKeys`); fills in the ledger ids and times of the new outcomes.
+ */
+export async function commitDecisions(
+  tx: Db,
+  decisions: Decisions,
+  context: { read: Map<string, Micro>; lockKeys: string[]; rules: string; validatorVersion: string; topics: ReadonlyArray<{ topic: string; configured: boolean }> },
+): Promise<void> {
+  const read = [...context.read];
+  const { legs, rejections, conflicts } = decisions;
+  const { rows } = await tx.query<CommittedRow>(
+    `SELECT outcome, proposal::text AS proposal_id, ledger_id, decided_at
+       FROM commit_decisions($1::bigint[], $2, $3::uuid[], $4::text[], $5::numeric[],
+                             $6::uuid[], $7::smallint[], $8::uuid[], $9::uuid[], $10::text[], $11::numeric[], $12::jsonb[],
+                             $13::uuid[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::boolean[],
+                             $20::text[], $21::text[], $22)`,
+    [
+      context.lockKeys,
+      context.rules,
+      read.map(([key]) => key.slice(0, key.indexOf('|'))),
+      read.map(([key]) => key.slice(key.indexOf('|') + 1)),
+      read.map(([, amount]) => formatMicro(amount)),
+      legs.map((l) => l.proposalId),
+      legs.map((l) => l.leg),
+      legs.map((l) => l.data.actor_from),
+      legs.map((l) => l.data.actor_to),
+      legs.map((l) => l.data.resource),
+      legs.map((l) => formatMicro(l.data.amount)),
+      legs.map((l) => JSON.stringify(l.metadata)),
+      rejections.map((r) => r.proposalId),
+      rejections.map((r) => r.code),
+      rejections.map((r) => r.message),
+      rejections.map((r) => JSON.stringify(r.raw)),
+      rejections.map((r) => r.canonical),
+      context.topics.map((t) => t.topic),
+      context.topics.map((t) => t.configured),
+      conflicts.map((c) => c.proposalId),
+      conflicts.map((c) => c.caller),
+      context.validatorVersion,
+    ],
+  );
+  for (const row of rows) {
+    const outcome = decisions.decided.get(row.proposal_id)?.outcome;
+    if (row.outcome === 'applied' && outcome?.kind === 'applied') {
+      outcome.ledgerIds.push(row.ledger_id!);
+      outcome.executedAt = row.decided_at.toISOString();
+    } else if (row.outcome === 'rejected' && outcome?.kind === 'rejected') {
+      outcome.rejectedAt = row.decided_at.toISOString();
+    }
+  }
 }

@@ -7,12 +7,18 @@ export interface TradingState {
   breakerReason: string | null;
   resources: Set<string>;
   limits(resource: string): LimitSet;
+  /** The rules (resources and limits) as the database states them, to hand back with decisions. */
+  rules: string;
 }
 
 interface StateRow {
   control: { breaker_on: boolean; reason: string | null };
-  resources: string[] | null;
-  constraints: Array<{ resource: string | null; max_transfer: string | null; min_balance: string | null }> | null;
+  rules: string;
+}
+
+interface Rules {
+  resources: string[];
+  constraints: Array<{ resource: string | null; max_transfer: string | null; min_balance: string | null }>;
 }
 
 /**
@@ -24,16 +30,15 @@ export async function loadTradingState(tx: Db, lockKeys: string[] = []): Promise
     `
     SELECT (SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS sorted) AS locked,
            (SELECT json_build_object('breaker_on', breaker_on, 'reason', reason) FROM control WHERE id = 1) AS control,
-           (SELECT json_agg(name) FROM resources) AS resources,
-           (SELECT json_agg(json_build_object('resource', resource, 'max_transfer', max_transfer::text, 'min_balance', min_balance::text))
-              FROM constraints) AS constraints`,
+           trading_rules() AS rules`,
     [lockKeys],
   );
   const row = rows[0]!;
+  const rules = JSON.parse(row.rules) as Rules;
   const parse = (v: string | null): Micro | null => (v === null ? null : microFromDb(v));
   const global = { maxTransfer: null as Micro | null, minBalance: 0n };
   const perResource = new Map<string, { maxTransfer: Micro | null; minBalance: Micro | null }>();
-  for (const c of row.constraints ?? []) {
+  for (const c of rules.constraints) {
     if (c.resource === null) {
       global.maxTransfer = parse(c.max_transfer);
       global.minBalance = parse(c.min_balance) ?? 0n;
@@ -44,7 +49,8 @@ export async function loadTradingState(tx: Db, lockKeys: string[] = []): Promise
   return {
     breakerOn: row.control.breaker_on,
     breakerReason: row.control.reason,
-    resources: new Set(row.resources ?? []),
+    resources: new Set(rules.resources),
+    rules: row.rules,
     limits(resource) {
       const own = perResource.get(resource);
       return { maxTransfer: own?.maxTransfer ?? global.maxTransfer, minBalance: own?.minBalance ?? global.minBalance };

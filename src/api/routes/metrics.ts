@@ -5,6 +5,7 @@ import type { AppDeps } from '../app.ts';
 export function registerMetricsRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/metrics', async (_request, reply) => {
     const group = deps.committer.stats();
+    const paths = deps.executor.stats();
     const memory = process.memoryUsage();
     const lines = [
       '# HELP gridgov_group_commit_groups_total Transactions committed for /execute.',
@@ -19,6 +20,13 @@ export function registerMetricsRoutes(app: FastifyInstance, deps: AppDeps): void
       '# HELP gridgov_group_commit_pending Proposals waiting for a transaction.',
       '# TYPE gridgov_group_commit_pending gauge',
       `gridgov_group_commit_pending ${group.pending}`,
+      '# HELP gridgov_commits_total Groups recorded, by path: optimistic (one round trip, nothing had moved) or locked.',
+      '# TYPE gridgov_commits_total counter',
+      `gridgov_commits_total{path="optimistic"} ${paths.optimistic}`,
+      `gridgov_commits_total{path="locked"} ${paths.locked}`,
+      '# HELP gridgov_optimistic_retries_total Optimistic attempts refused (a balance, the rules or an id had moved) and redone locked.',
+      '# TYPE gridgov_optimistic_retries_total counter',
+      `gridgov_optimistic_retries_total ${paths.retried}`,
       '# HELP process_resident_memory_bytes Resident memory.',
       '# TYPE process_resident_memory_bytes gauge',
       `process_resident_memory_bytes ${memory.rss}`,
