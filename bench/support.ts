@@ -61,21 +61,25 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = pr
 }
 
 /** pgbench from Debian's postgresql package, installed on first use when apt-get is there. */
-export function pgbenchBinary(): string {
+/**
+ * A program from a Debian package (pgbench from postgresql, wrk), installed with apt-get when
+ * missing; returns its path.
+ */
+export function debianBinary(name: string, debianPackage: string): string {
   const find = () => {
     try {
-      return execFileSync('sh', ['-c', 'command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1']).toString().trim();
+      return execFileSync('sh', ['-c', `command -v ${name} || ls /usr/lib/postgresql/*/bin/${name} 2>/dev/null | tail -1`]).toString().trim();
     } catch {
       return '';
     }
   };
   let found = find();
   if (!found) {
-    console.error('pgbench is missing: installing Debian\'s postgresql package');
-    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null'], { stdio: 'inherit' });
+    console.error(`${name} is missing: installing Debian's ${debianPackage} package`);
+    execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${debianPackage} >/dev/null`], { stdio: 'inherit' });
     found = find();
   }
-  if (!found) throw new Error('pgbench is not available');
+  if (!found) throw new Error(`${name} is not available`);
   return found;
 }
 

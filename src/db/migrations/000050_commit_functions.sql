@@ -13,11 +13,16 @@ $$;
 -- touch, in one statement. With p_skip_existing, entries whose (proposal_id, leg) is already there
 -- are left out and only the rows actually inserted move balances (idempotent system entries);
 -- without it, such an entry fails the whole call with a unique violation.
+--
+-- Both functions below look rows up by key (ids, actors), a handful per row written. A session
+-- keeps the plans of their statements; planned while a table looked empty (a new database,
+-- before autovacuum's first ANALYZE), they would scan it whole on every call ever after. So they
+-- run with sequential scans ruled out wherever an index serves.
 CREATE FUNCTION ledger_append(
   p_proposal uuid[], p_leg smallint[], p_kind text[], p_from uuid[], p_to uuid[], p_resource text[],
   p_amount numeric[], p_metadata jsonb[], p_validator_version text, p_skip_existing boolean
 ) RETURNS TABLE (ledger_id bigint, proposal uuid, leg_index smallint, executed timestamptz)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
   appended integer;
 BEGIN
@@ -69,7 +74,7 @@ CREATE FUNCTION commit_decisions(
   p_conflict_id text[], p_conflict_caller text[],
   p_validator_version text
 ) RETURNS TABLE (outcome text, proposal uuid, ledger_id bigint, decided_at timestamptz)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
   locked integer;
 BEGIN
