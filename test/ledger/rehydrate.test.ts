@@ -67,9 +67,12 @@ test('rehydrate from genesis and from a checkpoint agree with the live balances'
 test('changed, deleted and extra balance rows: /health fails, a dry run reports them, gridgov rehydrate repairs them', async () => {
   await t.db.query("INSERT INTO resources (name, unit) VALUES ('gold', 'oz')");
   const healthy = await balanceMap(t.db);
-  await t.db.query(`UPDATE balances SET amount = amount + 5 WHERE ${where('alice', 'energy')}`);
-  await t.db.query(`DELETE FROM balances WHERE ${where('bob', 'water')}`);
-  await t.db.query("INSERT INTO balances (actor_id, resource, amount) SELECT id, 'gold', 12 FROM actors WHERE name = 'carol'");
+  // In one transaction, so that no verifier tick sees the damage half done.
+  await t.db.transaction(async (tx) => {
+    await tx.query(`UPDATE balances SET amount = amount + 5 WHERE ${where('alice', 'energy')}`);
+    await tx.query(`DELETE FROM balances WHERE ${where('bob', 'water')}`);
+    await tx.query("INSERT INTO balances (actor_id, resource, amount) SELECT id, 'gold', 12 FROM actors WHERE name = 'carol'");
+  });
   const corrupted = await balanceMap(t.db);
 
   const unhealthy = await waitForHealth(v.url, (r) => r.status === 503);
