@@ -137,7 +137,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
     adminRatePerMinute: integer('GRIDGOV_ADMIN_RATE_PER_MIN', env.GRIDGOV_ADMIN_RATE_PER_MIN, 120, 1, 1_000_000),
     groupCommit: {
       maxGroup: integer('GRIDGOV_GROUP_MAX', env.GRIDGOV_GROUP_MAX, 256, 1, 5000),
-      lanes: integer('GRIDGOV_GROUP_LANES', env.GRIDGOV_GROUP_LANES, 2, 1, 64),
+      lanes: integer('GRIDGOV_GROUP_LANES', env.GRIDGOV_GROUP_LANES, 1, 1, 64),
     },
     dispatcher: {
       maxAttempts: integer('GRIDGOV_OUTBOX_MAX_ATTEMPTS', env.GRIDGOV_OUTBOX_MAX_ATTEMPTS, 8, 1, 100),
