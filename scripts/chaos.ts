@@ -53,7 +53,7 @@ async function main(): Promise<number> {
         '## Chaos: the bank test under faults',
         '',
         `\`npm run test:chaos\` (profile ${profile.name}), ${date}, on ${machine()}, load average ${loadAtStart} at the start`,
-        '(a machine shared with other jobs: the rates say little, the counts and violations are the result).',
+        '(faults, restarts and retries set the pace: the rates say little, the counts and violations are the result).',
         'Two `gridgov validator` replicas and a `gridgov dispatcher` reach PostgreSQL 17 through a TCP proxy;',
         'clients fail over between replicas and retry with the same proposal id. See README, "Chaos testing".',
         '',

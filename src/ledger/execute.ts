@@ -39,8 +39,6 @@ export interface ExecutorDeps {
   actors: ActorDirectory;
   validatorVersion: string;
   notify: NotifyTargets;
-  /** Decide from remembered balances and commit in one round trip when nothing moved (default true). */
-  optimistic?: boolean;
 }
 
 interface Prepared {
@@ -66,13 +64,12 @@ const MAX_REMEMBERED = 200_000;
  */
 export function createExecutor(deps: ExecutorDeps) {
   const { db, actors, validatorVersion, notify } = deps;
-  const optimistic = deps.optimistic ?? true;
   /** Balances as the last decisions left them (groups still committing included). */
   const remembered = new Map<string, Micro>();
   /** Balance rows that groups still committing move, with when that group ends. */
   const committingRows = new Map<string, Promise<void>>();
   let rules: TradingState | undefined;
-  const counters = { optimistic: 0, locked: 0, retried: 0 };
+  const counters = { optimistic: 0, locked: 0 };
 
   const record = (tx: Db, decisions: Decisions, read: Map<string, Micro>, lockKeys: string[], state: TradingState) =>
     commitDecisions(tx, decisions, { read, lockKeys, rules: state.rules, validatorVersion, topics: notify.topics });
@@ -96,13 +93,10 @@ export function createExecutor(deps: ExecutorDeps) {
     const knownActors = new Set([...directory.values()].map((actor) => actor.id));
     const lockKeys = proposalLockKeys([...new Set(items.map((item) => item.proposal.proposal_id))]);
 
-    if (optimistic) {
-      const decided = await executeOptimistic(prepared, knownActors, lockKeys);
-      if (decided) {
-        counters.optimistic++;
-        return outcomes(prepared, decided);
-      }
-      counters.retried++;
+    const decided = await executeOptimistic(prepared, knownActors, lockKeys);
+    if (decided) {
+      counters.optimistic++;
+      return outcomes(prepared, decided);
     }
     counters.locked++;
     return outcomes(prepared, await executeLocked(prepared, knownActors, lockKeys));
@@ -182,7 +176,7 @@ export function createExecutor(deps: ExecutorDeps) {
   return {
     executeBatch,
     execute: async (item: ExecuteItem): Promise<ExecuteOutcome> => (await executeBatch([item]))[0]!,
-    /** Batches recorded the optimistic way, the locked way, and optimistic attempts that had to retry locked. */
+    /** Batches recorded the optimistic way, and batches that had to go the locked way. */
     stats: () => ({ ...counters }),
   };
 }

@@ -63,7 +63,7 @@ test('once it has seen the balances and rules it needs, a decision costs one sta
   const outcome = await a.execute(item(trade({ actor_to: 'alice' })));
   assert.equal(outcome.status, 'applied');
   assert.equal(db.statements - before, 1, 'one round trip: commit_decisions in its own transaction');
-  assert.deepEqual(a.stats(), { optimistic: 2, locked: 0, retried: 0 });
+  assert.deepEqual(a.stats(), { optimistic: 2, locked: 0 });
 });
 
 test('a balance moved by another replica is never trusted: the decision is retried under lock and comes out right', async () => {
@@ -74,11 +74,11 @@ test('a balance moved by another replica is never trusted: the decision is retri
   assert.equal((await b.execute(item(trade({ amount: 45, actor_to: 'bob' })))).status, 'applied'); // dave holds 4
   const outcome = await a.execute(item(trade({ amount: 10 })));
   assert.equal(code(outcome), 'INSUFFICIENT_BALANCE', 'decided against the 4 credits dave holds, not the 49 remembered');
-  assert.equal(a.stats().retried, 1);
+  assert.equal(a.stats().locked, 1);
   // A balance moved by something else than a replica (an admin adjustment through the ledger).
   await db.transaction((tx) => appendTrade(tx, 'world', 'dave', 'credits', 100));
   assert.equal((await a.execute(item(trade({ amount: 100 })))).status, 'applied', 'the 104 credits dave holds now');
-  assert.equal(a.stats().retried, 2);
+  assert.equal(a.stats().locked, 2);
   assert.deepEqual(await invariantViolations(db), []);
 });
 
@@ -130,7 +130,7 @@ test('a group that shares balances with one still committing waits for it, and b
     committer.executeMany([item(trade({ amount: 10 })), item(trade({ amount: 10 })), item(trade({ amount: 10 }))]),
   ]);
   assert.deepEqual(outcomes.flat().map(code), ['applied', 'applied', 'applied', 'applied', 'INSUFFICIENT_BALANCE']);
-  assert.equal(a.stats().retried, 0, 'the second group did not overtake the first');
+  assert.equal(a.stats().locked, 0, 'the second group did not overtake the first');
   const { rows } = await db.query<{ amount: string }>("SELECT amount::text FROM balances WHERE actor_id = $1 AND resource = 'credits'", [actorIdFor('dave')]);
   assert.equal(Number(rows[0]!.amount), 9);
   assert.deepEqual(await invariantViolations(db), []);
@@ -160,7 +160,7 @@ test('two replicas trading the same four actors at once keep every invariant, an
   );
   for (const [id, set] of answers) assert.equal(set.size, 1, `${id} was answered ${[...set].join(' and ')}`);
   const stats = replicas.map((r) => r.stats());
-  assert.ok(stats.every((s) => s.optimistic > 0 && s.retried > 0), `both ways were taken: ${JSON.stringify(stats)}`);
+  assert.ok(stats.every((s) => s.optimistic > 0 && s.locked > 0), `both ways were taken: ${JSON.stringify(stats)}`);
   const outcomes = await db.query<{ n: string }>(
     'SELECT count(*)::text AS n FROM (SELECT proposal_id FROM ledger WHERE kind = $1 GROUP BY proposal_id UNION ALL SELECT proposal_id FROM rejected_proposals) d',
     ['trade'],
