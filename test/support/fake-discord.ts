@@ -1,7 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { readJson, sendJson as send, startFakeServer } from './fake-http.ts';
 
 /**
  * A Discord webhook endpoint, POST /api/webhooks/{id}/{token}, answering as Discord does: the
@@ -103,13 +102,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     });
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => send(res, 500, { message: String(err), code: 0 }));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+  const server = await startFakeServer(handle, (res, err) => send(res, 500, { message: String(err), code: 0 }));
+  const origin = server.origin;
 
   return {
     url: origin,
@@ -119,30 +113,11 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     setMode(next) {
       mode = next;
     },
-    async close() {
-      // Hanging requests never finish on their own; server.close alone would wait for them forever.
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }
 
 /** Discord ids are snowflakes: decimal strings of a 64-bit integer. */
 function snowflake(): string {
   return `11${Date.now()}${randomInt(100000, 999999)}`;
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
+import { readJson, sendJson, startFakeServer } from './fake-http.ts';
+
+const send = (res: ServerResponse, status: number, body: unknown) => sendJson(res, status, body, { 'content-type': 'application/json; charset=UTF-8' });
 
 /**
  * The Gemini API's generateContent, as the official @google/genai SDK calls it:
@@ -72,11 +73,10 @@ function googleError(code: number, status: string, message: string, details?: un
 
 export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<FakeGemini> {
   const requests: FakeGeminiRequest[] = [];
-  const closing = new AbortController();
   let mode: FakeGeminiMode = 'ok';
   let responder: GeminiResponder = () => ({ text: DEFAULT_GEMINI_REPLY });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, closing: AbortSignal): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const body = ((await readJson(req)) ?? {}) as GeminiGenerateContentBody;
     const match = GENERATE.exec(url.pathname);
@@ -104,22 +104,15 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     }
 
     const reply = await responder(request);
-    if (reply.delayMs !== undefined) await delay(reply.delayMs, undefined, { signal: closing.signal });
+    if (reply.delayMs !== undefined) await delay(reply.delayMs, undefined, { signal: closing });
     if ('status' in reply) return send(res, reply.status, reply.body);
     send(res, 200, generateContentResponse(model, request.prompt, reply.text, reply.finishReason ?? 'STOP'));
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!closing.signal.aborted) send(res, 500, googleError(500, 'INTERNAL', String(err)));
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const server = await startFakeServer(handle, (res, err) => send(res, 500, googleError(500, 'INTERNAL', String(err))));
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.origin,
     requests,
     setMode(next) {
       mode = next;
@@ -127,12 +120,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     setResponder(next) {
       responder = next;
     },
-    async close() {
-      // Cancel delayed replies and drop hanging requests, or close would wait for them.
-      closing.abort();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }
 
@@ -151,19 +139,4 @@ function generateContentResponse(model: string, prompt: string, text: string, fi
 function promptOf(body: GeminiGenerateContentBody): string {
   const contents = Array.isArray(body.contents) ? body.contents : [];
   return contents.flatMap((content) => (content.parts ?? []).map((part) => part.text ?? '')).join('\n');
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' });
-  res.end(JSON.stringify(body));
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }

@@ -1,6 +1,8 @@
-import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { readJson, sendJson, startFakeServer } from './fake-http.ts';
+
+const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+  sendJson(res, status, body, { 'content-type': 'application/json; charset=utf-8', ...headers });
 
 /**
  * A Linear GraphQL endpoint that knows two operations, issueCreate and issue(id:), and answers them
@@ -124,44 +126,20 @@ export async function startFakeLinear(options: FakeLinearOptions = {}): Promise<
     send(res, answer.status, answer.body);
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => send(res, 500, { errors: [{ message: String(err) }] }));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const server = await startFakeServer(handle, (res, err) => send(res, 500, { errors: [{ message: String(err) }] }));
 
   return {
-    url: `http://127.0.0.1:${port}/graphql`,
+    url: `${server.origin}/graphql`,
     apiKey,
     issues,
     requests,
     setMode(next) {
       mode = next;
     },
-    async close() {
-      // Hanging requests never finish on their own; server.close alone would wait for them forever.
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }
 
 function publicFields(issue: FakeLinearIssue): { id: string; identifier: string; url: string } {
   return { id: issue.id, identifier: issue.identifier, url: issue.url };
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }

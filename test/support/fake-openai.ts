@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
+import { readJson, sendJson as send, startFakeServer } from './fake-http.ts';
 
 /**
  * An OpenAI-compatible chat endpoint, POST /v1/chat/completions with `Authorization: Bearer <key>`,
@@ -70,11 +69,10 @@ function openAIError(message: string, type: string, code: string | null): unknow
 
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const requests: FakeOpenAIRequest[] = [];
-  const closing = new AbortController();
   let mode: FakeOpenAIMode = 'ok';
   let responder: OpenAIResponder = () => ({ text: DEFAULT_OPENAI_REPLY });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, closing: AbortSignal): Promise<void> {
     const body = ((await readJson(req)) ?? {}) as OpenAIChatBody;
     if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://localhost').pathname !== '/v1/chat/completions') {
       return send(res, 404, openAIError(`Invalid URL (${req.method} ${req.url})`, 'invalid_request_error', null));
@@ -100,20 +98,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
 
     const reply = await responder(request);
-    if (reply.delayMs !== undefined) await delay(reply.delayMs, undefined, { signal: closing.signal });
+    if (reply.delayMs !== undefined) await delay(reply.delayMs, undefined, { signal: closing });
     if ('status' in reply) return send(res, reply.status, reply.body);
     send(res, 200, chatCompletion(model, request.prompt, reply.text, reply.finishReason ?? 'stop'));
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!closing.signal.aborted) send(res, 500, openAIError(String(err), 'server_error', null));
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+  const server = await startFakeServer(handle, (res, err) => send(res, 500, openAIError(String(err), 'server_error', null)));
+  const origin = server.origin;
 
   return {
     url: origin,
@@ -125,12 +116,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     setResponder(next) {
       responder = next;
     },
-    async close() {
-      // Cancel delayed replies and drop hanging requests, or close would wait for them.
-      closing.abort();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }
 
@@ -161,19 +147,4 @@ function promptOf(body: OpenAIChatBody): string {
   return messages
     .map(({ content }) => (typeof content === 'string' ? content : (content ?? []).map((part) => part.text ?? '').join('')))
     .join('\n');
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }
