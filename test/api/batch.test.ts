@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { test } from 'node:test';
 import { invariantViolations } from '../support/invariants.ts';
 import { makeProposals } from '../support/load.ts';
-import { seedTestScenario } from '../support/scenario.ts';
-import { http, startValidator, type TestValidator } from '../support/validator.ts';
+import { http, useSeededValidator } from '../support/validator.ts';
 
-let t: TestDatabase;
-let v: TestValidator;
-before(async () => {
-  t = await createTestDatabase();
-  await seedTestScenario(t.db);
-  v = await startValidator(t.db);
-});
-after(async () => {
-  await v.close();
-  await t.drop();
-});
+const world = useSeededValidator();
 
-const batch = (proposals: unknown) => http(v.url, 'POST', '/execute/batch', { proposals });
+const batch = (proposals: unknown) => http(world.v.url, 'POST', '/execute/batch', { proposals });
 const trade = (over: Record<string, unknown> = {}) => ({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'water', amount: 1, ...over });
 
 test('POST /execute/batch answers one outcome per proposal, in order, a malformed item failing alone', async () => {
@@ -37,18 +25,18 @@ test('POST /execute/batch answers one outcome per proposal, in order, a malforme
   ]);
   assert.equal(results[1]!.replayed, true);
   assert.equal(results[4]!.field, 'proposals.4.proposal_id');
-  const again = await http(v.url, 'POST', '/execute', a);
+  const again = await http(world.v.url, 'POST', '/execute', a);
   assert.equal(again.body.replayed, true, 'a proposal applied in a batch replays through /execute');
 });
 
 test('the batch body itself is checked: shape, size, breaker', async () => {
-  assert.equal((await http(v.url, 'POST', '/execute/batch', { proposals: [], extra: 1 })).status, 400);
+  assert.equal((await http(world.v.url, 'POST', '/execute/batch', { proposals: [], extra: 1 })).status, 400);
   assert.equal((await batch([])).status, 400);
   assert.equal((await batch(Array.from({ length: 501 }, () => trade()))).status, 400);
-  assert.equal((await http(v.url, 'POST', '/execute/batch', [trade()])).status, 400);
-  await t.db.query("UPDATE control SET breaker_on = true, reason = 'drill'");
+  assert.equal((await http(world.v.url, 'POST', '/execute/batch', [trade()])).status, 400);
+  await world.t.db.query("UPDATE control SET breaker_on = true, reason = 'drill'");
   const halted = await batch([trade()]);
-  await t.db.query('UPDATE control SET breaker_on = false, reason = NULL');
+  await world.t.db.query('UPDATE control SET breaker_on = false, reason = NULL');
   assert.equal(halted.status, 503);
   assert.equal(halted.body.error_code, 'CIRCUIT_BREAKER_OPEN');
 });
@@ -59,8 +47,8 @@ test('concurrent batches and single calls on the same actors keep every invarian
   for (let i = 0; i < proposals.length; i += 100) chunks.push(proposals.slice(i, i + 100));
   const replies = await Promise.all([
     ...chunks.map((chunk) => batch(chunk)),
-    ...proposals.slice(0, 200).map((p) => http(v.url, 'POST', '/execute', p)),
+    ...proposals.slice(0, 200).map((p) => http(world.v.url, 'POST', '/execute', p)),
   ]);
   assert.ok(replies.every((r) => [200, 409, 422].includes(r.status)), `statuses ${[...new Set(replies.map((r) => r.status))]}`);
-  assert.deepEqual(await invariantViolations(t.db), []);
+  assert.deepEqual(await invariantViolations(world.t.db), []);
 });

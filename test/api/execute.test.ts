@@ -1,32 +1,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { test } from 'node:test';
 import { invariantViolations } from '../support/invariants.ts';
-import { seedTestScenario } from '../support/scenario.ts';
-import { ADMIN_KEY, bearer, http, startValidator, type TestValidator } from '../support/validator.ts';
+import { ADMIN_KEY, bearer, http, startValidator, useSeededValidator } from '../support/validator.ts';
 
-let t: TestDatabase;
-let v: TestValidator;
-before(async () => {
-  t = await createTestDatabase();
-  await seedTestScenario(t.db);
-  v = await startValidator(t.db);
-});
-after(async () => {
-  await v.close();
-  await t.drop();
-});
+const world = useSeededValidator();
 
-const execute = (body: unknown, headers: Record<string, string> = {}) => http(v.url, 'POST', '/execute', body, headers);
+const execute = (body: unknown, headers: Record<string, string> = {}) => http(world.v.url, 'POST', '/execute', body, headers);
 const balance = async (actor: string, resource: string) =>
   (
-    await t.db.query<{ amount: string }>(
+    await world.t.db.query<{ amount: string }>(
       'SELECT b.amount::text FROM balances b JOIN actors a ON a.id = b.actor_id WHERE a.name = $1 AND b.resource = $2',
       [actor, resource],
     )
   ).rows[0]!.amount;
-const count = async (table: string) => (await t.db.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n;
+const count = async (table: string) => (await world.t.db.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n;
 const trade = (over: Record<string, unknown> = {}) => ({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 5, ...over });
 
 test('applied: 200 with ledger ids; the balances move and the ledger row carries the validator version', async () => {
@@ -38,7 +26,7 @@ test('applied: 200 with ledger ids; the balances move and the ledger row carries
   assert.equal(reply.body.ledger_ids.length, 1);
   assert.equal(await balance('alice', 'energy'), '95.000000');
   assert.equal(await balance('bob', 'energy'), '105.000000');
-  const { rows } = await t.db.query<{ validator_version: string; metadata: unknown; kind: string }>(
+  const { rows } = await world.t.db.query<{ validator_version: string; metadata: unknown; kind: string }>(
     'SELECT validator_version, metadata, kind FROM ledger WHERE id = $1',
     [reply.body.ledger_ids[0]],
   );
@@ -57,7 +45,7 @@ test('same id, same payload, already applied: 200 replayed and nothing new (10 e
 });
 
 test('an actor may be named by id or by name: both are the same payload', async () => {
-  const { rows } = await t.db.query<{ id: string }>("SELECT id::text FROM actors WHERE name = 'alice'");
+  const { rows } = await world.t.db.query<{ id: string }>("SELECT id::text FROM actors WHERE name = 'alice'");
   const body = trade();
   await execute(body);
   const byId = await execute({ ...body, actor_from: rows[0]!.id });
@@ -71,12 +59,12 @@ test('business rejection: 422 with the code, one rejection row and one outbox ro
   assert.equal(reply.status, 422);
   assert.equal(reply.body.status, 'rejected');
   assert.equal(reply.body.error_code, 'CONSTRAINT_VIOLATION');
-  const { rows } = await t.db.query<{ validation_error_code: string; proposal_json: unknown }>(
+  const { rows } = await world.t.db.query<{ validation_error_code: string; proposal_json: unknown }>(
     'SELECT validation_error_code, proposal_json FROM rejected_proposals WHERE proposal_id = $1',
     [body.proposal_id],
   );
   assert.deepEqual(rows, [{ validation_error_code: 'CONSTRAINT_VIOLATION', proposal_json: body }]);
-  const outbox = await t.db.query<{ topic: string; status: string }>('SELECT topic, status FROM outbox WHERE payload->>\'proposal_id\' = $1 ORDER BY topic', [body.proposal_id]);
+  const outbox = await world.t.db.query<{ topic: string; status: string }>('SELECT topic, status FROM outbox WHERE payload->>\'proposal_id\' = $1 ORDER BY topic', [body.proposal_id]);
   assert.deepEqual(outbox.rows, [
     { topic: 'discord', status: 'skipped' },
     { topic: 'linear', status: 'skipped' },
@@ -106,7 +94,7 @@ test('same id, different payload: 409 IDEMPOTENCY_CONFLICT, audited, nothing els
   assert.equal(reply.body.status, 'error');
   assert.equal(reply.body.error_code, 'IDEMPOTENCY_CONFLICT');
   assert.equal(await count('ledger'), ledger);
-  const audit = await t.db.query("SELECT 1 FROM admin_audit WHERE outcome = 'IDEMPOTENCY_CONFLICT' AND payload->>'proposal_id' = $1", [body.proposal_id]);
+  const audit = await world.t.db.query("SELECT 1 FROM admin_audit WHERE outcome = 'IDEMPOTENCY_CONFLICT' AND payload->>'proposal_id' = $1", [body.proposal_id]);
   assert.equal(audit.rowCount, 1);
   const rejected = trade({ amount: 70 });
   await execute(rejected);
@@ -132,7 +120,7 @@ test('malformed body: 400 MALFORMED_PROPOSAL naming the field, nothing recorded'
   const broken = await execute('{"proposal_id": ');
   assert.equal(broken.status, 400);
   assert.equal(broken.body.error_code, 'MALFORMED_PROPOSAL');
-  const wrongType = await http(v.url, 'POST', '/execute', 'x=1', { 'content-type': 'application/x-www-form-urlencoded' });
+  const wrongType = await http(world.v.url, 'POST', '/execute', 'x=1', { 'content-type': 'application/x-www-form-urlencoded' });
   assert.equal(wrongType.status, 415);
   assert.equal(wrongType.body.error_code, 'UNSUPPORTED_MEDIA_TYPE');
   assert.equal(await count('ledger'), ledger);
@@ -140,17 +128,17 @@ test('malformed body: 400 MALFORMED_PROPOSAL naming the field, nothing recorded'
 });
 
 test('circuit breaker on: 503 CIRCUIT_BREAKER_OPEN and nothing recorded; off: the same proposal applies', async () => {
-  await t.db.query("UPDATE control SET breaker_on = true, reason = 'maintenance'");
+  await world.t.db.query("UPDATE control SET breaker_on = true, reason = 'maintenance'");
   const body = trade();
   try {
     const reply = await execute(body);
     assert.equal(reply.status, 503);
     assert.equal(reply.body.error_code, 'CIRCUIT_BREAKER_OPEN');
     assert.equal(reply.body.reason, 'maintenance');
-    const rows = await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1 UNION ALL SELECT 1 FROM rejected_proposals WHERE proposal_id = $1', [body.proposal_id]);
+    const rows = await world.t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1 UNION ALL SELECT 1 FROM rejected_proposals WHERE proposal_id = $1', [body.proposal_id]);
     assert.equal(rows.rowCount, 0);
   } finally {
-    await t.db.query('UPDATE control SET breaker_on = false, reason = NULL');
+    await world.t.db.query('UPDATE control SET breaker_on = false, reason = NULL');
   }
   const retry = await execute(body);
   assert.equal(retry.status, 200);
@@ -215,19 +203,19 @@ test('multi-leg swap applies atomically; a failing leg rejects the whole proposa
   const failing = { proposal_id: randomUUID(), legs: [swap.legs[0], { actor_from: 'bob', actor_to: 'alice', resource: 'water', amount: 1000 }] };
   const rejected = await execute(failing);
   assert.equal(rejected.status, 422);
-  assert.equal(await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1', [failing.proposal_id]).then((r) => r.rowCount), 0);
+  assert.equal(await world.t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1', [failing.proposal_id]).then((r) => r.rowCount), 0);
   assert.notDeepEqual([await balance('alice', 'energy'), await balance('bob', 'water')], before);
 });
 
 test('decimals are exact end to end: 0.1 + 0.2 arrives as 0.3', async () => {
   await execute(trade({ actor_from: 'carol', actor_to: 'dave', resource: 'water', amount: 0.1 }));
   await execute(trade({ actor_from: 'carol', actor_to: 'dave', resource: 'water', amount: '0.2' }));
-  const state = await http(v.url, 'GET', '/world-state');
+  const state = await http(world.v.url, 'GET', '/world-state');
   const dave = state.body.actors.find((a: { name: string }) => a.name === 'dave');
   assert.equal(dave.balances.water, 20.3);
   assert.equal(await balance('dave', 'water'), '20.300000');
 });
 
 test('after all of the above every invariant holds', async () => {
-  assert.deepEqual(await invariantViolations(t.db), []);
+  assert.deepEqual(await invariantViolations(world.t.db), []);
 });

@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { seedTestScenario } from '../support/scenario.ts';
-import { http, startValidator, waitForHealth, type TestValidator } from '../support/validator.ts';
+import { test } from 'node:test';
+import { http, waitForHealth, useSeededValidator } from '../support/validator.ts';
 
-let t: TestDatabase;
-let v: TestValidator;
-before(async () => {
-  t = await createTestDatabase();
-  await seedTestScenario(t.db);
-  v = await startValidator(t.db);
-});
-after(async () => {
-  await v.close();
-  await t.drop();
-});
+const world = useSeededValidator();
 
-const get = (path: string) => http(v.url, 'GET', path);
+const get = (path: string) => http(world.v.url, 'GET', path);
 const execute = (over: Record<string, unknown>) =>
-  http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
+  http(world.v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
 
 test('GET /world-state has the blueprint shape plus ledger_head', async () => {
   const { status, body } = await get('/world-state');
@@ -104,26 +92,26 @@ test('/health is 200 when consistent; a balance changed behind the ledger is 503
   const healthy = await get('/health');
   assert.equal(healthy.status, 200);
   assert.equal(healthy.body.checks.ledger_consistency.ok, true);
-  const { rows } = await t.db.query<{ amount: string }>(
+  const { rows } = await world.t.db.query<{ amount: string }>(
     "SELECT amount::text FROM balances WHERE actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'",
   );
   const original = rows[0]!.amount;
-  await t.db.query("UPDATE balances SET amount = amount + 1 WHERE actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'");
+  await world.t.db.query("UPDATE balances SET amount = amount + 1 WHERE actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'");
   // The background verifier reports it within one verification interval (at most 5 s).
-  const drifted = await waitForHealth(v.url, (r) => r.status === 503);
+  const drifted = await waitForHealth(world.v.url, (r) => r.status === 503);
   assert.equal(drifted.body.checks.ledger_consistency.ok, false);
   assert.deepEqual(
     drifted.body.checks.ledger_consistency.drift.map((d: { actor: string; resource: string }) => [d.actor, d.resource]),
     [['bob', 'water']],
   );
-  await t.db.query("UPDATE balances SET amount = $1 WHERE actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'", [original]);
-  await waitForHealth(v.url, (r) => r.status === 200);
+  await world.t.db.query("UPDATE balances SET amount = $1 WHERE actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'", [original]);
+  await waitForHealth(world.v.url, (r) => r.status === 200);
 });
 
 test('/health reports the breaker; /livez only says the process is up', async () => {
-  await t.db.query("UPDATE control SET breaker_on = true, reason = 'storm'");
+  await world.t.db.query("UPDATE control SET breaker_on = true, reason = 'storm'");
   const health = await get('/health');
-  await t.db.query('UPDATE control SET breaker_on = false, reason = NULL');
+  await world.t.db.query('UPDATE control SET breaker_on = false, reason = NULL');
   assert.equal(health.status, 503);
   assert.equal(health.body.checks.circuit_breaker.reason, 'storm');
   assert.deepEqual((await get('/livez')).body, { status: 'ok' });
@@ -136,7 +124,7 @@ test('/openapi.json documents every route and error code; /docs renders it', asy
     assert.ok(doc.body.paths[path], `missing ${path}`);
   }
   assert.match(doc.body.info.description, /IDEMPOTENCY_CONFLICT/);
-  const page = await fetch(`${v.url}/docs`);
+  const page = await fetch(`${world.v.url}/docs`);
   assert.match(page.headers.get('content-type') ?? '', /text\/html/);
   assert.match(await page.text(), /MALFORMED_PROPOSAL/);
   const missing = await get('/nope');

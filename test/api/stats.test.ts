@@ -1,27 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { seedTestScenario } from '../support/scenario.ts';
-import { http, startValidator, type TestValidator } from '../support/validator.ts';
+import { test } from 'node:test';
+import { http, useSeededValidator } from '../support/validator.ts';
 
-let t: TestDatabase;
-let v: TestValidator;
-before(async () => {
-  t = await createTestDatabase();
-  await seedTestScenario(t.db);
-  v = await startValidator(t.db);
-});
-after(async () => {
-  await v.close();
-  await t.drop();
-});
+const world = useSeededValidator();
 
 const trade = (over: Record<string, unknown>) =>
-  http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
+  http(world.v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
 
 test('GET /stats on a fresh world: supply, Gini per resource, nothing decided yet', async () => {
-  const { status, body } = await http(v.url, 'GET', '/stats');
+  const { status, body } = await http(world.v.url, 'GET', '/stats');
   assert.equal(status, 200);
   assert.equal(body.epoch, 0);
   assert.equal(body.actors, 4);
@@ -40,7 +28,7 @@ test('GET /stats on a fresh world: supply, Gini per resource, nothing decided ye
 
 test('GET /stats counts applied and rejected proposals, rejections by code and the outbox', async () => {
   await trade({ amount: 5 });
-  const swap = await http(v.url, 'POST', '/execute', {
+  const swap = await http(world.v.url, 'POST', '/execute', {
     proposal_id: randomUUID(),
     legs: [
       { actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1 },
@@ -51,9 +39,9 @@ test('GET /stats counts applied and rejected proposals, rejections by code and t
   const rejected = await trade({ actor_from: 'dave', amount: 15 }); // dave has 20 energy, min_balance 10
   assert.equal(rejected.body.error_code, 'CONSTRAINT_VIOLATION');
   await trade({ actor_to: 'nobody' });
-  await trade({ actor_to: 'nobody' }).then(async (r) => http(v.url, 'POST', '/execute', { proposal_id: r.body.proposal_id, actor_from: 'alice', actor_to: 'nobody', resource: 'energy', amount: 1 }));
+  await trade({ actor_to: 'nobody' }).then(async (r) => http(world.v.url, 'POST', '/execute', { proposal_id: r.body.proposal_id, actor_from: 'alice', actor_to: 'nobody', resource: 'energy', amount: 1 }));
 
-  const { body } = await http(v.url, 'GET', '/stats?window=60');
+  const { body } = await http(world.v.url, 'GET', '/stats?window=60');
   assert.equal(body.window.seconds, 60);
   assert.equal(body.window.applied, 2, 'two trade proposals, three legs');
   // The seed's genesis entries were written moments ago too.
@@ -71,10 +59,10 @@ test('GET /stats counts applied and rejected proposals, rejections by code and t
 });
 
 test('GET /stats counts pending and dead outbox rows as the backlog', async () => {
-  await t.db.query(
+  await world.t.db.query(
     `INSERT INTO outbox (topic, dedupe_key, payload, status) VALUES ('linear', 'linear:x1', '{}', 'pending'), ('linear', 'linear:x2', '{}', 'dead')`,
   );
-  const { body } = await http(v.url, 'GET', '/stats');
+  const { body } = await http(world.v.url, 'GET', '/stats');
   assert.equal(body.outbox.backlog, 2);
   assert.equal(body.outbox.by_topic.linear.pending, 1);
   assert.ok(!Number.isNaN(Date.parse(body.outbox.oldest_pending_at)));
@@ -82,27 +70,27 @@ test('GET /stats counts pending and dead outbox rows as the backlog', async () =
 
 test('GET /stats refuses a bad window', async () => {
   for (const query of ['window=5', 'window=abc', 'other=1']) {
-    const { status, body } = await http(v.url, 'GET', `/stats?${query}`);
+    const { status, body } = await http(world.v.url, 'GET', `/stats?${query}`);
     assert.equal(status, 400, query);
     assert.equal(body.error_code, 'BAD_REQUEST');
   }
 });
 
 test('an index on executed_at is there for the windowed counts', async () => {
-  const { rows } = await t.db.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE indexname = 'ledger_executed_at'");
+  const { rows } = await world.t.db.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE indexname = 'ledger_executed_at'");
   assert.match(rows[0]?.indexdef ?? '', /ON public\.ledger USING btree \(executed_at, id\)/);
 });
 
 test('GET /stats names the current epoch: the latest of the run that started an epoch last', async () => {
   const [older, newer] = [randomUUID(), randomUUID()];
-  await t.db.query("INSERT INTO runs (id, scenario, seed, strategy) VALUES ($1, 'test', '1', 'heuristic'), ($2, 'test', '2', 'heuristic')", [older, newer]);
-  await t.db.query(
+  await world.t.db.query("INSERT INTO runs (id, scenario, seed, strategy) VALUES ($1, 'test', '1', 'heuristic'), ($2, 'test', '2', 'heuristic')", [older, newer]);
+  await world.t.db.query(
     `INSERT INTO epochs (run_id, epoch, started_at) VALUES
        ($1, 1, now() - interval '3 minutes'), ($1, 2, now() - interval '2 minutes'), ($1, 3, now() - interval '1 minute'),
        ($2, 1, now())`,
     [older, newer],
   );
-  assert.equal((await http(v.url, 'GET', '/stats')).body.epoch, 1);
-  await t.db.query('INSERT INTO epochs (run_id, epoch, started_at) VALUES ($1, 4, now() + interval \'1 second\')', [older]);
-  assert.equal((await http(v.url, 'GET', '/stats')).body.epoch, 4);
+  assert.equal((await http(world.v.url, 'GET', '/stats')).body.epoch, 1);
+  await world.t.db.query('INSERT INTO epochs (run_id, epoch, started_at) VALUES ($1, 4, now() + interval \'1 second\')', [older]);
+  assert.equal((await http(world.v.url, 'GET', '/stats')).body.epoch, 4);
 });

@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { test } from 'node:test';
 import { invariantViolations } from '../support/invariants.ts';
 import { makeProposals, runLoad } from '../support/load.ts';
-import { seedTestScenario } from '../support/scenario.ts';
-import { startValidator, type TestValidator } from '../support/validator.ts';
+import { useSeededValidator } from '../support/validator.ts';
 
-let t: TestDatabase;
-let v: TestValidator;
-before(async () => {
-  t = await createTestDatabase(24);
-  await seedTestScenario(t.db);
-  v = await startValidator(t.db);
-});
-after(async () => {
-  await v.close();
-  await t.drop();
-});
+const world = useSeededValidator({ poolSize: 24 });
 
 test('32 concurrent clients with transfers, swaps, retries and conflicting ids keep every invariant', async () => {
   const proposals = makeProposals(2500, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 7);
-  const { sent } = await runLoad(v.url, proposals, 32);
+  const { sent } = await runLoad(world.v.url, proposals, 32);
   assert.equal(sent.length, proposals.length);
 
   const statuses = new Map<number, number>();
@@ -39,11 +27,11 @@ test('32 concurrent clients with transfers, swaps, retries and conflicting ids k
     if (reply.status === 422) entry.rejected++;
     byId.set(id, entry);
   }
-  const ledger = await t.db.query<{ proposal_id: string; ids: number[] }>(
+  const ledger = await world.t.db.query<{ proposal_id: string; ids: number[] }>(
     "SELECT proposal_id::text, array_agg(id::integer ORDER BY leg) AS ids FROM ledger WHERE kind = 'trade' GROUP BY proposal_id",
   );
   const inLedger = new Map(ledger.rows.map((r) => [r.proposal_id, JSON.stringify(r.ids)]));
-  const rejectedRows = await t.db.query<{ proposal_id: string }>('SELECT proposal_id::text FROM rejected_proposals');
+  const rejectedRows = await world.t.db.query<{ proposal_id: string }>('SELECT proposal_id::text FROM rejected_proposals');
   const rejected = new Set(rejectedRows.rows.map((r) => r.proposal_id));
   for (const [id, entry] of byId) {
     assert.ok(entry.applied.size <= 1, `${id} got different ledger ids`);
@@ -51,5 +39,5 @@ test('32 concurrent clients with transfers, swaps, retries and conflicting ids k
     if (entry.applied.size === 1) assert.equal(inLedger.get(id), [...entry.applied][0], `${id} acknowledged but not in the ledger as acknowledged`);
     if (entry.rejected > 0) assert.ok(rejected.has(id) && !inLedger.has(id), `${id} rejected without exactly one rejection row`);
   }
-  assert.deepEqual(await invariantViolations(t.db), []);
+  assert.deepEqual(await invariantViolations(world.t.db), []);
 });

@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { createValidatorApp } from '../../src/api/validator.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
 import type { Db } from '../../src/db/db.ts';
+import { createTestDatabase, type TestDatabase } from './db.ts';
+import { seedTestScenario } from './scenario.ts';
 
 export const ADMIN_KEY = 'test-bootstrap-key-0123456789';
 export const BIN = fileURLToPath(new URL('../../bin/gridgov', import.meta.url));
@@ -23,6 +26,24 @@ export async function startValidator(db: Db, env: Env = {}): Promise<TestValidat
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return { url: `http://127.0.0.1:${port}`, app, close: () => app.close() };
+}
+
+/**
+ * For a test file: a database of its own seeded with the test world, and a validator on it,
+ * started before the file's tests and stopped after them. The fields are set once `before` ran.
+ */
+export function useSeededValidator(options: { poolSize?: number; env?: Env } = {}): { t: TestDatabase; v: TestValidator } {
+  const world = {} as { t: TestDatabase; v: TestValidator };
+  before(async () => {
+    world.t = await createTestDatabase(options.poolSize);
+    await seedTestScenario(world.t.db);
+    world.v = await startValidator(world.t.db, options.env);
+  });
+  after(async () => {
+    await world.v?.close();
+    await world.t?.drop();
+  });
+  return world;
 }
 
 export interface ValidatorProcess {
