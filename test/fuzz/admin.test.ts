@@ -1,28 +1,22 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import { ADMIN_KEY } from '../support/validator.ts';
 import { actorRef, amount, contentType, nastyString, proposalBody, rawPayload, resourceRef, runs, weirdValue } from './arbitraries.ts';
-import { judge, startFuzzTarget, stateDigest, Tally, type FuzzTarget, type StateDigest } from './support.ts';
+import { judge, useFuzzTarget } from './support.ts';
 
 // The admin routes under generated bodies, queries and keys of every strength: never a 5xx, a
 // refusal changes nothing but the audit, and every call, refused or not, leaves one audit row.
 // Valid calls do change state (balances, the breaker); the judge then takes the new state as given.
 
-let target: FuzzTarget;
-let state: StateDigest;
-const tally = new Tally();
-before(async () => {
-  target = await startFuzzTarget();
-  state = await stateDigest(target.db);
-});
-after(() => target.close());
+const fuzz = useFuzzTarget();
+const { send, tally } = fuzz;
 
 const key = (): fc.Arbitrary<Record<string, string>> =>
   fc.oneof(
     { weight: 2, arbitrary: fc.constant({}) },
-    { weight: 4, arbitrary: fc.constantFrom(ADMIN_KEY, target.keys.admin).map((k) => ({ authorization: `Bearer ${k}` })) },
-    { weight: 2, arbitrary: fc.constantFrom(target.keys.viewer, target.keys.operator, target.keys.revoked).map((k) => ({ authorization: `Bearer ${k}` })) },
+    { weight: 4, arbitrary: fc.constantFrom(ADMIN_KEY, fuzz.target.keys.admin).map((k) => ({ authorization: `Bearer ${k}` })) },
+    { weight: 2, arbitrary: fc.constantFrom(fuzz.target.keys.viewer, fuzz.target.keys.operator, fuzz.target.keys.revoked).map((k) => ({ authorization: `Bearer ${k}` })) },
     {
       weight: 2,
       arbitrary: fc
@@ -48,15 +42,6 @@ const auditQuery = fc
     return params.size ? `?${params}` : '';
   });
 
-async function send(method: string, url: string, payload: string | undefined, headers: Record<string, string | undefined>): Promise<void> {
-  const clean = Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => e[1] !== undefined));
-  const verdict = await judge(target, { method, url, payload, headers: clean }, state);
-  state = verdict.after;
-  tally.add(verdict.route, verdict.status);
-  if (verdict.problems.length > 0) {
-    assert.fail(`${method} ${url} ${JSON.stringify(clean)} ${String(payload).slice(0, 300)}\n→ ${verdict.status} ${verdict.reply.body.slice(0, 300)}\n${verdict.problems.join('\n')}`);
-  }
-}
 
 test('admin routes under generated bodies and keys', async () => {
   const request = fc.oneof(

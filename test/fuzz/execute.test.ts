@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import { ADMIN_KEY } from '../support/validator.ts';
 import { contentType, nastyString, proposalBody, rawPayload, runs, weirdValue } from './arbitraries.ts';
-import { judge, startFuzzTarget, stateDigest, Tally, type FuzzTarget, type StateDigest } from './support.ts';
+import { useFuzzTarget } from './support.ts';
 
 // POST /execute and /execute/batch under generated bodies, content types and keys: never a 5xx,
 // a refused request changes nothing, and every reply keeps the API's shapes.
 
-let target: FuzzTarget;
-let state: StateDigest;
-const tally = new Tally();
-before(async () => {
-  target = await startFuzzTarget();
-  state = await stateDigest(target.db);
-});
-after(() => target.close());
+const fuzz = useFuzzTarget();
+const { send, tally } = fuzz;
 
 const authorization: fc.Arbitrary<Record<string, string>> = fc.oneof(
   { weight: 8, arbitrary: fc.constant({}) },
@@ -23,15 +17,6 @@ const authorization: fc.Arbitrary<Record<string, string>> = fc.oneof(
   { weight: 1, arbitrary: fc.oneof(fc.constantFrom('Bearer', 'Bearer ', 'Basic YWxpY2U6eA==', `bearer ${ADMIN_KEY}`), nastyString.map((k) => `Bearer ${k}`)).map((h) => ({ authorization: h })) },
 );
 
-async function send(method: string, url: string, payload: string | undefined, headers: Record<string, string | undefined>): Promise<void> {
-  const clean = Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => e[1] !== undefined));
-  const verdict = await judge(target, { method, url, payload, headers: clean }, state);
-  state = verdict.after;
-  tally.add(verdict.route, verdict.status);
-  if (verdict.problems.length > 0) {
-    assert.fail(`${method} ${url} ${JSON.stringify(clean)} ${String(payload).slice(0, 300)}\n→ ${verdict.status} ${verdict.reply.body.slice(0, 300)}\n${verdict.problems.join('\n')}`);
-  }
-}
 
 test('generated /execute proposals: well-formed, bent and hostile', async () => {
   await fc.assert(

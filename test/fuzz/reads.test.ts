@@ -1,25 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import { decimalString, nastyString, runs, weirdNumber } from './arbitraries.ts';
-import { INJECTIONS, judge, startFuzzTarget, stateDigest, Tally, type FuzzTarget, type StateDigest } from './support.ts';
+import { INJECTIONS, useFuzzTarget } from './support.ts';
 
 // Every read route, and paths and methods that are no route at all, under generated query
 // strings: never a 5xx, never a change of state, always the API's shapes.
 
-let target: FuzzTarget;
-let state: StateDigest;
-const tally = new Tally();
-before(async () => {
-  target = await startFuzzTarget();
+const fuzz = useFuzzTarget(async (target) => {
   // Something to read: a few trades and a rejection.
   for (const [i, amount] of [1, 2, 75].entries()) {
     const body = { proposal_id: `5a1d2f0e-1b9c-4e57-9a39-7d3f2b8c1e4${i}`, actor_from: 'alice', actor_to: INJECTIONS[i]!, resource: 'energy', amount };
     await target.app.inject({ method: 'POST', url: '/execute', payload: body });
   }
-  state = await stateDigest(target.db);
 });
-after(() => target.close());
+const { tally } = fuzz;
 
 const READS: Record<string, string[]> = {
   '/world-state': ['at'],
@@ -67,12 +62,7 @@ const query = (known: string[]): fc.Arbitrary<string> =>
     { weight: 1, arbitrary: fc.constantFrom('?%', '?%zz', '?a=%00', '?limit=%ED%A0%80', '?&&&', '?=', '?a[b]=1', '?a[]=1&a[]=2', '?__proto__[x]=1', '?constructor[prototype][x]=1', '?actor=%00', '?resource=%00', '?at=%00') },
   );
 
-async function send(method: string, url: string, headers: Record<string, string> = {}): Promise<void> {
-  const verdict = await judge(target, { method, url, headers }, state);
-  state = verdict.after;
-  tally.add(verdict.route, verdict.status);
-  if (verdict.problems.length > 0) assert.fail(`${method} ${url}\n→ ${verdict.status} ${verdict.reply.body.slice(0, 300)}\n${verdict.problems.join('\n')}`);
-}
+const send = (method: string, url: string, headers: Record<string, string> = {}) => fuzz.send(method, url, undefined, headers);
 
 test('read routes under generated query strings', async () => {
   const request = fc.constantFrom(...Object.keys(READS)).chain((path) => query(READS[path]!).map((q) => `${path}${q}`));

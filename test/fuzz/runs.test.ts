@@ -1,19 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import { ADMIN_KEY } from '../support/validator.ts';
 import { decimalString, nastyString, runs, weirdNumber, weirdValue } from './arbitraries.ts';
-import { fuzzScenario, judge, startFuzzTarget, stateDigest, Tally, type FuzzTarget, type StateDigest } from './support.ts';
+import { fuzzScenario, type FuzzTarget, useFuzzTarget } from './support.ts';
 
 // The simulation-run routes (the runner's writes need the system role) and their reads, /epochs
 // and /stats, under generated ids, epochs, scenarios, plans and stats.
 
-let target: FuzzTarget;
-let state: StateDigest;
 let runId: string;
-const tally = new Tally();
-before(async () => {
-  target = await startFuzzTarget();
+const fuzz = useFuzzTarget(async (target) => {
   const reply = await target.app.inject({
     method: 'POST',
     url: '/runs',
@@ -22,9 +18,8 @@ before(async () => {
   });
   assert.equal(reply.statusCode, 201, reply.body);
   runId = reply.json().run_id;
-  state = await stateDigest(target.digestClient);
 });
-after(() => target.close());
+const { tally } = fuzz;
 
 const percentEncode = (text: string) => [...Buffer.from(text, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 
@@ -44,7 +39,7 @@ const epochSegment: fc.Arbitrary<string> = fc.oneof(
 const auth: fc.Arbitrary<Record<string, string>> = fc.oneof(
   { weight: 4, arbitrary: fc.constant({ authorization: `Bearer ${ADMIN_KEY}` }) },
   { weight: 1, arbitrary: fc.constant({}) },
-  { weight: 1, arbitrary: fc.constantFrom('viewer', 'operator', 'admin', 'revoked').map((role) => ({ authorization: `Bearer ${target.keys[role as keyof FuzzTarget['keys']]}` })) },
+  { weight: 1, arbitrary: fc.constantFrom('viewer', 'operator', 'admin', 'revoked').map((role) => ({ authorization: `Bearer ${fuzz.target.keys[role as keyof FuzzTarget['keys']]}` })) },
   { weight: 1, arbitrary: nastyString.map((k) => ({ authorization: `Bearer ${k}` })) },
 );
 
@@ -73,10 +68,7 @@ test('simulation-run routes under generated ids, epochs and bodies', async () =>
   await fc.assert(
     fc.asyncProperty(request(), auth, async ({ method, url, body }, headers) => {
       const withBody = body === undefined ? headers : { ...headers, 'content-type': 'application/json' };
-      const verdict = await judge(target, { method, url, payload: body === undefined ? undefined : JSON.stringify(body), headers: withBody }, state);
-      state = verdict.after;
-      tally.add(verdict.route, verdict.status);
-      if (verdict.problems.length > 0) assert.fail(`${method} ${url} ${JSON.stringify(body)?.slice(0, 300)}\n→ ${verdict.status} ${verdict.reply.body.slice(0, 300)}\n${verdict.problems.join('\n')}`);
+      await fuzz.send(method, url, body === undefined ? undefined : JSON.stringify(body), withBody);
     }),
     { numRuns: runs(1_000) },
   );

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -289,4 +291,40 @@ export async function judge(target: FuzzTarget, request: FuzzRequest, before: St
     }
   }
   return { route, status, problems, after, reply };
+}
+
+export interface FuzzSession {
+  /** Set once the file's `before` ran. */
+  target: FuzzTarget;
+  /** The state after the last request judged. */
+  state: StateDigest;
+  tally: Tally;
+  /** Sends one request, judges it against the state before it, tallies it, and fails the test on any problem. */
+  send(method: string, url: string, payload?: string, headers?: Record<string, string | undefined>): Promise<void>;
+}
+
+/**
+ * For a fuzz test file: the target started before its tests (then `prepare`, then the first state
+ * digest) and closed after them, and the judging send every property runs through.
+ */
+export function useFuzzTarget(prepare?: (target: FuzzTarget) => Promise<void>): FuzzSession {
+  const session = {
+    tally: new Tally(),
+    async send(method: string, url: string, payload?: string, headers: Record<string, string | undefined> = {}) {
+      const clean = Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => e[1] !== undefined));
+      const verdict = await judge(session.target, { method, url, payload, headers: clean }, session.state);
+      session.state = verdict.after;
+      session.tally.add(verdict.route, verdict.status);
+      if (verdict.problems.length > 0) {
+        assert.fail(`${method} ${url} ${JSON.stringify(clean)} ${String(payload).slice(0, 300)}\n→ ${verdict.status} ${verdict.reply.body.slice(0, 300)}\n${verdict.problems.join('\n')}`);
+      }
+    },
+  } as FuzzSession;
+  before(async () => {
+    session.target = await startFuzzTarget();
+    await prepare?.(session.target);
+    session.state = await stateDigest(session.target.digestClient);
+  });
+  after(() => session.target?.close());
+  return session;
 }
