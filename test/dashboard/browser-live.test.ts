@@ -5,26 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserAvailability, rowsOf, text, TIMEOUT, visit, waitText, withPages, type TestBrowser } from '../support/browser.ts';
-import { startDashboardWorld, type DashboardWorld, type TestDashboard } from '../support/dashboard.ts';
+import { rowsOf, text, TIMEOUT, visit, waitText, withPages, type TestBrowser } from '../support/browser.ts';
+import { useDashboardWorld, type TestDashboard } from '../support/dashboard.ts';
 import { ADMIN_KEY, http, type TestValidator } from '../support/validator.ts';
 
-const chromium = browserAvailability();
-const skip = 'reason' in chromium ? chromium.reason : false;
-
-let world: DashboardWorld;
 let v: TestValidator;
 let d: TestDashboard;
 let browser: TestBrowser;
-
-before(async () => {
-  if (skip) return;
-  world = await startDashboardWorld(chromium.path!);
-  ({ v, d, browser } = world);
-});
-after(() => (skip ? undefined : world?.close()));
+const dash = useDashboardWorld((world) => ({ v, d, browser } = world));
+const { skip } = dash;
 
 test('a trade made through the API appears live, without a reload', { skip }, () =>
   withPages(browser, 3, async (ledger, overview, rejections) => {
@@ -151,7 +142,7 @@ test('a wrong key, a missing key and a weak role each show a clear error', { ski
     assert.match(await text(page, '#key-state'), /No key set/, 'a refused key is not kept');
     await browser.screenshot(page, 'admin-wrong-key');
 
-    await useKey(page, world.viewerKey);
+    await useKey(page, dash.world.viewerKey);
     await waitText(page, '#key-result', 'Key accepted');
     await page.click('#breaker-on');
     await waitText(page, '#breaker-result [role=alert]', "This API key's role does not allow that: admin.circuit_breaker needs the operator role. (403 FORBIDDEN)");

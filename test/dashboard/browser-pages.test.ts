@@ -6,25 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { browserAvailability, rowsOf, text, TIMEOUT, visit, waitText, withPages, type TestBrowser } from '../support/browser.ts';
-import { startDashboardWorld, type DashboardWorld, type TestDashboard } from '../support/dashboard.ts';
+import { test } from 'node:test';
+import { rowsOf, text, TIMEOUT, visit, waitText, withPages, type TestBrowser } from '../support/browser.ts';
+import { useDashboardWorld, type TestDashboard } from '../support/dashboard.ts';
 import { ADMIN_KEY, http, type TestValidator } from '../support/validator.ts';
 
-const chromium = browserAvailability();
-const skip = 'reason' in chromium ? chromium.reason : false;
-
-let world: DashboardWorld;
 let v: TestValidator;
 let d: TestDashboard;
 let browser: TestBrowser;
-
-before(async () => {
-  if (skip) return;
-  world = await startDashboardWorld(chromium.path!);
-  ({ v, d, browser } = world);
-});
-after(() => (skip ? undefined : world?.close()));
+const dash = useDashboardWorld((world) => ({ v, d, browser } = world));
+const { skip } = dash;
 
 test('every page loads with data', { skip }, () =>
   withPages(browser, 1, async ({ page }) => {
@@ -74,7 +65,7 @@ test('every page loads with data', { skip }, () =>
     assert.ok(trades.every((r) => r[2] === 'trade'));
     await browser.screenshot(page, 'ledger');
 
-    await page.locator('#ledger-table a', { hasText: world.negotiated.slice(0, 8) }).first().click();
+    await page.locator('#ledger-table a', { hasText: dash.world.negotiated.slice(0, 8) }).first().click();
     await waitText(page, '#proposal-status', 'applied');
     assert.equal((await rowsOf(page, '#proposal-legs')).length, 2);
     await waitText(page, 'blockquote.reasoning', 'alice is short of water');
@@ -84,7 +75,7 @@ test('every page loads with data', { skip }, () =>
     assert.match(await text(page, 'main'), /Validator version\s+test/);
     await browser.screenshot(page, 'proposal');
 
-    await visit(page, d.url, `#/proposals/${world.rejected}`);
+    await visit(page, d.url, `#/proposals/${dash.world.rejected}`);
     await waitText(page, '#proposal-status', 'rejected');
     assert.match(await text(page, 'main'), /CONSTRAINT_VIOLATION/);
 

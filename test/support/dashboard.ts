@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { createDashboardApp } from '../../src/dashboard/server.ts';
 import { createApiKey } from '../../src/governance/keys.ts';
 import { dispatcherFromConfig } from '../../src/notify/index.ts';
-import { launchBrowser, type TestBrowser } from './browser.ts';
+import { browserAvailability, launchBrowser, type TestBrowser } from './browser.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { startFakeLinear, type FakeLinear } from './fake-linear.ts';
 import { seedTestScenario } from './scenario.ts';
@@ -38,6 +39,22 @@ export interface DashboardWorld {
   /** A proposal rejected with CONSTRAINT_VIOLATION, its Linear issue delivered (GOV-1). */
   rejected: string;
   close(): Promise<void>;
+}
+
+/**
+ * For a browser test file: `skip` (why, when Chromium is missing, else false) and the dashboard
+ * world, started before the file's tests (then handed to `ready`) and closed after them.
+ */
+export function useDashboardWorld(ready: (world: DashboardWorld) => void): { skip: string | false; world: DashboardWorld } {
+  const chromium = browserAvailability();
+  const session = { skip: 'reason' in chromium ? chromium.reason : (false as const), world: undefined as unknown as DashboardWorld };
+  before(async () => {
+    if (session.skip) return;
+    session.world = await startDashboardWorld(chromium.path!);
+    ready(session.world);
+  });
+  after(() => session.world?.close());
+  return session;
 }
 
 /**
