@@ -1,6 +1,7 @@
 import { formatMicro, parseAmount } from '../../src/domain/money.ts';
 import { parseScenario, type Scenario } from '../../src/domain/scenario.ts';
 import { prng } from '../support/load.ts';
+import { testRules } from '../support/scenario.ts';
 
 /**
  * The bank test's accounts and the proposals its clients send. Everything derives from a seed, so
@@ -15,13 +16,7 @@ export const RESOURCES = ['energy', 'water', 'credits'];
 export const chaosScenario: Scenario = (() => {
   const parsed = parseScenario({
     name: 'chaos',
-    default_credit: 100,
-    resources: [
-      { name: 'energy', unit: 'kWh' },
-      { name: 'water', unit: 'm3' },
-      { name: 'credits', unit: 'cr' },
-    ],
-    constraints: { max_transfer: 50, min_balance: 10, per_resource: { credits: { max_transfer: 500, min_balance: 0 } } },
+    ...testRules,
     actors: [
       ...RICH.map((name) => ({ name, kind: 'node' as const, balances: { energy: 1000, water: 1000, credits: 5000 } })),
       ...POOR.map((name, i) => ({ name, kind: 'agent' as const, balances: { energy: 12 + i, water: 15 + i, credits: 4 + i } })),

@@ -2,17 +2,22 @@ import { parseScenario, type Scenario } from '../../src/domain/scenario.ts';
 import type { Db } from '../../src/db/db.ts';
 import { seedScenario } from '../../src/ledger/seed.ts';
 
-/** A small world for tests: max_transfer 50 and min_balance 10, credits unbounded below 500. */
+/** The rules of the test worlds: max_transfer 50 and min_balance 10, credits up to 500 and down to 0. */
+export const testRules = {
+  default_credit: 100,
+  resources: [
+    { name: 'energy', unit: 'kWh' },
+    { name: 'water', unit: 'm3' },
+    { name: 'credits', unit: 'cr' },
+  ],
+  constraints: { max_transfer: 50, min_balance: 10, per_resource: { credits: { max_transfer: 500, min_balance: 0 } } },
+};
+
+/** A small world for tests, under testRules. */
 export const testScenario: Scenario = (() => {
   const parsed = parseScenario({
     name: 'test',
-    default_credit: 100,
-    resources: [
-      { name: 'energy', unit: 'kWh' },
-      { name: 'water', unit: 'm3' },
-      { name: 'credits', unit: 'cr' },
-    ],
-    constraints: { max_transfer: 50, min_balance: 10, per_resource: { credits: { max_transfer: 500, min_balance: 0 } } },
+    ...testRules,
     actors: [
       { name: 'alice', kind: 'node', balances: { energy: 100, water: 100, credits: 1000 } },
       { name: 'bob', kind: 'node', balances: { energy: 100, water: 100, credits: 1000 } },
