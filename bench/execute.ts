@@ -5,20 +5,18 @@
  * Environment: DATABASE_URL (else an embedded server), BENCH_RUNS (3), BENCH_SECONDS (10),
  * BENCH_CLIENTS (1,8,32,64), BENCH_ACTORS (1000).
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createDb } from '../src/db/db.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { parseScenario } from '../src/domain/scenario.ts';
 import { seedScenario } from '../src/ledger/seed.ts';
-import { benchServer, debianBinary, freshDatabase, machine, median, peakRssMiB, run } from './support.ts';
+import { benchServer, debianBinary, freshDatabase, machine, median, peakRssMiB, run, startValidatorProcess } from './support.ts';
 import { writeSection } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,8,32,64').split(',').map(Number);
 const ACTORS = Number(process.env.BENCH_ACTORS ?? 1000);
-const BIN = fileURLToPath(new URL('../bin/gridgov', import.meta.url));
 const LOAD_SCRIPT = fileURLToPath(new URL('./execute.lua', import.meta.url));
 const BATCH = 100;
 
@@ -43,30 +41,6 @@ async function seedBenchWorld(url: string): Promise<void> {
   if (!parsed.ok) throw new Error(parsed.message);
   await seedScenario(db, parsed.scenario, 'bench');
   await db.close();
-}
-
-async function startValidator(url: string, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BIN, 'validator', '--port', '0', '--no-migrate'], {
-    env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const address = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`validator exited ${code}`)));
-  });
-  return {
-    url: address,
-    pid: child.pid!,
-    stop: () => new Promise<void>((resolve) => {
-      child.on('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
 }
 
 /** Drives the validator with wrk (C, like pgbench's client) for SECONDS; see bench/execute.lua. */
@@ -106,7 +80,7 @@ async function main(): Promise<void> {
     await run(debianBinary('pgbench', 'postgresql'), ['-i', '-q', '-s', '32'], { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: 'pgbench' });
 
     const rows: string[] = [];
-    const validator = await startValidator(benchUrl);
+    const validator = await startValidatorProcess(benchUrl);
     let peak = 0;
     try {
       for (const clients of CLIENTS) {
@@ -137,7 +111,7 @@ async function main(): Promise<void> {
       await validator.stop();
     }
     // The same lone client against a validator that gives every call its own transaction.
-    const alone = await startValidator(benchUrl, { GRIDGOV_GROUP_MAX: '1' });
+    const alone = await startValidatorProcess(benchUrl, { GRIDGOV_GROUP_MAX: '1' });
     try {
       const tps: number[] = [];
       const results: LoadResult[] = [];

@@ -3,8 +3,6 @@
  * plan, trades, stats) through a `gridgov validator` process over real HTTP. Goal: ≤ 2 s.
  * Environment: DATABASE_URL (else an embedded server), BENCH_AGENTS (1000), BENCH_EPOCHS (5).
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createStrategies } from '../src/agents/strategies.ts';
 import { loadConfig } from '../src/config.ts';
@@ -15,12 +13,11 @@ import { createValidatorClient } from '../src/runner/client.ts';
 import { runSimulation } from '../src/runner/runner.ts';
 import { writeSection } from './report.ts';
 import { prng } from '../test/support/load.ts';
-import { benchServer, freshDatabase, machine, median } from './support.ts';
+import { benchServer, freshDatabase, machine, median, startValidatorProcess } from './support.ts';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 1000);
 const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 5);
 const KEY = 'bench-bootstrap-key-0123456789';
-const BIN = fileURLToPath(new URL('../bin/gridgov', import.meta.url));
 
 /** A large scarce world: producers of each resource and consumers of the others. */
 function bigScenario(): Scenario {
@@ -55,22 +52,10 @@ async function main(): Promise<void> {
   const db = createDb(url, { max: 2 });
   await migrate(db);
   await db.close();
-  const child = spawn(process.execPath, [BIN, 'validator', '--port', '0', '--no-migrate'], {
-    env: { ...process.env, DATABASE_URL: url, GRIDGOV_ADMIN_KEY: KEY, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const validator = await startValidatorProcess(url, { GRIDGOV_ADMIN_KEY: KEY });
   try {
-    const base = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.on('exit', (code) => reject(new Error(`validator exited ${code}`)));
-    });
     const scenario = bigScenario();
-    const client = createValidatorClient({ baseUrl: base, apiKey: KEY });
+    const client = createValidatorClient({ baseUrl: validator.url, apiKey: KEY });
     // Seeding goes through the operations path, as `gridgov seed` would.
     const seedDb = createDb(url, { max: 2 });
     const { seedScenario } = await import('../src/ledger/seed.ts');
@@ -104,8 +89,7 @@ async function main(): Promise<void> {
     console.log(section);
     await writeSection('simulation', section);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.on('exit', r));
+    await validator.stop();
     await server.stop();
   }
 }

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { databaseUrl, startEmbeddedPostgres } from '../src/db/embedded.ts';
 
@@ -83,3 +84,30 @@ export function debianBinary(name: string, debianPackage: string): string {
   return found;
 }
 
+const BIN = fileURLToPath(new URL('../bin/gridgov', import.meta.url));
+
+/** `gridgov validator` in its own process, as deployed (no migration); resolves once it listens. */
+export async function startValidatorProcess(databaseUrl: string, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, 'validator', '--port', '0', '--no-migrate'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    void exited.then(() => reject(new Error(`the validator exited: ${out}`)));
+  });
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,42 +1,7 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Db } from '../../src/db/db.ts';
+import { peakRssMiB, startValidatorProcess } from '../support.ts';
 import { summarise } from './stats.ts';
-
-const BIN = fileURLToPath(new URL('../../bin/gridgov', import.meta.url));
-
-/** `gridgov validator` in its own process, as deployed; resolves with its URL once it listens. */
-async function spawnValidator(databaseUrl: string) {
-  const child = spawn(process.execPath, [BIN, 'validator', '--port', '0', '--no-migrate'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', GRIDGOV_VALIDATOR_VERSION: 'bench', GRIDGOV_CHECKPOINT_EVERY: '100000' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then(() => reject(new Error(`the validator exited: ${out}`)));
-  });
-  /** Peak resident memory of the process so far (Linux), in MB. */
-  const peakRssMb = () => {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-    return match ? Math.round(Number(match[1]) / 1024) : null;
-  };
-  return {
-    url,
-    peakRssMb,
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 async function get(url: string): Promise<{ status: number; ms: number; body: any }> {
   const started = performance.now();
@@ -64,7 +29,7 @@ export async function measureValidator(
   db: Db,
   options: { databaseUrl: string; head: number; actors: string[]; healthRequests: number; loadSeconds: number; log: (line: string) => void },
 ) {
-  const validator = await spawnValidator(options.databaseUrl);
+  const validator = await startValidatorProcess(options.databaseUrl, { GRIDGOV_VALIDATOR_VERSION: 'bench', GRIDGOV_CHECKPOINT_EVERY: '100000' });
   const base = validator.url;
   try {
     options.log('validator up; waiting for a healthy verdict');
@@ -129,7 +94,7 @@ export async function measureValidator(
       driftClearedMs: recoverMs,
       lastVerifierTick: rows[0],
       healthyAgainAfterLoadMs: settleMs,
-      validatorPeakRssMb: validator.peakRssMb(),
+      validatorPeakRssMb: peakRssMiB(validator.pid),
     };
   } finally {
     await validator.stop();
