@@ -59,6 +59,21 @@ const selectBalances = (actors: string, resources: string) => `
    WHERE b.actor_id = ANY(${actors}::uuid[]) AND (b.actor_id, b.resource) IN (SELECT * FROM unnest(${actors}::uuid[], ${resources}::text[]))`;
 const LOCK_BALANCES = `${selectBalances('$2', '$3')} ORDER BY b.actor_id, b.resource FOR UPDATE OF b`;
 
+// Built once: a statement's text is its prepared statement's key (src/db/db.ts).
+const LOCK_AND_LOAD = `WITH locked AS (${LOCK_BALANCES})
+   SELECT 'balance' AS kind, NULL AS proposal_id, NULL::smallint AS leg, actor_id::text AS actor_from, NULL AS actor_to, resource,
+          amount::text, NULL::bigint AS id, NULL::timestamptz AS at, NULL AS code, NULL AS message, NULL AS canonical
+     FROM locked
+   UNION ALL
+   SELECT 'applied', proposal_id::text, leg, actor_from::text, actor_to::text, resource, amount::text, id,
+          executed_at, NULL, NULL, NULL
+     FROM ledger WHERE proposal_id = ANY($1::uuid[])
+   UNION ALL
+   SELECT 'rejected', proposal_id::text, NULL, NULL, NULL, NULL, NULL, NULL, rejected_at, validation_error_code, message, canonical
+     FROM rejected_proposals WHERE proposal_id = ANY($1::uuid[])`;
+
+const READ_BALANCES = `SELECT actor_id::text, resource, amount::text FROM (${selectBalances('$1', '$2')}) AS b`;
+
 const INSERT_MISSING_BALANCES = `
   INSERT INTO balances (actor_id, resource, is_world)
   SELECT p.actor_id, p.resource, a.kind = 'system' FROM unnest($1::uuid[], $2::text[]) AS p(actor_id, resource)
@@ -79,17 +94,7 @@ export async function lockAndLoad(
   const params = [proposalIds, pairs.map((p) => p[0]), pairs.map((p) => p[1])];
   const run = () =>
     tx.query<PriorRow>(
-      `WITH locked AS (${LOCK_BALANCES})
-       SELECT 'balance' AS kind, NULL AS proposal_id, NULL::smallint AS leg, actor_id::text AS actor_from, NULL AS actor_to, resource,
-              amount::text, NULL::bigint AS id, NULL::timestamptz AS at, NULL AS code, NULL AS message, NULL AS canonical
-         FROM locked
-       UNION ALL
-       SELECT 'applied', proposal_id::text, leg, actor_from::text, actor_to::text, resource, amount::text, id,
-              executed_at, NULL, NULL, NULL
-         FROM ledger WHERE proposal_id = ANY($1::uuid[])
-       UNION ALL
-       SELECT 'rejected', proposal_id::text, NULL, NULL, NULL, NULL, NULL, NULL, rejected_at, validation_error_code, message, canonical
-         FROM rejected_proposals WHERE proposal_id = ANY($1::uuid[])`,
+      LOCK_AND_LOAD,
       params,
     );
   let { rows } = await run();
@@ -132,7 +137,7 @@ export async function lockBalances(tx: Db, pairs: Array<[string, string]>): Prom
 /** The balances of (actor, resource) pairs as last committed, without locking; missing rows are absent. */
 export async function readBalances(db: Db, pairs: Array<[string, string]>): Promise<Map<string, Micro>> {
   const { rows } = await db.query<{ actor_id: string; resource: string; amount: string }>(
-    `SELECT actor_id::text, resource, amount::text FROM (${selectBalances('$1', '$2')}) AS b`,
+    READ_BALANCES,
     [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
   );
   return new Map(rows.map((r) => [balanceKey(r.actor_id, r.resource), microFromDb(r.amount)]));
