@@ -1,4 +1,5 @@
 import { ConfigError } from '../config.ts';
+import { MigrationIntegrityError } from '../db/migrate.ts';
 import { UsageError } from './args.ts';
 
 export interface Command {
@@ -54,6 +55,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof ConfigError) {
       console.error(`gridgov ${name}: configuration error: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof MigrationIntegrityError) {
+      console.error(`gridgov ${name}: ${error.message}`);
       return 2;
     }
     console.error(`gridgov ${name}: ${(error as Error).message}`);
