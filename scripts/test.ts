@@ -1,7 +1,10 @@
 /**
- * `npm test`: starts one real PostgreSQL for the whole run (embedded, or TEST_DATABASE_URL's
- * server), migrates a template database that each test file clones, runs Node's test runner, then
- * stops the server and exits with the runner's code.
+ * `npm test`: starts one real PostgreSQL for the whole run, migrates a template database that each
+ * test file clones, runs Node's test runner, then stops the server and exits with the runner's code.
+ *
+ * The server: TEST_DATABASE_URL's (a superuser URL; the run makes and drops its own databases
+ * there), else TEST_POSTGRES=stock for Debian's postgresql package as shipped (started here on a
+ * free port, see test/support/stock-postgres.ts), else the embedded one.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -11,8 +14,10 @@ import pg from 'pg';
 import { createDb } from '../src/db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
+import { startStockPostgres } from '../test/support/stock-postgres.ts';
 
-const TEMPLATE = 'gridgov_template';
+// A server of someone else's may be shared by several runs: each migrates a template of its own.
+const TEMPLATE = process.env.TEST_DATABASE_URL ? `gridgov_template_${process.pid}` : 'gridgov_template';
 
 function findTests(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {
@@ -23,9 +28,9 @@ function findTests(dir: string): string[] {
 }
 
 async function prepareTemplate(serverUrl: string): Promise<void> {
+  await dropDatabase(serverUrl, TEMPLATE);
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${TEMPLATE}`);
   await admin.end();
   const db = createDb(databaseUrl(serverUrl, TEMPLATE), { max: 1 });
@@ -33,12 +38,33 @@ async function prepareTemplate(serverUrl: string): Promise<void> {
   await db.close();
 }
 
+async function startServer(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const external = process.env.TEST_DATABASE_URL;
+  if (external) {
+    return { url: external, stop: () => dropDatabase(external, TEMPLATE) };
+  }
+  if (process.env.TEST_POSTGRES === 'stock') {
+    const stock = await startStockPostgres();
+    console.error(`tests run on ${stock.version} (jit=${stock.jit}) at 127.0.0.1:${stock.port}`);
+    return stock;
+  }
+  if (process.env.TEST_POSTGRES && process.env.TEST_POSTGRES !== 'embedded') {
+    throw new Error(`TEST_POSTGRES must be stock or embedded, got "${process.env.TEST_POSTGRES}"`);
+  }
+  return startEmbeddedPostgres({ dataDir });
+}
+
+async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.end();
+}
+
 async function run(): Promise<number> {
   const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : findTests('test').sort();
   const dataDir = mkdtempSync(join(tmpdir(), 'gridgov-test-'));
-  const server = process.env.TEST_DATABASE_URL
-    ? { url: process.env.TEST_DATABASE_URL, stop: async () => undefined }
-    : await startEmbeddedPostgres({ dataDir });
+  const server = await startServer(dataDir);
   try {
     await prepareTemplate(server.url);
     const child = spawn(

@@ -64,7 +64,7 @@ function reachableByOthers(path: string): boolean {
 }
 
 /** Postgres refuses to run as root: run it as the `postgres` system user, creating it if needed. */
-function runAs(): { uid: number; gid: number } | undefined {
+export function runAs(): { uid: number; gid: number } | undefined {
   if (userInfo().uid !== 0) return undefined;
   const lookup = () => {
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
@@ -130,7 +130,7 @@ async function clearStaleServer(pgData: string, ownerFile: string, log: (line: s
   }
 }
 
-async function waitUntilReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+export async function waitUntilReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
