@@ -1,6 +1,8 @@
 /**
  * `npm run test:chaos`: the bank test under faults (see test/chaos/bank.ts). CHAOS_PROFILE=full
  * (default: 50,000 proposals) or short (CI); CHAOS_PROPOSALS, CHAOS_CLIENTS, CHAOS_SEED override.
+ * The server: TEST_DATABASE_URL's (no PostgreSQL crashes then: the run did not start that server),
+ * TEST_POSTGRES=stock for Debian's package as shipped, else the embedded one (test/chaos/cluster.ts).
  * Prints the summary table and exits 1 on any violation. The full profile also writes the table to
  * BENCHMARKS.md (CHAOS_BENCHMARKS=0 to skip, =1 to write from any profile).
  *
@@ -9,12 +11,14 @@
  */
 import { loadavg } from 'node:os';
 import { runBankTest } from '../test/chaos/bank.ts';
+import { chaosServerKind } from '../test/chaos/cluster.ts';
 import { killEverything } from '../test/chaos/processes.ts';
 import { chaosProfile } from '../test/chaos/profile.ts';
 import { summaryTable } from '../test/chaos/report.ts';
 import { writeSection } from '../bench/report.ts';
 import { machine } from '../bench/support.ts';
 
+const SERVER_NAMES = { embedded: 'the embedded PostgreSQL 17', stock: "Debian's PostgreSQL as packaged", external: "TEST_DATABASE_URL's PostgreSQL" };
 const started = Date.now();
 const loadAtStart = loadavg()[0]!.toFixed(1);
 const log = (line: string) => console.error(`[chaos +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
@@ -31,6 +35,10 @@ process.once('SIGTERM', () => abort('terminated', 143));
 
 async function main(): Promise<number> {
   const profile = chaosProfile();
+  if (chaosServerKind() === 'external' && profile.faults.postgresRestarts > 0) {
+    log(`${profile.faults.postgresRestarts} PostgreSQL crash faults skipped: TEST_DATABASE_URL's server is not this run's to crash`);
+    profile.faults.postgresRestarts = 0;
+  }
   const hardTimeout = setTimeout(() => abort(`hard timeout of ${profile.hardTimeoutMs / 60_000} min reached`, 2), profile.hardTimeoutMs);
   hardTimeout.unref();
   log(`profile ${profile.name}: ${profile.proposals} proposals, ${profile.clients} clients, seed ${profile.seed}`);
@@ -54,7 +62,7 @@ async function main(): Promise<number> {
         '',
         `\`npm run test:chaos\` (profile ${profile.name}), ${date}, on ${machine()}, load average ${loadAtStart} at the start`,
         '(faults, restarts and retries set the pace: the rates say little, the counts and violations are the result).',
-        'Two `gridgov validator` replicas and a `gridgov dispatcher` reach PostgreSQL 17 through a TCP proxy;',
+        `Two \`gridgov validator\` replicas and a \`gridgov dispatcher\` reach ${SERVER_NAMES[chaosServerKind()]} through a TCP proxy;`,
         'clients fail over between replicas and retry with the same proposal id. See README, "Chaos testing".',
         '',
         table,

@@ -36,7 +36,7 @@ function probeSend(): Send {
 
 /** Brings every part back: PostgreSQL up, both validators and the dispatcher running, targets healthy. */
 async function restore(cluster: Cluster): Promise<void> {
-  if (!cluster.postgres.server || !isRunning(cluster.postgres.server.pid)) await cluster.postgres.start();
+  if (cluster.postgres && (!cluster.postgres.server || !isRunning(cluster.postgres.server.pid))) await cluster.postgres.start();
   await Promise.all([...cluster.validators.map((v) => v.start()), cluster.dispatcher.start()]);
   cluster.linear.setMode('ok');
   cluster.discord.setMode('ok');
@@ -87,7 +87,7 @@ export async function runBankTest(profile: ChaosProfile, log: (line: string) => 
   let failed = true;
   const cluster = await startCluster({ keepDir: () => failed || process.env.CHAOS_KEEP === '1', log });
   try {
-    log(`cluster up in ${cluster.dir}: postgres :${cluster.postgres.port} behind proxy :${cluster.proxy.port}, validators ${cluster.validators.map((v) => v.url).join(' ')}`);
+    log(`cluster up in ${cluster.dir}: ${cluster.server} behind proxy :${cluster.proxy.port}, validators ${cluster.validators.map((v) => v.url).join(' ')}`);
     const records: SendRecord[] = makeWorkload(profile.proposals, profile.seed).map((send) => ({ send, replies: [] }));
     let settled = 0;
     const injector = createFaultInjector(cluster, profile, () => settled / records.length, log);

@@ -18,10 +18,17 @@ import { chaosScenario } from './workload.ts';
  * Everything under test, on loopback only: PostgreSQL, a TCP proxy in front of it, two validator
  * replicas and a dispatcher that reach PostgreSQL only through the proxy (as the application
  * role), and fake Linear and Discord servers. The checker reads PostgreSQL directly, as the owner.
+ *
+ * PostgreSQL is TEST_DATABASE_URL's server when set (a superuser URL: the run makes and drops a
+ * database and a login of its own there, and cannot crash that server), else one the run starts
+ * and may crash: Debian's package as shipped with TEST_POSTGRES=stock, the embedded one otherwise.
  */
 export interface Cluster {
   dir: string;
-  postgres: ChaosPostgres;
+  /** The server this run started, crashes and restarts; absent on TEST_DATABASE_URL's. */
+  postgres: ChaosPostgres | undefined;
+  /** e.g. "PostgreSQL 15.14 (Debian …), jit on". */
+  server: string;
   /** The chaos database, straight to PostgreSQL (not through the proxy). */
   directUrl: string;
   db: Db;
@@ -36,24 +43,41 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-const DATABASE = 'chaos';
+/** Where the run's PostgreSQL is: started here (and crashable), or TEST_DATABASE_URL's. */
+export function chaosServerKind(env: NodeJS.ProcessEnv = process.env): 'external' | 'stock' | 'embedded' {
+  if (env.TEST_DATABASE_URL) return 'external';
+  if (env.TEST_POSTGRES === 'stock') return 'stock';
+  if (env.TEST_POSTGRES && env.TEST_POSTGRES !== 'embedded') throw new Error(`TEST_POSTGRES must be stock or embedded, got "${env.TEST_POSTGRES}"`);
+  return 'embedded';
+}
 
 /**
  * Services connect as operators run them: a LOGIN role in gridgov_app, which may append but not
  * rewrite history. Falls back to the owner when the migrations made no such role.
  */
-async function applicationLogin(ownerUrl: string): Promise<string> {
+async function applicationLogin(ownerUrl: string, login: string): Promise<string> {
   const client = new pg.Client({ connectionString: ownerUrl });
   await client.connect();
   try {
     const { rowCount } = await client.query("SELECT 1 FROM pg_roles WHERE rolname = 'gridgov_app'");
     if (rowCount === 0) return ownerUrl;
     const password = randomBytes(18).toString('base64url');
-    await client.query(`CREATE ROLE chaos_service LOGIN PASSWORD '${password}' IN ROLE gridgov_app`);
+    await client.query(`CREATE ROLE ${login} LOGIN PASSWORD '${password}' IN ROLE gridgov_app`);
     const url = new URL(ownerUrl);
-    url.username = 'chaos_service';
+    url.username = login;
     url.password = password;
     return url.toString();
+  } finally {
+    await client.end();
+  }
+}
+
+async function dropDatabaseAndLogin(serverUrl: string, database: string, login: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await client.query(`DROP ROLE IF EXISTS ${login}`);
   } finally {
     await client.end();
   }
@@ -70,21 +94,36 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
     if (!options.keepDir()) rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const postgres = new ChaosPostgres(join(dir, 'data'), await freePort());
-    const server = await postgres.start();
-    cleanups.push(() => postgres.stop());
-    const admin = new pg.Client({ connectionString: server.url });
+    const kind = chaosServerKind();
+    let postgres: ChaosPostgres | undefined;
+    let serverUrl: string;
+    if (kind === 'external') {
+      serverUrl = process.env.TEST_DATABASE_URL!;
+    } else {
+      postgres = new ChaosPostgres(join(dir, 'data'), await freePort(), kind);
+      const started = postgres;
+      serverUrl = (await started.start()).url;
+      cleanups.push(() => started.stop());
+    }
+    // Names of its own, so that runs sharing a server do not meet.
+    const suffix = kind === 'external' ? `_${randomBytes(4).toString('hex')}` : '';
+    const database = `chaos${suffix}`;
+    const login = `chaos_service${suffix}`;
+    const admin = new pg.Client({ connectionString: serverUrl });
     await admin.connect();
-    await admin.query(`CREATE DATABASE ${DATABASE}`);
+    await admin.query(`CREATE DATABASE ${database}`);
+    const { rows } = await admin.query<{ server: string }>("SELECT split_part(version(), ' on ', 1) || ', jit ' || current_setting('jit') AS server");
     await admin.end();
-    const directUrl = databaseUrl(server.url, DATABASE);
+    if (kind === 'external') cleanups.push(() => dropDatabaseAndLogin(serverUrl, database, login));
+    const directUrl = databaseUrl(serverUrl, database);
     const db = createDb(directUrl, { max: 4, applicationName: 'chaos-checker' });
     cleanups.push(() => db.close());
     await migrate(db);
     await seedScenario(db, chaosScenario, 'chaos');
-    const serviceUrl = await applicationLogin(directUrl);
+    const serviceUrl = await applicationLogin(directUrl, login);
 
-    const proxy = await startTcpProxy({ targetPort: postgres.port });
+    const target = new URL(serverUrl);
+    const proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
     cleanups.push(() => proxy.close());
     const linear = await startFakeLinear();
     cleanups.push(() => linear.close());
@@ -139,7 +178,7 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
     processes.set('dispatcher', dispatcher);
     cleanups.push(() => dispatcher.kill('SIGTERM'));
     await Promise.all([...validators.map((v) => v.start()), dispatcher.start()]);
-    return { dir, postgres, directUrl, db, proxy, validators, dispatcher, linear, linearCreates, discord, unexpectedExits, stop };
+    return { dir, postgres, server: rows[0]!.server, directUrl, db, proxy, validators, dispatcher, linear, linearCreates, discord, unexpectedExits, stop };
   } catch (error) {
     await stop();
     throw error;

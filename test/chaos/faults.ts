@@ -116,10 +116,12 @@ export function createFaultInjector(cluster: Cluster, profile: ChaosProfile, pro
         return;
       }
       case FaultKind.postgresCrash: {
-        const pid = await cluster.postgres.crash();
+        const postgres = cluster.postgres;
+        if (!postgres) throw new Error('a PostgreSQL crash was scheduled on a server this run did not start');
+        const pid = await postgres.crash();
         record(fault.kind, `postmaster pid ${pid} (from postmaster.pid), down ${fault.downMs} ms`);
         await sleep(fault.downMs);
-        await cluster.postgres.start();
+        await postgres.start();
         return;
       }
       case FaultKind.proxyCut: {

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEmbeddedPostgres, waitForExit, type EmbeddedPostgres } from '../../src/db/embedded.ts';
+import { startEmbeddedPostgres, waitForExit } from '../../src/db/embedded.ts';
+import { startStockPostgres } from '../support/stock-postgres.ts';
 import { BIN } from '../support/validator.ts';
 
 /**
@@ -143,25 +144,37 @@ export class GridgovProcess {
   }
 }
 
-/** The embedded PostgreSQL on a fixed port, so it can be crashed and started again in place. */
+interface ChaosServer {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** PostgreSQL (embedded or stock) on a fixed port, so it can be crashed and started again in place. */
 export class ChaosPostgres {
-  server: EmbeddedPostgres | undefined;
+  server: ChaosServer | undefined;
   starts = 0;
 
   constructor(
     readonly dataDir: string,
     readonly port: number,
+    /** `stock`: Debian's postgresql package as shipped (test/support/stock-postgres.ts). */
+    readonly kind: 'embedded' | 'stock' = 'embedded',
   ) {}
 
-  async start(): Promise<EmbeddedPostgres> {
-    this.server = await startEmbeddedPostgres({ dataDir: this.dataDir, port: this.port });
+  async start(): Promise<ChaosServer> {
+    this.server =
+      this.kind === 'stock'
+        ? await startStockPostgres({ dir: this.dataDir, port: this.port, keep: true })
+        : await startEmbeddedPostgres({ dataDir: this.dataDir, port: this.port });
     this.starts++;
     live.add(this.server.pid);
     return this.server;
   }
 
-  /** The cluster directory: DATA_DIR/pg, or where cluster-location says it was moved. */
+  /** The cluster directory: the stock server's DIR/data, else DATA_DIR/pg or where cluster-location says it was moved. */
   private pgData(): string {
+    if (this.kind === 'stock') return join(this.dataDir, 'data');
     const moved = join(this.dataDir, 'cluster-location');
     return existsSync(moved) ? readFileSync(moved, 'utf8').trim() : join(this.dataDir, 'pg');
   }
