@@ -19,6 +19,20 @@ export interface Config {
   linear: { apiKey: string; teamId: string; apiUrl: string; labelIds: string[] } | undefined;
   discord: { webhookUrl: string } | undefined;
   groupCommit: { maxGroup: number; lanes: number };
+  /**
+   * Bounds on every pooled connection, so a stalled peer (a paused process, a lost network)
+   * cannot hold locks or connections for long; milliseconds, 0 for none. Services (validator,
+   * dispatcher) get all of them; operations commands (migrate, seed, rehydrate, checkpoint,
+   * verify, keys) and migrations wherever they run get `operationsStatementTimeoutMs` and no lock
+   * bound, since their work grows with the ledger and an operator watches it.
+   */
+  database: {
+    statementTimeoutMs: number;
+    lockTimeoutMs: number;
+    idleInTransactionTimeoutMs: number;
+    keepAliveDelayMs: number;
+    operationsStatementTimeoutMs: number;
+  };
   adminRatePerMinute: number;
   dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number; leaseMs: number; pollMs: number };
   /** Language models for the agent strategies (GEMINI_*, OPENAI_*). */
@@ -138,6 +152,13 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
     groupCommit: {
       maxGroup: integer('GRIDGOV_GROUP_MAX', env.GRIDGOV_GROUP_MAX, 256, 1, 5000),
       lanes: integer('GRIDGOV_GROUP_LANES', env.GRIDGOV_GROUP_LANES, 1, 1, 64),
+    },
+    database: {
+      statementTimeoutMs: integer('GRIDGOV_DB_STATEMENT_TIMEOUT_MS', env.GRIDGOV_DB_STATEMENT_TIMEOUT_MS, 30_000, 0, 86_400_000),
+      lockTimeoutMs: integer('GRIDGOV_DB_LOCK_TIMEOUT_MS', env.GRIDGOV_DB_LOCK_TIMEOUT_MS, 10_000, 0, 86_400_000),
+      idleInTransactionTimeoutMs: integer('GRIDGOV_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', env.GRIDGOV_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, 5_000, 0, 86_400_000),
+      keepAliveDelayMs: integer('GRIDGOV_DB_KEEPALIVE_MS', env.GRIDGOV_DB_KEEPALIVE_MS, 10_000, 0, 3_600_000),
+      operationsStatementTimeoutMs: integer('GRIDGOV_DB_OPERATIONS_STATEMENT_TIMEOUT_MS', env.GRIDGOV_DB_OPERATIONS_STATEMENT_TIMEOUT_MS, 0, 0, 86_400_000),
     },
     dispatcher: {
       maxAttempts: integer('GRIDGOV_OUTBOX_MAX_ATTEMPTS', env.GRIDGOV_OUTBOX_MAX_ATTEMPTS, 8, 1, 100),

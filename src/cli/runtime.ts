@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
 import pg from 'pg';
 import type { Config } from '../config.ts';
-import { createDb, type Db } from '../db/db.ts';
+import { createDb, type Db, type DbOptions } from '../db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
 
@@ -66,8 +66,16 @@ async function provisionAppLogin(ownerUrl: string, dataDir: string): Promise<str
   return url.toString();
 }
 
-async function migrateAs(url: string): Promise<void> {
-  const owner = createDb(url, { max: 2 });
+/** A pool's bounds (src/config.ts, `database`): services get them all, operations their own. */
+export function poolOptions(config: Pick<Config, 'database'>, purpose: 'service' | 'operations'): DbOptions {
+  const bounds = config.database;
+  return purpose === 'service'
+    ? bounds
+    : { ...bounds, statementTimeoutMs: bounds.operationsStatementTimeoutMs, lockTimeoutMs: 0 };
+}
+
+async function migrateAs(url: string, config: Readonly<Config>): Promise<void> {
+  const owner = createDb(url, { max: 2, ...poolOptions(config, 'operations') });
   try {
     await migrate(owner);
   } finally {
@@ -82,12 +90,14 @@ async function migrateAs(url: string): Promise<void> {
  */
 export async function openDatabase(config: Readonly<Config>, logger: Logger, poolSize = 20, options: OpenOptions = {}): Promise<Database> {
   const role = options.role ?? 'owner';
-  const readDb = (db: Db) => (config.databaseReadUrl ? createDb(config.databaseReadUrl, { max: poolSize, applicationName: 'gridgov-read' }) : db);
+  const bounds = poolOptions(config, role === 'app' ? 'service' : 'operations');
+  const readDb = (db: Db) =>
+    config.databaseReadUrl ? createDb(config.databaseReadUrl, { max: poolSize, applicationName: 'gridgov-read', ...bounds }) : db;
   if (config.databaseUrl) {
     const ownerUrl = config.databaseOwnerUrl ?? config.databaseUrl;
-    if (options.migrate) await migrateAs(ownerUrl);
+    if (options.migrate) await migrateAs(ownerUrl, config);
     const url = role === 'app' ? config.databaseUrl : ownerUrl;
-    const db = createDb(url, { max: poolSize });
+    const db = createDb(url, { max: poolSize, ...bounds });
     const reads = readDb(db);
     return { db, readDb: reads, url, embedded: false, close: async () => void (await Promise.all([db.close(), reads !== db ? reads.close() : undefined])) };
   }
@@ -100,13 +110,13 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
     if (exists.rowCount === 0) await admin.query('CREATE DATABASE gridgov');
     await admin.end();
     const ownerUrl = databaseUrl(server.url, 'gridgov');
-    if (options.migrate || role === 'app') await migrateAs(ownerUrl);
+    if (options.migrate || role === 'app') await migrateAs(ownerUrl, config);
     url = role === 'app' ? ((await provisionAppLogin(ownerUrl, config.dataDir)) ?? ownerUrl) : ownerUrl;
   } catch (error) {
     await server.stop();
     throw error;
   }
-  const db = createDb(url, { max: poolSize });
+  const db = createDb(url, { max: poolSize, ...bounds });
   const reads = readDb(db);
   return {
     db,

@@ -25,7 +25,29 @@ export interface DbOptions {
   applicationName?: string;
   /** How long to wait for a free connection before failing with DATABASE_UNAVAILABLE. */
   connectionTimeoutMs?: number;
+  /**
+   * Server-side bounds, so that a stalled peer cannot stall others (0 or absent: none). A
+   * statement running longer, or a lock waited for longer, is cancelled; a session idle inside a
+   * transaction longer is ended by the server, which releases its locks. See src/config.ts.
+   */
   statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
+  /** TCP keepalive after this much silence, so a peer lost without a reset is noticed (0: off). */
+  keepAliveDelayMs?: number;
+}
+
+/** The pg settings for a pool's bounds; a 0 is left out (no bound). */
+export function poolBounds(options: DbOptions): pg.PoolConfig {
+  const positive = (value: number | undefined) => (value && value > 0 ? value : undefined);
+  const keepAliveDelay = options.keepAliveDelayMs ?? 10_000;
+  return {
+    statement_timeout: positive(options.statementTimeoutMs),
+    lock_timeout: positive(options.lockTimeoutMs),
+    idle_in_transaction_session_timeout: positive(options.idleInTransactionTimeoutMs),
+    keepAlive: keepAliveDelay > 0,
+    keepAliveInitialDelayMillis: keepAliveDelay > 0 ? keepAliveDelay : undefined,
+  };
 }
 
 const statementNames = new Map<string, string>();
@@ -62,7 +84,7 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
     max: options.max ?? 20,
     application_name: options.applicationName ?? 'gridgov',
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
-    statement_timeout: options.statementTimeoutMs,
+    ...poolBounds(options),
   });
   // A dropped idle connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
@@ -105,12 +127,26 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
 }
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
+// 57014 statement_timeout (or a cancel), 55P03 lock_timeout, 25P03 idle_in_transaction_session_timeout.
+const TIMEOUT_CODES = new Set(['57014', '55P03', '25P03']);
 
-/** True when the error means "the database could not be reached", not "the query was wrong". */
+/**
+ * True when one of the pool's bounds stopped the work: the statement was cancelled, or the session
+ * ended, and its transaction rolled back, so nothing of it was recorded and a retry is safe.
+ */
+export function isDatabaseTimeout(error: unknown): boolean {
+  return error instanceof Error && TIMEOUT_CODES.has((error as { code?: string }).code ?? '');
+}
+
+/**
+ * True when the error means "the database could not be reached or did not answer in time", not
+ * "the query was wrong": a timeout counts, so that it becomes a 503, never a 500.
+ */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: string }).code;
   if (code && UNAVAILABLE_CODES.has(code)) return true;
+  if (isDatabaseTimeout(error)) return true;
   // 08xxx connection exceptions, 57P01-57P03 shutdown / cannot connect now, 53300 too many connections.
   if (code && (code.startsWith('08') || code.startsWith('57P') || code === '53300')) return true;
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection is closed/i.test(
