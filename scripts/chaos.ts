@@ -11,7 +11,7 @@
  */
 import { loadavg } from 'node:os';
 import { runBankTest } from '../test/chaos/bank.ts';
-import { chaosServerKind } from '../test/chaos/cluster.ts';
+import { testServerKind } from '../test/support/stock-postgres.ts';
 import { killEverything } from '../test/chaos/processes.ts';
 import { chaosProfile } from '../test/chaos/profile.ts';
 import { summaryTable } from '../test/chaos/report.ts';
@@ -35,7 +35,7 @@ process.once('SIGTERM', () => abort('terminated', 143));
 
 async function main(): Promise<number> {
   const profile = chaosProfile();
-  if (chaosServerKind() === 'external' && profile.faults.postgresRestarts > 0) {
+  if (testServerKind() === 'external' && profile.faults.postgresRestarts > 0) {
     log(`${profile.faults.postgresRestarts} PostgreSQL crash faults skipped: TEST_DATABASE_URL's server is not this run's to crash`);
     profile.faults.postgresRestarts = 0;
   }
@@ -62,7 +62,7 @@ async function main(): Promise<number> {
         '',
         `\`npm run test:chaos\` (profile ${profile.name}), ${date}, on ${machine()}, load average ${loadAtStart} at the start`,
         '(faults, restarts and retries set the pace: the rates say little, the counts and violations are the result).',
-        `Two \`gridgov validator\` replicas and a \`gridgov dispatcher\` reach ${SERVER_NAMES[chaosServerKind()]} through a TCP proxy;`,
+        `Two \`gridgov validator\` replicas and a \`gridgov dispatcher\` reach ${SERVER_NAMES[testServerKind()]} through a TCP proxy;`,
         'clients fail over between replicas and retry with the same proposal id. See README, "Chaos testing".',
         '',
         table,

@@ -14,7 +14,7 @@ import pg from 'pg';
 import { createDb } from '../src/db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
-import { startStockPostgres } from '../test/support/stock-postgres.ts';
+import { startStockPostgres, testServerKind } from '../test/support/stock-postgres.ts';
 
 // A server of someone else's may be shared by several runs: each migrates a template of its own.
 const TEMPLATE = process.env.TEST_DATABASE_URL ? `gridgov_template_${process.pid}` : 'gridgov_template';
@@ -39,17 +39,15 @@ async function prepareTemplate(serverUrl: string): Promise<void> {
 }
 
 async function startServer(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const external = process.env.TEST_DATABASE_URL;
-  if (external) {
+  const kind = testServerKind();
+  if (kind === 'external') {
+    const external = process.env.TEST_DATABASE_URL!;
     return { url: external, stop: () => dropDatabase(external, TEMPLATE) };
   }
-  if (process.env.TEST_POSTGRES === 'stock') {
+  if (kind === 'stock') {
     const stock = await startStockPostgres();
     console.error(`tests run on ${stock.version} (jit=${stock.jit}) at 127.0.0.1:${stock.port}`);
     return stock;
-  }
-  if (process.env.TEST_POSTGRES && process.env.TEST_POSTGRES !== 'embedded') {
-    throw new Error(`TEST_POSTGRES must be stock or embedded, got "${process.env.TEST_POSTGRES}"`);
   }
   return startEmbeddedPostgres({ dataDir });
 }

@@ -9,6 +9,7 @@ import { migrate } from '../../src/db/migrate.ts';
 import { seedScenario } from '../../src/ledger/seed.ts';
 import { startFakeDiscord, type FakeDiscord } from '../support/fake-discord.ts';
 import { startFakeLinear, type FakeLinear } from '../support/fake-linear.ts';
+import { testServerKind } from '../support/stock-postgres.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { ADMIN_KEY } from '../support/validator.ts';
 import { ChaosPostgres, GridgovProcess, type ExitRecord } from './processes.ts';
@@ -43,13 +44,6 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-/** Where the run's PostgreSQL is: started here (and crashable), or TEST_DATABASE_URL's. */
-export function chaosServerKind(env: NodeJS.ProcessEnv = process.env): 'external' | 'stock' | 'embedded' {
-  if (env.TEST_DATABASE_URL) return 'external';
-  if (env.TEST_POSTGRES === 'stock') return 'stock';
-  if (env.TEST_POSTGRES && env.TEST_POSTGRES !== 'embedded') throw new Error(`TEST_POSTGRES must be stock or embedded, got "${env.TEST_POSTGRES}"`);
-  return 'embedded';
-}
 
 /**
  * Services connect as operators run them: a LOGIN role in gridgov_app, which may append but not
@@ -94,7 +88,7 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
     if (!options.keepDir()) rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const kind = chaosServerKind();
+    const kind = testServerKind();
     let postgres: ChaosPostgres | undefined;
     let serverUrl: string;
     if (kind === 'external') {

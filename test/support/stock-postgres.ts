@@ -41,6 +41,17 @@ export interface StockOptions {
 
 const SUPERUSER = 'postgres';
 
+/**
+ * Which PostgreSQL a test run uses: TEST_DATABASE_URL's server (`external`), a stock cluster it
+ * starts (TEST_POSTGRES=stock), or the embedded one (the default, or TEST_POSTGRES=embedded).
+ */
+export function testServerKind(env: NodeJS.ProcessEnv = process.env): 'external' | 'stock' | 'embedded' {
+  if (env.TEST_DATABASE_URL) return 'external';
+  if (env.TEST_POSTGRES === 'stock') return 'stock';
+  if (env.TEST_POSTGRES && env.TEST_POSTGRES !== 'embedded') throw new Error(`TEST_POSTGRES must be stock or embedded, got "${env.TEST_POSTGRES}"`);
+  return 'embedded';
+}
+
 /** The newest installed server's binaries (Debian: /usr/lib/postgresql/N/bin), or STOCK_PG_BIN. */
 export function stockBinDir(): string | undefined {
   const explicit = process.env.STOCK_PG_BIN;
