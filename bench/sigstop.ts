@@ -11,6 +11,7 @@
  * (Debian's postgresql package as shipped, started here), else the embedded one. --clients is per
  * replica (8); --actors (12) share the load; --write puts the table in BENCHMARKS.md.
  */
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createDb } from '../src/db/db.ts';
 import { migrate } from '../src/db/migrate.ts';
@@ -36,6 +37,7 @@ const CLIENTS = Number(values.clients);
 const ACTORS = Number(values.actors);
 const PAUSE_MS = Number(values['pause-ms']);
 const BEFORE_MS = Number(values['before-ms']);
+const loadAtStart = loadavg()[0]!.toFixed(1);
 const log = (line: string) => console.error(`[sigstop] ${line}`);
 
 async function server(): Promise<{ url: string; stop(): Promise<void> }> {
@@ -79,9 +81,9 @@ async function main(): Promise<void> {
     const ratio = result.bBeforePerS > 0 ? result.bDuringPerS / result.bBeforePerS : NaN;
     const date = new Date().toISOString().slice(0, 10);
     const table = [
-      '## One replica frozen (SIGSTOP) while the other keeps committing',
+      `## One replica frozen (SIGSTOP) while the other keeps committing: ${serverName}`,
       '',
-      `\`npm run bench:sigstop -- ${values.stock ? '--stock ' : values['database-url'] ? '--database-url URL ' : ''}--clients ${CLIENTS} --actors ${ACTORS}\`, ${date}, on ${machine()};`,
+      `\`npm run bench:sigstop -- ${values.stock ? '--stock ' : values['database-url'] ? '--database-url URL ' : ''}--clients ${CLIENTS} --actors ${ACTORS}\`, ${date}, on ${machine()}, load average ${loadAtStart} at the start;`,
       `${serverName}, default pool bounds (idle_in_transaction_session_timeout 5 s, lock_timeout 10 s, statement_timeout 30 s).`,
       `Two \`gridgov validator\` processes on one database, ${CLIENTS} clients pinned to each; replica A is frozen for ${(PAUSE_MS / 1000).toFixed(0)} s`,
       `${result.pausedHoldingLocks ? 'between two statements of a transaction holding row locks' : 'wherever it was (no transaction of its was caught holding locks)'}, then resumed.`,
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
     console.log(`\n${table}\n`);
     for (const line of [...result.lost, ...result.violations].slice(0, 20)) console.log(`  - ${line}`);
     if (values.write) {
-      await writeSection('sigstop', table);
+      await writeSection(`sigstop-${values['database-url'] ? 'external' : values.stock ? 'stock' : 'embedded'}`, table);
       log('wrote the table to BENCHMARKS.md');
     }
     if (result.lost.length || result.violations.length) process.exitCode = 1;
