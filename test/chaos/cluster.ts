@@ -106,7 +106,7 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
     const admin = new pg.Client({ connectionString: serverUrl });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${database}`);
-    const { rows } = await admin.query<{ server: string }>("SELECT split_part(version(), ' on ', 1) || ', jit ' || current_setting('jit') AS server");
+    const { rows } = await admin.query<{ server: string }>("SELECT split_part(version(), ' on ', 1) || ', jit ' || current_setting('jit') || CASE WHEN pg_jit_available() THEN '' ELSE ' (no LLVM: nothing is compiled)' END AS server");
     await admin.end();
     if (kind === 'external') cleanups.push(() => dropDatabaseAndLogin(serverUrl, database, login));
     const directUrl = databaseUrl(serverUrl, database);
