@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import { createDb, type Db } from '../db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
+import { registerBootstrapKey } from '../governance/keys.ts';
 
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
   return pino(
@@ -27,7 +28,18 @@ export interface Database {
   readDb: Db;
   url: string;
   embedded: boolean;
+  /** Runs fn on a short-lived pool of the owning login (seeding, which sets the limits). */
+  asOwner<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+async function withPool<T>(url: string, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = createDb(url, { max: 2 });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
 }
 
 export interface OpenOptions {
@@ -66,13 +78,12 @@ async function provisionAppLogin(ownerUrl: string, dataDir: string): Promise<str
   return url.toString();
 }
 
-async function migrateAs(url: string): Promise<void> {
-  const owner = createDb(url, { max: 2 });
-  try {
+/** Migrates as the owner, and registers the bootstrap key, which only an owning login may. */
+async function migrateAs(url: string, adminKey: string | undefined): Promise<void> {
+  await withPool(url, async (owner) => {
     await migrate(owner);
-  } finally {
-    await owner.close();
-  }
+    if (adminKey) await registerBootstrapKey(owner, adminKey);
+  });
 }
 
 /**
@@ -85,22 +96,30 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
   const readDb = (db: Db) => (config.databaseReadUrl ? createDb(config.databaseReadUrl, { max: poolSize, applicationName: 'gridgov-read' }) : db);
   if (config.databaseUrl) {
     const ownerUrl = config.databaseOwnerUrl ?? config.databaseUrl;
-    if (options.migrate) await migrateAs(ownerUrl);
+    if (options.migrate) await migrateAs(ownerUrl, config.adminKey);
     const url = role === 'app' ? config.databaseUrl : ownerUrl;
     const db = createDb(url, { max: poolSize });
     const reads = readDb(db);
-    return { db, readDb: reads, url, embedded: false, close: async () => void (await Promise.all([db.close(), reads !== db ? reads.close() : undefined])) };
+    return {
+      db,
+      readDb: reads,
+      url,
+      embedded: false,
+      asOwner: (fn) => withPool(ownerUrl, fn),
+      close: async () => void (await Promise.all([db.close(), reads !== db ? reads.close() : undefined])),
+    };
   }
   const server = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (line) => logger.info(line) });
   let url: string;
+  let ownerUrl: string;
   try {
     const admin = new pg.Client({ connectionString: server.url });
     await admin.connect();
     const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'gridgov'");
     if (exists.rowCount === 0) await admin.query('CREATE DATABASE gridgov');
     await admin.end();
-    const ownerUrl = databaseUrl(server.url, 'gridgov');
-    if (options.migrate || role === 'app') await migrateAs(ownerUrl);
+    ownerUrl = databaseUrl(server.url, 'gridgov');
+    if (options.migrate || role === 'app') await migrateAs(ownerUrl, config.adminKey);
     url = role === 'app' ? ((await provisionAppLogin(ownerUrl, config.dataDir)) ?? ownerUrl) : ownerUrl;
   } catch (error) {
     await server.stop();
@@ -113,6 +132,7 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
     readDb: reads,
     url,
     embedded: true,
+    asOwner: (fn) => withPool(ownerUrl, fn),
     async close() {
       await db.close().catch(() => undefined);
       if (reads !== db) await reads.close().catch(() => undefined);
