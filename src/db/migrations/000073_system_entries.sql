@@ -78,7 +78,7 @@ BEGIN
    WHERE coalesce(b.amount, 0) + t.delta < 0
    LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION 'entries refused: they would leave % at % of %', bad.actor, bad.after, bad.resource USING ERRCODE = 'GG012';
+    RAISE EXCEPTION 'entries refused: they would leave actor % below zero (% of %)', bad.actor, bad.after, bad.resource USING ERRCODE = 'GG012';
   END IF;
   RETURN QUERY SELECT * FROM system_entries_append(fresh, p_validator_version);
 END
