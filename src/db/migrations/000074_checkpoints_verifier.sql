@@ -83,16 +83,32 @@ BEGIN
 END
 $$;
 
+-- The balances the ledger implies at base_id, kept by verifier_tick so that each tick adds only the
+-- entries settled since the last one, instead of everything since the newest checkpoint.
+CREATE TABLE verifier_base (
+  actor_id uuid NOT NULL,
+  resource text NOT NULL,
+  amount   numeric(30, 6) NOT NULL,
+  PRIMARY KEY (actor_id, resource)
+);
+CREATE TABLE verifier_base_head (
+  id      smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+  base_id bigint NOT NULL
+);
+
 -- One drift check behind /health, or NULL when another replica holds the verifier lock. Makes an
--- automatic checkpoint once p_checkpoint_every ids have settled past the newest, then compares, in
--- one statement and hence one snapshot, every balance row with the newest checkpoint plus every
--- entry after it: balances and ledger rows are written by the same transactions, so in one
--- snapshot they agree exactly, whatever is in flight. Stores the verdict and returns it.
+-- automatic checkpoint once p_checkpoint_every ids have settled past the newest, moves the base
+-- (verifier_base) to the settled horizon p_settled, then compares, in one statement and hence one
+-- snapshot, every balance row with the base plus every entry after it: balances and ledger rows
+-- are written by the same transactions, so in one snapshot they agree exactly, whatever is in
+-- flight. The cost is the balance rows plus the entries since the last tick. Stores the verdict
+-- and returns it.
 CREATE FUNCTION verifier_tick(p_verifier text, p_settled bigint, p_checkpoint_every bigint) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   started timestamptz := clock_timestamp();
   checked timestamptz;
+  latest bigint;
   base bigint;
   settled bigint;
   made bigint;
@@ -102,16 +118,34 @@ BEGIN
   IF NOT pg_try_advisory_xact_lock(4711000012) THEN
     RETURN NULL;
   END IF;
-  base := coalesce((SELECT max(c.ledger_id) FROM checkpoints c), 0);
+  latest := coalesce((SELECT max(c.ledger_id) FROM checkpoints c), 0);
   settled := least(p_settled, coalesce(pg_sequence_last_value('ledger_id_seq'::regclass), 0));
-  IF settled IS NOT NULL AND settled - base >= greatest(coalesce(p_checkpoint_every, 1), 1) THEN
+  IF settled IS NOT NULL AND settled - latest >= greatest(coalesce(p_checkpoint_every, 1), 1) THEN
     made := checkpoint_make(settled, 'auto');
-    base := made;
+    latest := made;
   END IF;
+  base := (SELECT h.base_id FROM verifier_base_head h);
+  IF base IS NULL OR base < latest THEN
+    DELETE FROM verifier_base;
+    INSERT INTO verifier_base (actor_id, resource, amount)
+    SELECT cb.actor_id, cb.resource, cb.amount FROM checkpoint_balances cb WHERE cb.ledger_id = latest;
+    base := latest;
+  END IF;
+  IF settled > base THEN
+    INSERT INTO verifier_base AS v (actor_id, resource, amount)
+    SELECT m.actor, m.resource, sum(m.amount) FROM (
+      SELECT l.actor_from AS actor, l.resource, -sum(l.amount) AS amount FROM ledger l WHERE l.id > base AND l.id <= settled GROUP BY l.actor_from, l.resource
+      UNION ALL
+      SELECT l.actor_to, l.resource, sum(l.amount) FROM ledger l WHERE l.id > base AND l.id <= settled GROUP BY l.actor_to, l.resource
+    ) AS m GROUP BY m.actor, m.resource
+    ON CONFLICT (actor_id, resource) DO UPDATE SET amount = v.amount + excluded.amount;
+    base := settled;
+  END IF;
+  INSERT INTO verifier_base_head (id, base_id) VALUES (1, base) ON CONFLICT (id) DO UPDATE SET base_id = excluded.base_id;
   checked := clock_timestamp();
   WITH expected AS (
     SELECT e.actor, e.resource, sum(e.amount) AS amount FROM (
-      SELECT cb.actor_id AS actor, cb.resource, cb.amount FROM checkpoint_balances cb WHERE cb.ledger_id = base
+      SELECT v.actor_id AS actor, v.resource, v.amount FROM verifier_base v
       UNION ALL
       SELECT l.actor_from, l.resource, -sum(l.amount) FROM ledger l WHERE l.id > base GROUP BY l.actor_from, l.resource
       UNION ALL
@@ -130,13 +164,12 @@ BEGIN
                                                        'balance', trim_scale(s.balance)::text, 'expected', trim_scale(s.expected)::text)
                                     ORDER BY s.actor_id::text, s.resource COLLATE "C")
                      FROM shown s LEFT JOIN actors a ON a.id = s.actor_id), '[]'::jsonb) AS drift,
-         (SELECT count(*) FROM ledger l WHERE l.id > coalesce(settled, base))::bigint AS tail
+         (SELECT count(*) FROM ledger l WHERE l.id > base)::bigint AS tail
     INTO result;
-  verdict := jsonb_build_object('ok', result.drift_count = 0, 'settled_through', greatest(coalesce(settled, base), base),
-                                'base_id', base, 'tail_entries', result.tail, 'drift', result.drift, 'drift_count', result.drift_count,
-                                'checkpoint', made);
+  verdict := jsonb_build_object('ok', result.drift_count = 0, 'settled_through', base, 'base_id', latest, 'tail_entries', result.tail,
+                                'drift', result.drift, 'drift_count', result.drift_count, 'checkpoint', made);
   INSERT INTO verifier_status (id, ok, settled_through, base_id, tail_entries, drift, drift_count, checked_at, duration_ms, verifier)
-  VALUES (1, result.drift_count = 0, greatest(coalesce(settled, base), base), base, result.tail, result.drift, result.drift_count, checked,
+  VALUES (1, result.drift_count = 0, base, latest, result.tail, result.drift, result.drift_count, checked,
           (extract(epoch FROM clock_timestamp() - started) * 1000)::integer, left(coalesce(p_verifier, '?'), 200))
   ON CONFLICT (id) DO UPDATE SET ok = excluded.ok, settled_through = excluded.settled_through, base_id = excluded.base_id,
     tail_entries = excluded.tail_entries, drift = excluded.drift, drift_count = excluded.drift_count,
