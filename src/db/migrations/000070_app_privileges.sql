@@ -38,10 +38,19 @@ CREATE TRIGGER balances_pin_world BEFORE INSERT OR UPDATE OF is_world ON balance
   FOR EACH ROW EXECUTE FUNCTION balances_pin_world();
 
 -- ledger_append writes ledger rows and balances unchecked: only definer functions may call it.
--- commit_decisions still records /execute's decisions from the application role; it becomes a
--- definer function so that it keeps working without table grants. A later migration may have
--- replaced it (then the old signature is gone and this does nothing).
+-- commit_decisions (000050) still records /execute's decisions from the application role; it
+-- becomes a definer function so that it keeps working without table grants, executable by
+-- gridgov_app alone. It is as safe as the rules it checks. Where an earlier migration replaced it
+-- under the same signature, this only narrows who may run it; where the signature is gone, this
+-- does nothing.
 REVOKE EXECUTE ON FUNCTION ledger_append(uuid[], smallint[], text[], uuid[], uuid[], text[], numeric[], jsonb[], text, boolean) FROM PUBLIC;
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gridgov_app') THEN
+    REVOKE EXECUTE ON FUNCTION ledger_append(uuid[], smallint[], text[], uuid[], uuid[], text[], numeric[], jsonb[], text, boolean) FROM gridgov_app;
+  END IF;
+END
+$$;
 DO $$
 DECLARE
   fn regprocedure := to_regprocedure('commit_decisions(bigint[], text, uuid[], text[], numeric[], uuid[], smallint[], uuid[], uuid[], text[], numeric[], jsonb[], uuid[], text[], text[], text[], text[], text[], boolean[], text[], text[], text)');
