@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import { createAdmin } from '../governance/admin.ts';
 import { createAuthenticator } from '../governance/auth.ts';
+import { registerBootstrapKey } from '../governance/keys.ts';
 import { createActorDirectory } from '../ledger/actors.ts';
 import { createExecutor } from '../ledger/execute.ts';
 import { createGroupCommitter } from '../ledger/group-commit.ts';
@@ -15,6 +16,11 @@ import { withLiveEvents } from './live.ts';
 /** Wires the validator's parts together: the one place that knows every dependency. */
 export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Readonly<Config>; logger: Logger }): Promise<FastifyInstance> {
   const { db, config, logger } = deps;
+  // The database checks admin and system calls against the keys it knows; the bootstrap key is
+  // one of them once an owning login has registered it (here, or at migrate for the app role).
+  if (config.adminKey && !(await registerBootstrapKey(db, config.adminKey))) {
+    logger.info('GRIDGOV_ADMIN_KEY is checked against the hash registered by the last owner-run start or migrate');
+  }
   const actors = createActorDirectory(db);
   const executor = createExecutor({
     db,

@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import { createDb, type Db, type DbOptions } from '../db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
+import { registerBootstrapKey } from '../governance/keys.ts';
 
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
   return pino(
@@ -27,7 +28,18 @@ export interface Database {
   readDb: Db;
   url: string;
   embedded: boolean;
+  /** Runs fn on a short-lived pool of the owning login (seeding, which sets the limits). */
+  asOwner<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+async function withPool<T>(url: string, fn: (db: Db) => Promise<T>, options: DbOptions = {}): Promise<T> {
+  const db = createDb(url, { max: 2, ...options });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
 }
 
 export interface OpenOptions {
@@ -74,13 +86,12 @@ export function poolOptions(config: Pick<Config, 'database'>, purpose: 'service'
     : { ...bounds, statementTimeoutMs: bounds.operationsStatementTimeoutMs, lockTimeoutMs: 0 };
 }
 
+/** Migrates as the owner, and registers the bootstrap key, which only an owning login may. */
 async function migrateAs(url: string, config: Readonly<Config>): Promise<void> {
-  const owner = createDb(url, { max: 2, ...poolOptions(config, 'operations') });
-  try {
+  await withPool(url, async (owner) => {
     await migrate(owner);
-  } finally {
-    await owner.close();
-  }
+    if (config.adminKey) await registerBootstrapKey(owner, config.adminKey);
+  }, poolOptions(config, 'operations'));
 }
 
 /**
@@ -99,17 +110,25 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
     const url = role === 'app' ? config.databaseUrl : ownerUrl;
     const db = createDb(url, { max: poolSize, ...bounds });
     const reads = readDb(db);
-    return { db, readDb: reads, url, embedded: false, close: async () => void (await Promise.all([db.close(), reads !== db ? reads.close() : undefined])) };
+    return {
+      db,
+      readDb: reads,
+      url,
+      embedded: false,
+      asOwner: (fn) => withPool(ownerUrl, fn, poolOptions(config, 'operations')),
+      close: async () => void (await Promise.all([db.close(), reads !== db ? reads.close() : undefined])),
+    };
   }
   const server = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (line) => logger.info(line) });
   let url: string;
+  let ownerUrl: string;
   try {
     const admin = new pg.Client({ connectionString: server.url });
     await admin.connect();
     const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'gridgov'");
     if (exists.rowCount === 0) await admin.query('CREATE DATABASE gridgov');
     await admin.end();
-    const ownerUrl = databaseUrl(server.url, 'gridgov');
+    ownerUrl = databaseUrl(server.url, 'gridgov');
     if (options.migrate || role === 'app') await migrateAs(ownerUrl, config);
     url = role === 'app' ? ((await provisionAppLogin(ownerUrl, config.dataDir)) ?? ownerUrl) : ownerUrl;
   } catch (error) {
@@ -123,6 +142,7 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
     readDb: reads,
     url,
     embedded: true,
+    asOwner: (fn) => withPool(ownerUrl, fn, poolOptions(config, 'operations')),
     async close() {
       await db.close().catch(() => undefined);
       if (reads !== db) await reads.close().catch(() => undefined);

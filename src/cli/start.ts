@@ -43,7 +43,7 @@ export const command: Command = {
       const { rows } = await database.db.query<{ n: number }>("SELECT count(*) AS n FROM actors WHERE kind <> 'system'");
       if (rows[0]!.n === 0) {
         const scenario = await readScenarioFile(values.scenario ? resolve(values.scenario) : DEMO);
-        const seeded = await seedScenario(database.db, scenario, config.validatorVersion);
+        const seeded = await database.asOwner((owner) => seedScenario(owner, scenario, config.validatorVersion, config.adminKey));
         console.log(`seeded scenario "${scenario.name}" (${seeded.actorsAdded} actors) into the empty database`);
       }
       const app = await createValidatorApp({ db: database.db, readDb: database.readDb, config, logger });

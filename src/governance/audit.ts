@@ -12,13 +12,17 @@ export function auditPayload(body: unknown): Record<string, unknown> {
   return text.length > MAX_PAYLOAD_CHARS ? { truncated: text.slice(0, 200) } : (body as Record<string, unknown>);
 }
 
-export async function writeAudit(db: Db, entry: { adminUser: string; action: string; payload: unknown; outcome: string }): Promise<void> {
-  await db.query('INSERT INTO admin_audit (admin_user, action, payload, outcome) VALUES ($1, $2, $3, $4)', [
-    entry.adminUser,
-    entry.action,
-    JSON.stringify(auditPayload(entry.payload)),
-    entry.outcome,
-  ]);
+/**
+ * Audits a refused call through audit_denied (migration 000071), which records only refusals
+ * (an error code as the outcome) under the name the presented key proves.
+ */
+export async function auditDenied(db: Db, entry: { key: string | undefined; action: string; payload: unknown; outcome: string }): Promise<void> {
+  await db.query('SELECT audit_denied($1, $2, $3, $4)', [entry.key ?? null, entry.action, JSON.stringify(auditPayload(entry.payload)), entry.outcome]);
+}
+
+/** Audits a read of the audit itself; the database checks that the key holds the viewer role. */
+export async function auditRead(db: Db, key: string | undefined, payload: unknown): Promise<void> {
+  await db.query('SELECT audit_read($1, $2)', [key ?? null, JSON.stringify(auditPayload(payload))]);
 }
 
 export interface AuditRow {

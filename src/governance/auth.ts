@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../db/db.ts';
+import { CodedError, type ErrorCode } from '../domain/errors.ts';
 
 export const Role = { viewer: 'viewer', operator: 'operator', admin: 'admin', system: 'system' } as const;
 export type Role = (typeof Role)[keyof typeof Role];
@@ -33,6 +34,35 @@ export function generateKey(): string {
 export type Authentication = { kind: 'anonymous' } | { kind: 'invalid'; reason: string } | { kind: 'caller'; caller: Caller };
 
 const BEARER_RE = /^Bearer ([\x21-\x7e]{1,512})$/;
+
+/**
+ * The key a request presented, raw, for the database functions that check it themselves
+ * (migration 000071): the bearer token, or the whole header when it is malformed (an unknown key
+ * to the database), or undefined without one.
+ */
+export function presentedKey(header: string | undefined): string | undefined {
+  if (header === undefined || header === '') return undefined;
+  return BEARER_RE.exec(header)?.[1] ?? header;
+}
+
+/** SQLSTATEs the key-checking database functions raise, and what they mean at the edge. */
+const DB_CODES: Record<string, ErrorCode> = {
+  GG010: 'UNAUTHORIZED',
+  GG011: 'FORBIDDEN',
+  GG012: 'BAD_REQUEST',
+  GG013: 'NOT_FOUND',
+  '22023': 'BAD_REQUEST',
+};
+
+/** A refusal from a key-checking database function as a CodedError; anything else as it is. */
+export function fromDatabaseRefusal(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  const mapped = typeof code === 'string' ? DB_CODES[code] : undefined;
+  if (!mapped) return error;
+  const message = (error as Error).message;
+  const field = /^(\w+):/.exec(message)?.[1];
+  return new CodedError(mapped, message, field ? { field } : {});
+}
 
 /**
  * Turns an Authorization header into a caller. The bootstrap key (GRIDGOV_ADMIN_KEY) holds every

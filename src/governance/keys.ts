@@ -39,3 +39,22 @@ export async function revokeApiKey(db: Db, name: string): Promise<void> {
   const result = await db.query('UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE name = $1', [name]);
   if (result.rowCount === 0) throw new KeyError(`no key named "${name}"`);
 }
+
+/**
+ * Registers GRIDGOV_ADMIN_KEY's hash, so that the database's own checks (migration 000071) accept
+ * the bootstrap key too. Only a login that owns the schema may: returns false, changing nothing,
+ * for the application role, whose privileges do not reach the table.
+ */
+export async function registerBootstrapKey(db: Db, key: string): Promise<boolean> {
+  try {
+    await db.query(
+      `INSERT INTO bootstrap_key (id, key_hash) VALUES (1, $1)
+       ON CONFLICT (id) DO UPDATE SET key_hash = excluded.key_hash, registered_at = now() WHERE bootstrap_key.key_hash <> excluded.key_hash`,
+      [hashKey(key)],
+    );
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === '42501') return false;
+    throw error;
+  }
+}

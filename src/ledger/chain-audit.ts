@@ -1,49 +1,26 @@
 import type { Db } from '../db/db.ts';
 import { chainHead } from './chain.ts';
-import { blockRunEnd, verifyBlocks, type BlocksCheck, type ChainBreak } from './chain-verify.ts';
+import { blockRunEnd, fromStoredCheck, toStoredCheck, verifyBlocks, type BlocksCheck, type ChainBreak, type StoredCheck } from './chain-verify.ts';
 
 /**
- * Records what a check of blocks from..through found in chain_state: a break is kept until a later
- * check of that block passes, and the lowest break is the one reported.
+ * Records what a check of blocks from..through found in chain_state (chain_record, migration
+ * 000075): a break is kept until a later check of that block passes, and the lowest break is the
+ * one reported. Only the schema's owner may (gridgov verify); services go through chain_recheck.
  */
 async function recordCheck(tx: Db, from: number, to: number, check: BlocksCheck, options: { next?: number; passComplete: boolean }): Promise<void> {
-  const { rows } = await tx.query<{ broken: ChainBreak | null }>('SELECT broken FROM chain_state WHERE id = 1 FOR UPDATE');
-  let broken = rows[0]?.broken ?? null;
-  const checkedThrough = check.break ? check.break.block_no - 1 : to;
-  if (broken && broken.block_no >= from && broken.block_no <= checkedThrough) broken = null;
-  let brokenChanged = broken !== (rows[0]?.broken ?? null);
-  if (check.break && (!broken || check.break.block_no <= broken.block_no)) {
-    brokenChanged = brokenChanged || JSON.stringify(broken) !== JSON.stringify(check.break);
-    broken = check.break;
-  }
-  await tx.query(
-    `UPDATE chain_state SET checked_at = now(),
-            broken = $1::jsonb, broken_at = CASE WHEN $2 THEN CASE WHEN $1::jsonb IS NULL THEN NULL ELSE now() END ELSE broken_at END,
-            recheck_next_block = coalesce($3, recheck_next_block),
-            last_pass_started_at = CASE WHEN $4 = 1 THEN now() ELSE last_pass_started_at END,
-            last_pass_at = CASE WHEN $5 THEN now() ELSE last_pass_at END,
-            last_pass_through = CASE WHEN $5 THEN $6 ELSE last_pass_through END
-      WHERE id = 1`,
-    [broken === null ? null : JSON.stringify(broken), brokenChanged, options.next ?? null, from, options.passComplete, to],
-  );
+  await tx.query('SELECT chain_record($1, $2, $3, $4, $5)', [from, to, JSON.stringify(toStoredCheck(check)), options.next ?? null, options.passComplete]);
 }
 
 /**
- * One step of the background re-verification: re-hashes the next blocks (about maxRows rows) from
- * where the previous step stopped, wrapping to block 1 after the last. Over time every sealed block
- * is checked again, so a row rewritten long after sealing is found without anyone asking.
+ * One step of the background re-verification (chain_recheck): re-hashes the next blocks (about
+ * maxRows rows) from where the previous step stopped, wrapping to block 1 after the last, and
+ * records the outcome. Over time every sealed block is checked again, so a row rewritten long
+ * after sealing is found without anyone asking.
  */
 export async function recheckStep(tx: Db, maxRows: number): Promise<BlocksCheck | undefined> {
-  const head = await chainHead(tx);
-  if (!head) return undefined;
-  const { rows } = await tx.query<{ next: number }>('SELECT recheck_next_block AS next FROM chain_state WHERE id = 1');
-  const from = (rows[0]?.next ?? 1) > head.block_no ? 1 : (rows[0]?.next ?? 1);
-  const to = (await blockRunEnd(tx, from, maxRows)) ?? from;
-  const check = await verifyBlocks(tx, from, to);
-  const stoppedAt = check.break ? check.break.block_no : to;
-  const passComplete = !check.break && to >= head.block_no;
-  await recordCheck(tx, from, to, check, { next: passComplete ? 1 : stoppedAt + 1, passComplete });
-  return check;
+  const { rows } = await tx.query<{ c: StoredCheck | null }>('SELECT chain_recheck($1) AS c', [maxRows]);
+  const c = rows[0]?.c;
+  return c ? fromStoredCheck(c) : undefined;
 }
 
 export interface ChainReport {

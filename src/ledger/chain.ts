@@ -13,14 +13,12 @@ import type { Db } from '../db/db.ts';
  *   SHA-256(previous block's hash ‖ first id ‖ last id ‖ row count ‖ content hash),
  * starting from 32 zero bytes. Changing, removing or adding a row in a sealed range changes the
  * content hash; rewriting a block breaks the link to the next one.
+ *
+ * The database seals and checks (migration 000075: ledger_row_digest, chain_seal, chain_check),
+ * so that the application role can ask for both but write neither a block nor the tamper flag.
+ * blockHash below is the same formula in TypeScript, for checks from outside the database.
  */
-export const ROW_DIGEST_SQL = `sha256(convert_to(concat_ws('|', l.id, l.proposal_id, l.leg, l.kind, l.actor_from, l.actor_to,
-  l.resource, l.amount, to_char(l.executed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), length(l.validator_version),
-  l.validator_version, l.metadata), 'UTF8'))`;
-
 export const GENESIS_HASH = Buffer.alloc(32);
-export const FINGERPRINT_BYTES = 8;
-const SEAL_LOCK_KEY = 4_711_000_011;
 
 export function blockHash(prev: Buffer, firstId: number, lastId: number, rowCount: number, content: Buffer): Buffer {
   const header = Buffer.alloc(20);
@@ -59,73 +57,16 @@ export interface SealOptions {
   skipIfBusy?: boolean;
 }
 
-interface BlockRow {
-  last_id: number;
-  row_count: number;
-  row_ids: string;
-  fingerprints: Buffer;
-  content: Buffer;
-}
-
 /**
- * Seals ledger rows after the last sealed block, up to `through`, into new blocks. `through` must
- * be settled (see fence.ts): a late row below it would be left outside every block. Returns
- * undefined when skipIfBusy is set and another sealer holds the lock.
+ * Seals ledger rows after the last sealed block, up to `through`, into new blocks (chain_seal).
+ * `through` must be settled (see fence.ts): a late row below it would be left outside every
+ * block. Returns undefined when skipIfBusy is set and another sealer holds the lock.
  */
 export async function sealThrough(tx: Db, through: number, options: SealOptions): Promise<SealResult | undefined> {
-  if (options.skipIfBusy) {
-    const { rows } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEAL_LOCK_KEY]);
-    if (!rows[0]!.ok) return undefined;
-  } else {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [SEAL_LOCK_KEY]);
-  }
-  const head = await chainHead(tx);
-  const after = head?.last_id ?? 0;
-  if (through <= after) return { blocks: 0, rows: 0, sealedThrough: after, more: false };
-
-  const { rows } = await tx.query<BlockRow>(
-    `WITH r AS (
-       SELECT l.id, ${ROW_DIGEST_SQL} AS d FROM ledger l WHERE l.id > $1 AND l.id <= $2 ORDER BY l.id LIMIT $3
-     ), numbered AS (SELECT id, d, (row_number() OVER (ORDER BY id) - 1) / $4 AS k FROM r)
-     SELECT max(id) AS last_id, count(*)::integer AS row_count, array_agg(id ORDER BY id)::text AS row_ids,
-            string_agg(substring(d FROM 1 FOR ${FINGERPRINT_BYTES}), ''::bytea ORDER BY id) AS fingerprints,
-            sha256(string_agg(d, ''::bytea ORDER BY id)) AS content
-       FROM numbered GROUP BY k ORDER BY k`,
-    [after, through, options.maxRows, options.blockSize],
+  const { rows } = await tx.query<{ blocks: number; sealed_rows: number; sealed_through: number; more: boolean }>(
+    'SELECT blocks, sealed_rows, sealed_through, more FROM chain_seal($1, $2, $3, $4)',
+    [through, options.blockSize, options.maxRows, options.skipIfBusy !== true],
   );
-  const sealedRows = rows.reduce((n, b) => n + b.row_count, 0);
-  const more = sealedRows >= options.maxRows;
-  if (rows.length === 0) return { blocks: 0, rows: 0, sealedThrough: after, more: false };
-
-  let prev = head?.hash ?? GENESIS_HASH;
-  let prevLast = after;
-  let blockNo = head?.block_no ?? 0;
-  const blocks = rows.map((row, index) => {
-    // The last block of a run that reached `through` extends to it, over ids that never committed.
-    const lastId = index === rows.length - 1 && !more ? through : row.last_id;
-    const block = { blockNo: ++blockNo, firstId: prevLast + 1, lastId, row, prev };
-    const hash = blockHash(prev, block.firstId, lastId, row.row_count, row.content);
-    prev = hash;
-    prevLast = lastId;
-    return { ...block, hash };
-  });
-  await tx.query(
-    `INSERT INTO ledger_blocks (block_no, first_id, last_id, row_count, row_ids, row_fingerprints, content_hash, prev_hash, hash)
-     SELECT b.block_no, b.first_id, b.last_id, b.row_count, b.row_ids::bigint[], decode(b.fp, 'hex'), decode(b.content, 'hex'),
-            decode(b.prev, 'hex'), decode(b.hash, 'hex')
-       FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-         AS b(block_no, first_id, last_id, row_count, row_ids, fp, content, prev, hash)`,
-    [
-      blocks.map((b) => b.blockNo),
-      blocks.map((b) => b.firstId),
-      blocks.map((b) => b.lastId),
-      blocks.map((b) => b.row.row_count),
-      blocks.map((b) => b.row.row_ids),
-      blocks.map((b) => b.row.fingerprints.toString('hex')),
-      blocks.map((b) => b.row.content.toString('hex')),
-      blocks.map((b) => b.prev.toString('hex')),
-      blocks.map((b) => b.hash.toString('hex')),
-    ],
-  );
-  return { blocks: blocks.length, rows: sealedRows, sealedThrough: prevLast, more };
+  const row = rows[0];
+  return row && { blocks: row.blocks, rows: row.sealed_rows, sealedThrough: row.sealed_through, more: row.more };
 }

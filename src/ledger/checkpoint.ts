@@ -1,6 +1,5 @@
 import type { Db } from '../db/db.ts';
 import { settledHorizon } from './fence.ts';
-import { aggregatedMovesSql } from './replay.ts';
 
 /** Serialises checkpoint writers (the verifier of each replica, `gridgov checkpoint`, rehydrate). */
 const CHECKPOINT_LOCK_KEY = 4_711_000_010;
@@ -22,24 +21,17 @@ export interface Checkpoint {
 const COLUMNS = `ledger_id, balances_digest, supply, entries, made_by,
                  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
 
-/**
- * SHA-256 over the checkpoint's non-zero rows, one "actor resource amount" line each, in a fixed
- * order (uuid bytes, then resource name byte-wise), so that it does not depend on the collation.
- */
-const digestSql = (ledgerId: string) => `
-  SELECT encode(sha256(convert_to(coalesce(string_agg(actor_id::text || ' ' || resource || ' ' || amount::text, E'\\n'
-                ORDER BY actor_id, resource COLLATE "C"), ''), 'UTF8')), 'hex')
-    FROM checkpoint_balances WHERE ledger_id = ${ledgerId} AND amount <> 0`;
-
-const supplySql = (ledgerId: string) => `
-  SELECT coalesce(jsonb_object_agg(r.name, trim_scale(coalesce(s.circulating, 0))::text), '{}'::jsonb) AS supply,
-         coalesce(bool_and(coalesce(s.total, 0) = 0), true) AS balanced
-    FROM resources r LEFT JOIN (
-      SELECT cb.resource, sum(cb.amount) FILTER (WHERE a.kind <> 'system') AS circulating, sum(cb.amount) AS total
-        FROM checkpoint_balances cb JOIN actors a ON a.id = cb.actor_id
-       WHERE cb.ledger_id = ${ledgerId} GROUP BY cb.resource) s ON s.resource = r.name`;
-
 export class CheckpointError extends Error {}
+
+/** The database refuses a checkpoint whose balances do not sum to zero per resource (GG015). */
+async function refusedAsCheckpointError(work: Promise<unknown>): Promise<void> {
+  try {
+    await work;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'GG015') throw new CheckpointError((error as Error).message);
+    throw error;
+  }
+}
 
 export async function getCheckpoint(db: Db, ledgerId: number): Promise<Checkpoint | undefined> {
   const { rows } = await db.query<Checkpoint>(`SELECT ${COLUMNS} FROM checkpoints WHERE ledger_id = $1`, [ledgerId]);
@@ -63,55 +55,23 @@ export async function listCheckpoints(db: Db, limit = 20): Promise<Checkpoint[]>
 /** Recomputes a checkpoint's digest and supply from its stored rows: false means they were altered. */
 export async function verifyCheckpoint(db: Db, ledgerId: number): Promise<{ ok: boolean; digest: string; recorded: string | undefined }> {
   const { rows } = await db.query<{ digest: string; recorded: string | null; balanced: boolean }>(
-    `SELECT (${digestSql('$1')}) AS digest, (SELECT balances_digest FROM checkpoints WHERE ledger_id = $1) AS recorded,
-            (SELECT balanced FROM (${supplySql('$1')}) s) AS balanced`,
+    `SELECT checkpoint_digest($1) AS digest, (SELECT balances_digest FROM checkpoints WHERE ledger_id = $1) AS recorded,
+            (SELECT balanced FROM checkpoint_supply($1)) AS balanced`,
     [ledgerId],
   );
   const row = rows[0]!;
   return { ok: row.recorded === row.digest && row.balanced, digest: row.digest, recorded: row.recorded ?? undefined };
 }
 
-/** Writes the checkpoints row for balance rows already inserted; refuses one whose supply does not sum to 0. */
-async function finishCheckpoint(tx: Db, ledgerId: number, entries: number, madeBy: CheckpointMaker): Promise<Checkpoint> {
-  const check = await tx.query<{ balanced: boolean }>(`SELECT balanced FROM (${supplySql('$1')}) s`, [ledgerId]);
-  if (!check.rows[0]!.balanced) throw new CheckpointError(`the balances at ledger id ${ledgerId} do not sum to zero per resource`);
-  const { rows } = await tx.query<Checkpoint>(
-    `INSERT INTO checkpoints (ledger_id, balances_digest, supply, entries, made_by, last_executed_at)
-     SELECT $1, (${digestSql('$1')}), (SELECT supply FROM (${supplySql('$1')}) s), $2, $3,
-            (SELECT executed_at FROM ledger WHERE id <= $1 ORDER BY id DESC LIMIT 1)
-     RETURNING ${COLUMNS}`,
-    [ledgerId, entries, madeBy],
-  );
-  return rows[0]!;
-}
-
 /**
- * A checkpoint at `through`, built set-based from the previous checkpoint plus the entries after
- * it. `through` must be settled (see fence.ts), or a late entry below it would be left out.
- * Idempotent: an existing checkpoint at that id is returned as it is.
+ * A checkpoint at `through`, built by the database (checkpoint_make, migration 000074) from the
+ * previous checkpoint plus the entries after it. `through` must be settled (see fence.ts), or a
+ * late entry below it would be left out. Idempotent: an existing checkpoint at that id is
+ * returned as it is.
  */
 export async function createCheckpoint(tx: Db, through: number, madeBy: CheckpointMaker): Promise<Checkpoint> {
-  await tx.query('SELECT pg_advisory_xact_lock($1)', [CHECKPOINT_LOCK_KEY]);
-  const existing = await getCheckpoint(tx, through);
-  if (existing) return existing;
-  const { rows } = await tx.query<{ entries: string }>(
-    `WITH prev AS (SELECT ledger_id, entries FROM checkpoints WHERE ledger_id < $1 ORDER BY ledger_id DESC LIMIT 1),
-     agg AS (
-       SELECT actor, resource, sum(amount) AS amount, max(last_id) AS last_id, sum(moves) AS moves FROM (
-         SELECT actor_id AS actor, resource, amount, last_ledger_id AS last_id, 0 AS moves
-           FROM checkpoint_balances WHERE ledger_id = (SELECT ledger_id FROM prev)
-         UNION ALL ${aggregatedMovesSql('coalesce((SELECT ledger_id FROM prev), 0)', '$1')}
-       ) AS parts GROUP BY actor, resource
-     ), inserted AS (
-       INSERT INTO checkpoint_balances (ledger_id, actor_id, resource, amount, last_ledger_id)
-       SELECT $1, actor, resource, amount, last_id FROM agg WHERE amount <> 0
-       RETURNING 1
-     )
-     SELECT (coalesce((SELECT entries FROM prev), 0) + coalesce((SELECT sum(moves) FROM agg), 0) / 2)::text AS entries,
-            (SELECT count(*) FROM inserted) AS written`,
-    [through],
-  );
-  return finishCheckpoint(tx, through, Number(rows[0]!.entries), madeBy);
+  await refusedAsCheckpointError(tx.query('SELECT checkpoint_make($1, $2)', [through, madeBy]));
+  return (await getCheckpoint(tx, through))!;
 }
 
 /** A checkpoint at `ledgerId` from a table of (actor_id, resource, amount, last_ledger_id) already replayed to it. */
@@ -130,7 +90,8 @@ export async function createCheckpointFromTable(
      SELECT $1, actor_id, resource, amount, last_ledger_id FROM ${table} WHERE amount <> 0`,
     [ledgerId],
   );
-  return finishCheckpoint(tx, ledgerId, entries, madeBy);
+  await refusedAsCheckpointError(tx.query('SELECT checkpoint_finish($1, $2, $3)', [ledgerId, entries, madeBy]));
+  return (await getCheckpoint(tx, ledgerId))!;
 }
 
 /** `gridgov checkpoint`: a checkpoint at the settled head of the ledger. */

@@ -3,7 +3,7 @@ import { actorIdFor, deriveId } from '../domain/ids.ts';
 import { economyProfiles, settleEconomy, settlementPairs, type SettlementSummary } from '../domain/economy.ts';
 import { parseScenario, type Scenario } from '../domain/scenario.ts';
 import type { Db } from '../db/db.ts';
-import { appendEntries, LedgerKind } from './append.ts';
+import { LedgerKind, settleEntries } from './append.ts';
 import { CircuitBreakerOpenError } from './execute.ts';
 import { lockBalances } from './execute-sql.ts';
 import { seedScenario } from './seed.ts';
@@ -86,11 +86,11 @@ function runView(row: RunRow, last: EpochProgress | null): Run {
  */
 export async function registerRun(
   db: Db,
-  input: { runId?: string; scenario: Scenario; seed: string; strategy: string; caller: string; validatorVersion: string },
+  input: { runId?: string; scenario: Scenario; seed: string; strategy: string; caller: string; key: string | undefined; validatorVersion: string },
 ): Promise<{ run: Run; created: boolean }> {
   const digest = scenarioDigest(input.scenario);
   const runId = input.runId ?? runIdFor(input.scenario, input.seed, input.strategy);
-  await seedScenario(db, input.scenario, input.validatorVersion);
+  await seedScenario(db, input.scenario, input.validatorVersion, input.key);
   const inserted = await db.query(
     `INSERT INTO runs (id, scenario, seed, strategy, definition, digest, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (id) DO NOTHING`,
@@ -136,9 +136,10 @@ export interface Settlement {
 /**
  * Settles production then consumption of one epoch, exactly once however often it is asked: the
  * run row lock serialises callers, a settled epoch answers from its record, and the entries'
- * deterministic ids are a second wall. Epoch N may settle only after epoch N-1 finished.
+ * deterministic ids are a second wall. Epoch N may settle only after epoch N-1 finished. The
+ * entries move world's funds, so the database checks `key` (the caller's) holds the system role.
  */
-export async function settleEpoch(db: Db, runId: string, epoch: number, validatorVersion: string): Promise<Settlement> {
+export async function settleEpoch(db: Db, runId: string, epoch: number, validatorVersion: string, key: string | undefined): Promise<Settlement> {
   return db.transaction(async (tx) => {
     const scenario = await lockRun(tx, runId);
     const { rows: existing } = await tx.query<{ settlement: SettlementSummary | null; settled_at: Date | null; ledger_head: number | null; planned: boolean }>(
@@ -160,11 +161,11 @@ export async function settleEpoch(db: Db, runId: string, epoch: number, validato
     const profiles = economyProfiles(scenario, actorIdFor);
     const balances = await lockBalances(tx, settlementPairs(profiles));
     const { entries, summary } = settleEconomy(runId, epoch, profiles, (actor, resource) => balances.get(`${actor}|${resource}`) ?? 0n);
-    await appendEntries(
+    await settleEntries(
       tx,
+      key,
       entries.map((e) => ({ ...e, leg: 0, kind: e.kind === 'production' ? LedgerKind.production : LedgerKind.consumption })),
       validatorVersion,
-      { skipExisting: true },
     );
     const { rows } = await tx.query<{ settled_at: Date; ledger_head: number }>(
       `INSERT INTO epochs (run_id, epoch, settlement, settled_at, ledger_head)

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedTestScenario } from '../support/scenario.ts';
-import { ADMIN_KEY, bearer, http, spawnValidator } from '../support/validator.ts';
+import { ADMIN_KEY, bearer, http, runCli, spawnValidator } from '../support/validator.ts';
 
 let t: TestDatabase;
 let appUrl: string;
@@ -51,6 +51,9 @@ test('the application role cannot rewrite the ledger or the audit, nor alter the
 });
 
 test('a validator connected as the application role does all its work', async () => {
+  // The owner registers the bootstrap key; the application role could not.
+  const migrated = await runCli(['migrate'], t.url, { GRIDGOV_ADMIN_KEY: ADMIN_KEY });
+  assert.match(migrated.stdout, /GRIDGOV_ADMIN_KEY registered/);
   const v = await spawnValidator(appUrl);
   try {
     const applied = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 2 });

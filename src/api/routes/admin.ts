@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CodedError } from '../../domain/errors.ts';
 import { findUnstorable } from '../../domain/proposal.ts';
-import { listAudit, writeAudit } from '../../governance/audit.ts';
-import { hasRole, type Caller, type Role } from '../../governance/auth.ts';
+import { auditDenied, auditRead, listAudit } from '../../governance/audit.ts';
+import { hasRole, presentedKey, type Caller, type Role } from '../../governance/auth.ts';
 import type { Admin } from '../../governance/admin.ts';
 import type { AppDeps } from '../app.ts';
 import { ApiError } from '../errors.ts';
@@ -31,12 +31,12 @@ function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   throw new ApiError('BAD_REQUEST', issue?.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : `${field}: ${issue?.message}`, { field });
 }
 
-/** Who to name in the audit: the key's name, never the key itself. */
-async function auditName(deps: AppDeps, request: FastifyRequest): Promise<{ name: string; caller?: Caller; denial?: ApiError }> {
+/** The caller, or why there is none. The audit names callers by the key the database checks. */
+async function authorize(deps: AppDeps, request: FastifyRequest): Promise<{ caller?: Caller; denial?: ApiError }> {
   const auth = await deps.authenticate(request.headers.authorization);
-  if (auth.kind === 'caller') return { name: auth.caller.name, caller: auth.caller };
-  if (auth.kind === 'invalid') return { name: '(invalid key)', denial: new ApiError('UNAUTHORIZED', auth.reason) };
-  return { name: 'anonymous', denial: new ApiError('UNAUTHORIZED', 'an API key is required: Authorization: Bearer <key>') };
+  if (auth.kind === 'caller') return { caller: auth.caller };
+  if (auth.kind === 'invalid') return { denial: new ApiError('UNAUTHORIZED', auth.reason) };
+  return { denial: new ApiError('UNAUTHORIZED', 'an API key is required: Authorization: Bearer <key>') };
 }
 
 /**
@@ -46,8 +46,8 @@ async function auditName(deps: AppDeps, request: FastifyRequest): Promise<{ name
 export async function auditFailedAdminCall(deps: AppDeps, request: FastifyRequest, code: string): Promise<void> {
   if (request.audited || !request.url.startsWith('/admin/')) return;
   request.audited = true;
-  const { name } = await auditName(deps, request);
-  await writeAudit(deps.db, { adminUser: name, action: `admin.${request.url.slice(7).split('?')[0]}`, payload: {}, outcome: code });
+  const action = `admin.${request.url.slice(7).split('?')[0]}`.replace(/[^a-z0-9_.-]/g, '_').slice(0, 64);
+  await auditDenied(deps.db, { key: presentedKey(request.headers.authorization), action, payload: {}, outcome: code });
 }
 
 export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admin: Admin }): void {
@@ -56,10 +56,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admi
 
   /** Authenticates, authorises and audits an admin call; the handler audits its own success. */
   const guarded =
-    (action: string, role: Role, handler: (caller: Caller, request: FastifyRequest) => Promise<unknown>) =>
+    (action: string, role: Role, handler: (caller: Caller, request: FastifyRequest, key: string | undefined) => Promise<unknown>) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
       request.audited = true;
-      const { name, caller, denial } = await auditName(deps, request);
+      const { caller, denial } = await authorize(deps, request);
+      const key = presentedKey(request.headers.authorization);
       const payload = { request: request.method === 'GET' ? request.query : request.body };
       // Limited per client address whatever the key, so guessing keys is as slow as any call.
       const allowed = limit(request.ip);
@@ -71,49 +72,49 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admi
       failure ??= denial;
       if (!failure && !hasRole(caller, role)) failure = new ApiError('FORBIDDEN', `${action} needs the ${role} role`);
       if (failure) {
-        await writeAudit(deps.db, { adminUser: name, action, payload, outcome: failure.code });
+        await auditDenied(deps.db, { key, action, payload, outcome: failure.code });
         throw failure;
       }
       try {
-        return await handler(caller!, request);
+        return await handler(caller!, request, key);
       } catch (error) {
         const code = error instanceof CodedError ? error.code : 'INTERNAL_ERROR';
-        await writeAudit(deps.db, { adminUser: name, action, payload, outcome: code }).catch(() => undefined);
+        await auditDenied(deps.db, { key, action, payload, outcome: code }).catch(() => undefined);
         throw error;
       }
     };
 
   app.post(
     '/admin/balance',
-    guarded('admin.balance', 'admin', async (caller, request) => {
+    guarded('admin.balance', 'admin', async (_caller, request, key) => {
       const body = parseBody(balanceBody, request.body);
-      return deps.admin.setBalance({ actorRef: body.actor_id, resource: body.resource, amount: body.amount, adminUser: caller.name, payload: body });
+      return deps.admin.setBalance({ key, actorRef: body.actor_id, resource: body.resource, amount: body.amount, payload: body });
     }),
   );
 
   app.post(
     '/admin/reset-credit',
-    guarded('admin.reset_credit', 'admin', async (caller, request) => {
+    guarded('admin.reset_credit', 'admin', async (_caller, request, key) => {
       const body = parseBody(resetBody, request.body);
-      return deps.admin.resetCredit({ actorRef: body.actor_id, adminUser: caller.name, payload: body });
+      return deps.admin.resetCredit({ key, actorRef: body.actor_id, payload: body });
     }),
   );
 
   app.post(
     '/admin/circuit-breaker',
-    guarded('admin.circuit_breaker', 'operator', async (caller, request) => {
+    guarded('admin.circuit_breaker', 'operator', async (caller, request, key) => {
       const body = parseBody(breakerBody, request.body);
       const reason = body.enabled ? (body.reason ?? `halted by ${caller.name}`) : (body.reason ?? null);
-      return deps.admin.setCircuitBreaker({ enabled: body.enabled, reason, adminUser: caller.name, payload: body });
+      return deps.admin.setCircuitBreaker({ key, enabled: body.enabled, reason, payload: body });
     }),
   );
 
   app.get(
     '/admin/audit',
-    guarded('admin.audit', 'viewer', async (caller, request) => {
+    guarded('admin.audit', 'viewer', async (_caller, request, key) => {
       const q = parseQuery(auditQuery, request.query);
       const page = await listAudit(deps.readDb, { before: q.cursor, limit: q.limit, action: q.action, adminUser: q.admin_user });
-      await writeAudit(deps.db, { adminUser: caller.name, action: 'admin.audit', payload: { request: request.query }, outcome: 'applied' });
+      await auditRead(deps.db, key, { request: request.query });
       return page;
     }),
   );

@@ -5,6 +5,7 @@ import { parseScenario } from '../../domain/scenario.ts';
 import { CircuitBreakerOpenError } from '../../ledger/execute.ts';
 import { getEpoch, getRun, latestRunId, listEpochs, listRuns, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
 import { ScenarioError } from '../../ledger/seed.ts';
+import { fromDatabaseRefusal, presentedKey } from '../../governance/auth.ts';
 import { identify, requireRole, type AppDeps } from '../app.ts';
 import { ApiError } from '../errors.ts';
 import { limitParam, parseQuery, uuidParam } from '../query.ts';
@@ -46,7 +47,7 @@ async function mapped<T>(work: () => Promise<T>): Promise<T> {
     if (error instanceof RunError) throw new ApiError(error.reason, error.message);
     if (error instanceof ScenarioError) throw new ApiError('BAD_REQUEST', error.message, { field: 'scenario' });
     if (error instanceof CircuitBreakerOpenError) throw new ApiError('CIRCUIT_BREAKER_OPEN', error.message, { reason: error.reason });
-    throw error;
+    throw fromDatabaseRefusal(error);
   }
 }
 
@@ -64,7 +65,15 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     if (!parsed.ok) throw new ApiError('BAD_REQUEST', `scenario: ${parsed.message}`, { field: 'scenario' });
     const seed = String(body.seed ?? parsed.scenario.seed ?? 0);
     const result = await mapped(() =>
-      registerRun(deps.db, { runId: body.run_id, scenario: parsed.scenario, seed, strategy: body.strategy, caller: caller.name, validatorVersion: deps.validatorVersion }),
+      registerRun(deps.db, {
+        runId: body.run_id,
+        scenario: parsed.scenario,
+        seed,
+        strategy: body.strategy,
+        caller: caller.name,
+        key: presentedKey(request.headers.authorization),
+        validatorVersion: deps.validatorVersion,
+      }),
     );
     return reply.status(result.created ? 201 : 200).send({ ...result.run, created: result.created });
   });
@@ -84,7 +93,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post('/runs/:run_id/epochs/:epoch/settle', async (request) => {
     await system(request);
     const { run_id, epoch } = parseQuery(epochParams, request.params);
-    return mapped(() => settleEpoch(deps.db, run_id, epoch, deps.validatorVersion));
+    return mapped(() => settleEpoch(deps.db, run_id, epoch, deps.validatorVersion, presentedKey(request.headers.authorization)));
   });
 
   app.get('/runs/:run_id/epochs/:epoch', async (request) => {
