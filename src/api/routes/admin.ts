@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CodedError } from '../../domain/errors.ts';
 import { findUnstorable } from '../../domain/proposal.ts';
 import { listAudit, writeAudit } from '../../governance/audit.ts';
+import { listAuthFailures, recordAuthFailure } from '../../governance/auth-failures.ts';
 import { hasRole, type Caller, type Role } from '../../governance/auth.ts';
 import type { Admin } from '../../governance/admin.ts';
 import type { AppDeps } from '../app.ts';
@@ -41,18 +42,38 @@ async function auditName(deps: AppDeps, request: FastifyRequest): Promise<{ name
 
 /**
  * Audits a failed admin call that never reached its handler (a body that is not JSON, too large,
- * of the wrong type): every admin call, denied or failed, leaves an audit row.
+ * of the wrong type): every admin call, denied or failed, leaves an audit row, or, without a
+ * valid key, a count in its address's row of the minute.
  */
 export async function auditFailedAdminCall(deps: AppDeps, request: FastifyRequest, code: string): Promise<void> {
   if (request.audited || !request.url.startsWith('/admin/')) return;
   request.audited = true;
-  const { name } = await auditName(deps, request);
-  await writeAudit(deps.db, { adminUser: name, action: `admin.${request.url.slice(7).split('?')[0]}`, payload: {}, outcome: code });
+  const { name, denial } = await auditName(deps, request);
+  const action = `admin.${request.url.slice(7).split('?')[0]}`.slice(0, 64);
+  if (denial) await recordAuthFailure(deps.db, { address: request.ip, action, outcome: denial.code });
+  else await writeAudit(deps.db, { adminUser: name, action, payload: {}, outcome: code });
 }
 
 export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admin: Admin }): void {
   app.decorateRequest('audited', false);
+  // Calls with a valid key are limited per key, so no one else's junk can use up an operator's share.
   const limit = createRateLimiter({ perMinute: deps.adminRatePerMinute ?? 120 });
+  const failuresPerMinute = deps.adminAuthFailuresPerMinute ?? 30;
+
+  const rateLimited = (reply: FastifyReply, seconds: number, what: string) => {
+    void reply.header('retry-after', String(seconds));
+    return new ApiError('RATE_LIMITED', `too many ${what}; retry in ${seconds} s`, { retry_after: seconds });
+  };
+
+  /**
+   * Failed authentication is counted per client address in PostgreSQL (shared by the replicas)
+   * and refused past the limit; its audit is that count, not a row per call.
+   */
+  const refuseUnauthenticated = async (request: FastifyRequest, reply: FastifyReply, action: string, denial: ApiError): Promise<never> => {
+    const count = await recordAuthFailure(deps.db, { address: request.ip, action, outcome: denial.code });
+    if (count.failures > failuresPerMinute) throw rateLimited(reply, count.retryAfterSeconds, 'failed authentications from this address');
+    throw denial;
+  };
 
   /** Authenticates, authorises and audits an admin call; the handler audits its own success. */
   const guarded =
@@ -60,15 +81,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admi
     async (request: FastifyRequest, reply: FastifyReply) => {
       request.audited = true;
       const { name, caller, denial } = await auditName(deps, request);
+      if (denial) return refuseUnauthenticated(request, reply, action, denial);
       const payload = { request: request.method === 'GET' ? request.query : request.body };
-      // Limited per client address whatever the key, so guessing keys is as slow as any call.
-      const allowed = limit(request.ip);
+      const allowed = limit(name);
       let failure: ApiError | undefined;
-      if (!allowed.ok) {
-        void reply.header('retry-after', String(allowed.retryAfterSeconds));
-        failure = new ApiError('RATE_LIMITED', `too many admin requests; retry in ${allowed.retryAfterSeconds} s`, { retry_after: allowed.retryAfterSeconds });
-      }
-      failure ??= denial;
+      if (!allowed.ok) failure = rateLimited(reply, allowed.retryAfterSeconds, 'admin requests with this key');
       if (!failure && !hasRole(caller, role)) failure = new ApiError('FORBIDDEN', `${action} needs the ${role} role`);
       if (failure) {
         await writeAudit(deps.db, { adminUser: name, action, payload, outcome: failure.code });
@@ -115,6 +132,16 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admi
       const page = await listAudit(deps.readDb, { before: q.cursor, limit: q.limit, action: q.action, adminUser: q.admin_user });
       await writeAudit(deps.db, { adminUser: caller.name, action: 'admin.audit', payload: { request: request.query }, outcome: 'applied' });
       return page;
+    }),
+  );
+
+  app.get(
+    '/admin/auth-failures',
+    guarded('admin.auth_failures', 'viewer', async (caller, request) => {
+      const { limit: rows } = parseQuery(z.strictObject({ limit: limitParam }), request.query);
+      const failures = await listAuthFailures(deps.readDb, rows);
+      await writeAudit(deps.db, { adminUser: caller.name, action: 'admin.auth_failures', payload: { request: request.query }, outcome: 'applied' });
+      return { failures };
     }),
   );
 }
