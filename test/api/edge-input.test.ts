@@ -7,7 +7,7 @@ const world = useSeededValidator();
 
 /** POSTs raw bytes, as a client that does not encode its body properly would. */
 async function postBytes(path: string, bytes: Buffer) {
-  const response = await fetch(`${world.v.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bytes });
+  const response = await fetch(`${world.v.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: new Uint8Array(bytes) });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
