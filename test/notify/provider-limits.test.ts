@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { startFakeDiscord, type FakeDiscord } from '../support/fake-discord.ts';
 import { startFakeLinear, type FakeLinear } from '../support/fake-linear.ts';
 import { seedTestScenario } from '../support/scenario.ts';
+import { waitFor } from '../support/wait.ts';
 import { http, startValidator, type TestValidator } from '../support/validator.ts';
 
 let t: TestDatabase;
@@ -55,14 +56,6 @@ const statuses = async (topic: string) =>
   Object.fromEntries(
     (await t.db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM outbox WHERE topic = $1 GROUP BY status', [topic])).rows.map((r) => [r.status, r.n]),
   ) as Record<string, number>;
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 test('150 rejections in a burst against a 5-per-2-s Discord bucket: all delivered, none dead, few 429s', { timeout: 180_000 }, async (ctx) => {
   const ids = await rejectMany(150);

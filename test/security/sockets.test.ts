@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedTestScenario } from '../support/scenario.ts';
+import { waitFor } from '../support/wait.ts';
 import { http, spawnValidator, type ValidatorProcess } from '../support/validator.ts';
 
 // Short deadlines, so the attack is bounded in time; the defaults are longer (README).
@@ -57,14 +58,6 @@ async function openMany(n: number, port: number, opened: (socket: Socket) => voi
   const all: Attacker[] = [];
   for (let i = 0; i < n; i += 250) all.push(...(await Promise.all(Array.from({ length: Math.min(250, n - i) }, () => open(port, opened)))));
   return all;
-}
-
-async function waitFor(what: string, check: () => boolean, deadlineMs: number): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > deadlineMs) throw new Error(`${what} did not happen within ${deadlineMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 test('slow headers, slow bodies and thousands of idle sockets: the validator keeps answering and cuts them off', { timeout: 120_000 }, async (ctx) => {
