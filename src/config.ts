@@ -34,6 +34,14 @@ export interface Config {
     operationsStatementTimeoutMs: number;
   };
   adminRatePerMinute: number;
+  /** Failed admin authentications allowed per client address per minute, across replicas. */
+  adminAuthFailuresPerMinute: number;
+  /** Whether /execute needs a key, and whether reads, /events and /metrics need a viewer key. */
+  auth: { execute: AuthMode; read: AuthMode };
+  /** The validator's socket limits: slow or idle clients are cut off, open connections capped. */
+  server: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; idleTimeoutMs: number; maxConnections: number };
+  /** Delivered outbox rows older than this many days are pruned by the dispatcher. */
+  outboxRetentionDays: number;
   dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number; leaseMs: number; pollMs: number };
   /** Language models for the agent strategies (GEMINI_*, OPENAI_*). */
   agents: AgentConfig;
@@ -56,6 +64,35 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+export type AuthMode = 'required' | 'open';
+
+/** Loopback only: 127.0.0.0/8, ::1 and localhost. Anything else may be reached from elsewhere. */
+export function isLoopback(host: string): boolean {
+  return /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)$/i.test(host);
+}
+
+function authMode(name: string, raw: string | undefined, host: string): AuthMode {
+  if (raw === undefined || raw.trim() === '') return isLoopback(host) ? 'open' : 'required';
+  const value = raw.trim().toLowerCase();
+  if (value === 'required' || value === 'open') return value;
+  throw new ConfigError(`${name} must be required or open, got "${raw}"`);
+}
+
+/** A postgres:// URL that parses: a typo must stop the process at start, not answer 503 later. */
+function postgresUrl(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError(`${name} must start with postgres:// or postgresql://`);
+  try {
+    const url = new URL(value);
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    if (url.port !== '' && !(Number(url.port) > 0)) throw new Error('bad port');
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL (postgres://user:password@host:port/database; percent-encode special characters)`);
+  }
+  return value;
+}
 
 export type Env = Record<string, string | undefined>;
 export type Flags = Record<string, string | boolean | undefined>;
@@ -101,14 +138,7 @@ function onOff(name: string, raw: string | undefined, fallback: boolean): boolea
 
 export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<Config> {
   const flag = (name: string) => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined);
-  const databaseUrl = nonEmpty(flag('database-url') ?? env.DATABASE_URL);
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
-  }
-  const postgresUrl = (name: string, value: string | undefined) => {
-    if (value && !/^postgres(ql)?:\/\//.test(value)) throw new ConfigError(`${name} must start with postgres:// or postgresql://`);
-    return value;
-  };
+  const databaseUrl = postgresUrl('DATABASE_URL', nonEmpty(flag('database-url') ?? env.DATABASE_URL));
   const databaseOwnerUrl = postgresUrl('DATABASE_OWNER_URL', nonEmpty(env.DATABASE_OWNER_URL));
   const databaseReadUrl = postgresUrl('DATABASE_READ_URL', nonEmpty(env.DATABASE_READ_URL));
   if ((databaseOwnerUrl || databaseReadUrl) && !databaseUrl) {
@@ -128,8 +158,13 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
   const webhook = nonEmpty(env.DISCORD_WEBHOOK_URL);
   if (webhook && !/^https?:\/\//.test(webhook)) throw new ConfigError('DISCORD_WEBHOOK_URL must be an http(s) URL');
 
+  const host = flag('host') ?? nonEmpty(env.HOST) ?? '127.0.0.1';
+  const headersTimeoutMs = integer('GRIDGOV_HEADERS_TIMEOUT_MS', env.GRIDGOV_HEADERS_TIMEOUT_MS, 10_000, 100, 600_000);
+  const requestTimeoutMs = integer('GRIDGOV_REQUEST_TIMEOUT_MS', env.GRIDGOV_REQUEST_TIMEOUT_MS, 30_000, 100, 3_600_000);
+  if (requestTimeoutMs < headersTimeoutMs) throw new ConfigError('GRIDGOV_REQUEST_TIMEOUT_MS must not be shorter than GRIDGOV_HEADERS_TIMEOUT_MS');
+
   return Object.freeze({
-    host: flag('host') ?? nonEmpty(env.HOST) ?? '127.0.0.1',
+    host,
     port: integer('PORT', flag('port') ?? env.PORT, 8080, 0, 65535),
     databaseUrl,
     databaseOwnerUrl,
@@ -149,6 +184,19 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
         : undefined,
     discord: webhook ? { webhookUrl: webhook } : undefined,
     adminRatePerMinute: integer('GRIDGOV_ADMIN_RATE_PER_MIN', env.GRIDGOV_ADMIN_RATE_PER_MIN, 120, 1, 1_000_000),
+    adminAuthFailuresPerMinute: integer('GRIDGOV_ADMIN_AUTH_FAILURES_PER_MIN', env.GRIDGOV_ADMIN_AUTH_FAILURES_PER_MIN, 30, 1, 1_000_000),
+    auth: {
+      execute: authMode('GRIDGOV_EXECUTE_AUTH', flag('execute-auth') ?? env.GRIDGOV_EXECUTE_AUTH, host),
+      read: authMode('GRIDGOV_READ_AUTH', flag('read-auth') ?? env.GRIDGOV_READ_AUTH, host),
+    },
+    server: {
+      headersTimeoutMs,
+      requestTimeoutMs,
+      keepAliveTimeoutMs: integer('GRIDGOV_KEEPALIVE_TIMEOUT_MS', env.GRIDGOV_KEEPALIVE_TIMEOUT_MS, 5000, 100, 600_000),
+      idleTimeoutMs: integer('GRIDGOV_IDLE_TIMEOUT_MS', env.GRIDGOV_IDLE_TIMEOUT_MS, 60_000, 100, 3_600_000),
+      maxConnections: integer('GRIDGOV_MAX_CONNECTIONS', env.GRIDGOV_MAX_CONNECTIONS, 4096, 16, 1_000_000),
+    },
+    outboxRetentionDays: integer('GRIDGOV_OUTBOX_RETENTION_DAYS', env.GRIDGOV_OUTBOX_RETENTION_DAYS, 30, 1, 36_500),
     groupCommit: {
       maxGroup: integer('GRIDGOV_GROUP_MAX', env.GRIDGOV_GROUP_MAX, 256, 1, 5000),
       lanes: integer('GRIDGOV_GROUP_LANES', env.GRIDGOV_GROUP_LANES, 1, 1, 64),

@@ -19,6 +19,9 @@ import { registerRunRoutes } from './routes/runs.ts';
 import type { ActivityPublisher } from '../ledger/activity.ts';
 import type { EventHub } from './events.ts';
 import { registerLiveRoutes } from './routes/live.ts';
+import { registerReadAccess, type AccessModes } from './access.ts';
+import { registerJsonBodyParser } from './json-body.ts';
+import type { Config } from '../config.ts';
 
 export interface AppDeps {
   db: Db;
@@ -40,6 +43,12 @@ export interface AppDeps {
   activity?: ActivityPublisher;
   /** How old the drift verifier's verdict may be for /health to pass. */
   guard?: { maxVerdictAgeMs: number };
+  /** Whether /execute and the reads need a key; both open when absent. */
+  access?: AccessModes;
+  /** Socket timeouts and the connection cap; Node's defaults when absent. */
+  server?: Config['server'];
+  /** Failed admin authentications allowed per client address per minute, across replicas. */
+  adminAuthFailuresPerMinute?: number;
 }
 
 declare module 'fastify' {
@@ -83,6 +92,23 @@ function toApiError(error: unknown, request: FastifyRequest): ApiError {
   return new ApiError('INTERNAL_ERROR');
 }
 
+/**
+ * A slow or idle client must not hold a socket: headers and whole requests have deadlines, idle
+ * keep-alive sockets close, and the deadlines are checked often enough to matter.
+ */
+function serverLimits(limits: Config['server'] | undefined) {
+  if (!limits) return {};
+  return {
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+  };
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
@@ -90,6 +116,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit ?? 256 * 1024,
     requestIdHeader: 'x-request-id',
+    ...serverLimits(deps.server),
     // A URL Fastify cannot decode (say %ED%A0%80) is answered before any route: in our shape too.
     frameworkErrors: (error, _request, reply) => {
       const apiError = new ApiError((error.statusCode ?? 500) < 500 ? 'BAD_REQUEST' : 'INTERNAL_ERROR', error.message);
@@ -97,6 +124,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   app.decorateRequest('caller', undefined);
+  if (deps.server) app.server.maxConnections = deps.server.maxConnections;
+  registerJsonBodyParser(app);
 
   app.setErrorHandler(async (error, request, reply) => {
     const apiError = toApiError(error, request);
@@ -113,6 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     void reply.status(error.statusCode).send(error.toBody());
   });
 
+  registerReadAccess(app, deps, deps.access ?? { execute: 'open', read: 'open' });
   registerExecuteRoutes(app, deps);
   registerReadRoutes(app, deps);
   registerHealthRoutes(app, deps);

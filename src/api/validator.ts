@@ -47,6 +47,9 @@ export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Re
     logger: logger.child({ component: 'api' }),
     validatorVersion: config.validatorVersion,
     adminRatePerMinute: config.adminRatePerMinute,
+    adminAuthFailuresPerMinute: config.adminAuthFailuresPerMinute,
+    access: config.auth,
+    server: config.server,
     guard: { maxVerdictAgeMs: config.guard.maxVerdictAgeMs },
   });
   if (config.guard.enabled) {

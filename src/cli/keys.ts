@@ -7,9 +7,9 @@ import { createLogger, openDatabase } from './runtime.ts';
 
 export const command: Command = {
   summary: 'Manage API keys: create (the key is printed once, alone on the last line), list, revoke',
-  usage: 'gridgov keys create --name N --role viewer|operator|admin|system | keys list | keys revoke --name N',
+  usage: 'gridgov keys create --name N --role viewer|operator|admin|system|agent [--actor ACTOR_NAME] | keys list | keys revoke --name N',
   async run(args) {
-    const { values, positionals } = parseFlags(args, { name: { type: 'string' }, role: { type: 'string' } });
+    const { values, positionals } = parseFlags(args, { name: { type: 'string' }, role: { type: 'string' }, actor: { type: 'string' } });
     const [action] = positionals;
     if (!action || !['create', 'list', 'revoke'].includes(action)) throw new UsageError('expected create, list or revoke');
     if (action !== 'list' && !values.name) throw new UsageError('--name is required');
@@ -19,8 +19,8 @@ export const command: Command = {
     try {
       await migrate(database.db);
       if (action === 'create') {
-        const { key, info } = await createApiKey(database.db, values.name!, values.role!);
-        console.log(`created ${info.role} key "${info.name}"; store it now, it is not shown again:`);
+        const { key, info } = await createApiKey(database.db, values.name!, values.role!, values.actor);
+        console.log(`created ${info.role} key "${info.name}"${values.actor ? ` for actor "${values.actor}"` : ''}; store it now, it is not shown again:`);
         console.log(key);
       } else if (action === 'list') {
         const keys = await listApiKeys(database.db);

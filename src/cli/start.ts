@@ -27,6 +27,8 @@ export const command: Command = {
       'no-runner': { type: 'boolean' },
       interval: { type: 'string' },
       strategy: { type: 'string' },
+      'execute-auth': { type: 'string' },
+      'read-auth': { type: 'string' },
     });
     const withRunner = !values['no-runner'] && process.env.GRIDGOV_RUNNER !== 'off';
     const intervalMs = Number(values.interval ?? process.env.GRIDGOV_RUNNER_INTERVAL_MS ?? 2000);

@@ -6,9 +6,9 @@ import { createLogger, onShutdown, openDatabase } from './runtime.ts';
 
 export const command: Command = {
   summary: 'Serve the validator API (the only ledger writer); replicas may share one database',
-  usage: 'gridgov validator [--port N] [--host H] [--database-url URL] [--data-dir DIR] [--no-migrate]',
+  usage: 'gridgov validator [--port N] [--host H] [--database-url URL] [--data-dir DIR] [--no-migrate] [--execute-auth required|open] [--read-auth required|open]',
   async run(args) {
-    const { values } = parseFlags(args, { 'no-migrate': { type: 'boolean' } });
+    const { values } = parseFlags(args, { 'no-migrate': { type: 'boolean' }, 'execute-auth': { type: 'string' }, 'read-auth': { type: 'string' } });
     const config = loadConfig(process.env, values);
     const logger = createLogger(config, 'validator');
     const database = await openDatabase(config, logger, 20, { role: 'app', migrate: !values['no-migrate'] });

@@ -22,6 +22,21 @@ export function isForwardable(method: string, path: string): boolean {
   return method === 'POST' && ALLOWED_POSTS.has(path.split('?')[0]!);
 }
 
+/**
+ * The session's key from the dashboard's own cookie (set by its pages, path /api): how the live
+ * event stream, which cannot send headers, carries a key. An explicit header wins.
+ */
+export function cookieKey(cookie: string | undefined): string | undefined {
+  const match = /(?:^|;\s*)gridgov_key=([^;]*)/.exec(cookie ?? '');
+  if (!match || match[1] === '') return undefined;
+  try {
+    const key = decodeURIComponent(match[1]!);
+    return /^[\x21-\x7e]{1,512}$/.test(key) ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function errorBody(code: string, message: string) {
   return { status: 'error', error_code: code, message };
 }
@@ -45,6 +60,10 @@ export function createProxy(options: { validatorUrl: string; timeoutMs?: number 
     for (const name of FORWARDED_HEADERS) {
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
+    }
+    if (!headers.authorization) {
+      const key = cookieKey(req.headers.cookie);
+      if (key) headers.authorization = `Bearer ${key}`;
     }
     if (req.body) headers['content-length'] = String(req.body.length);
     return new Promise((resolve, reject) => {

@@ -39,7 +39,7 @@ export const errorDescriptions: Record<ErrorCode, string> = {
   INVALID_RESOURCE: 'A resource named in the proposal does not exist.',
   SAME_ACTOR: 'A leg moves a resource from an actor to itself.',
   CONSTRAINT_VIOLATION: 'A leg exceeds max_transfer or would leave the sender below min_balance.',
-  FORBIDDEN_ACTOR: "Only the system role may move the world actor's funds.",
+  FORBIDDEN_ACTOR: "The caller may not move these funds: only the system role moves the world's, an agent key only its own actor's, and debiting several actors needs system or operator and above.",
   MALFORMED_PROPOSAL: 'The body is not a valid proposal; the message names the field.',
   IDEMPOTENCY_CONFLICT: 'The proposal_id was already used with a different payload.',
   RUN_CONFLICT: 'The run_id is already registered with another scenario, seed or strategy.',

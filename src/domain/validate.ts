@@ -18,6 +18,10 @@ export interface ValidationContext {
   balance(actor: string, resource: string): Micro;
   /** Whether the caller holds the system role (needed to move world's funds). */
   system: boolean;
+  /** An agent key's own actor id: every leg must debit it, and no other. */
+  debtor?: string;
+  /** Whether one proposal may debit several actors (a negotiated swap); true unless refused. */
+  manyDebtors?: boolean;
 }
 
 export type Validation =
@@ -40,10 +44,17 @@ export function validateLegs(legs: ReadonlyArray<Leg>, ctx: ValidationContext): 
     if (!ctx.resources.has(leg.resource)) return fail(BusinessErrorCode.INVALID_RESOURCE, `unknown resource ${leg.resource}`);
     const touchesWorld = leg.actor_from === ctx.worldId || leg.actor_to === ctx.worldId;
     if (touchesWorld && !ctx.system) return fail(BusinessErrorCode.FORBIDDEN_ACTOR, "only the system role may move world's funds");
+    if (ctx.debtor !== undefined && leg.actor_from !== ctx.debtor) {
+      return fail(BusinessErrorCode.FORBIDDEN_ACTOR, `this agent key may only move its own actor's funds, not ${leg.actor_from}'s`);
+    }
     const { maxTransfer } = ctx.limits(leg.resource);
     if (leg.actor_from !== ctx.worldId && maxTransfer !== null && leg.amount > maxTransfer) {
       return fail(BusinessErrorCode.CONSTRAINT_VIOLATION, `amount ${formatMicro(leg.amount)} exceeds max_transfer ${formatMicro(maxTransfer)} for ${leg.resource}`);
     }
+  }
+
+  if (ctx.manyDebtors === false && new Set(legs.map((leg) => leg.actor_from)).size > 1) {
+    return { ok: false, code: BusinessErrorCode.FORBIDDEN_ACTOR, message: 'a proposal that debits several actors needs the system role or operator and above', leg: 0 };
   }
 
   const deltas = new Map<string, Micro>();

@@ -20,9 +20,9 @@ export async function auditDenied(db: Db, entry: { key: string | undefined; acti
   await db.query('SELECT audit_denied($1, $2, $3, $4)', [entry.key ?? null, entry.action, JSON.stringify(auditPayload(entry.payload)), entry.outcome]);
 }
 
-/** Audits a read of the audit itself; the database checks that the key holds the viewer role. */
-export async function auditRead(db: Db, key: string | undefined, payload: unknown): Promise<void> {
-  await db.query('SELECT audit_read($1, $2)', [key ?? null, JSON.stringify(auditPayload(payload))]);
+/** Audits a read of the governance records; the database checks that the key holds the viewer role. */
+export async function auditRead(db: Db, key: string | undefined, action: 'admin.audit' | 'admin.auth_failures', payload: unknown): Promise<void> {
+  await db.query('SELECT audit_read($1, $2, $3)', [key ?? null, action, JSON.stringify(auditPayload(payload))]);
 }
 
 export interface AuditRow {

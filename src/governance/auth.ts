@@ -2,21 +2,24 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../db/db.ts';
 import { CodedError, type ErrorCode } from '../domain/errors.ts';
 
-export const Role = { viewer: 'viewer', operator: 'operator', admin: 'admin', system: 'system' } as const;
+export const Role = { viewer: 'viewer', operator: 'operator', admin: 'admin', system: 'system', agent: 'agent' } as const;
 export type Role = (typeof Role)[keyof typeof Role];
 export const ROLES: readonly Role[] = Object.values(Role);
 
 export interface Caller {
   name: string;
   roles: ReadonlySet<Role>;
+  /** An agent key's own actor: the only one whose funds it may move. */
+  actorId?: string;
 }
 
-/** Roles nest viewer < operator < admin; system (the runner's role) also reads. */
+/** Roles nest viewer < operator < admin; system (the runner's role) and agents also read. */
 const GRANTS: Record<Role, Role[]> = {
   viewer: ['viewer'],
   operator: ['viewer', 'operator'],
   admin: ['viewer', 'operator', 'admin'],
   system: ['viewer', 'system'],
+  agent: ['viewer', 'agent'],
 };
 
 export function hasRole(caller: Caller | undefined, role: Role): boolean {
@@ -33,7 +36,8 @@ export function generateKey(): string {
 
 export type Authentication = { kind: 'anonymous' } | { kind: 'invalid'; reason: string } | { kind: 'caller'; caller: Caller };
 
-const BEARER_RE = /^Bearer ([\x21-\x7e]{1,512})$/;
+/** The scheme is case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER" are "Bearer". */
+const BEARER_RE = /^Bearer +([\x21-\x7e]{1,512})$/i;
 
 /**
  * The key a request presented, raw, for the database functions that check it themselves
@@ -70,24 +74,27 @@ export function fromDatabaseRefusal(error: unknown): unknown {
  */
 export function createAuthenticator(deps: { db: Db; bootstrapKey: string | undefined }) {
   const bootstrapHash = deps.bootstrapKey ? Buffer.from(hashKey(deps.bootstrapKey), 'hex') : undefined;
-  const everyRole = new Set<Role>(ROLES);
+  // Every role but agent: the bootstrap key is bound to no actor.
+  const everyRole = new Set<Role>(ROLES.filter((role) => role !== 'agent'));
 
   return async function authenticate(header: string | undefined): Promise<Authentication> {
     if (header === undefined || header === '') return { kind: 'anonymous' };
-    const match = BEARER_RE.exec(header);
-    if (!match) return { kind: 'invalid', reason: 'the Authorization header must be "Bearer <key>"' };
-    const digest = Buffer.from(hashKey(match[1]!), 'hex');
+    const key = BEARER_RE.exec(header)?.[1];
+    if (!key) return { kind: 'invalid', reason: 'the Authorization header must be "Bearer <key>"' };
+    const digest = Buffer.from(hashKey(key), 'hex');
     if (bootstrapHash && timingSafeEqual(digest, bootstrapHash)) {
       return { kind: 'caller', caller: { name: 'bootstrap', roles: everyRole } };
     }
-    const { rows } = await deps.db.query<{ name: string; role: Role; key_hash: string; revoked: boolean }>(
-      'SELECT name, role, key_hash, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE key_hash = $1',
+    const { rows } = await deps.db.query<{ name: string; role: Role; key_hash: string; revoked: boolean; actor_id: string | null }>(
+      'SELECT name, role, key_hash, revoked_at IS NOT NULL AS revoked, actor_id FROM api_keys WHERE key_hash = $1',
       [digest.toString('hex')],
     );
     const row = rows[0];
     if (!row || !timingSafeEqual(Buffer.from(row.key_hash, 'hex'), digest)) return { kind: 'invalid', reason: 'unknown API key' };
     if (row.revoked) return { kind: 'invalid', reason: 'this API key has been revoked' };
-    return { kind: 'caller', caller: { name: row.name, roles: new Set(GRANTS[row.role]) } };
+    const caller: Caller = { name: row.name, roles: new Set(GRANTS[row.role]) };
+    if (row.actor_id) caller.actorId = row.actor_id;
+    return { kind: 'caller', caller };
   };
 }
 

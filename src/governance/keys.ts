@@ -13,18 +13,31 @@ export interface KeyInfo {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
 
-/** Creates a key and returns it: the only time it exists in clear; only its SHA-256 is stored. */
-export async function createApiKey(db: Db, name: string, role: string): Promise<{ key: string; info: KeyInfo }> {
+/**
+ * Creates a key and returns it: the only time it exists in clear; only its SHA-256 is stored. An
+ * agent key is bound to one actor (by name or id), the only one whose funds it may move.
+ */
+export async function createApiKey(db: Db, name: string, role: string, actor?: string): Promise<{ key: string; info: KeyInfo }> {
   if (!NAME_RE.test(name)) throw new KeyError('the name must be 1-64 letters, digits, _ . @ or -, starting with a letter or digit');
   if (!ROLES.includes(role as Role)) throw new KeyError(`the role must be one of ${ROLES.join(', ')}`);
   if (name === 'bootstrap' || name === 'anonymous') throw new KeyError(`"${name}" is reserved`);
+  if ((role === 'agent') !== (actor !== undefined)) throw new KeyError('--actor is required for the agent role, and only for it');
+  const actorId = actor === undefined ? null : await actorIdOf(db, actor);
   const key = generateKey();
   const { rows } = await db.query<{ created_at: Date }>(
-    'INSERT INTO api_keys (id, name, role, key_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING RETURNING created_at',
-    [randomUUID(), name, role, hashKey(key)],
+    'INSERT INTO api_keys (id, name, role, key_hash, actor_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING RETURNING created_at',
+    [randomUUID(), name, role, hashKey(key), actorId],
   );
   if (rows.length === 0) throw new KeyError(`a key named "${name}" already exists`);
   return { key, info: { name, role: role as Role, created_at: rows[0]!.created_at.toISOString(), revoked_at: null } };
+}
+
+async function actorIdOf(db: Db, actor: string): Promise<string> {
+  const { rows } = await db.query<{ id: string; kind: string }>('SELECT id, kind FROM actors WHERE name = $1 OR id::text = $1', [actor]);
+  const row = rows[0];
+  if (!row) throw new KeyError(`--actor: no actor named "${actor}"`);
+  if (row.kind === 'system') throw new KeyError(`--actor: "${actor}" is the world; agent keys are for the other actors`);
+  return row.id;
 }
 
 export async function listApiKeys(db: Db): Promise<KeyInfo[]> {

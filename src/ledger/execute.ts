@@ -16,6 +16,15 @@ export interface ExecuteItem {
   system: boolean;
   /** Who asked (an API key's name, or "anonymous"), for the audit of conflicts. */
   caller: string;
+  /** An agent key's own actor id: the only actor whose funds the proposal may move. */
+  agentActor?: string;
+  /** False when the caller may not debit several actors in one proposal. */
+  manyDebtors?: boolean;
+  /**
+   * The presented credentials, for a database that decides who may move what itself. Never
+   * logged or stored.
+   */
+  identity?: { roles: ReadonlySet<string>; actorId?: string; key?: string };
 }
 
 export type ExecuteOutcome =
@@ -225,6 +234,8 @@ function decide(
       limits: state.limits,
       balance: (actor, resource) => balances.get(balanceKey(actor, resource)) ?? 0n,
       system: p.item.system,
+      debtor: p.item.agentActor,
+      manyDebtors: p.item.manyDebtors,
     });
     let outcome: PriorOutcome;
     if (verdict.ok) {

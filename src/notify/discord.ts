@@ -31,6 +31,8 @@ export interface DiscordClientOptions {
   /** https://discord.com/api/webhooks/{id}/{token}; the token makes it a secret, so it is never logged. */
   webhookUrl: string;
   timeoutMs?: number;
+  /** Sees every answer's headers (X-RateLimit-Remaining, X-RateLimit-Reset-After). */
+  onResponse?: (headers: Headers) => void;
 }
 
 export interface DiscordClient {
@@ -82,6 +84,7 @@ export function createDiscordClient(options: DiscordClientOptions): DiscordClien
       } catch (err) {
         throw errorForTransport(TARGET, err, timeoutMs);
       }
+      options.onResponse?.(response.headers);
       if (response.ok) return;
       if (response.status === 429) throw rateLimited(response, text);
       throw errorForStatus(TARGET, response);
@@ -101,6 +104,7 @@ function rateLimited(response: Response, text: string): DeliveryError {
       : Math.max(0, Math.ceil(bodySeconds * 1000));
   return new DeliveryError(`${TARGET} rate limited the request (HTTP 429)`, {
     retryable: true,
+    rateLimited: true,
     status: 429,
     retryAfterMs,
   });

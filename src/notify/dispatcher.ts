@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
-import { DeliveryError } from './errors.ts';
+import { createRedactor, DeliveryError, type Redactor } from './errors.ts';
 import { linearIssueIdFor, type LinearClient } from './linear.ts';
 import { rejectionEmbed, type DiscordClient, type RejectionLeg } from './discord.ts';
+import { createPacer, type Pacer } from './pacing.ts';
 
 export interface DispatcherOptions {
   db: Db;
@@ -16,6 +17,14 @@ export interface DispatcherOptions {
   leaseMs?: number;
   batchSize?: number;
   pollMs?: number;
+  /** Each target's rate limit as its answers report it; the clients feed it. */
+  pacer?: Pacer;
+  /** Strips credentials from upstream error text before it is logged or stored. */
+  redact?: Redactor;
+  /** Delivered rows older than this many days are pruned (through prune_outbox). */
+  retentionDays?: number;
+  /** How often to prune; hourly by default. */
+  pruneEveryMs?: number;
 }
 
 interface ClaimedRow {
@@ -28,6 +37,8 @@ interface ClaimedRow {
   message: string;
   proposal_json: Record<string, unknown>;
   rejected_at: Date;
+  /** Actor names by the references the proposal used (names or ids). */
+  names?: ReadonlyMap<string, string>;
 }
 
 /** Exponential backoff with full jitter, capped; a target's own Retry-After wins when longer. */
@@ -36,15 +47,31 @@ export function backoffMs(attempt: number, base: number, max: number, random = M
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-function legsOf(proposal: Record<string, unknown>): RejectionLeg[] {
+/** The legs as people read them: actors by name when they exist, as sent otherwise. */
+function legsOf(proposal: Record<string, unknown>, names: ReadonlyMap<string, string> = new Map()): RejectionLeg[] {
   const legs = Array.isArray(proposal.legs) ? proposal.legs : [proposal];
+  const actor = (ref: unknown) => (ref === undefined || ref === null ? '?' : (names.get(String(ref)) ?? String(ref)));
   return legs.map((leg) => {
     const l = (typeof leg === 'object' && leg ? leg : {}) as Record<string, unknown>;
-    return { actor_from: String(l.actor_from ?? '?'), actor_to: String(l.actor_to ?? '?'), resource: String(l.resource ?? '?'), amount: String(l.amount ?? '?') };
+    return { actor_from: actor(l.actor_from), actor_to: actor(l.actor_to), resource: String(l.resource ?? '?'), amount: String(l.amount ?? '?') };
   });
 }
 
-export function linearIssueFor(row: Pick<ClaimedRow, 'proposal_id' | 'error_code' | 'message' | 'proposal_json' | 'rejected_at'>) {
+/** Every actor reference (name or id) the rows' proposals use. */
+function actorRefs(rows: ClaimedRow[]): string[] {
+  const refs = new Set<string>();
+  for (const row of rows) {
+    const legs = Array.isArray(row.proposal_json.legs) ? row.proposal_json.legs : [row.proposal_json];
+    for (const leg of legs) {
+      const l = (typeof leg === 'object' && leg ? leg : {}) as Record<string, unknown>;
+      for (const ref of [l.actor_from, l.actor_to]) if (typeof ref === 'string' && ref.length <= 200) refs.add(ref);
+    }
+  }
+  return [...refs];
+}
+
+export function linearIssueFor(row: Pick<ClaimedRow, 'proposal_id' | 'error_code' | 'message' | 'proposal_json' | 'rejected_at' | 'names'>) {
+  const legs = legsOf(row.proposal_json, row.names).map((leg) => `- ${leg.actor_from} → ${leg.actor_to}: ${leg.amount} ${leg.resource}`);
   return {
     id: linearIssueIdFor(row.proposal_id),
     title: `[${row.error_code}] Rejected proposal ${row.proposal_id}`,
@@ -53,6 +80,9 @@ export function linearIssueFor(row: Pick<ClaimedRow, 'proposal_id' | 'error_code
       `**validation_error_code:** \`${row.error_code}\``,
       `**timestamp:** ${row.rejected_at.toISOString()}`,
       `**message:** ${row.message}`,
+      '',
+      '**legs:**',
+      ...legs,
       '',
       '```json',
       JSON.stringify(row.proposal_json, null, 2),
@@ -72,10 +102,18 @@ export function createDispatcher(options: DispatcherOptions) {
   const leaseMs = options.leaseMs ?? 60_000;
   const batchSize = options.batchSize ?? 20;
   const pollMs = options.pollMs ?? 500;
+  const pacer = options.pacer ?? createPacer();
+  const redact = options.redact ?? createRedactor();
+  // A wait longer than this gives the row back (rescheduled, attempt returned) instead of
+  // holding its lease while sleeping.
+  const maxWaitMs = Math.min(leaseMs / 2, 10_000);
+  const pruneEveryMs = options.pruneEveryMs ?? 3_600_000;
+  let lastPrune = 0;
   let running = false;
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
+  const stopping = new AbortController();
 
   async function claim(): Promise<ClaimedRow[]> {
     const { rows } = await db.query<ClaimedRow>(
@@ -101,7 +139,7 @@ export function createDispatcher(options: DispatcherOptions) {
     }
     if (row.topic === 'discord' && options.discord) {
       await options.discord.send({
-        embeds: [rejectionEmbed({ error_code: row.error_code, proposal_id: row.proposal_id, legs: legsOf(row.proposal_json), message: row.message, rejected_at: row.rejected_at })],
+        embeds: [rejectionEmbed({ error_code: row.error_code, proposal_id: row.proposal_id, legs: legsOf(row.proposal_json, row.names), message: row.message, rejected_at: row.rejected_at })],
       });
       return { sent: true };
     }
@@ -115,39 +153,138 @@ export function createDispatcher(options: DispatcherOptions) {
       return;
     }
     const error = result.error instanceof DeliveryError ? result.error : new DeliveryError(String((result.error as Error)?.message ?? result.error), { retryable: true });
+    const message = redact(error.message);
+    if (error.rateLimited) {
+      // The target's limit, not a failure of the row: it waits as advised and keeps its attempt.
+      const wait = error.retryAfterMs ?? options.baseDelayMs;
+      pacer.block(row.topic, wait);
+      await reschedule(row, wait, message);
+      logger.warn({ topic: row.topic, proposal_id: row.proposal_id, retry_in_ms: wait }, 'rate limited by the target, will retry');
+      return;
+    }
     const dead = !error.retryable || row.attempts >= options.maxAttempts;
     const delay = Math.max(error.retryAfterMs ?? 0, backoffMs(row.attempts, options.baseDelayMs, options.maxDelayMs));
     await db.query(
       `UPDATE outbox SET status = $2, last_error = $3, updated_at = now(),
               next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) WHERE id = $1`,
-      [row.id, dead ? 'dead' : 'pending', error.message.slice(0, 1000), delay],
+      [row.id, dead ? 'dead' : 'pending', message, delay],
     );
     logger[dead ? 'error' : 'warn'](
-      { topic: row.topic, proposal_id: row.proposal_id, attempts: row.attempts, error: error.message, retry_in_ms: dead ? undefined : delay },
+      { topic: row.topic, proposal_id: row.proposal_id, attempts: row.attempts, error: message, retry_in_ms: dead ? undefined : delay },
       dead ? 'delivery failed for good' : 'delivery failed, will retry',
     );
   }
 
-  /** Claims one batch and delivers it; returns how many rows it handled. */
+  /** Puts a row back for later without counting the attempt its claim took. */
+  async function reschedule(row: ClaimedRow, waitMs: number, lastError: string | null): Promise<void> {
+    await db.query(
+      `UPDATE outbox SET attempts = greatest(0, attempts - 1), last_error = coalesce($3, last_error), updated_at = now(),
+              next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) WHERE id = $1 AND status = 'pending'`,
+      [row.id, waitMs, lastError],
+    );
+  }
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (stopping.signal.aborted) return resolve();
+      const timeout = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timeout);
+        stopping.signal.removeEventListener('abort', done);
+        resolve();
+      }
+      stopping.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async function attempt(row: ClaimedRow): Promise<void> {
+    let result: { ref: unknown } | { error: unknown };
+    try {
+      result = { ref: await deliver(row) };
+    } catch (error) {
+      result = { error };
+    }
+    await settle(row, result);
+  }
+
+  /**
+   * One target's rows, one request at a time, each waiting while the target's window is used
+   * up; a row that would wait long (or is caught by stop) is given back for later.
+   */
+  async function deliverInTurn(topic: string, rows: ClaimedRow[]): Promise<void> {
+    for (const row of rows) {
+      const wait = pacer.delayFor(topic);
+      if (wait > maxWaitMs || stopping.signal.aborted) {
+        await reschedule(row, wait, null);
+        continue;
+      }
+      if (wait > 0) await sleep(wait);
+      if (stopping.signal.aborted) {
+        await reschedule(row, 0, null);
+        continue;
+      }
+      // Rows wait their turn here, so the lease taken at claim time may be running out:
+      // extend it, unless another dispatcher has claimed the row meanwhile.
+      if (!(await renewLease(row))) continue;
+      pacer.spend(topic);
+      await attempt(row);
+    }
+  }
+
+  /** Extends this dispatcher's lease on a row; false when the row was claimed again by another. */
+  async function renewLease(row: ClaimedRow): Promise<boolean> {
+    const { rowCount } = await db.query(
+      `UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $3::double precision / 1000)
+        WHERE id = $1 AND status = 'pending' AND attempts = $2`,
+      [row.id, row.attempts, leaseMs],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  async function nameActors(rows: ClaimedRow[]): Promise<void> {
+    const refs = actorRefs(rows);
+    if (refs.length === 0) return;
+    const { rows: actors } = await db.query<{ id: string; name: string }>('SELECT id::text AS id, name FROM actors WHERE id::text = ANY($1::text[]) OR name = ANY($1::text[])', [refs]);
+    const names = new Map<string, string>();
+    for (const a of actors) {
+      names.set(a.id, a.name);
+      names.set(a.name, a.name);
+    }
+    for (const row of rows) row.names = names;
+  }
+
+  /** Claims one batch and delivers it, each target in turn; returns how many rows it handled. */
   async function runOnce(): Promise<number> {
     const rows = await claim();
-    await Promise.all(
-      rows.map(async (row) => {
-        let result: { ref: unknown } | { error: unknown };
-        try {
-          result = { ref: await deliver(row) };
-        } catch (error) {
-          result = { error };
-        }
-        await settle(row, result);
-      }),
-    );
+    if (rows.length === 0) return 0;
+    await nameActors(rows).catch((error: unknown) => logger.warn({ err: error }, 'could not name the actors; ids are shown'));
+    const byTopic = new Map<string, ClaimedRow[]>();
+    for (const row of rows) byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), row]);
+    await Promise.all([...byTopic].map(([topic, topicRows]) => deliverInTurn(topic, topicRows)));
     return rows.length;
+  }
+
+  /** Deletes delivered rows past the retention period, through the one function allowed to. */
+  async function prune(): Promise<number> {
+    if (options.retentionDays === undefined) return 0;
+    let total = 0;
+    for (;;) {
+      const { rows } = await db.query<{ pruned: string }>('SELECT prune_outbox($1, 10000) AS pruned', [options.retentionDays]);
+      const pruned = Number(rows[0]?.pruned ?? 0);
+      total += pruned;
+      if (pruned < 10000 || !running) break;
+    }
+    if (total > 0) logger.info({ pruned: total, retention_days: options.retentionDays }, 'pruned delivered outbox rows');
+    return total;
   }
 
   async function run(): Promise<void> {
     while (running) {
       let handled = 0;
+      if (Date.now() - lastPrune >= pruneEveryMs) {
+        lastPrune = Date.now();
+        await prune().catch((error: unknown) => logger.error({ err: error }, 'pruning the outbox failed'));
+      }
       try {
         handled = await runOnce();
       } catch (error) {
@@ -164,6 +301,7 @@ export function createDispatcher(options: DispatcherOptions) {
 
   return {
     runOnce,
+    prune,
     start(): void {
       if (running) return;
       running = true;
@@ -172,6 +310,7 @@ export function createDispatcher(options: DispatcherOptions) {
     /** Stops claiming and waits for the deliveries in flight. */
     async stop(): Promise<void> {
       running = false;
+      stopping.abort();
       if (timer) clearTimeout(timer);
       wake?.();
       await loop;

@@ -12,6 +12,8 @@ export interface DeliveryErrorOptions {
   retryAfterMs?: number;
   /** HTTP status of the answer, when there was one. */
   status?: number;
+  /** The target refused for its rate limit: the row waits as asked and keeps its attempts. */
+  rateLimited?: boolean;
   cause?: unknown;
 }
 
@@ -19,6 +21,7 @@ export class DeliveryError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly status: number | undefined;
+  readonly rateLimited: boolean;
 
   constructor(message: string, options: DeliveryErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -26,8 +29,48 @@ export class DeliveryError extends Error {
     this.retryable = options.retryable;
     this.retryAfterMs = options.retryAfterMs;
     this.status = options.status;
+    this.rateLimited = options.rateLimited ?? false;
   }
 }
+
+/** Longest upstream text kept in a log line or in outbox.last_error. */
+export const MAX_ERROR_TEXT = 500;
+
+const REDACTED = '[redacted]';
+
+/**
+ * What credentials look like in text an upstream sent back: an Authorization value, a Linear key,
+ * a Discord webhook token, a password in a URL, a key= or token= parameter, our own API keys.
+ * Each keeps its label so the text still says what was there.
+ */
+const CREDENTIAL_PATTERNS: ReadonlyArray<[RegExp, string]> = [
+  [/\b(authorization|proxy-authorization)(["'\s]*[:=]\s*["']?)(?:(?:bearer|basic|token)\s+)?[^\s"',;}]+/gi, `$1$2${REDACTED}`],
+  [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
+  [/\blin_(?:api|oauth)_[A-Za-z0-9_-]+/g, REDACTED],
+  [/\bggk_[A-Za-z0-9_-]+/g, REDACTED],
+  [/(\/api\/(?:v\d+\/)?webhooks\/\d+\/)[A-Za-z0-9._-]+/gi, `$1${REDACTED}`],
+  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*:[^\s/@]*@/gi, `$1${REDACTED}@`],
+  [/\b(api[_-]?key|access[_-]?token|refresh[_-]?token|client[_-]?secret|secret|password|passwd|token)(["'\s]*[:=]\s*["']?)[^\s"'&,;}]+/gi, `$1$2${REDACTED}`],
+];
+
+/**
+ * Strips credentials from upstream text and bounds its length, before it is logged or stored:
+ * the known secrets wherever they appear (even cut or encoded), then anything that looks like one.
+ */
+export function createRedactor(secrets: ReadonlyArray<string | undefined> = []) {
+  const known = secrets
+    .filter((s): s is string => typeof s === 'string' && s.length >= 6)
+    .flatMap((s) => [s, encodeURIComponent(s)])
+    .sort((a, b) => b.length - a.length);
+  return function redact(text: string, max = MAX_ERROR_TEXT): string {
+    let out = text;
+    for (const secret of known) out = out.split(secret).join(REDACTED);
+    for (const [pattern, replacement] of CREDENTIAL_PATTERNS) out = out.replace(pattern, replacement);
+    return out.length <= max ? out : `${out.slice(0, max - 1)}…`;
+  };
+}
+
+export type Redactor = ReturnType<typeof createRedactor>;
 
 /**
  * Retry-After is either delta-seconds (Discord sends fractions) or an HTTP-date (RFC 9110 §10.2.3).
@@ -50,6 +93,7 @@ export function errorForStatus(target: string, response: Response): DeliveryErro
   if (status === 429) {
     return new DeliveryError(`${target} rate limited the request (HTTP 429)`, {
       retryable: true,
+      rateLimited: true,
       status,
       retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
     });

@@ -4,15 +4,23 @@ import type { Db } from '../db/db.ts';
 import { createDiscordClient } from './discord.ts';
 import { createDispatcher, type Dispatcher } from './dispatcher.ts';
 import { createLinearClient } from './linear.ts';
+import { createRedactor } from './errors.ts';
+import { createPacer, discordBudget, linearBudget } from './pacing.ts';
 
 /** The outbox dispatcher with the targets the configuration names. */
 export function dispatcherFromConfig(db: Db, config: Readonly<Config>, logger: Logger): Dispatcher {
   const { maxAttempts, baseDelayMs, maxDelayMs, timeoutMs, leaseMs, pollMs } = config.dispatcher;
+  const pacer = createPacer();
   return createDispatcher({
     db,
     logger: logger.child({ component: 'dispatcher' }),
-    linear: config.linear ? createLinearClient({ ...config.linear, timeoutMs }) : undefined,
-    discord: config.discord ? createDiscordClient({ webhookUrl: config.discord.webhookUrl, timeoutMs }) : undefined,
+    linear: config.linear ? createLinearClient({ ...config.linear, timeoutMs, onResponse: (headers) => pacer.observe('linear', linearBudget(headers)) }) : undefined,
+    discord: config.discord
+      ? createDiscordClient({ webhookUrl: config.discord.webhookUrl, timeoutMs, onResponse: (headers) => pacer.observe('discord', discordBudget(headers)) })
+      : undefined,
+    pacer,
+    redact: createRedactor([config.linear?.apiKey, config.discord?.webhookUrl, config.discord ? new URL(config.discord.webhookUrl).pathname.split('/').at(-1) : undefined]),
+    retentionDays: config.outboxRetentionDays,
     maxAttempts,
     baseDelayMs,
     maxDelayMs,

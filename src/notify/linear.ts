@@ -15,6 +15,8 @@ export interface LinearClientOptions {
   apiUrl?: string;
   labelIds?: string[];
   timeoutMs?: number;
+  /** Sees every answer's headers (X-RateLimit-Requests-Remaining and the like). */
+  onResponse?: (headers: Headers) => void;
 }
 
 export interface LinearIssueInput {
@@ -96,6 +98,7 @@ export function createLinearClient(options: LinearClientOptions): LinearClient {
     } catch (err) {
       throw errorForTransport(TARGET, err, timeoutMs);
     }
+    options.onResponse?.(response.headers);
     const body = parseJson(text) as { data?: T | null; errors?: unknown } | undefined;
     const errors = Array.isArray(body?.errors) ? (body.errors as GraphQLError[]) : [];
     if (response.status === 429 || errors.some((e) => e.extensions?.code === 'RATELIMITED')) {
@@ -143,6 +146,7 @@ function rateLimited(response: Response): DeliveryError {
   const untilReset = Number.isFinite(reset) && reset > 0 ? Math.max(0, reset - Date.now()) : undefined;
   return new DeliveryError(`${TARGET} rate limited the request (HTTP ${response.status})`, {
     retryable: true,
+    rateLimited: true,
     status: response.status,
     retryAfterMs: parseRetryAfter(response.headers.get('retry-after')) ?? untilReset,
   });

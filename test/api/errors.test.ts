@@ -14,9 +14,10 @@ test('every error code is documented in the README with its HTTP status', () => 
   }
 });
 
-test('business rejections are 422 and other codes are not', () => {
+test('business rejections are 422 (403 for a forbidden actor) and other codes are not', () => {
   for (const code of Object.values(ErrorCode)) {
-    const business = ['INSUFFICIENT_BALANCE', 'INVALID_ACTOR', 'INVALID_RESOURCE', 'SAME_ACTOR', 'CONSTRAINT_VIOLATION', 'FORBIDDEN_ACTOR'].includes(code);
+    const business = ['INSUFFICIENT_BALANCE', 'INVALID_ACTOR', 'INVALID_RESOURCE', 'SAME_ACTOR', 'CONSTRAINT_VIOLATION'].includes(code);
     assert.equal(httpStatus[code] === 422, business, code);
   }
+  assert.equal(httpStatus.FORBIDDEN_ACTOR, 403);
 });

@@ -131,7 +131,8 @@ async function judgeRaw(label: string, bytes: Buffer): Promise<void> {
   if (reply.status >= 500) problems.push(`answered ${reply.status}`);
   if (reply.status >= 400 && reply.status < 500) {
     const admin = /^\S+ \/admin\//.test(bytes.toString('latin1', 0, 100));
-    const changed = changedParts(state, after, admin ? ['audit'] : reply.status === 422 ? ['rejections', 'outbox'] : []);
+    // 403 is FORBIDDEN_ACTOR here (no key is ever sent): a business rejection like a 422.
+    const changed = changedParts(state, after, admin ? ['audit', 'authFailures'] : reply.status === 422 || reply.status === 403 ? ['rejections', 'outbox'] : []);
     if (changed.length > 0) problems.push(`a ${reply.status} changed ${changed.join(', ')}`);
   }
   state = after;

@@ -79,7 +79,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
   await revokeApiKey(t.db, 'fuzz-revoked');
   // The admin rate limit (per client address) would turn most admin calls into 429s after the
   // first hundred; the fuzzers need every call to reach the route.
-  const config = loadConfig({ GRIDGOV_ADMIN_KEY: ADMIN_KEY, GRIDGOV_VALIDATOR_VERSION: 'fuzz', GRIDGOV_ADMIN_RATE_PER_MIN: '1000000' });
+  const config = loadConfig({ GRIDGOV_ADMIN_KEY: ADMIN_KEY, GRIDGOV_VALIDATOR_VERSION: 'fuzz', GRIDGOV_ADMIN_RATE_PER_MIN: '1000000', GRIDGOV_ADMIN_AUTH_FAILURES_PER_MIN: '1000000' });
   // Durability is not what the fuzzers test: commits skip the WAL flush wait to keep runs short.
   const url = new URL(t.url);
   url.searchParams.set('options', '-c synchronous_commit=off');
@@ -111,6 +111,8 @@ export interface StateDigest {
   outbox: string;
   control: string;
   audit: string;
+  /** Admin calls without a valid key, counted per address and minute instead of audited one by one. */
+  authFailures: string;
   keys: string;
   world: string;
   breakerOn: boolean;
@@ -130,6 +132,7 @@ export async function stateDigest(db: Db | pg.Client): Promise<StateDigest> {
             (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(attempts), 0) || ':' || count(*) FILTER (WHERE status = 'pending') FROM outbox) AS outbox,
             (SELECT breaker_on || ':' || coalesce(reason, '') || ':' || coalesce(changed_by, '') || ':' || changed_at FROM control) AS control,
             (SELECT count(*) || ':' || coalesce(max(id), 0) FROM admin_audit) AS audit,
+            (SELECT coalesce(sum(failures), 0)::text FROM admin_auth_failures) AS "authFailures",
             (SELECT md5(coalesce(string_agg(name || role || coalesce(revoked_at::text, ''), ',' ORDER BY name), '')) FROM api_keys) AS keys,
             (SELECT (SELECT count(*) FROM actors) || ':' || (SELECT count(*) FROM resources) || ':' ||
                     (SELECT md5(coalesce(string_agg(coalesce(resource, '*') || coalesce(max_transfer::text, '') || coalesce(min_balance::text, ''), ',' ORDER BY resource), '')) FROM constraints) || ':' ||
@@ -240,7 +243,8 @@ export interface Judged {
  * - no 5xx, except 503 CIRCUIT_BREAKER_OPEN (and /health's 503) while the breaker is on;
  * - a 4xx changes nothing, except what the design records for it: a 422's rejection and outbox
  *   rows, a 409's audit row, the audit row of every admin call;
- * - every call to an admin route leaves exactly one audit row (DESIGN §8, invariant 6);
+ * - every call to an admin route leaves exactly one audit row (DESIGN §8, invariant 6), or, without
+ *   a valid key, one more in its address's count of failed authentications;
  * - a JSON reply holds only exact decimals;
  * - every error body has the one error shape.
  */
@@ -271,16 +275,18 @@ export async function judge(target: FuzzTarget, request: FuzzRequest, before: St
     // What a refusal may write, by design: a business rejection its rejection row and outbox rows,
     // an idempotency conflict and every admin call an audit row. Nothing else.
     // Any failed call under /admin/, an unknown path too, is audited (see auditFailedAdminCall).
-    const allowed: Array<keyof StateDigest> = admin || serverPath(request.url).startsWith('/admin/') ? ['audit'] : [];
+    const allowed: Array<keyof StateDigest> = admin || serverPath(request.url).startsWith('/admin/') ? ['audit', 'authFailures'] : [];
     if (route === 'POST /execute' && status === 409) allowed.push('audit');
-    if (route === 'POST /execute' && status === 422) allowed.push('rejections', 'outbox');
+    // A business rejection: 422, or 403 FORBIDDEN_ACTOR (world's funds, another actor's funds).
+    if (route === 'POST /execute' && (status === 422 || code === 'FORBIDDEN_ACTOR')) allowed.push('rejections', 'outbox');
     const changed = changedParts(before, after, allowed);
     if (changed.length > 0) problems.push(`a ${status} changed ${changed.join(', ')}`);
   }
   if (admin) {
     const [countBefore] = before.audit.split(':').map(Number);
     const [countAfter] = after.audit.split(':').map(Number);
-    if (countAfter! - countBefore! !== 1) problems.push(`an admin call left ${countAfter! - countBefore!} audit rows`);
+    const counted = Number(after.authFailures) - Number(before.authFailures);
+    if (countAfter! - countBefore! + counted !== 1) problems.push(`an admin call left ${countAfter! - countBefore!} audit rows and ${counted} counted failures`);
   }
   if (status < 300 && body !== undefined) problems.push(...inexactNumbers(body).map((n) => `inexact number ${n}`));
   // /health's 503 is its own documented body: each check's result.

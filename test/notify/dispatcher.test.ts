@@ -102,7 +102,7 @@ test('a reply lost after Linear created the issue: the retry finds it, still one
   assert.equal([...linear.issues.values()].filter((i) => i.id === linearIssueIdFor(id)).length, 1, 'one issue');
 });
 
-test('failures back off and, after the last attempt, the row is dead; a 429 waits as asked', async () => {
+test('failures back off and, after the last attempt, the row is dead; a 429 waits as asked and keeps its attempts', async () => {
   const id = await reject();
   linear.setMode('fail');
   discord.setMode('rateLimit');
@@ -120,7 +120,8 @@ test('failures back off and, after the last attempt, the row is dead; a 429 wait
     await dispatcher().runOnce();
   }
   rows = await outbox(id);
-  assert.deepEqual(rows.map((r) => [r.status, r.attempts]), [['dead', 3], ['dead', 3]]);
+  assert.deepEqual(rows.map((r) => [r.status, r.attempts]), [['pending', 0], ['dead', 3]]);
+  assert.match(rows[0]!.last_error ?? '', /rate limited/);
 });
 
 test('a hanging Linear times out and never holds up /execute', async () => {

@@ -20,6 +20,11 @@ export interface FakeDiscordOptions {
   token?: string;
   /** retry_after in the 429 body, in seconds; the header carries it rounded up. */
   retryAfterSeconds?: number;
+  /**
+   * A per-webhook bucket as Discord keeps one: `limit` requests per window of `windowMs`, told on
+   * every answer in X-RateLimit-* headers, and refused with 429 past it.
+   */
+  bucket?: { limit: number; windowMs: number };
 }
 
 export interface FakeDiscordRequest {
@@ -42,6 +47,8 @@ export interface FakeDiscord {
   webhookUrl: string;
   messages: FakeDiscordMessage[];
   requests: FakeDiscordRequest[];
+  /** How many answers were 429 because the bucket was empty. */
+  refusals(): number;
   setMode(mode: FakeDiscordMode): void;
   close(): Promise<void>;
 }
@@ -55,12 +62,42 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   const messages: FakeDiscordMessage[] = [];
   const requests: FakeDiscordRequest[] = [];
   let mode: FakeDiscordMode = 'ok';
+  let refused = 0;
+  const window = { start: 0, used: 0 };
+
+  /** Takes one request from the bucket: its X-RateLimit-* headers, or undefined past the limit. */
+  function take(): { headers: Record<string, string>; retryAfter: number } {
+    const bucket = options.bucket!;
+    const now = Date.now();
+    if (now >= window.start + bucket.windowMs) Object.assign(window, { start: now, used: 0 });
+    const resetAfter = (window.start + bucket.windowMs - now) / 1000;
+    const allowed = window.used < bucket.limit;
+    if (allowed) window.used++;
+    const headers = {
+      'x-ratelimit-limit': String(bucket.limit),
+      'x-ratelimit-remaining': String(bucket.limit - window.used),
+      'x-ratelimit-reset': ((window.start + bucket.windowMs) / 1000).toFixed(3),
+      'x-ratelimit-reset-after': resetAfter.toFixed(3),
+      'x-ratelimit-bucket': 'f1a2b3c4d5e6',
+    };
+    return { headers, retryAfter: allowed ? -1 : resetAfter };
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const body = await readJson(req);
     requests.push({ path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body });
     if (mode === 'hang') return;
+    let limits: Record<string, string> = {};
+    if (options.bucket) {
+      const taken = take();
+      limits = taken.headers;
+      if (taken.retryAfter >= 0) {
+        refused++;
+        const headers = { ...limits, 'retry-after': String(Math.ceil(taken.retryAfter)), 'x-ratelimit-scope': 'user' };
+        return send(res, 429, { message: 'You are being rate limited.', retry_after: taken.retryAfter, global: false }, headers);
+      }
+    }
     if (mode === 'fail') return send(res, 500, { message: '500: Internal Server Error', code: 0 });
     if (mode === 'rateLimit') {
       return send(
@@ -87,7 +124,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     const id = snowflake();
     messages.push({ id, body: message });
     if (url.searchParams.get('wait') !== 'true') {
-      res.writeHead(204).end();
+      res.writeHead(204, limits).end();
       return;
     }
     send(res, 200, {
@@ -99,7 +136,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       webhook_id: webhookId,
       author: { id: webhookId, username: 'Grid Governance', bot: true },
       timestamp: new Date().toISOString(),
-    });
+    }, limits);
   }
 
   const server = await startFakeServer(handle, (res, err) => send(res, 500, { message: String(err), code: 0 }));
@@ -110,6 +147,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     webhookUrl: `${origin}/api/webhooks/${webhookId}/${token}`,
     messages,
     requests,
+    refusals: () => refused,
     setMode(next) {
       mode = next;
     },

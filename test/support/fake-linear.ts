@@ -17,6 +17,8 @@ export const FakeLinearMode = {
   rateLimit: 'rateLimit',
   /** Store the issue, then cut the connection: the caller cannot know the create landed. */
   dropAfterCreate: 'dropAfterCreate',
+  /** Refuse the request with an error that echoes the Authorization header back, as some proxies do. */
+  echoKey: 'echoKey',
 } as const;
 export type FakeLinearMode = (typeof FakeLinearMode)[keyof typeof FakeLinearMode];
 
@@ -106,6 +108,11 @@ export async function startFakeLinear(options: FakeLinearOptions = {}): Promise<
     if (mode === 'rateLimit') {
       const error = { message: 'Rate limit exceeded', extensions: { code: 'RATELIMITED', type: 'ratelimited' } };
       return send(res, 429, { errors: [error] }, { 'retry-after': '1' });
+    }
+    if (mode === 'echoKey') {
+      const echoed = `Invalid request: headers {"authorization":"${req.headers.authorization}"} key=${req.headers.authorization}`;
+      const extensions = { type: 'invalid input', code: 'INPUT_ERROR', statusCode: 400, userError: true, userPresentableMessage: echoed };
+      return send(res, 400, { errors: [{ message: echoed, extensions }] });
     }
     if (req.method !== 'POST' || req.url !== '/graphql') return send(res, 404, { errors: [{ message: 'Not found' }] });
     if (req.headers.authorization !== apiKey) {

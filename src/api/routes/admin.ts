@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CodedError } from '../../domain/errors.ts';
 import { findUnstorable } from '../../domain/proposal.ts';
 import { auditDenied, auditRead, listAudit } from '../../governance/audit.ts';
+import { listAuthFailures, recordAuthFailure } from '../../governance/auth-failures.ts';
 import { hasRole, presentedKey, type Caller, type Role } from '../../governance/auth.ts';
 import type { Admin } from '../../governance/admin.ts';
 import type { AppDeps } from '../app.ts';
@@ -31,45 +32,61 @@ function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   throw new ApiError('BAD_REQUEST', issue?.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : `${field}: ${issue?.message}`, { field });
 }
 
-/** The caller, or why there is none. The audit names callers by the key the database checks. */
-async function authorize(deps: AppDeps, request: FastifyRequest): Promise<{ caller?: Caller; denial?: ApiError }> {
+/** Who to name in the audit: the key's name, never the key itself. */
+async function auditName(deps: AppDeps, request: FastifyRequest): Promise<{ name: string; caller?: Caller; denial?: ApiError }> {
   const auth = await deps.authenticate(request.headers.authorization);
-  if (auth.kind === 'caller') return { caller: auth.caller };
-  if (auth.kind === 'invalid') return { denial: new ApiError('UNAUTHORIZED', auth.reason) };
-  return { denial: new ApiError('UNAUTHORIZED', 'an API key is required: Authorization: Bearer <key>') };
+  if (auth.kind === 'caller') return { name: auth.caller.name, caller: auth.caller };
+  if (auth.kind === 'invalid') return { name: '(invalid key)', denial: new ApiError('UNAUTHORIZED', auth.reason) };
+  return { name: 'anonymous', denial: new ApiError('UNAUTHORIZED', 'an API key is required: Authorization: Bearer <key>') };
 }
 
 /**
  * Audits a failed admin call that never reached its handler (a body that is not JSON, too large,
- * of the wrong type): every admin call, denied or failed, leaves an audit row.
+ * of the wrong type): every admin call, denied or failed, leaves an audit row, or, without a
+ * valid key, a count in its address's row of the minute.
  */
 export async function auditFailedAdminCall(deps: AppDeps, request: FastifyRequest, code: string): Promise<void> {
   if (request.audited || !request.url.startsWith('/admin/')) return;
   request.audited = true;
+  const { denial } = await auditName(deps, request);
   const action = `admin.${request.url.slice(7).split('?')[0]}`.replace(/[^a-z0-9_.-]/g, '_').slice(0, 64);
-  await auditDenied(deps.db, { key: presentedKey(request.headers.authorization), action, payload: {}, outcome: code });
+  if (denial) await recordAuthFailure(deps.db, { address: request.ip, action, outcome: denial.code });
+  else await auditDenied(deps.db, { key: presentedKey(request.headers.authorization), action, payload: {}, outcome: code });
 }
 
 export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admin: Admin }): void {
   app.decorateRequest('audited', false);
+  // Calls with a valid key are limited per key, so no one else's junk can use up an operator's share.
   const limit = createRateLimiter({ perMinute: deps.adminRatePerMinute ?? 120 });
+  const failuresPerMinute = deps.adminAuthFailuresPerMinute ?? 30;
+
+  const rateLimited = (reply: FastifyReply, seconds: number, what: string) => {
+    void reply.header('retry-after', String(seconds));
+    return new ApiError('RATE_LIMITED', `too many ${what}; retry in ${seconds} s`, { retry_after: seconds });
+  };
+
+  /**
+   * Failed authentication is counted per client address in PostgreSQL (shared by the replicas)
+   * and refused past the limit; its audit is that count, not a row per call.
+   */
+  const refuseUnauthenticated = async (request: FastifyRequest, reply: FastifyReply, action: string, denial: ApiError): Promise<never> => {
+    const count = await recordAuthFailure(deps.db, { address: request.ip, action, outcome: denial.code });
+    if (count.failures > failuresPerMinute) throw rateLimited(reply, count.retryAfterSeconds, 'failed authentications from this address');
+    throw denial;
+  };
 
   /** Authenticates, authorises and audits an admin call; the handler audits its own success. */
   const guarded =
     (action: string, role: Role, handler: (caller: Caller, request: FastifyRequest, key: string | undefined) => Promise<unknown>) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
       request.audited = true;
-      const { caller, denial } = await authorize(deps, request);
+      const { name, caller, denial } = await auditName(deps, request);
+      if (denial) return refuseUnauthenticated(request, reply, action, denial);
       const key = presentedKey(request.headers.authorization);
       const payload = { request: request.method === 'GET' ? request.query : request.body };
-      // Limited per client address whatever the key, so guessing keys is as slow as any call.
-      const allowed = limit(request.ip);
+      const allowed = limit(name);
       let failure: ApiError | undefined;
-      if (!allowed.ok) {
-        void reply.header('retry-after', String(allowed.retryAfterSeconds));
-        failure = new ApiError('RATE_LIMITED', `too many admin requests; retry in ${allowed.retryAfterSeconds} s`, { retry_after: allowed.retryAfterSeconds });
-      }
-      failure ??= denial;
+      if (!allowed.ok) failure = rateLimited(reply, allowed.retryAfterSeconds, 'admin requests with this key');
       if (!failure && !hasRole(caller, role)) failure = new ApiError('FORBIDDEN', `${action} needs the ${role} role`);
       if (failure) {
         await auditDenied(deps.db, { key, action, payload, outcome: failure.code });
@@ -114,8 +131,18 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admi
     guarded('admin.audit', 'viewer', async (_caller, request, key) => {
       const q = parseQuery(auditQuery, request.query);
       const page = await listAudit(deps.readDb, { before: q.cursor, limit: q.limit, action: q.action, adminUser: q.admin_user });
-      await auditRead(deps.db, key, { request: request.query });
+      await auditRead(deps.db, key, 'admin.audit', { request: request.query });
       return page;
+    }),
+  );
+
+  app.get(
+    '/admin/auth-failures',
+    guarded('admin.auth_failures', 'viewer', async (_caller, request, key) => {
+      const { limit: rows } = parseQuery(z.strictObject({ limit: limitParam }), request.query);
+      const failures = await listAuthFailures(deps.readDb, rows);
+      await auditRead(deps.db, key, 'admin.auth_failures', { request: request.query });
+      return { failures };
     }),
   );
 }

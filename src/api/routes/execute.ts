@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CodedError } from '../../domain/errors.ts';
 import { parseProposal } from '../../domain/proposal.ts';
 import { isDatabaseUnavailable } from '../../db/db.ts';
-import { hasRole, type Caller } from '../../governance/auth.ts';
+import { hasRole, presentedKey, type Caller, type Role } from '../../governance/auth.ts';
 import { CircuitBreakerOpenError, type ExecuteItem, type ExecuteOutcome } from '../../ledger/execute.ts';
 import { commitFailed } from '../../ledger/group-commit.ts';
 import { identify, type AppDeps } from '../app.ts';
@@ -25,10 +25,40 @@ export function outcomeReply(outcome: ExecuteOutcome): { status: number; body: R
   }
 }
 
-function item(body: unknown, caller: Caller | undefined, field = ''): ExecuteItem | ApiError {
+/** Who is proposing: the caller, its key, and whether it must prove who it is. */
+interface Proposer {
+  caller: Caller | undefined;
+  key: string | undefined;
+  required: boolean;
+}
+
+function item(body: unknown, proposer: Proposer, field = ''): ExecuteItem | ApiError {
   const parsed = parseProposal(body);
   if (!parsed.ok) return new ApiError('MALFORMED_PROPOSAL', `${field}${parsed.message}`, { field: `${field}${parsed.field}` });
-  return { proposal: parsed.proposal, raw: body, system: hasRole(caller, 'system'), caller: caller?.name ?? 'anonymous' };
+  const { caller } = proposer;
+  return {
+    proposal: parsed.proposal,
+    raw: body,
+    system: hasRole(caller, 'system'),
+    caller: caller?.name ?? 'anonymous',
+    agentActor: caller?.actorId,
+    // When keys are required, a swap debiting several actors is the runner's or an operator's.
+    manyDebtors: !proposer.required || hasRole(caller, 'system') || hasRole(caller, 'operator'),
+    identity: caller ? { roles: caller.roles, actorId: caller.actorId, key: proposer.key } : undefined,
+  };
+}
+
+/** The caller of /execute; with execute auth required, a key that may propose is needed. */
+async function proposer(request: FastifyRequest, deps: AppDeps): Promise<Proposer> {
+  const caller = await identify(request, deps.authenticate);
+  const required = deps.access?.execute === 'required';
+  if (required) {
+    if (!caller) throw new ApiError('UNAUTHORIZED', 'an API key is required to propose: Authorization: Bearer <key>');
+    if (!['system', 'operator', 'agent'].some((role) => hasRole(caller, role as Role))) {
+      throw new ApiError('FORBIDDEN', 'proposing needs an agent, system or operator key');
+    }
+  }
+  return { caller, key: presentedKey(request.headers.authorization), required };
 }
 
 function asApiError(error: unknown): ApiError {
@@ -47,8 +77,7 @@ function logRejections(request: FastifyRequest, outcomes: ExecuteOutcome[]): voi
 
 export function registerExecuteRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post('/execute', async (request, reply) => {
-    const caller = await identify(request, deps.authenticate);
-    const next = item(request.body, caller);
+    const next = item(request.body, await proposer(request, deps));
     if (next instanceof ApiError) throw next;
     let outcome: ExecuteOutcome;
     try {
@@ -67,7 +96,7 @@ export function registerExecuteRoutes(app: FastifyInstance, deps: AppDeps): void
    * a malformed item fails alone.
    */
   app.post('/execute/batch', { bodyLimit: 4 * 1024 * 1024 }, async (request) => {
-    const caller = await identify(request, deps.authenticate);
+    const who = await proposer(request, deps);
     const body = request.body as { proposals?: unknown } | null;
     const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
     if (!body || !Array.isArray(body.proposals) || keys.some((k) => k !== 'proposals')) {
@@ -76,7 +105,7 @@ export function registerExecuteRoutes(app: FastifyInstance, deps: AppDeps): void
     if (body.proposals.length === 0 || body.proposals.length > MAX_BATCH) {
       throw new ApiError('MALFORMED_PROPOSAL', `proposals must hold 1 to ${MAX_BATCH} items`, { field: 'proposals' });
     }
-    const items = body.proposals.map((p, i) => item(p, caller, `proposals.${i}.`));
+    const items = body.proposals.map((p, i) => item(p, who, `proposals.${i}.`));
     const valid = items.filter((i): i is ExecuteItem => !(i instanceof ApiError));
     let outcomes: ExecuteOutcome[] = [];
     try {

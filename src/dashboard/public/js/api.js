@@ -2,19 +2,31 @@
 // envelope {status, body}: a refusal is data to explain, not a failed resource.
 
 const KEY_STORAGE = 'gridgov.apiKey';
+// The live event stream (EventSource) cannot send a header: the dashboard server turns this
+// session cookie, sent only to its own /api, into the Authorization header it forwards.
+const KEY_COOKIE = 'gridgov_key';
 
-/** The admin key lives in sessionStorage: gone when the browser session ends, never in a URL. */
+function setCookie(value, maxAge) {
+  document.cookie = `${KEY_COOKIE}=${encodeURIComponent(value)}; path=/api; SameSite=Strict${maxAge === undefined ? '' : `; Max-Age=${maxAge}`}`;
+}
+
+/** The key lives in sessionStorage: gone when the browser session ends, never in a URL. */
 export const session = {
   get key() {
     return sessionStorage.getItem(KEY_STORAGE) ?? '';
   },
   setKey(key) {
     sessionStorage.setItem(KEY_STORAGE, key);
+    setCookie(key);
   },
   forget() {
     sessionStorage.removeItem(KEY_STORAGE);
+    setCookie('', 0);
   },
 };
+
+/** Fired when the validator wants a key for reading and this session holds none that works. */
+export const KEY_NEEDED = 'gridgov:key-needed';
 
 const WORDS = {
   UNAUTHORIZED: 'The validator did not accept the API key',
@@ -56,7 +68,8 @@ export function describeError(status, body) {
 export async function api(path, { method = 'GET', body, auth = false, key, accept = [] } = {}) {
   const headers = { 'x-gridgov-envelope': '1', accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const token = key ?? (auth ? session.key : '');
+  // The session's key goes with every call: a validator exposed beyond loopback wants one for reads too.
+  const token = key ?? session.key;
   if (token) headers.authorization = `Bearer ${token}`;
   let response;
   try {
@@ -67,12 +80,15 @@ export async function api(path, { method = 'GET', body, auth = false, key, accep
   if (!response.ok) throw new ApiError(response.status, null, `The dashboard server answered HTTP ${response.status}.`);
   const envelope = await response.json();
   if ((envelope.status >= 200 && envelope.status < 300) || accept.includes(envelope.status)) return envelope.body;
+  if (envelope.status === 401 && key === undefined && !auth) window.dispatchEvent(new CustomEvent(KEY_NEEDED));
   throw new ApiError(envelope.status, envelope.body, describeError(envelope.status, envelope.body));
 }
 
 /** The validator's answer and its status, whatever the status: for optional routes. */
 export async function probe(path) {
-  const response = await fetch(`/api${path}`, { headers: { 'x-gridgov-envelope': '1', accept: 'application/json' }, cache: 'no-store' });
+  const headers = { 'x-gridgov-envelope': '1', accept: 'application/json' };
+  if (session.key) headers.authorization = `Bearer ${session.key}`;
+  const response = await fetch(`/api${path}`, { headers, cache: 'no-store' });
   if (!response.ok) throw new ApiError(response.status, null, `The dashboard server answered HTTP ${response.status}.`);
   return response.json();
 }

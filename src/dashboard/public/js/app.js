@@ -1,6 +1,6 @@
 // The shell: routes (#/page), the live connection, and the breaker badge shown on every page.
-import { api } from './api.js';
-import { h, notice, replace, throttle } from './dom.js';
+import { api, session, KEY_NEEDED } from './api.js';
+import { field, h, notice, replace, throttle } from './dom.js';
 import { connectLive } from './live.js';
 import { overviewPage } from './pages/overview.js';
 import { actorsPage, actorPage } from './pages/actors.js';
@@ -86,6 +86,50 @@ function render() {
   current = route.page(main, params, context) ?? {};
   document.title = `${current.title ?? 'Dashboard'} · Grid Governance`;
 }
+
+/**
+ * The validator refused a read for want of a key (GRIDGOV_READ_AUTH=required): ask for one once,
+ * above the page, and keep it for the browser session; the page is then drawn again with it.
+ */
+let asking = false;
+function askForKey() {
+  if (asking) return;
+  asking = true;
+  const input = h('input', { type: 'password', id: 'read-key', name: 'key', autocomplete: 'off', spellcheck: 'false', required: true });
+  const outcome = h('div', { id: 'read-key-result' });
+  const form = h(
+    'form',
+    {
+      id: 'read-key-form',
+      class: 'inline-form',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const key = input.value.trim();
+        if (!key) return;
+        try {
+          await api('/actors', { key });
+        } catch (error) {
+          replace(outcome, notice('error', error.message));
+          input.focus();
+          return;
+        }
+        session.setKey(key);
+        panel.remove();
+        asking = false;
+        current?.unmount?.();
+        current = null;
+        render();
+        refreshBreaker();
+      },
+    },
+    field('Viewer key', input, 'This validator asks for an API key to read (any role will do). Kept for this browser session only.'),
+    h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Use this key')),
+  );
+  const panel = h('section', { id: 'key-needed', class: 'notice notice-info', 'aria-label': 'API key needed' }, h('h2', {}, 'An API key is needed'), form, outcome);
+  main.before(panel);
+  input.focus();
+}
+window.addEventListener(KEY_NEEDED, askForKey);
 
 window.addEventListener('hashchange', () => {
   render();
