@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { freePort, isAlive, runAs, waitForExit, waitUntilReady } from '../../src/db/embedded.ts';
 
@@ -86,6 +86,22 @@ function initCluster(bin: string, dir: string, owner: { uid: number; gid: number
   return password;
 }
 
+/**
+ * Lets other users pass through every folder above the cluster: temporary folders (a 0700 mkdtemp
+ * of a test run) are opened to search-only; any other closed folder is named in an error.
+ */
+function openPath(folder: string): void {
+  const temp = resolve(tmpdir());
+  for (let current = folder; ; current = resolve(current, '..')) {
+    const mode = statSync(current).mode;
+    if ((mode & 0o001) === 0) {
+      if (!current.startsWith(`${temp}/`)) throw new Error(`the postgres user cannot pass through ${current}: put the cluster elsewhere (a folder under ${temp})`);
+      chmodSync(current, mode | 0o711);
+    }
+    if (current === resolve(current, '..')) return;
+  }
+}
+
 /** Initialises (when needed) and starts a stock cluster on a free loopback port. */
 export async function startStockPostgres(options: StockOptions = {}): Promise<StockPostgres> {
   const bin = stockBinDir();
@@ -95,6 +111,7 @@ export async function startStockPostgres(options: StockOptions = {}): Promise<St
   mkdirSync(dir, { recursive: true });
   // The postgres user must reach data/ and write its log; secrets stay in 0600 files.
   chmodSync(dir, 0o711);
+  if (owner) openPath(resolve(dir, '..'));
   const password = existsSync(join(dir, 'data', 'PG_VERSION')) ? readFileSync(join(dir, 'password'), 'utf8').trim() : initCluster(bin, dir, owner);
   const port = options.port ?? (await freePort());
   const logFile = join(dir, 'postgres.log');
