@@ -159,8 +159,8 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
   if (webhook && !/^https?:\/\//.test(webhook)) throw new ConfigError('DISCORD_WEBHOOK_URL must be an http(s) URL');
 
   const host = flag('host') ?? nonEmpty(env.HOST) ?? '127.0.0.1';
-  const headersTimeoutMs = integer('GRIDGOV_HEADERS_TIMEOUT_MS', env.GRIDGOV_HEADERS_TIMEOUT_MS, 10_000, 100, 600_000);
-  const requestTimeoutMs = integer('GRIDGOV_REQUEST_TIMEOUT_MS', env.GRIDGOV_REQUEST_TIMEOUT_MS, 30_000, 100, 3_600_000);
+  const headersTimeoutMs = integer('GRIDGOV_HEADERS_TIMEOUT_MS', env.GRIDGOV_HEADERS_TIMEOUT_MS, 20_000, 100, 600_000);
+  const requestTimeoutMs = integer('GRIDGOV_REQUEST_TIMEOUT_MS', env.GRIDGOV_REQUEST_TIMEOUT_MS, 60_000, 100, 3_600_000);
   if (requestTimeoutMs < headersTimeoutMs) throw new ConfigError('GRIDGOV_REQUEST_TIMEOUT_MS must not be shorter than GRIDGOV_HEADERS_TIMEOUT_MS');
 
   return Object.freeze({

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthMode } from '../config.ts';
+import { hasRole } from '../governance/auth.ts';
 import { identify, requireRole, type AppDeps } from './app.ts';
 
 /** Who may call what when the validator is exposed: `required` asks for a key, `open` does not. */
@@ -15,8 +16,8 @@ export interface AccessModes {
 const PUBLIC_READS = new Set(['/livez', '/health', '/openapi.json', '/docs']);
 
 /**
- * With read auth required, every other GET (reads, /events, /metrics) needs a viewer key; an
- * agent, the runner and operators hold the viewer role too. Checked before the body is read.
+ * With read auth required, every other GET (reads, /events, /metrics) needs a viewer key or an
+ * agent's (the runner and operators hold the viewer role). Checked before the body is read.
  */
 export function registerReadAccess(app: FastifyInstance, deps: AppDeps, modes: AccessModes): void {
   if (modes.read === 'open') return;
@@ -25,7 +26,7 @@ export function registerReadAccess(app: FastifyInstance, deps: AppDeps, modes: A
     const route = request.routeOptions.url;
     if (route === undefined || PUBLIC_READS.has(route) || route.startsWith('/admin/')) return;
     const caller = await identify(request, deps.authenticate);
-    requireRole(caller, 'viewer');
+    if (!hasRole(caller, 'agent')) requireRole(caller, 'viewer');
     request.caller = caller;
   });
 }

@@ -75,7 +75,8 @@ export function openApiDocument(version: string) {
           responses: {
             200: json({ type: 'object', properties: { status: { const: 'applied' }, proposal_id: { type: 'string' }, replayed: { type: 'boolean' }, ledger_ids: { type: 'array', items: { type: 'integer' } }, executed_at: { type: 'string', format: 'date-time' } } }, 'Applied (or replayed: true for a retry)'),
             400: errorReply('MALFORMED_PROPOSAL, naming the field'),
-            401: errorReply('An Authorization header was given but the key is not valid'),
+            401: errorReply('The key is not valid, or none was given while GRIDGOV_EXECUTE_AUTH is required'),
+            403: json({ type: 'object', properties: { status: { enum: ['rejected', 'error'] }, error_code: { enum: ['FORBIDDEN_ACTOR', 'FORBIDDEN'] }, message: { type: 'string' } } }, "FORBIDDEN_ACTOR: a recorded rejection (world's funds without system, an agent key debiting another actor, several debtors without system or operator); FORBIDDEN: a viewer key"),
             409: errorReply('IDEMPOTENCY_CONFLICT'),
             422: json({ type: 'object', properties: { status: { const: 'rejected' }, error_code: { type: 'string' }, message: { type: 'string' }, replayed: { type: 'boolean' } } }, 'Business rejection, recorded once'),
             503: errorReply('CIRCUIT_BREAKER_OPEN (nothing recorded) or DATABASE_UNAVAILABLE (nothing recorded, unless the connection broke during the commit): retry with the same proposal_id'),

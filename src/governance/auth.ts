@@ -13,13 +13,16 @@ export interface Caller {
   actorId?: string;
 }
 
-/** Roles nest viewer < operator < admin; system (the runner's role) and agents also read. */
+/**
+ * Roles nest viewer < operator < admin; system (the runner's role) also reads. An agent reads the
+ * API's reads too (the access hook lets it), but not the admin audit: it is no viewer.
+ */
 const GRANTS: Record<Role, Role[]> = {
   viewer: ['viewer'],
   operator: ['viewer', 'operator'],
   admin: ['viewer', 'operator', 'admin'],
   system: ['viewer', 'system'],
-  agent: ['viewer', 'agent'],
+  agent: ['agent'],
 };
 
 export function hasRole(caller: Caller | undefined, role: Role): boolean {

@@ -106,6 +106,9 @@ test('reads, /events and /metrics need a viewer key; /livez, /health and the doc
     }
   }
   for (const path of ['/livez', '/openapi.json']) assert.equal((await http(world.v.url, 'GET', path)).status, 200, path);
+  // An agent reads the world, but the admin audit is for people holding the viewer role.
+  const audit = await http(world.v.url, 'GET', '/admin/audit?limit=1', undefined, auth('agent'));
+  assert.equal(audit.status, 403);
   assert.notEqual((await http(world.v.url, 'GET', '/health')).status, 401);
 
   const refused = await fetch(`${world.v.url}/events`, { headers: { accept: 'text/event-stream' } });
