@@ -2,6 +2,10 @@
  * `npm test`: starts one real PostgreSQL for the whole run (embedded, or TEST_DATABASE_URL's
  * server), migrates a template database that each test file clones, runs Node's test runner, then
  * stops the server and exits with the runner's code.
+ *
+ * Two loops: with no file named, `npm test` runs the fast loop, every test file outside the
+ * folders in FULL_ONLY; `npm run test:all` (`--all`) runs every file. Files named on the command
+ * line run whatever folder they are in.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -13,6 +17,12 @@ import { databaseUrl, startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 
 const TEMPLATE = 'gridgov_template';
+
+/**
+ * Folders of test/ that only the full loop runs: the n8n workflow, the chaos harness, the browser
+ * (Chromium), long simulations, the fuzzing floods, and the lint configuration's own test.
+ */
+const FULL_ONLY = new Set(['n8n', 'chaos', 'browser', 'simulation', 'fuzz', 'lint']);
 
 function findTests(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {
@@ -34,7 +44,10 @@ async function prepareTemplate(serverUrl: string): Promise<void> {
 }
 
 async function run(): Promise<number> {
-  const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : findTests('test').sort();
+  const all = process.argv.includes('--all');
+  const named = process.argv.slice(2).filter((arg) => arg !== '--all');
+  const everything = findTests('test').sort();
+  const files = named.length > 0 ? named : all ? everything : everything.filter((file) => !FULL_ONLY.has(file.split(/[\\/]/)[1] ?? ''));
   const dataDir = mkdtempSync(join(tmpdir(), 'gridgov-test-'));
   const server = process.env.TEST_DATABASE_URL
     ? { url: process.env.TEST_DATABASE_URL, stop: async () => undefined }
