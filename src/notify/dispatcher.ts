@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
+import { backoffMs } from '../retry.ts';
 import { DeliveryError } from './errors.ts';
 import { linearIssueIdFor, type LinearClient } from './linear.ts';
 import { rejectionEmbed, type DiscordClient, type RejectionLeg } from './discord.ts';
@@ -30,17 +31,14 @@ interface ClaimedRow {
   rejected_at: Date;
 }
 
-/** Exponential backoff with full jitter, capped; a target's own Retry-After wins when longer. */
-export function backoffMs(attempt: number, base: number, max: number, random = Math.random): number {
-  const ceiling = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
+/** A field of a refused proposal as the ticket shows it: text as it came, anything else as JSON. */
+const shown = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '?' : JSON.stringify(value));
 
 function legsOf(proposal: Record<string, unknown>): RejectionLeg[] {
   const legs = Array.isArray(proposal.legs) ? proposal.legs : [proposal];
   return legs.map((leg) => {
     const l = (typeof leg === 'object' && leg ? leg : {}) as Record<string, unknown>;
-    return { actor_from: String(l.actor_from ?? '?'), actor_to: String(l.actor_to ?? '?'), resource: String(l.resource ?? '?'), amount: String(l.amount ?? '?') };
+    return { actor_from: shown(l.actor_from), actor_to: shown(l.actor_to), resource: shown(l.resource), amount: shown(l.amount) };
   });
 }
 
@@ -116,7 +114,8 @@ export function createDispatcher(options: DispatcherOptions) {
     }
     const error = result.error instanceof DeliveryError ? result.error : new DeliveryError(String((result.error as Error)?.message ?? result.error), { retryable: true });
     const dead = !error.retryable || row.attempts >= options.maxAttempts;
-    const delay = Math.max(error.retryAfterMs ?? 0, backoffMs(row.attempts, options.baseDelayMs, options.maxDelayMs));
+    // The shared backoff; a target's own Retry-After wins when longer.
+    const delay = Math.max(error.retryAfterMs ?? 0, backoffMs(row.attempts - 1, { baseMs: options.baseDelayMs, maxMs: options.maxDelayMs }));
     await db.query(
       `UPDATE outbox SET status = $2, last_error = $3, updated_at = now(),
               next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) WHERE id = $1`,
