@@ -6,6 +6,7 @@ import { toMicro } from '../domain/scenario.ts';
 import { balanceKey } from '../domain/validate.ts';
 import type { Db } from '../db/db.ts';
 import type { ActorDirectory } from '../ledger/actors.ts';
+import { EVENTS_CHANNEL } from '../ledger/activity.ts';
 import { appendEntries, LedgerKind } from '../ledger/append.ts';
 import { lockBalances } from '../ledger/execute-sql.ts';
 import { auditPayload } from './audit.ts';
@@ -140,7 +141,7 @@ export function createAdmin(deps: AdminDeps) {
       const row = rows[0]!;
       const state = { enabled: row.breaker_on, reason: row.reason, changed_by: row.changed_by, changed_at: row.changed_at.toISOString() };
       await audit(tx, input.adminUser, 'admin.circuit_breaker', { request: input.payload, result: state }, 'applied');
-      await tx.query("SELECT pg_notify('gridgov_events', $1)", [JSON.stringify({ type: 'breaker', ...state })]);
+      await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, JSON.stringify({ type: 'breaker', ...state })]);
       return state;
     });
   }

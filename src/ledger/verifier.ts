@@ -1,4 +1,5 @@
 import { formatMicro, microFromDb, type Micro } from '../domain/money.ts';
+import { balanceKey } from '../domain/validate.ts';
 import type { Db } from '../db/db.ts';
 import { createCheckpoint, CheckpointMaker } from './checkpoint.ts';
 import { createFenceTracker } from './fence.ts';
@@ -24,8 +25,6 @@ export interface Verdict {
   checkpoint?: number;
 }
 
-const key = (actor: string, resource: string) => `${actor}|${resource}`;
-
 /**
  * The incremental drift check behind /health. It keeps in memory the balances the ledger implies
  * at a settled id (the base), advanced each tick by the entries that settled since, and starting
@@ -44,7 +43,7 @@ export function createDriftVerifier(db: Db, options: VerifierOptions) {
       'SELECT actor_id::text, resource, amount::text FROM checkpoint_balances WHERE ledger_id = $1',
       [checkpoint],
     );
-    base = { id: checkpoint, amounts: new Map(rows.map((r) => [key(r.actor_id, r.resource), { actor: r.actor_id, resource: r.resource, amount: microFromDb(r.amount) }])) };
+    base = { id: checkpoint, amounts: new Map(rows.map((r) => [balanceKey(r.actor_id, r.resource), { actor: r.actor_id, resource: r.resource, amount: microFromDb(r.amount) }])) };
   }
 
   async function advance(tx: Db, to: number): Promise<void> {
@@ -54,7 +53,7 @@ export function createDriftVerifier(db: Db, options: VerifierOptions) {
       [base.id, to],
     );
     for (const r of rows) {
-      const k = key(r.actor, r.resource);
+      const k = balanceKey(r.actor, r.resource);
       const entry = base.amounts.get(k) ?? { actor: r.actor, resource: r.resource, amount: 0n };
       entry.amount += microFromDb(r.amount);
       base.amounts.set(k, entry);
@@ -80,7 +79,7 @@ export function createDriftVerifier(db: Db, options: VerifierOptions) {
     const balances = new Map<string, Micro>();
     let moves = 0;
     for (const r of rows) {
-      const k = key(r.actor, r.resource);
+      const k = balanceKey(r.actor, r.resource);
       if (r.src === 's') checkedAt = r.at;
       else if (r.src === 'b') {
         balances.set(k, microFromDb(r.amount));
