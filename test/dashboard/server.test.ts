@@ -141,7 +141,8 @@ test('gridgov dashboard serves the pages for the validator it is given, and stop
   try {
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`gridgov dashboard did not start:\n${output}`)), 20_000);
+      // Generous: a busy machine may take long to start a process; this only names a hang.
+      const timer = setTimeout(() => reject(new Error(`gridgov dashboard did not start:\n${output}`)), 90_000);
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
         const match = /dashboard listening on (http:\/\/\S+) \(validator (\S+)\)/.exec(output);
