@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     await db.query("UPDATE balances SET amount = amount + 1 WHERE resource = 'energy' AND actor_id = (SELECT id FROM actors WHERE name = 'actor-00001')");
     await db.query("DELETE FROM balances WHERE resource = 'water' AND actor_id = (SELECT id FROM actors WHERE name = 'actor-00002')");
     await db.query("INSERT INTO balances (actor_id, resource, amount) SELECT id, 'gold', 5 FROM actors WHERE name = 'actor-00003'");
-    const real = await timed(() => rehydrate(db, { onProgress: (p) => p.doneIds % 2_000_000 === 0 && log(`  rehydrate ${fmt(p.doneIds)}/${fmt(p.totalIds)}`) }));
+    const real = await timed(() => rehydrate(db, { onProgress: (p) => void (p.doneIds % 2_000_000 === 0 && log(`  rehydrate ${fmt(p.doneIds)}/${fmt(p.totalIds)}`)) }));
     const rehydrateMemory = memory.peak();
     if (!real.value.ok || real.value.corrections.length !== 3) throw new Error(`rehydrate did not repair the 3 rows: ${JSON.stringify(real.value.corrections)}`);
     log(`rehydrate dry run ${dry.ms} ms, real ${real.ms} ms (locked ${real.value.lockedMs} ms), peak RSS ${rehydrateMemory.rssMb} MB`);

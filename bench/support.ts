@@ -38,7 +38,7 @@ export function median(values: number[]): number {
 
 export function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  let pgVersion = '';
+  const pgVersion = '';
   return `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${pgVersion}`;
 }
 

@@ -5,6 +5,10 @@
  * The server: TEST_DATABASE_URL's (a superuser URL; the run makes and drops its own databases
  * there), else TEST_POSTGRES=stock for Debian's postgresql package as shipped (started here on a
  * free port, see test/support/stock-postgres.ts), else the embedded one.
+ *
+ * Two loops: with no file named, `npm test` runs the fast loop, every test file outside the
+ * folders in FULL_ONLY; `npm run test:all` (`--all`) runs every file. Files named on the command
+ * line run whatever folder they are in.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -18,6 +22,12 @@ import { startStockPostgres, testServerKind } from '../test/support/stock-postgr
 
 // A server of someone else's may be shared by several runs: each migrates a template of its own.
 const TEMPLATE = process.env.TEST_DATABASE_URL ? `gridgov_template_${process.pid}` : 'gridgov_template';
+
+/**
+ * Folders of test/ that only the full loop runs: the n8n workflow, the chaos harness, the browser
+ * (Chromium), long simulations, the fuzzing floods, and the lint configuration's own test.
+ */
+const FULL_ONLY = new Set(['n8n', 'chaos', 'browser', 'simulation', 'fuzz', 'lint']);
 
 function findTests(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {
@@ -60,7 +70,10 @@ async function dropDatabase(serverUrl: string, name: string): Promise<void> {
 }
 
 async function run(): Promise<number> {
-  const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : findTests('test').sort();
+  const all = process.argv.includes('--all');
+  const named = process.argv.slice(2).filter((arg) => arg !== '--all');
+  const everything = findTests('test').sort();
+  const files = named.length > 0 ? named : all ? everything : everything.filter((file) => !FULL_ONLY.has(file.split(/[\\/]/)[1] ?? ''));
   const dataDir = mkdtempSync(join(tmpdir(), 'gridgov-test-'));
   const server = await startServer(dataDir);
   try {

@@ -47,6 +47,8 @@ export interface Config {
   agents: AgentConfig;
   /** The runner's API key (system role); GRIDGOV_ADMIN_KEY when unset. */
   runnerKey: string | undefined;
+  /** `gridgov start`'s in-process runner: whether it runs, and the pause between epochs. */
+  runner: { enabled: boolean; intervalMs: number };
   /** The web dashboard: its port when set explicitly, and the validator it reads from. */
   dashboard: { port: number | undefined; validatorUrl: string };
   /** The validator's background drift verifier, checkpoints and hash-chain sealer. */
@@ -220,6 +222,10 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       throw new ConfigError(message);
     }),
     runnerKey: nonEmpty(env.GRIDGOV_RUNNER_KEY) ?? adminKey,
+    runner: {
+      enabled: flags['no-runner'] !== true && onOff('GRIDGOV_RUNNER', env.GRIDGOV_RUNNER, true),
+      intervalMs: integer('--interval / GRIDGOV_RUNNER_INTERVAL_MS', flag('interval') ?? env.GRIDGOV_RUNNER_INTERVAL_MS, 2000, 0, 86_400_000),
+    },
     dashboard: {
       port: dashboardPort === undefined ? undefined : integer('GRIDGOV_DASHBOARD_PORT', dashboardPort, 0, 0, 65535),
       validatorUrl,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Move, Reply } from '../domain/negotiation.ts';
 import { emptyUsage } from '../domain/stats.ts';
+import { backoffMs } from '../retry.ts';
 import { moveJsonSchema, parseMove, parseReply, proposePrompt, replyJsonSchema, respondPrompt, SYSTEM_INSTRUCTION, type Parsed } from './prompts.ts';
 import type { Decided, Strategy, StrategyName } from './types.ts';
 
@@ -72,7 +73,7 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
         if (signal.aborted) return fail(`no answer from ${client.model} within ${settings.timeoutMs} ms`);
         const retryable = error instanceof ModelCallError ? error.retryable : true;
         if (!retryable || attempt >= settings.retries) return fail(`${client.model}: ${(error as Error).message}`);
-        await sleep(settings.retryBaseMs * 2 ** attempt);
+        await sleep(backoffMs(attempt, { baseMs: settings.retryBaseMs, maxMs: settings.retryBaseMs * 2 ** settings.retries }));
       }
     }
   }

@@ -5,8 +5,7 @@ import { loadConfig } from '../config.ts';
 import { randomBytes } from 'node:crypto';
 import { StrategyName } from '../agents/types.ts';
 import { createDashboardApp } from '../dashboard/server.ts';
-import { parseScenario } from '../domain/scenario.ts';
-import { readScenarioFile, seedScenario } from '../ledger/seed.ts';
+import { hasActors, lastSeededScenario, readScenarioFile, seedScenario } from '../ledger/seed.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
 import { startBackgroundRunner } from '../runner/embedded.ts';
 import { parseFlags, UsageError } from './args.ts';
@@ -30,20 +29,18 @@ export const command: Command = {
       'execute-auth': { type: 'string' },
       'read-auth': { type: 'string' },
     });
-    const withRunner = !values['no-runner'] && process.env.GRIDGOV_RUNNER !== 'off';
-    const intervalMs = Number(values.interval ?? process.env.GRIDGOV_RUNNER_INTERVAL_MS ?? 2000);
-    if (!Number.isInteger(intervalMs) || intervalMs < 0) throw new UsageError('--interval must be a number of milliseconds');
     const strategyFlag = values.strategy as StrategyName | undefined;
     if (strategyFlag !== undefined && !Object.values(StrategyName).includes(strategyFlag)) throw new UsageError(`--strategy must be one of ${Object.values(StrategyName).join(', ')}`);
     // The in-process runner needs the system role; without a configured key it gets one that
     // lives only in this process.
-    const ephemeralKey = withRunner && !process.env.GRIDGOV_RUNNER_KEY && !process.env.GRIDGOV_ADMIN_KEY ? `ggk_${randomBytes(24).toString('base64url')}` : undefined;
-    const config = loadConfig(ephemeralKey ? { ...process.env, GRIDGOV_ADMIN_KEY: ephemeralKey } : process.env, values);
+    const configured = loadConfig(process.env, values);
+    const { enabled: withRunner, intervalMs } = configured.runner;
+    const ephemeralKey = withRunner && !configured.runnerKey ? `ggk_${randomBytes(24).toString('base64url')}` : undefined;
+    const config = ephemeralKey ? loadConfig({ ...process.env, GRIDGOV_ADMIN_KEY: ephemeralKey }, values) : configured;
     const logger = createLogger(config, 'gridgov');
     const database = await openDatabase(config, logger, 20, { role: 'app', migrate: true });
     try {
-      const { rows } = await database.db.query<{ n: number }>("SELECT count(*) AS n FROM actors WHERE kind <> 'system'");
-      if (rows[0]!.n === 0) {
+      if (!(await hasActors(database.db))) {
         const scenario = await readScenarioFile(values.scenario ? resolve(values.scenario) : DEMO);
         const seeded = await database.asOwner((owner) => seedScenario(owner, scenario, config.validatorVersion, config.adminKey));
         console.log(`seeded scenario "${scenario.name}" (${seeded.actorsAdded} actors) into the empty database`);
@@ -68,9 +65,8 @@ export const command: Command = {
       let runner: { stop(): Promise<void> } | undefined;
       if (withRunner) {
         // The scenario to simulate: the flag's, else the one seeded last, else the demo.
-        const { rows: seeded } = await database.db.query<{ definition: unknown }>('SELECT definition FROM scenarios ORDER BY seeded_at DESC LIMIT 1');
-        const stored = seeded[0] ? parseScenario(seeded[0].definition) : undefined;
-        const scenario = values.scenario || !stored?.ok ? await readScenarioFile(values.scenario ? resolve(values.scenario) : DEMO) : stored.scenario;
+        const stored = await lastSeededScenario(database.db);
+        const scenario = values.scenario || !stored ? await readScenarioFile(values.scenario ? resolve(values.scenario) : DEMO) : stored;
         const strategy = strategyFlag ?? (config.agents.gemini ? 'gemini' : 'heuristic');
         runner = startBackgroundRunner({
           validatorUrl: base,

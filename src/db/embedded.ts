@@ -225,7 +225,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     await waitUntilReady(url, child, 30_000);
   } catch (error) {
     child.kill('SIGQUIT');
-    throw new Error(`${(error as Error).message}\n${stderr}`);
+    throw new Error(`${(error as Error).message}\n${stderr}`, { cause: error });
   }
 
   let stopping: Promise<void> | undefined;

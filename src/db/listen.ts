@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { backoffMs } from '../retry.ts';
 
 export interface ListenHandlers {
   onNotify(payload: string): void;
@@ -29,18 +30,20 @@ export function listenChannel(connectionString: string, channel: string, handler
   let client: pg.Client | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
-  let delay = minRetry;
+  let failures = 0;
   let connectedOnce = false;
 
   const scheduleReconnect = (error: Error) => {
     if (closed || retryTimer) return;
     handlers.onLost?.(error);
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      void connect();
-    }, delay);
+    retryTimer = setTimeout(
+      () => {
+        retryTimer = undefined;
+        void connect();
+      },
+      backoffMs(failures++, { baseMs: minRetry, maxMs: maxRetry }),
+    );
     retryTimer.unref();
-    delay = Math.min(delay * 2, maxRetry);
   };
 
   async function connect(): Promise<void> {
@@ -70,7 +73,7 @@ export function listenChannel(connectionString: string, channel: string, handler
       await next.end().catch(() => undefined);
       return;
     }
-    delay = minRetry;
+    failures = 0;
     handlers.onListening?.({ reconnected: connectedOnce });
     connectedOnce = true;
   }

@@ -1,6 +1,7 @@
 import { deriveId, WORLD_ACTOR_ID } from './ids.ts';
 import { microToNumber, type Micro } from './money.ts';
 import { toMicro, type Scenario } from './scenario.ts';
+import { balanceKey } from './validate.ts';
 
 /** What one actor produces and consumes each epoch, in exact micro units. */
 export interface EconomyProfile {
@@ -51,8 +52,8 @@ export function settlementPairs(profiles: readonly EconomyProfile[]): Array<[str
   const pairs = new Map<string, [string, string]>();
   for (const profile of profiles) {
     for (const resource of [...profile.production.keys(), ...profile.consumption.keys()]) {
-      pairs.set(`${profile.actorId}|${resource}`, [profile.actorId, resource]);
-      pairs.set(`${WORLD_ACTOR_ID}|${resource}`, [WORLD_ACTOR_ID, resource]);
+      pairs.set(balanceKey(profile.actorId, resource), [profile.actorId, resource]);
+      pairs.set(balanceKey(WORLD_ACTOR_ID, resource), [WORLD_ACTOR_ID, resource]);
     }
   }
   return [...pairs.values()];
@@ -72,14 +73,14 @@ export function settleEconomy(
 ): { entries: SettlementEntry[]; summary: SettlementSummary } {
   const entries: SettlementEntry[] = [];
   const after = new Map<string, Micro>();
-  const held = (actor: string, resource: string) => after.get(`${actor}|${resource}`) ?? balance(actor, resource);
+  const held = (actor: string, resource: string) => after.get(balanceKey(actor, resource)) ?? balance(actor, resource);
   const totals = { production: new Map<string, Micro>(), need: new Map<string, Micro>(), consumed: new Map<string, Micro>(), unmet: new Map<string, Micro>() };
   const add = (map: Map<string, Micro>, resource: string, amount: Micro) => map.set(resource, (map.get(resource) ?? 0n) + amount);
   const id = (profile: EconomyProfile, resource: string, kind: string) => deriveId('settlement', runId, epoch, profile.actorId, resource, kind);
 
   for (const profile of profiles) {
     for (const [resource, amount] of [...profile.production].sort(byKey)) {
-      after.set(`${profile.actorId}|${resource}`, held(profile.actorId, resource) + amount);
+      after.set(balanceKey(profile.actorId, resource), held(profile.actorId, resource) + amount);
       add(totals.production, resource, amount);
       entries.push({ proposalId: id(profile, resource, 'production'), kind: 'production', from: WORLD_ACTOR_ID, to: profile.actorId, resource, amount, metadata: { run_id: runId, epoch } });
     }
@@ -97,7 +98,7 @@ export function settleEconomy(
         deficits.push({ actor: profile.actorName, resource, need: microToNumber(need), taken: microToNumber(taken), unmet: microToNumber(unmet) });
       }
       if (taken === 0n) continue;
-      after.set(`${profile.actorId}|${resource}`, available - taken);
+      after.set(balanceKey(profile.actorId, resource), available - taken);
       entries.push({
         proposalId: id(profile, resource, 'consumption'),
         kind: 'consumption',

@@ -49,6 +49,7 @@ function firstIssue(error: z.ZodError): { field: string; message: string } {
 
 const MAX_DEPTH = 32;
 // A NUL or a lone UTF-16 surrogate cannot be stored in Postgres text or jsonb.
+// eslint-disable-next-line no-control-regex -- matching NUL is the point
 const UNSTORABLE_RE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** The path of the first value Postgres could not store verbatim, or of a too-deep nesting. */

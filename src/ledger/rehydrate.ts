@@ -27,7 +27,8 @@ export interface RehydrateOptions {
   lockAttempts?: number;
   /** Also record a checkpoint at the settled id the bulk replay reached (not in dry runs). */
   checkpoint?: boolean;
-  onProgress?: (progress: RehydrateProgress) => void;
+  /** Called after each bulk chunk; a returned promise is awaited before the replay goes on. */
+  onProgress?: (progress: RehydrateProgress) => void | Promise<void>;
 }
 
 export interface BalanceCorrection {
@@ -208,7 +209,7 @@ export async function rehydrate(db: Db, options: RehydrateOptions = {}): Promise
       for (let lo = baseId; lo < report.settledThrough; lo += chunk) {
         const hi = Math.min(lo + chunk, report.settledThrough);
         report.bulkEntries += await mergeMoves(tx, lo, hi);
-        options.onProgress?.({ doneIds: hi - baseId, totalIds: total, entries: report.bulkEntries, elapsedMs: Date.now() - started });
+        await options.onProgress?.({ doneIds: hi - baseId, totalIds: total, entries: report.bulkEntries, elapsedMs: Date.now() - started });
       }
       if (!dryRun) {
         // The bulk step may have taken a while under load: replay what settled meanwhile, still

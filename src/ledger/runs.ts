@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { actorIdFor, deriveId } from '../domain/ids.ts';
 import { economyProfiles, settleEconomy, settlementPairs, type SettlementSummary } from '../domain/economy.ts';
 import { parseScenario, type Scenario } from '../domain/scenario.ts';
+import { balanceKey } from '../domain/validate.ts';
 import type { Db } from '../db/db.ts';
 import { LedgerKind, settleEntries } from './append.ts';
 import { CircuitBreakerOpenError } from './execute.ts';
@@ -160,7 +161,7 @@ export async function settleEpoch(db: Db, runId: string, epoch: number, validato
 
     const profiles = economyProfiles(scenario, actorIdFor);
     const balances = await lockBalances(tx, settlementPairs(profiles));
-    const { entries, summary } = settleEconomy(runId, epoch, profiles, (actor, resource) => balances.get(`${actor}|${resource}`) ?? 0n);
+    const { entries, summary } = settleEconomy(runId, epoch, profiles, (actor, resource) => balances.get(balanceKey(actor, resource)) ?? 0n);
     await settleEntries(
       tx,
       key,

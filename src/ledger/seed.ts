@@ -86,3 +86,16 @@ export async function seedScenario(db: Db, scenario: Scenario, validatorVersion:
 function fmt(value: number | string | null | undefined): string | null {
   return value === null || value === undefined ? null : formatMicro(toMicro(value));
 }
+
+/** Whether any actor but the world's system accounts exists: false for a database never seeded. */
+export async function hasActors(db: Db): Promise<boolean> {
+  const { rows } = await db.query<{ any: boolean }>("SELECT EXISTS (SELECT 1 FROM actors WHERE kind <> 'system') AS any");
+  return rows[0]!.any;
+}
+
+/** The scenario seeded last, as recorded; undefined when none was, or its record no longer parses. */
+export async function lastSeededScenario(db: Db): Promise<Scenario | undefined> {
+  const { rows } = await db.query<{ definition: unknown }>('SELECT definition FROM scenarios ORDER BY seeded_at DESC LIMIT 1');
+  const parsed = rows[0] ? parseScenario(rows[0].definition) : undefined;
+  return parsed?.ok ? parsed.scenario : undefined;
+}

@@ -1,4 +1,5 @@
-import { DeliveryError, errorForStatus, errorForTransport, parseRetryAfter } from './errors.ts';
+import { DeliveryError, errorForStatus, errorForTransport } from './errors.ts';
+import { parseRetryAfter } from '../retry.ts';
 
 /**
  * Discord webhook client for the outbox. Discord has no idempotency key for webhooks, so a retry

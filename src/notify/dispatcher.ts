@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
+import { backoffMs } from '../retry.ts';
 import { createRedactor, DeliveryError, type Redactor } from './errors.ts';
 import { linearIssueIdFor, type LinearClient } from './linear.ts';
 import { rejectionEmbed, type DiscordClient, type RejectionLeg } from './discord.ts';
@@ -41,11 +42,8 @@ interface ClaimedRow {
   names?: ReadonlyMap<string, string>;
 }
 
-/** Exponential backoff with full jitter, capped; a target's own Retry-After wins when longer. */
-export function backoffMs(attempt: number, base: number, max: number, random = Math.random): number {
-  const ceiling = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
+/** A field of a refused proposal as the ticket shows it: text as it came, anything else as JSON. */
+const shown = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '?' : JSON.stringify(value));
 
 /** The legs as people read them: actors by name when they exist, as sent otherwise. */
 function legsOf(proposal: Record<string, unknown>, names: ReadonlyMap<string, string> = new Map()): RejectionLeg[] {
@@ -53,7 +51,7 @@ function legsOf(proposal: Record<string, unknown>, names: ReadonlyMap<string, st
   const actor = (ref: unknown) => (ref === undefined || ref === null ? '?' : (names.get(String(ref)) ?? String(ref)));
   return legs.map((leg) => {
     const l = (typeof leg === 'object' && leg ? leg : {}) as Record<string, unknown>;
-    return { actor_from: actor(l.actor_from), actor_to: actor(l.actor_to), resource: String(l.resource ?? '?'), amount: String(l.amount ?? '?') };
+    return { actor_from: actor(l.actor_from), actor_to: actor(l.actor_to), resource: shown(l.resource), amount: shown(l.amount) };
   });
 }
 
@@ -163,7 +161,8 @@ export function createDispatcher(options: DispatcherOptions) {
       return;
     }
     const dead = !error.retryable || row.attempts >= options.maxAttempts;
-    const delay = Math.max(error.retryAfterMs ?? 0, backoffMs(row.attempts, options.baseDelayMs, options.maxDelayMs));
+    // The shared backoff; a target's own Retry-After wins when longer.
+    const delay = Math.max(error.retryAfterMs ?? 0, backoffMs(row.attempts - 1, { baseMs: options.baseDelayMs, maxMs: options.maxDelayMs }));
     await db.query(
       `UPDATE outbox SET status = $2, last_error = $3, updated_at = now(),
               next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) WHERE id = $1`,

@@ -6,6 +6,8 @@
  * place and no client has to know how rows are claimed or rescheduled.
  */
 
+import { parseRetryAfter } from '../retry.ts';
+
 export interface DeliveryErrorOptions {
   retryable: boolean;
   /** A wait the remote asked for (429 Retry-After); the dispatcher's own backoff applies otherwise. */
@@ -71,18 +73,6 @@ export function createRedactor(secrets: ReadonlyArray<string | undefined> = []) 
 }
 
 export type Redactor = ReturnType<typeof createRedactor>;
-
-/**
- * Retry-After is either delta-seconds (Discord sends fractions) or an HTTP-date (RFC 9110 §10.2.3).
- * A missing or unparsable header yields undefined rather than a guess.
- */
-export function parseRetryAfter(header: string | null, now: number = Date.now()): number | undefined {
-  if (header === null || header.trim() === '') return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds * 1000));
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
 /**
  * The status alone decides retryability: 429 and 5xx are the remote's trouble and pass; any other

@@ -1,5 +1,6 @@
 import { deriveId } from '../domain/ids.ts';
-import { DeliveryError, errorForStatus, errorForTransport, parseRetryAfter } from './errors.ts';
+import { DeliveryError, errorForStatus, errorForTransport } from './errors.ts';
+import { parseRetryAfter } from '../retry.ts';
 
 /**
  * Linear client for the outbox: one issue per rejected proposal, created idempotently.

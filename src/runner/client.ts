@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { retryDelayMs } from '../retry.ts';
 
 /**
  * The runner's HTTP client of the validator. Every call has a deadline (30 s by default, as the
@@ -20,7 +21,7 @@ export interface ClientOptions {
   signal?: AbortSignal;
 }
 
-export interface Reply<T = any> {
+export interface Reply<T = unknown> {
   status: number;
   body: T;
 }
@@ -53,15 +54,8 @@ export function createValidatorClient(options: ClientOptions) {
   const retryMaxMs = options.retryMaxMs ?? 15_000;
   let retried = 0;
 
-  function backoff(attempt: number, retryAfter: string | null): number {
-    const hinted = retryAfter !== null && /^\d+(\.\d+)?$/.test(retryAfter) ? Number(retryAfter) * 1000 : 0;
-    const exponential = Math.min(retryMaxMs, retryBaseMs * 2 ** attempt);
-    // Jitter spreads the retries of many runners; it changes timing only, never what is sent.
-    return Math.max(hinted, exponential / 2 + Math.random() * (exponential / 2));
-  }
-
   /** One request with the retry discipline; answers any non-retryable status to the caller. */
-  async function request<T = any>(method: string, path: string, body?: unknown): Promise<Reply<T>> {
+  async function request<T = unknown>(method: string, path: string, body?: unknown): Promise<Reply<T>> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 0; ; attempt++) {
       let failure: string;
@@ -93,7 +87,8 @@ export function createValidatorClient(options: ClientOptions) {
       }
       if (attempt >= retries) throw new ValidatorUnavailableError(`${method} ${path} failed after ${attempt + 1} attempts: ${failure}`);
       retried += 1;
-      const wait = backoff(attempt, retryAfter);
+      // Jitter spreads the retries of many runners; it changes timing only, never what is sent.
+      const wait = retryDelayMs(attempt, { baseMs: retryBaseMs, maxMs: retryMaxMs }, retryAfter);
       options.logger?.warn({ method, path, attempt: attempt + 1, failure, wait_ms: Math.round(wait) }, 'validator call failed; retrying');
       await sleep(wait, undefined, options.signal ? { signal: options.signal } : undefined);
     }

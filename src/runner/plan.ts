@@ -78,7 +78,7 @@ export async function planEpoch(input: PlanInput): Promise<EpochPlan> {
     byName.get(name) ?? { id: view.ids.get(name) ?? name, name, strategy: 'heuristic', production: new Map(), consumption: new Map() };
 
   const jobs = Array.from({ length: input.turns }, (_, turn) => order.map((agent) => ({ agent, turn }))).flat();
-  const slots: PlannedSlot[] = new Array(jobs.length);
+  const slots: PlannedSlot[] = new Array<PlannedSlot>(jobs.length);
   const usage = new Map<string, TokenUsage>();
   const charge = (agent: string, more: TokenUsage) => usage.set(agent, addUsage(usage.get(agent) ?? emptyUsage(), more));
 

@@ -5,6 +5,7 @@ import { checkpointNow } from '../../src/ledger/checkpoint.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedTestScenario } from '../support/scenario.ts';
 import { http, startValidator, type TestValidator } from '../support/validator.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let t: TestDatabase;
 let v: TestValidator;
@@ -37,7 +38,8 @@ test('?at=<ledger id> and ?at=<timestamp> match the balances recorded at that po
     const now = await http(v.url, 'GET', '/world-state');
     recorded.push({ id: Math.max(...reply.body.ledger_ids), executedAt: reply.body.executed_at, balances: balancesOf(now.body) });
     if (i === 5) await checkpointNow(t.db); // and the verifier adds one every 9 ids
-    await new Promise((r) => setTimeout(r, 5));
+    // The next entry gets a later time, so each one can be asked for by time.
+    await waitUntil(() => Date.now() > Date.parse(reply.body.executed_at as string) + 1, 'the clock moved past the entry');
   }
   const { rows } = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM checkpoints');
   assert.ok(rows[0]!.n >= 2, 'checkpoints to start from');

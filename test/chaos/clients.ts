@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:http';
 import type { Send } from './workload.ts';
+import { backoffMs } from '../../src/retry.ts';
 
 /**
  * The bank test's clients. Each takes the next send from a shared queue, picks a replica, and on a
@@ -96,11 +97,6 @@ function replyOf(result: { status: number; body: unknown } | { error: string }, 
   return reply;
 }
 
-function backoffMs(attempt: number): number {
-  const ceiling = Math.min(1_000, 20 * 2 ** Math.min(attempt, 10));
-  return ceiling / 2 + (Math.random() * ceiling) / 2;
-}
-
 /**
  * Sends until the record is settled (a decisive reply), something unexpected comes back, or the
  * deadline passes. The first replica is the client's own; every failure moves to the other one.
@@ -129,7 +125,7 @@ export async function deliver(
     }
     if (Date.now() > deadline || stopped()) return;
     replica = (replica + 1) % options.replicas.length;
-    await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+    await new Promise((r) => setTimeout(r, backoffMs(attempt, { baseMs: 20, maxMs: 1_000 })));
   }
 }
 

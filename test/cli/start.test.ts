@@ -38,7 +38,8 @@ function start() {
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gridgov start did not come up:\n${output}`)), 60_000);
+    // Generous: on a busy machine an embedded PostgreSQL takes long to start; this only names a hang.
+    const timer = setTimeout(() => reject(new Error(`gridgov start did not come up:\n${output}`)), 180_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /validator\s+(http:\/\/\S+)/.exec(output);

@@ -31,8 +31,8 @@ test('malformed proposals name the offending field', () => {
   ];
   for (const [body, field] of cases) {
     const result = parseProposal(body);
-    assert.equal(result.ok, false, `expected ${JSON.stringify(body)} to be refused`);
-    if (!result.ok) assert.equal(result.field, field, `field for ${JSON.stringify(body)}: ${result.message}`);
+    assert.ok(!result.ok, `expected ${JSON.stringify(body)} to be refused`);
+    assert.equal(result.field, field, `field for ${JSON.stringify(body)}: ${result.message}`);
   }
 });
 

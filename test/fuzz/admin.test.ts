@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { ADMIN_KEY } from '../support/validator.ts';
 import { actorRef, amount, contentType, nastyString, proposalBody, rawPayload, resourceRef, runs, weirdValue } from './arbitraries.ts';
-import { judge, useFuzzTarget } from './support.ts';
+import { useFuzzTarget } from './support.ts';
 
 // The admin routes under generated bodies, queries and keys of every strength: never a 5xx, a
 // refusal changes nothing but the audit, and every call, refused or not, leaves one audit row.

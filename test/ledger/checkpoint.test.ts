@@ -3,9 +3,11 @@ import { after, before, test } from 'node:test';
 import { checkpointNow, createCheckpoint, getCheckpoint, listCheckpoints, verifyCheckpoint } from '../../src/ledger/checkpoint.ts';
 import { fenceCleared, raiseFence, settledHorizon, SettleTimeoutError } from '../../src/ledger/fence.ts';
 import { balancesAt } from '../../src/ledger/point-in-time.ts';
+import type { Db } from '../../src/db/db.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { appendTrade, openTransaction } from '../support/ledger.ts';
 import { seedTestScenario } from '../support/scenario.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let t: TestDatabase;
 before(async () => {
@@ -46,10 +48,13 @@ test('a fence holds back ids while a writer that took a lower id is still open',
   await assert.rejects(settledHorizon(t.db, { timeoutMs: 150 }), SettleTimeoutError);
 
   // A checkpoint asked for now must wait for the late row rather than leave it out.
-  const pending = checkpointNow(t.db);
+  // Counted queries show the checkpoint looking at the fence again and again, not yet done.
+  let queries = 0;
+  const counted: Db = { ...t.db, query: (sql, params) => ((queries += 1), t.db.query(sql, params)) };
+  const pending = checkpointNow(counted);
   let done = false;
   void pending.then(() => (done = true), () => (done = true));
-  await new Promise((r) => setTimeout(r, 200));
+  await waitUntil(() => done || queries >= 5, 'the checkpoint polled the fence a few times');
   assert.equal(done, false, 'the checkpoint waits for the open writer');
   await slow.commit();
   const checkpoint = await pending;

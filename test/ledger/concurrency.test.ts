@@ -33,6 +33,10 @@ test('32 concurrent clients with transfers, swaps, retries and conflicting ids k
   const inLedger = new Map(ledger.rows.map((r) => [r.proposal_id, JSON.stringify(r.ids)]));
   const rejectedRows = await world.t.db.query<{ proposal_id: string }>('SELECT proposal_id::text FROM rejected_proposals');
   const rejected = new Set(rejectedRows.rows.map((r) => r.proposal_id));
+  // Both kinds of outcome occur (the proposals include amounts over max_transfer), so the checks
+  // below that depend on the outcome each run.
+  assert.ok([...byId.values()].some((e) => e.applied.size === 1), 'some proposals applied');
+  assert.ok([...byId.values()].some((e) => e.rejected > 0), 'some proposals rejected');
   for (const [id, entry] of byId) {
     assert.ok(entry.applied.size <= 1, `${id} got different ledger ids`);
     assert.ok(!(entry.applied.size === 1 && entry.rejected > 0), `${id} was both applied and rejected`);

@@ -12,6 +12,7 @@ import { startFakeLinear, type FakeLinear } from '../support/fake-linear.ts';
 import { invariantViolations } from '../support/invariants.ts';
 import { seedTestScenario } from '../support/scenario.ts';
 import { BIN, http, startValidator, type TestValidator } from '../support/validator.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let t: TestDatabase;
 let v: TestValidator;
@@ -31,8 +32,11 @@ before(async () => {
     GRIDGOV_OUTBOX_MAX_ATTEMPTS: '3',
     GRIDGOV_OUTBOX_BASE_DELAY_MS: '20',
     GRIDGOV_OUTBOX_MAX_DELAY_MS: '100',
-    GRIDGOV_OUTBOX_TIMEOUT_MS: '300',
-    GRIDGOV_OUTBOX_LEASE_MS: '700',
+    // Room for a busy machine; the hanging-Linear test shortens it, as only a hang should time out.
+    GRIDGOV_OUTBOX_TIMEOUT_MS: '20000',
+    // Longer than any delivery on a busy machine, so a row is never claimed twice by accident;
+    // tests that need a lease gone expire it with makeDue().
+    GRIDGOV_OUTBOX_LEASE_MS: '60000',
   };
   v = await startValidator(t.db, env);
 });
@@ -47,7 +51,7 @@ beforeEach(() => {
   discord.setMode('ok');
 });
 
-const dispatcher = () => dispatcherFromConfig(t.db, loadConfig(env), pino({ level: 'silent' }));
+const dispatcher = (over: Record<string, string> = {}) => dispatcherFromConfig(t.db, loadConfig({ ...env, ...over }), pino({ level: 'silent' }));
 const reject = async () => {
   const body = { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 75 };
   const reply = await http(v.url, 'POST', '/execute', body);
@@ -126,19 +130,17 @@ test('failures back off and, after the last attempt, the row is dead; a 429 wait
 
 test('a hanging Linear times out and never holds up /execute', async () => {
   linear.setMode('hang');
-  const d = dispatcher();
+  const d = dispatcher({ GRIDGOV_OUTBOX_TIMEOUT_MS: '300' });
   d.start();
   try {
     const id = await reject();
-    const started = Date.now();
+    // Trade once the dispatcher is stuck on Linear's hanging socket.
+    await waitUntil(() => linear.requests.some((r) => JSON.stringify(r.body?.variables ?? {}).includes(linearIssueIdFor(id))), 'Linear holds the delivery');
     const applied = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1 });
     assert.equal(applied.status, 200);
-    assert.ok(Date.now() - started < 5_000);
-    let row = (await outbox(id)).find((r) => r.topic === 'linear')!;
-    for (const deadline = Date.now() + 10_000; !row.last_error && Date.now() < deadline; ) {
-      await new Promise((r) => setTimeout(r, 50));
-      row = (await outbox(id)).find((r) => r.topic === 'linear')!;
-    }
+    const linearRow = async () => (await outbox(id)).find((r) => r.topic === 'linear')!;
+    await waitUntil(async () => (await linearRow()).last_error !== null, 'the hung delivery timed out');
+    const row = await linearRow();
     assert.equal(row.status, 'pending');
     assert.match(row.last_error ?? '', /did not answer within 300 ms/);
   } finally {
@@ -153,10 +155,7 @@ test('a dispatcher process killed mid-delivery leaves the row to the next one, w
   linear.setMode('hang');
   const child = spawn(process.execPath, [BIN, 'dispatcher'], { env: { ...process.env, ...env, DATABASE_URL: t.url, GRIDGOV_OUTBOX_TIMEOUT_MS: '60000' }, stdio: 'ignore' });
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline && !linear.requests.some((r) => JSON.stringify(r.body?.variables ?? {}).includes(linearIssueIdFor(id)))) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitUntil(() => linear.requests.some((r) => JSON.stringify(r.body?.variables ?? {}).includes(linearIssueIdFor(id))), 'the dispatcher process sent the delivery');
   child.kill('SIGKILL');
   await exited;
   linear.setMode('ok');

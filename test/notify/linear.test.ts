@@ -129,13 +129,12 @@ test('a GraphQL error other than a duplicate id is not retryable', async (t) => 
 test('a hanging server times out as a retryable failure', async (t) => {
   const { fake, client } = await setup(t, { timeoutMs: 150 });
   fake.setMode('hang');
-  const started = Date.now();
 
+  // The fake never answers, so only the client's own timeout can end the call.
   const err = await failure(client.createIssue(issue('p-7')));
 
   assert.equal(err.retryable, true);
   assert.match(err.message, /did not answer within 150 ms/);
-  assert.ok(Date.now() - started < 2_000, 'the timeout, not the test runner, ended the call');
 });
 
 test('HTTP 429 is retryable after the Retry-After delay', async (t) => {

@@ -10,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { startFakeDiscord, type FakeDiscord } from '../support/fake-discord.ts';
 import { startFakeLinear, type FakeLinear } from '../support/fake-linear.ts';
 import { seedTestScenario } from '../support/scenario.ts';
-import { waitFor } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 import { http, startValidator, type TestValidator } from '../support/validator.ts';
 
 let t: TestDatabase;
@@ -62,7 +62,7 @@ test('150 rejections in a burst against a 5-per-2-s Discord bucket: all delivere
   const d = dispatcherWith({ DISCORD_WEBHOOK_URL: discord.webhookUrl, LINEAR_API_KEY: linear.apiKey, LINEAR_TEAM_ID: 'team-1', LINEAR_API_URL: linear.url });
   d.start();
   try {
-    await waitFor('150 Discord deliveries', async () => (await statuses('discord')).delivered === 150, 150_000);
+    await waitUntil(async () => (await statuses('discord')).delivered === 150, '150 Discord deliveries', { timeoutMs: 150_000 });
   } finally {
     await d.stop();
   }

@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedTestScenario } from '../support/scenario.ts';
-import { waitFor } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 import { http, spawnValidator, type ValidatorProcess } from '../support/validator.ts';
 
 // Short deadlines, so the attack is bounded in time; the defaults are longer (README).
@@ -93,9 +93,9 @@ test('slow headers, slow bodies and thousands of idle sockets: the validator kee
     assert.equal(answered, 5);
 
     // Each kind is cut off by its own deadline (plus the server's check interval and a margin).
-    await waitFor('every idle socket closed', () => idle.every((a) => a.closed), Number(LIMITS.GRIDGOV_HEADERS_TIMEOUT_MS) * 3);
-    await waitFor('every slow-header socket closed', () => slowHeaders.every((a) => a.closed), Number(LIMITS.GRIDGOV_HEADERS_TIMEOUT_MS) * 3);
-    await waitFor('every slow-body socket closed', () => slowBodies.every((a) => a.closed), Number(LIMITS.GRIDGOV_REQUEST_TIMEOUT_MS) * 3);
+    await waitUntil(() => idle.every((a) => a.closed), 'every idle socket closed', { timeoutMs: Number(LIMITS.GRIDGOV_HEADERS_TIMEOUT_MS) * 3 });
+    await waitUntil(() => slowHeaders.every((a) => a.closed), 'every slow-header socket closed', { timeoutMs: Number(LIMITS.GRIDGOV_HEADERS_TIMEOUT_MS) * 3 });
+    await waitUntil(() => slowBodies.every((a) => a.closed), 'every slow-body socket closed', { timeoutMs: Number(LIMITS.GRIDGOV_REQUEST_TIMEOUT_MS) * 3 });
     ctx.diagnostic(`${attackers.length} attacking sockets all closed ${Date.now() - opened} ms after opening; RSS ${Math.round(rssBefore / 2 ** 20)} MB before, peak ${Math.round(peakRss / 2 ** 20)} MB`);
   } finally {
     clearInterval(drip);
@@ -118,10 +118,10 @@ test('past GRIDGOV_MAX_CONNECTIONS new connections are dropped at once, and serv
     const held = await openMany(40, port, (s) => s.write('GET /livez HTTP/1.1\r\n'));
     await new Promise((resolve) => setTimeout(resolve, 200));
     const extra = await openMany(10, port, (s) => s.write('GET /livez HTTP/1.1\r\n'));
-    await waitFor('the connections over the cap dropped', () => extra.every((a) => a.closed), 10_000);
+    await waitUntil(() => extra.every((a) => a.closed), 'the connections over the cap dropped', { timeoutMs: 10_000 });
     assert.equal(held.filter((a) => a.closed).length, 0, 'the connections within the cap stay');
     for (const a of held) a.socket.destroy();
-    await waitFor('room again', () => held.every((a) => a.closed), 5000);
+    await waitUntil(() => held.every((a) => a.closed), 'room again', { timeoutMs: 5000 });
     let status = 0;
     for (let i = 0; i < 50 && status !== 200; i++) {
       status = await http(capped.url, 'GET', '/livez').then(

@@ -86,7 +86,7 @@ export async function startFakeLinear(options: FakeLinearOptions = {}): Promise<
       identifier,
       url: `https://linear.app/team/issue/${identifier}`,
       teamId: input.teamId,
-      title: String(input.title),
+      title: typeof input.title === 'string' ? input.title : JSON.stringify(input.title),
       description: typeof input.description === 'string' ? input.description : undefined,
       labelIds: Array.isArray(input.labelIds) ? input.labelIds.map(String) : [],
     };

@@ -63,7 +63,8 @@ export async function spawnValidator(databaseUrl: string, env: Env = {}): Promis
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`validator did not start:\n${output}`)), 20_000);
+    // Generous: a busy machine may take long to start a process; this only names a hang.
+    const timer = setTimeout(() => reject(new Error(`validator did not start:\n${output}`)), 90_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /listening on (http:\/\/\S+)/.exec(output);

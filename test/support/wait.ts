@@ -1,11 +1,14 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
- * Waits until `check` holds, polling; fails naming `what` once `deadlineMs` has passed. For
- * conditions a test waits on (a socket closed, rows delivered), never as a timing assertion.
+ * Polls until `condition` holds: tests wait for what they need, never for a fixed time. The
+ * limit only turns a condition that never comes into a failure naming it; it is generous on
+ * purpose, because the machine may be busy, and it asserts nothing about speed.
  */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, deadlineMs: number, intervalMs = 100): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > deadlineMs) throw new Error(`${what} did not happen within ${deadlineMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
+    await sleep(options.pollMs ?? 20);
   }
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { findUnstorable } from '../../domain/proposal.ts';
 import { parseScenario } from '../../domain/scenario.ts';
+import { EVENTS_CHANNEL } from '../../ledger/activity.ts';
 import { CircuitBreakerOpenError } from '../../ledger/execute.ts';
 import { getEpoch, getRun, latestRunId, listEpochs, listRuns, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
 import { ScenarioError } from '../../ledger/seed.ts';
@@ -116,7 +117,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     const { stats } = parseBody(statsBody, request.body);
     const stored = await mapped(() => storeStats(deps.db, run_id, epoch, stats));
     // Dashboards redraw their epoch charts on this; sent after the commit, outside it.
-    await deps.db.query("SELECT pg_notify('gridgov_events', $1)", [JSON.stringify({ type: 'epoch', run_id, epoch })]).catch(() => undefined);
+    await deps.db.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, JSON.stringify({ type: 'epoch', run_id, epoch })]).catch(() => undefined);
     return stored;
   });
 

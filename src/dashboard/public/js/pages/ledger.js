@@ -67,13 +67,15 @@ export function ledgerPage(main) {
       for (const a of actors.actors.slice().sort((x, y) => x.name.localeCompare(y.name))) actorSelect.append(h('option', { value: a.id }, a.name));
       for (const r of resources.resources) resourceSelect.append(h('option', { value: r.name }, r.name));
       filtersLoaded = true;
-      syncForm();
+      // Only the two lists just filled take the URL's value: a kind or page size picked while
+      // they loaded is the user's choice and stays.
+      syncLists();
     } catch {
       // the list still loads; filters by name stay possible through the URL
     }
   }
 
-  function syncForm() {
+  function syncLists() {
     actorSelect.value = query.actor;
     if (filtersLoaded && query.actor && actorSelect.value !== query.actor) {
       // A link may name the actor rather than give its id.
@@ -82,6 +84,10 @@ export function ledgerPage(main) {
       actorSelect.value = byName ? byName.value : query.actor;
     }
     resourceSelect.value = query.resource;
+  }
+
+  function syncForm() {
+    syncLists();
     kindSelect.value = query.kind;
     proposalInput.value = query.proposal_id;
     limitSelect.value = query.limit;

@@ -54,9 +54,21 @@ test('every page loads with data', { skip }, () =>
     assert.ok((await page.locator('figure.chart svg path.series').count()) >= 3, 'one history line per resource');
     await browser.screenshot(page, 'actor');
 
+    // The filter lists arrive after the table; a kind picked before they do must survive their
+    // arrival. Hold the actor list back until the kind is picked, so that order is certain.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/api/actors', async (route) => {
+      await held;
+      await route.continue();
+    });
     await visit(page, d.url, '#/ledger');
     await page.locator('#ledger-table tbody tr').first().waitFor({ timeout: TIMEOUT });
     await page.selectOption('#filter-kind', 'trade');
+    release();
+    await page.locator('#filter-actor option', { hasText: 'carol' }).waitFor({ state: 'attached', timeout: TIMEOUT });
+    await page.unroute('**/api/actors');
+    assert.equal(await page.locator('#filter-kind').inputValue(), 'trade', 'the kind picked while the lists loaded stays');
     await page.click('#ledger-filters button[type=submit]');
     await page.waitForFunction(() => location.hash.includes('kind=trade'));
     await waitText(page, '#ledger-table caption', 'kind trade');
