@@ -24,7 +24,7 @@ export function isForwardable(method: string, path: string): boolean {
 
 /**
  * The session's key from the dashboard's own cookie (set by its pages, path /api): how the live
- * event stream, which cannot send headers, carries a key. An explicit header wins.
+ * event stream, which cannot send headers, carries a key for reading. An explicit header wins.
  */
 export function cookieKey(cookie: string | undefined): string | undefined {
   const match = /(?:^|;\s*)gridgov_key=([^;]*)/.exec(cookie ?? '');
@@ -61,7 +61,8 @@ export function createProxy(options: { validatorUrl: string; timeoutMs?: number 
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
-    if (!headers.authorization) {
+    // Reads only: an override is sent with the key the page holds, never on a cookie alone.
+    if (!headers.authorization && (req.method === 'GET' || req.method === 'HEAD')) {
       const key = cookieKey(req.headers.cookie);
       if (key) headers.authorization = `Bearer ${key}`;
     }

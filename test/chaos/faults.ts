@@ -192,7 +192,7 @@ export function createFaultInjector(cluster: Cluster, profile: ChaosProfile, pro
     async finish(): Promise<void> {
       stopping = true;
       await running;
-      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(`the fault schedule failed: ${JSON.stringify(failure)}`);
     },
   };
 }
