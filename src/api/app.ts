@@ -5,7 +5,6 @@ import { isDatabaseUnavailable, type Db } from '../db/db.ts';
 import type { Authenticator, Caller, Role } from '../governance/auth.ts';
 import { hasRole } from '../governance/auth.ts';
 import type { ActorDirectory } from '../ledger/actors.ts';
-import type { Executor } from '../ledger/execute.ts';
 import type { GroupCommitter } from '../ledger/group-commit.ts';
 import { ApiError } from './errors.ts';
 import { registerExecuteRoutes } from './routes/execute.ts';
@@ -24,7 +23,6 @@ export interface AppDeps {
   db: Db;
   /** For reads that may lag behind the primary: a streaming replica when one is configured. */
   readDb: Db;
-  executor: Executor;
   committer: GroupCommitter;
   admin: Admin;
   actors: ActorDirectory;

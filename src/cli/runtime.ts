@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import { createDb, type Db } from '../db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
+import { storeBootstrapKey } from '../governance/bootstrap-key.ts';
 
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
   return pino(
@@ -66,10 +67,11 @@ async function provisionAppLogin(ownerUrl: string, dataDir: string): Promise<str
   return url.toString();
 }
 
-async function migrateAs(url: string): Promise<void> {
+async function migrateAs(url: string, adminKey: string | undefined): Promise<void> {
   const owner = createDb(url, { max: 2 });
   try {
     await migrate(owner);
+    if (adminKey) await storeBootstrapKey(owner, adminKey);
   } finally {
     await owner.close();
   }
@@ -85,7 +87,7 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
   const readDb = (db: Db) => (config.databaseReadUrl ? createDb(config.databaseReadUrl, { max: poolSize, applicationName: 'gridgov-read' }) : db);
   if (config.databaseUrl) {
     const ownerUrl = config.databaseOwnerUrl ?? config.databaseUrl;
-    if (options.migrate) await migrateAs(ownerUrl);
+    if (options.migrate) await migrateAs(ownerUrl, config.adminKey);
     const url = role === 'app' ? config.databaseUrl : ownerUrl;
     const db = createDb(url, { max: poolSize });
     const reads = readDb(db);
@@ -100,7 +102,7 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
     if (exists.rowCount === 0) await admin.query('CREATE DATABASE gridgov');
     await admin.end();
     const ownerUrl = databaseUrl(server.url, 'gridgov');
-    if (options.migrate || role === 'app') await migrateAs(ownerUrl);
+    if (options.migrate || role === 'app') await migrateAs(ownerUrl, config.adminKey);
     url = role === 'app' ? ((await provisionAppLogin(ownerUrl, config.dataDir)) ?? ownerUrl) : ownerUrl;
   } catch (error) {
     await server.stop();

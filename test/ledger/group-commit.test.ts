@@ -18,11 +18,11 @@ before(async () => {
 });
 after(() => t.drop());
 
-const executor = () => createExecutor({ db: t.db, actors: createActorDirectory(t.db), validatorVersion: 'test', notify: { topics: [] } });
+const executor = () => createExecutor({ db: t.db, actors: createActorDirectory(t.db), validatorVersion: 'test', topics: [] });
 function item(body: Record<string, unknown>): ExecuteItem {
   const parsed = parseProposal(body);
   if (!parsed.ok) throw new Error(parsed.message);
-  return { proposal: parsed.proposal, raw: body, system: false, caller: 'test' };
+  return { proposal: parsed.proposal, raw: body, caller: { key: null, name: 'test' } };
 }
 const trade = (over: Record<string, unknown> = {}) => ({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
 

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { createValidatorApp } from '../../src/api/validator.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
+import { storeBootstrapKey } from '../../src/governance/bootstrap-key.ts';
 import type { Db } from '../../src/db/db.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { seedTestScenario } from './scenario.ts';
@@ -21,6 +22,8 @@ export interface TestValidator {
 /** The real validator app on a real loopback socket, in this process. */
 export async function startValidator(db: Db, env: Env = {}): Promise<TestValidator> {
   const config = loadConfig({ GRIDGOV_ADMIN_KEY: ADMIN_KEY, GRIDGOV_VALIDATOR_VERSION: 'test', ...env });
+  // What `gridgov validator` does when it migrates: the database learns the bootstrap key.
+  if (config.adminKey) await storeBootstrapKey(db, config.adminKey);
   const app = await createValidatorApp({ db, config, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

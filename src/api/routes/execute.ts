@@ -1,10 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { CodedError } from '../../domain/errors.ts';
 import { parseProposal } from '../../domain/proposal.ts';
-import { isDatabaseUnavailable } from '../../db/db.ts';
-import { hasRole, type Caller } from '../../governance/auth.ts';
-import { CircuitBreakerOpenError, type ExecuteItem, type ExecuteOutcome } from '../../ledger/execute.ts';
-import { commitFailed } from '../../ledger/group-commit.ts';
+import type { Caller } from '../../governance/auth.ts';
+import type { ExecuteItem, ExecuteOutcome } from '../../ledger/execute.ts';
 import { identify, type AppDeps } from '../app.ts';
 import { ApiError, httpStatus } from '../errors.ts';
 
@@ -25,18 +22,16 @@ export function outcomeReply(outcome: ExecuteOutcome): { status: number; body: R
   }
 }
 
-function item(body: unknown, caller: Caller | undefined, field = ''): ExecuteItem | ApiError {
-  const parsed = parseProposal(body);
-  if (!parsed.ok) return new ApiError('MALFORMED_PROPOSAL', `${field}${parsed.message}`, { field: `${field}${parsed.field}` });
-  return { proposal: parsed.proposal, raw: body, system: hasRole(caller, 'system'), caller: caller?.name ?? 'anonymous' };
+/** Who asks: the key as presented (the database proves its role again) and a name for the audit. */
+function callerOf(request: FastifyRequest, caller: Caller | undefined): ExecuteItem['caller'] {
+  const key = caller ? (/^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? null) : null;
+  return { key, name: caller?.name ?? 'anonymous' };
 }
 
-function asApiError(error: unknown): ApiError {
-  if (error instanceof CircuitBreakerOpenError) return new ApiError('CIRCUIT_BREAKER_OPEN', error.message, { reason: error.reason });
-  if (error instanceof CodedError) return new ApiError(error.code, error.message, error.details);
-  if (isDatabaseUnavailable(error)) return new ApiError('DATABASE_UNAVAILABLE');
-  const failed = commitFailed(error);
-  return new ApiError(failed.code, failed.message);
+function item(body: unknown, caller: ExecuteItem['caller'], field = ''): ExecuteItem | ApiError {
+  const parsed = parseProposal(body);
+  if (!parsed.ok) return new ApiError('MALFORMED_PROPOSAL', `${field}${parsed.message}`, { field: `${field}${parsed.field}` });
+  return { proposal: parsed.proposal, raw: body, caller };
 }
 
 function logRejections(request: FastifyRequest, outcomes: ExecuteOutcome[]): void {
@@ -47,15 +42,10 @@ function logRejections(request: FastifyRequest, outcomes: ExecuteOutcome[]): voi
 
 export function registerExecuteRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post('/execute', async (request, reply) => {
-    const caller = await identify(request, deps.authenticate);
+    const caller = callerOf(request, await identify(request, deps.authenticate));
     const next = item(request.body, caller);
     if (next instanceof ApiError) throw next;
-    let outcome: ExecuteOutcome;
-    try {
-      outcome = await deps.committer.execute(next);
-    } catch (error) {
-      throw asApiError(error);
-    }
+    const outcome = await deps.committer.execute(next);
     logRejections(request, [outcome]);
     const { status, body } = outcomeReply(outcome);
     return reply.status(status).send(body);
@@ -67,7 +57,7 @@ export function registerExecuteRoutes(app: FastifyInstance, deps: AppDeps): void
    * a malformed item fails alone.
    */
   app.post('/execute/batch', { bodyLimit: 4 * 1024 * 1024 }, async (request) => {
-    const caller = await identify(request, deps.authenticate);
+    const caller = callerOf(request, await identify(request, deps.authenticate));
     const body = request.body as { proposals?: unknown } | null;
     const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
     if (!body || !Array.isArray(body.proposals) || keys.some((k) => k !== 'proposals')) {
@@ -78,12 +68,7 @@ export function registerExecuteRoutes(app: FastifyInstance, deps: AppDeps): void
     }
     const items = body.proposals.map((p, i) => item(p, caller, `proposals.${i}.`));
     const valid = items.filter((i): i is ExecuteItem => !(i instanceof ApiError));
-    let outcomes: ExecuteOutcome[] = [];
-    try {
-      outcomes = await deps.committer.executeMany(valid);
-    } catch (error) {
-      throw asApiError(error);
-    }
+    const outcomes = await deps.committer.executeMany(valid);
     logRejections(request, outcomes);
     let next = 0;
     return {
