@@ -10,7 +10,7 @@ import { readScenarioFile, seedScenario } from '../ledger/seed.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
 import { startBackgroundRunner } from '../runner/embedded.ts';
 import { parseFlags, UsageError } from './args.ts';
-import type { Command } from './main.ts';
+import type { Command } from './args.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
 import { DEFAULT_DASHBOARD_PORT } from './dashboard.ts';
 

@@ -4,7 +4,7 @@ import { CodedError } from '../../domain/errors.ts';
 import { listAudit, writeAudit } from '../../governance/audit.ts';
 import { hasRole, type Caller, type Role } from '../../governance/auth.ts';
 import type { Admin } from '../../governance/admin.ts';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { createRateLimiter } from '../rate-limit.ts';
 import { ledgerIdParam, limitParam, parseBody, parseQuery } from '../query.ts';

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseProposal } from '../../domain/proposal.ts';
 import type { Caller } from '../../governance/auth.ts';
 import type { ExecuteItem, ExecuteOutcome } from '../../ledger/execute.ts';
-import { identify, type AppDeps } from '../app.ts';
+import type { AppDeps } from '../deps.ts';
+import { identify } from '../identify.ts';
 import { ApiError, httpStatus } from '../errors.ts';
 
 export const MAX_BATCH = 500;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../deps.ts';
 
 /** Prometheus text exposition of the validator's own counters. */
 export function registerMetricsRoutes(app: FastifyInstance, deps: AppDeps): void {

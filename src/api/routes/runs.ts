@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { parseScenario } from '../../domain/scenario.ts';
 import { getEpoch, getRun, latestRunId, listEpochs, listRuns, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
 import { ScenarioError } from '../../ledger/seed.ts';
-import { identify, requireRole, type AppDeps } from '../app.ts';
+import type { AppDeps } from '../deps.ts';
+import { identify, requireRole } from '../identify.ts';
 import { ApiError } from '../errors.ts';
 import { limitParam, parseBody, parseQuery, uuidParam } from '../query.ts';
 
