@@ -24,8 +24,10 @@ interface Unit {
   reject: (error: unknown) => void;
 }
 
-/** Failures that say what happened in the registry's words (breaker open, unknown key) or that the database is away. */
+/** Failures already in the registry's words (breaker open, unknown key, malformed) or a lost database: answered as they are. */
 const passThrough = (error: unknown) => error instanceof CodedError || isDatabaseUnavailable(error);
+/** Failures that hold for every call of the group alike, so retrying each alone would not help. */
+const sharedByAll = (error: unknown) => isDatabaseUnavailable(error) || (error instanceof CodedError && error.code === 'CIRCUIT_BREAKER_OPEN');
 
 /**
  * Coalesces concurrent calls into shared transactions (group commit). A call that finds a free
@@ -66,9 +68,9 @@ export function createGroupCommitter(recordGroup: RecordGroup, options: GroupCom
         next += unit.items.length;
       }
     } catch (error) {
-      if (group.length > 1 && !passThrough(error)) {
-        // One unit may poison the group (a failing commit, a bug): decide each alone, so only
-        // the unit that fails by itself gets the failure.
+      if (group.length > 1 && !sharedByAll(error)) {
+        // One unit may poison the group (a revoked key, a failing commit, a bug): decide each
+        // alone, so only the unit that fails by itself gets the failure.
         for (const unit of group) await runAlone(unit);
         return;
       }
