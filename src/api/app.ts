@@ -1,12 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
 import { CodedError } from '../domain/errors.ts';
-import { isDatabaseUnavailable, type Db } from '../db/db.ts';
-import type { Authenticator, Caller, Role } from '../governance/auth.ts';
-import { hasRole } from '../governance/auth.ts';
-import type { ActorDirectory } from '../ledger/actors.ts';
-import type { Executor } from '../ledger/execute.ts';
-import type { GroupCommitter } from '../ledger/group-commit.ts';
+import { isDatabaseUnavailable } from '../db/db.ts';
+import type { Caller } from '../governance/auth.ts';
+import type { AppDeps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { registerExecuteRoutes } from './routes/execute.ts';
 import { registerReadRoutes } from './routes/reads.ts';
@@ -14,59 +10,17 @@ import { registerHealthRoutes } from './routes/health.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerMetricsRoutes } from './routes/metrics.ts';
 import { auditFailedAdminCall, registerAdminRoutes } from './routes/admin.ts';
-import type { Admin } from '../governance/admin.ts';
 import { registerRunRoutes } from './routes/runs.ts';
-import type { ActivityPublisher } from '../ledger/activity.ts';
-import type { EventHub } from './events.ts';
 import { registerLiveRoutes } from './routes/live.ts';
 import { registerReadAccess, type AccessModes } from './access.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import type { Config } from '../config.ts';
 
-export interface AppDeps {
-  db: Db;
-  /** For reads that may lag behind the primary: a streaming replica when one is configured. */
-  readDb: Db;
-  executor: Executor;
-  committer: GroupCommitter;
-  admin: Admin;
-  actors: ActorDirectory;
-  authenticate: Authenticator;
-  logger: Logger;
-  validatorVersion: string;
-  bodyLimit?: number;
-  /** Admin calls allowed per client address per minute. */
-  adminRatePerMinute?: number;
-  /** Live events (GET /events); one is made over `db` when absent. */
-  events?: EventHub;
-  /** Announces committed writes to every replica's /events; flushed when the app closes. */
-  activity?: ActivityPublisher;
-  /** How old the drift verifier's verdict may be for /health to pass. */
-  guard?: { maxVerdictAgeMs: number };
-  /** Whether /execute and the reads need a key; both open when absent. */
-  access?: AccessModes;
-  /** Socket timeouts and the connection cap; Node's defaults when absent. */
-  server?: Config['server'];
-  /** Failed admin authentications allowed per client address per minute, across replicas. */
-  adminAuthFailuresPerMinute?: number;
-}
 
 declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller | undefined;
   }
-}
-
-/** Resolves the caller from the Authorization header; a key that is given but invalid is a 401. */
-export async function identify(request: FastifyRequest, authenticate: Authenticator): Promise<Caller | undefined> {
-  const result = await authenticate(request.headers.authorization);
-  if (result.kind === 'invalid') throw new ApiError('UNAUTHORIZED', result.reason);
-  return result.kind === 'caller' ? result.caller : undefined;
-}
-
-export function requireRole(caller: Caller | undefined, role: Role): void {
-  if (!caller) throw new ApiError('UNAUTHORIZED', 'an API key is required: Authorization: Bearer <key>');
-  if (!hasRole(caller, role)) throw new ApiError('FORBIDDEN', `this action needs the ${role} role`);
 }
 
 const FASTIFY_CODES: Record<string, ApiError['code']> = {

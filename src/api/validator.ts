@@ -11,7 +11,7 @@ import { createGroupCommitter } from '../ledger/group-commit.ts';
 import { createActivityPublisher } from '../ledger/activity.ts';
 import { startLedgerGuard } from '../ledger/guard.ts';
 import { buildApp } from './app.ts';
-import { withLiveEvents } from './live.ts';
+import { withLiveAdmin } from './live.ts';
 
 /** Wires the validator's parts together: the one place that knows every dependency. */
 export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Readonly<Config>; logger: Logger }): Promise<FastifyInstance> {
@@ -22,25 +22,22 @@ export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Re
     logger.info('GRIDGOV_ADMIN_KEY is checked against the hash registered by the last owner-run start or migrate');
   }
   const actors = createActorDirectory(db);
-  const executor = createExecutor({
+  const recordGroup = createExecutor({
     db,
     actors,
     validatorVersion: config.validatorVersion,
-    notify: {
-      topics: [
-        { topic: 'linear', configured: config.linear !== undefined },
-        { topic: 'discord', configured: config.discord !== undefined },
-      ],
-    },
+    topics: [
+      { topic: 'linear', configured: config.linear !== undefined },
+      { topic: 'discord', configured: config.discord !== undefined },
+    ],
   });
   const activity = createActivityPublisher({ db, logger: logger.child({ component: 'events' }) });
-  const live = withLiveEvents({ executor, admin: createAdmin({ db, actors, validatorVersion: config.validatorVersion }), activity });
   const app = await buildApp({
     db,
     readDb: deps.readDb ?? db,
-    executor: live.executor,
-    committer: createGroupCommitter(live.executor, config.groupCommit),
-    admin: live.admin,
+    // Live events come from the commit hook, after each group commits.
+    committer: createGroupCommitter(recordGroup, { ...config.groupCommit, onCommitted: activity.decided }),
+    admin: withLiveAdmin(createAdmin({ db, actors, validatorVersion: config.validatorVersion }), activity),
     activity,
     actors,
     authenticate: createAuthenticator({ db, bootstrapKey: config.adminKey }),

@@ -1,5 +1,5 @@
 import { parseFlags, UsageError } from './args.ts';
-import type { Command } from './main.ts';
+import type { Command } from './args.ts';
 
 const USAGE = [
   'gridgov admin balance --actor A --resource R --amount N',

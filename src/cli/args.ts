@@ -20,3 +20,10 @@ export function parseFlags<T extends Options>(args: string[], options: T) {
     throw new UsageError((error as Error).message);
   }
 }
+
+/** One `gridgov` command: src/cli/main.ts dispatches to it by name. */
+export interface Command {
+  summary: string;
+  usage: string;
+  run(args: string[]): Promise<number>;
+}

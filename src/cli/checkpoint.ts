@@ -2,7 +2,7 @@ import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { checkpointNow, listCheckpoints } from '../ledger/checkpoint.ts';
 import { parseFlags } from './args.ts';
-import type { Command } from './main.ts';
+import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';
 
 export const command: Command = {

@@ -1,7 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { createDashboardApp } from '../dashboard/server.ts';
 import { parseFlags } from './args.ts';
-import type { Command } from './main.ts';
+import type { Command } from './args.ts';
 import { createLogger, onShutdown } from './runtime.ts';
 
 export const DEFAULT_DASHBOARD_PORT = 8081;

@@ -2,7 +2,7 @@ import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { createApiKey, KeyError, listApiKeys, revokeApiKey } from '../governance/keys.ts';
 import { parseFlags, UsageError } from './args.ts';
-import type { Command } from './main.ts';
+import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';
 
 export const command: Command = {

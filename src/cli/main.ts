@@ -1,12 +1,6 @@
 import { ConfigError } from '../config.ts';
 import { MigrationIntegrityError } from '../db/migrate.ts';
-import { UsageError } from './args.ts';
-
-export interface Command {
-  summary: string;
-  usage: string;
-  run(args: string[]): Promise<number>;
-}
+import { UsageError, type Command } from './args.ts';
 
 const commands: Record<string, () => Promise<Command>> = {
   start: async () => (await import('./start.ts')).command,

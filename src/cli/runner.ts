@@ -8,7 +8,7 @@ import { createValidatorClient } from '../runner/client.ts';
 import { runSimulation } from '../runner/runner.ts';
 import { agentProfiles } from '../runner/view.ts';
 import { parseFlags, UsageError } from './args.ts';
-import type { Command } from './main.ts';
+import type { Command } from './args.ts';
 import { createLogger } from './runtime.ts';
 
 const STRATEGIES = Object.values(StrategyName);

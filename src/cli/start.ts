@@ -9,7 +9,7 @@ import { hasActors, lastSeededScenario, readScenarioFile, seedScenario } from '.
 import { dispatcherFromConfig } from '../notify/index.ts';
 import { startBackgroundRunner } from '../runner/embedded.ts';
 import { parseFlags, UsageError } from './args.ts';
-import type { Command } from './main.ts';
+import type { Command } from './args.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
 import { DEFAULT_DASHBOARD_PORT } from './dashboard.ts';
 

@@ -1,7 +1,7 @@
 import { createValidatorApp } from '../api/validator.ts';
 import { loadConfig } from '../config.ts';
 import { parseFlags } from './args.ts';
-import type { Command } from './main.ts';
+import type { Command } from './args.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
 
 export const command: Command = {

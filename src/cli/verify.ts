@@ -4,7 +4,7 @@ import { sealThrough } from '../ledger/chain.ts';
 import { verifyChain } from '../ledger/chain-audit.ts';
 import { settledHorizon } from '../ledger/fence.ts';
 import { parseFlags } from './args.ts';
-import type { Command } from './main.ts';
+import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';
 
 export const command: Command = {

@@ -1,7 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { getWorldState } from '../ledger/world-state.ts';
 import { parseFlags, UsageError } from './args.ts';
-import type { Command } from './main.ts';
+import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';
 
 export const command: Command = {

@@ -1,4 +1,4 @@
-import { formatMicro, MAX_LEG_MICRO, microToNumber, parseAmount, type Micro } from './money.ts';
+import { MAX_LEG_MICRO, microToNumber, parseAmount, type Micro } from './money.ts';
 
 /**
  * Negotiation rules. On its turn an agent passes, transfers (a gift: one leg, no consent needed),
@@ -81,7 +81,3 @@ export function amountFromModel(value: number): Micro | undefined {
 export const shortReason = (text: string): string => (text.length > MAX_REASONING ? `${text.slice(0, MAX_REASONING - 1)}…` : text);
 
 export const quantityJson = (q: Quantity) => ({ resource: q.resource, amount: microToNumber(q.amount) });
-
-export function describeOffer(offer: Offer): string {
-  return `${offer.maker} gives ${formatMicro(offer.give.amount)} ${offer.give.resource} for ${formatMicro(offer.get.amount)} ${offer.get.resource} from ${offer.taker}`;
-}

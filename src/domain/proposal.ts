@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeIssue } from './issues.ts';
 import { formatMicro, MAX_LEG_MICRO, parseAmount, type Micro } from './money.ts';
 
 export const MAX_LEGS = 16;
@@ -37,16 +38,6 @@ const multiLeg = z.strictObject({
   metadata: metadata.optional(),
 });
 
-function firstIssue(error: z.ZodError): { field: string; message: string } {
-  const issue = error.issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'body';
-  if (issue?.code === 'unrecognized_keys') {
-    const keys = issue.keys.join(', ');
-    return { field: issue.path.length ? `${field}.${issue.keys[0]}` : issue.keys[0] ?? field, message: `unknown field(s): ${keys}` };
-  }
-  return { field, message: `${field}: ${issue?.message ?? 'invalid'}` };
-}
-
 const MAX_DEPTH = 32;
 // A NUL or a lone UTF-16 surrogate cannot be stored in Postgres text or jsonb.
 // eslint-disable-next-line no-control-regex -- matching NUL is the point
@@ -78,7 +69,7 @@ export function parseProposal(body: unknown): ParseProposalResult {
   if (unstorable) return { ok: false, ...unstorable };
   const isMulti = 'legs' in body;
   const parsed = isMulti ? multiLeg.safeParse(body) : oneLeg.safeParse(body);
-  if (!parsed.success) return { ok: false, ...firstIssue(parsed.error) };
+  if (!parsed.success) return { ok: false, ...describeIssue(parsed.error) };
   const data = parsed.data;
   const rawLegs = 'legs' in data ? data.legs : [data];
   const legs: Leg[] = [];

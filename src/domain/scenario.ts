@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeIssue } from './issues.ts';
 import { parseAmount, type Micro } from './money.ts';
 
 /**
@@ -58,8 +59,7 @@ export type ParseScenarioResult = { ok: true; scenario: Scenario } | { ok: false
 export function parseScenario(document: unknown): ParseScenarioResult {
   const parsed = scenarioSchema.safeParse(document);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, message: `${issue?.path.join('.') || 'scenario'}: ${issue?.message ?? 'invalid'}` };
+    return { ok: false, message: describeIssue(parsed.error, 'scenario').message };
   }
   const scenario = parsed.data;
   const resources = new Set(scenario.resources.map((r) => r.name));

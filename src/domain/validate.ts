@@ -7,21 +7,22 @@ export interface LimitSet {
   minBalance: Micro;
 }
 
+/** What the caller's API key proves: its role (none without a key) and, for an agent key, its actor. */
+export interface Grant {
+  role: string | null;
+  actorId: string | null;
+}
+
 /** Everything validation needs, loaded by the caller; actor references are already resolved ids. */
 export interface ValidationContext {
   worldId: string;
-  /** Actor ids that exist. */
-  actors: ReadonlySet<string>;
+  /** The name of an actor id that exists; undefined for an unknown reference. */
+  actorName(actor: string): string | undefined;
   resources: ReadonlySet<string>;
   limits(resource: string): LimitSet;
   /** Current balance of (actor, resource); 0 when absent. */
   balance(actor: string, resource: string): Micro;
-  /** Whether the caller holds the system role (needed to move world's funds). */
-  system: boolean;
-  /** An agent key's own actor id: every leg must debit it, and no other. */
-  debtor?: string;
-  /** Whether one proposal may debit several actors (a negotiated swap); true unless refused. */
-  manyDebtors?: boolean;
+  grant: Grant;
 }
 
 export type Validation =
@@ -30,54 +31,52 @@ export type Validation =
 
 export const balanceKey = (actor: string, resource: string): string => `${actor}|${resource}`;
 
+/** The first problem of a leg taken alone (actors, resource, role, max_transfer), or undefined. */
+function staticProblem(leg: Leg, ctx: ValidationContext): { code: BusinessErrorCode; message: string } | undefined {
+  const from = ctx.actorName(leg.actor_from);
+  if (leg.actor_from === leg.actor_to) return { code: BusinessErrorCode.SAME_ACTOR, message: `actor_from and actor_to are both ${from ?? leg.actor_from}` };
+  if (from === undefined) return { code: BusinessErrorCode.INVALID_ACTOR, message: `unknown actor ${leg.actor_from}` };
+  if (ctx.actorName(leg.actor_to) === undefined) return { code: BusinessErrorCode.INVALID_ACTOR, message: `unknown actor ${leg.actor_to}` };
+  if (!ctx.resources.has(leg.resource)) return { code: BusinessErrorCode.INVALID_RESOURCE, message: `unknown resource ${leg.resource}` };
+  const touchesWorld = leg.actor_from === ctx.worldId || leg.actor_to === ctx.worldId;
+  if (touchesWorld && ctx.grant.role !== 'system') return { code: BusinessErrorCode.FORBIDDEN_ACTOR, message: "only the system role may move world's funds" };
+  if (ctx.grant.role === 'agent' && leg.actor_from !== ctx.grant.actorId) {
+    return { code: BusinessErrorCode.FORBIDDEN_ACTOR, message: `this key may only move the funds of ${ctx.actorName(ctx.grant.actorId ?? '') ?? 'its own actor'}` };
+  }
+  const { maxTransfer } = ctx.limits(leg.resource);
+  if (leg.actor_from !== ctx.worldId && maxTransfer !== null && leg.amount > maxTransfer) {
+    return { code: BusinessErrorCode.CONSTRAINT_VIOLATION, message: `amount ${formatMicro(leg.amount)} exceeds max_transfer ${formatMicro(maxTransfer)} for ${leg.resource}` };
+  }
+  return undefined;
+}
+
 /**
  * Decides a proposal as a whole: the static checks on every leg first, then each leg against the
  * running balances left by the legs before it. Pure: it returns the balance deltas to apply.
+ * The same rules, in the same order and with the same messages, as record_proposals (SQL).
  */
 export function validateLegs(legs: ReadonlyArray<Leg>, ctx: ValidationContext): Validation {
   for (const [index, leg] of legs.entries()) {
-    const fail = (code: BusinessErrorCode, message: string): Validation => ({ ok: false, code, message: `leg ${index}: ${message}`, leg: index });
-    if (leg.actor_from === leg.actor_to) return fail(BusinessErrorCode.SAME_ACTOR, `actor_from and actor_to are both ${leg.actor_from}`);
-    for (const actor of [leg.actor_from, leg.actor_to]) {
-      if (!ctx.actors.has(actor)) return fail(BusinessErrorCode.INVALID_ACTOR, `unknown actor ${actor}`);
-    }
-    if (!ctx.resources.has(leg.resource)) return fail(BusinessErrorCode.INVALID_RESOURCE, `unknown resource ${leg.resource}`);
-    const touchesWorld = leg.actor_from === ctx.worldId || leg.actor_to === ctx.worldId;
-    if (touchesWorld && !ctx.system) return fail(BusinessErrorCode.FORBIDDEN_ACTOR, "only the system role may move world's funds");
-    if (ctx.debtor !== undefined && leg.actor_from !== ctx.debtor) {
-      return fail(BusinessErrorCode.FORBIDDEN_ACTOR, `this agent key may only move its own actor's funds, not ${leg.actor_from}'s`);
-    }
-    const { maxTransfer } = ctx.limits(leg.resource);
-    if (leg.actor_from !== ctx.worldId && maxTransfer !== null && leg.amount > maxTransfer) {
-      return fail(BusinessErrorCode.CONSTRAINT_VIOLATION, `amount ${formatMicro(leg.amount)} exceeds max_transfer ${formatMicro(maxTransfer)} for ${leg.resource}`);
-    }
-  }
-
-  if (ctx.manyDebtors === false && new Set(legs.map((leg) => leg.actor_from)).size > 1) {
-    return { ok: false, code: BusinessErrorCode.FORBIDDEN_ACTOR, message: 'a proposal that debits several actors needs the system role or operator and above', leg: 0 };
+    const problem = staticProblem(leg, ctx);
+    if (problem) return { ok: false, code: problem.code, message: `leg ${index}: ${problem.message}`, leg: index };
   }
 
   const deltas = new Map<string, Micro>();
   const running = (actor: string, resource: string) => ctx.balance(actor, resource) + (deltas.get(balanceKey(actor, resource)) ?? 0n);
   for (const [index, leg] of legs.entries()) {
     if (leg.actor_from !== ctx.worldId) {
+      const name = ctx.actorName(leg.actor_from);
       const available = running(leg.actor_from, leg.resource);
+      const fail = (code: BusinessErrorCode, message: string): Validation => ({ ok: false, code, message: `leg ${index}: ${message}`, leg: index });
       if (available < leg.amount) {
-        return {
-          ok: false,
-          code: BusinessErrorCode.INSUFFICIENT_BALANCE,
-          message: `leg ${index}: ${leg.actor_from} holds ${formatMicro(available)} ${leg.resource}, needs ${formatMicro(leg.amount)}`,
-          leg: index,
-        };
+        return fail(BusinessErrorCode.INSUFFICIENT_BALANCE, `${name} holds ${formatMicro(available)} ${leg.resource}, needs ${formatMicro(leg.amount)}`);
       }
       const { minBalance } = ctx.limits(leg.resource);
       if (available - leg.amount < minBalance) {
-        return {
-          ok: false,
-          code: BusinessErrorCode.CONSTRAINT_VIOLATION,
-          message: `leg ${index}: would leave ${leg.actor_from} with ${formatMicro(available - leg.amount)} ${leg.resource}, below min_balance ${formatMicro(minBalance)}`,
-          leg: index,
-        };
+        return fail(
+          BusinessErrorCode.CONSTRAINT_VIOLATION,
+          `would leave ${name} with ${formatMicro(available - leg.amount)} ${leg.resource}, below min_balance ${formatMicro(minBalance)}`,
+        );
       }
     }
     const fromKey = balanceKey(leg.actor_from, leg.resource);
@@ -87,3 +86,4 @@ export function validateLegs(legs: ReadonlyArray<Leg>, ctx: ValidationContext): 
   }
   return { ok: true, deltas };
 }
+

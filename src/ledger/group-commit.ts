@@ -1,12 +1,14 @@
 import { CodedError } from '../domain/errors.ts';
 import { isDatabaseUnavailable } from '../db/db.ts';
-import { CircuitBreakerOpenError, type ExecuteItem, type ExecuteOutcome, type Executor } from './execute.ts';
+import type { ExecuteItem, ExecuteOutcome, RecordGroup } from './execute.ts';
 
 export interface GroupCommitOptions {
   /** Most proposals decided in one transaction (a larger batch still goes whole, alone). */
   maxGroup: number;
   /** Transactions in flight at once; while they run, new arrivals gather into the next group. */
   lanes: number;
+  /** Called with each group's outcomes once it has committed (live events); it must not throw. */
+  onCommitted?: (outcomes: readonly ExecuteOutcome[]) => void;
 }
 
 /** The commit of a group failed: nothing of it was recorded, so a retry with the same id is safe. */
@@ -22,7 +24,10 @@ interface Unit {
   reject: (error: unknown) => void;
 }
 
-const passThrough = (error: unknown) => error instanceof CircuitBreakerOpenError || isDatabaseUnavailable(error);
+/** Failures already in the registry's words (breaker open, unknown key, malformed) or a lost database: answered as they are. */
+const passThrough = (error: unknown) => error instanceof CodedError || isDatabaseUnavailable(error);
+/** Failures that hold for every call of the group alike, so retrying each alone would not help. */
+const sharedByAll = (error: unknown) => isDatabaseUnavailable(error) || (error instanceof CodedError && error.code === 'CIRCUIT_BREAKER_OPEN');
 
 /**
  * Coalesces concurrent calls into shared transactions (group commit). A call that finds a free
@@ -31,14 +36,20 @@ const passThrough = (error: unknown) => error instanceof CircuitBreakerOpenError
  * outcome. One commit (one WAL flush) then answers them all. A unit (one /execute call, or one
  * /execute/batch request) is never split across transactions.
  */
-export function createGroupCommitter(executor: Executor, options: GroupCommitOptions) {
+export function createGroupCommitter(recordGroup: RecordGroup, options: GroupCommitOptions) {
   const queue: Unit[] = [];
   let active = 0;
   const counters = { groups: 0, items: 0, largest: 0 };
 
+  async function record(items: ExecuteItem[]): Promise<ExecuteOutcome[]> {
+    const outcomes = await recordGroup(items);
+    options.onCommitted?.(outcomes);
+    return outcomes;
+  }
+
   async function runAlone(unit: Unit): Promise<void> {
     try {
-      unit.resolve(await executor.executeBatch(unit.items));
+      unit.resolve(await record(unit.items));
     } catch (error) {
       unit.reject(passThrough(error) ? error : commitFailed(error));
     }
@@ -50,16 +61,16 @@ export function createGroupCommitter(executor: Executor, options: GroupCommitOpt
     counters.items += items.length;
     counters.largest = Math.max(counters.largest, items.length);
     try {
-      const outcomes = await executor.executeBatch(items);
+      const outcomes = await record(items);
       let next = 0;
       for (const unit of group) {
         unit.resolve(outcomes.slice(next, next + unit.items.length));
         next += unit.items.length;
       }
     } catch (error) {
-      if (group.length > 1 && !passThrough(error)) {
-        // One unit may poison the group (a failing commit, a bug): decide each alone, so only
-        // the unit that fails by itself gets the failure.
+      if (group.length > 1 && !sharedByAll(error)) {
+        // One unit may poison the group (a revoked key, a failing commit, a bug): decide each
+        // alone, so only the unit that fails by itself gets the failure.
         for (const unit of group) await runAlone(unit);
         return;
       }

@@ -5,7 +5,7 @@ import { parseScenario, type Scenario } from '../domain/scenario.ts';
 import { balanceKey } from '../domain/validate.ts';
 import type { Db } from '../db/db.ts';
 import { LedgerKind, settleEntries } from './append.ts';
-import { CircuitBreakerOpenError } from './execute.ts';
+import { CodedError } from '../domain/errors.ts';
 import { lockBalances } from './execute-sql.ts';
 import { seedScenario } from './seed.ts';
 
@@ -157,7 +157,9 @@ export async function settleEpoch(db: Db, runId: string, epoch: number, validato
       throw new RunError('EPOCH_OUT_OF_ORDER', `run ${runId} is at epoch ${last?.epoch ?? 0}${last && !last.finished ? ' (not finished)' : ''}: the next epoch to settle is ${expected}`);
     }
     const { rows: control } = await tx.query<{ breaker_on: boolean; reason: string | null }>('SELECT breaker_on, reason FROM control WHERE id = 1');
-    if (control[0]?.breaker_on) throw new CircuitBreakerOpenError(control[0].reason);
+    if (control[0]?.breaker_on) {
+      throw new CodedError('CIRCUIT_BREAKER_OPEN', `circuit breaker is open${control[0].reason ? `: ${control[0].reason}` : ''}`, { reason: control[0].reason });
+    }
 
     const profiles = economyProfiles(scenario, actorIdFor);
     const balances = await lockBalances(tx, settlementPairs(profiles));

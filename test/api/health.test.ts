@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createDriftVerifier, VERIFIER_LOCK_KEY } from '../../src/ledger/verifier.ts';
-import { findDrift } from '../../src/ledger/drift.ts';
+import { findDrift } from '../support/drift.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { appendTrade, asSuperuserWithoutTriggers, openTransaction } from '../support/ledger.ts';
 import { seedTestScenario } from '../support/scenario.ts';

@@ -8,14 +8,17 @@ const WORLD = 'world-id';
 const ACTORS = ['a', 'b', 'c', WORLD];
 const RESOURCES = ['energy', 'water'];
 
-function context(balances: Map<string, bigint>, opts: { system?: boolean; maxTransfer?: bigint | null; minBalance?: bigint } = {}): ValidationContext {
+function context(
+  balances: Map<string, bigint>,
+  opts: { system?: boolean; agentOf?: string; maxTransfer?: bigint | null; minBalance?: bigint } = {},
+): ValidationContext {
   return {
     worldId: WORLD,
-    actors: new Set(ACTORS),
+    actorName: (actor) => (ACTORS.includes(actor) ? `name-of-${actor}` : undefined),
     resources: new Set(RESOURCES),
     limits: () => ({ maxTransfer: opts.maxTransfer ?? null, minBalance: opts.minBalance ?? 0n }),
     balance: (actor, resource) => balances.get(balanceKey(actor, resource)) ?? 0n,
-    system: opts.system ?? false,
+    grant: opts.agentOf ? { role: 'agent', actorId: opts.agentOf } : { role: opts.system ? 'system' : null, actorId: null },
   };
 }
 
@@ -96,6 +99,16 @@ test('legs see the balances left by the legs before them', () => {
 test('the system role may move world funds, which may go negative', () => {
   const result = validateLegs([{ actor_from: WORLD, actor_to: 'a', resource: 'water', amount: 5n }], context(new Map(), { system: true }));
   assert.equal(result.ok, true);
+});
+
+test('an agent key moves only its own actor\'s funds; messages name actors', () => {
+  const balances = new Map([[balanceKey('a', 'energy'), 30_000_000n]]);
+  const own = validateLegs([{ actor_from: 'a', actor_to: 'b', resource: 'energy', amount: 5n }], context(balances, { agentOf: 'a' }));
+  assert.equal(own.ok, true);
+  const other = validateLegs([{ actor_from: 'b', actor_to: 'a', resource: 'energy', amount: 5n }], context(balances, { agentOf: 'a' }));
+  assert.deepEqual(other.ok ? other : [other.code, other.message], ['FORBIDDEN_ACTOR', 'leg 0: this key may only move the funds of name-of-a']);
+  const short = validateLegs([{ actor_from: 'a', actor_to: 'b', resource: 'energy', amount: 40_000_000n }], context(balances));
+  assert.equal(!short.ok && short.message, 'leg 0: name-of-a holds 30 energy, needs 40');
 });
 
 function pick(result: ReturnType<typeof validateLegs>): string | true {

@@ -18,11 +18,11 @@ before(async () => {
 });
 after(() => t.drop());
 
-const executor = () => createExecutor({ db: t.db, actors: createActorDirectory(t.db), validatorVersion: 'test', notify: { topics: [] } });
-function item(body: Record<string, unknown>): ExecuteItem {
+const executor = () => createExecutor({ db: t.db, actors: createActorDirectory(t.db), validatorVersion: 'test', topics: [] });
+function item(body: Record<string, unknown>, key: string | null = null): ExecuteItem {
   const parsed = parseProposal(body);
   if (!parsed.ok) throw new Error(parsed.message);
-  return { proposal: parsed.proposal, raw: body, system: false, caller: 'test' };
+  return { proposal: parsed.proposal, raw: body, caller: { key, name: 'test' } };
 }
 const trade = (over: Record<string, unknown> = {}) => ({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
 
@@ -79,6 +79,16 @@ test('a commit that fails mid-group answers COMMIT_FAILED to the item that fails
   const retry = await committer.execute(item(poison));
   assert.equal(retry.status, 'applied');
   assert.deepEqual(await invariantViolations(t.db), []);
+});
+
+test('a key the database refuses fails only the call that presented it, not the rest of its group', async () => {
+  const committer = createGroupCommitter(executor(), { maxGroup: 100, lanes: 1 });
+  const blocker = committer.execute(item(trade()));
+  const settled = await Promise.allSettled([trade(), trade(), trade()].map((b, i) => committer.execute(item(b, i === 1 ? 'ggk_revoked-or-never-issued' : null))));
+  await blocker;
+  assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.equal((settled[1] as PromiseRejectedResult).reason.code, 'UNAUTHORIZED');
+  assert.ok(committer.stats().groups >= 2);
 });
 
 test('over HTTP, 64 concurrent clients are coalesced into fewer transactions and every invariant holds', async () => {

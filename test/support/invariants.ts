@@ -1,5 +1,5 @@
 import type { Db } from '../../src/db/db.ts';
-import { findDrift } from '../../src/ledger/drift.ts';
+import { findDrift } from './drift.ts';
 
 /**
  * Checks DESIGN §8 invariants 1, 2, 4 and 5 against the database and returns every violation

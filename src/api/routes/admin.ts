@@ -1,15 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CodedError } from '../../domain/errors.ts';
-import { findUnstorable } from '../../domain/proposal.ts';
 import { auditDenied, auditRead, listAudit } from '../../governance/audit.ts';
 import { listAuthFailures, recordAuthFailure } from '../../governance/auth-failures.ts';
 import { hasRole, presentedKey, type Caller, type Role } from '../../governance/auth.ts';
 import type { Admin } from '../../governance/admin.ts';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { createRateLimiter } from '../rate-limit.ts';
-import { ledgerIdParam, limitParam, parseQuery } from '../query.ts';
+import { ledgerIdParam, limitParam, parseBody, parseQuery } from '../query.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,16 +20,6 @@ const balanceBody = z.strictObject({ actor_id: z.string().min(1).max(200), resou
 const resetBody = z.strictObject({ actor_id: z.string().min(1).max(200) });
 const breakerBody = z.strictObject({ enabled: z.boolean(), reason: z.string().max(500).optional() });
 const auditQuery = z.strictObject({ cursor: ledgerIdParam.optional(), limit: limitParam, action: z.string().max(64).optional(), admin_user: z.string().max(64).optional() });
-
-function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const unstorable = findUnstorable(body);
-  if (unstorable) throw new ApiError('BAD_REQUEST', unstorable.message, { field: unstorable.field });
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const field = issue?.code === 'unrecognized_keys' ? issue.keys[0] ?? 'body' : issue?.path.join('.') || 'body';
-  throw new ApiError('BAD_REQUEST', issue?.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : `${field}: ${issue?.message}`, { field });
-}
 
 /** Who to name in the audit: the key's name, never the key itself. */
 async function auditName(deps: AppDeps, request: FastifyRequest): Promise<{ name: string; caller?: Caller; denial?: ApiError }> {

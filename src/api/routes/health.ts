@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { readHealthSnapshot, type HealthSnapshot } from '../../ledger/health.ts';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../deps.ts';
 
 type Check = { ok: boolean } & Record<string, unknown>;
 

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../deps.ts';
 
 /** Prometheus text exposition of the validator's own counters. */
 export function registerMetricsRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/metrics', async (_request, reply) => {
     const group = deps.committer.stats();
-    const paths = deps.executor.stats();
     const memory = process.memoryUsage();
     const lines = [
       '# HELP gridgov_group_commit_groups_total Transactions committed for /execute.',
@@ -20,10 +19,6 @@ export function registerMetricsRoutes(app: FastifyInstance, deps: AppDeps): void
       '# HELP gridgov_group_commit_pending Proposals waiting for a transaction.',
       '# TYPE gridgov_group_commit_pending gauge',
       `gridgov_group_commit_pending ${group.pending}`,
-      '# HELP gridgov_commits_total Groups by how they were recorded: optimistic (one round trip, nothing had moved), or locked (decided again under locks).',
-      '# TYPE gridgov_commits_total counter',
-      `gridgov_commits_total{path="optimistic"} ${paths.optimistic}`,
-      `gridgov_commits_total{path="locked"} ${paths.locked}`,
       '# HELP process_resident_memory_bytes Resident memory.',
       '# TYPE process_resident_memory_bytes gauge',
       `process_resident_memory_bytes ${memory.rss}`,

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { listLedger, listRejections, listResources } from '../../ledger/reads.ts';
 import { getWorldState } from '../../ledger/world-state.ts';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { ledgerIdParam, limitParam, parseQuery, uuidParam } from '../query.ts';
 

@@ -1,15 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { findUnstorable } from '../../domain/proposal.ts';
 import { parseScenario } from '../../domain/scenario.ts';
 import { EVENTS_CHANNEL } from '../../ledger/activity.ts';
-import { CircuitBreakerOpenError } from '../../ledger/execute.ts';
 import { getEpoch, getRun, latestRunId, listEpochs, listRuns, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
 import { ScenarioError } from '../../ledger/seed.ts';
 import { fromDatabaseRefusal, presentedKey } from '../../governance/auth.ts';
-import { identify, requireRole, type AppDeps } from '../app.ts';
+import type { AppDeps } from '../deps.ts';
+import { identify, requireRole } from '../identify.ts';
 import { ApiError } from '../errors.ts';
-import { limitParam, parseQuery, uuidParam } from '../query.ts';
+import { limitParam, parseBody, parseQuery, uuidParam } from '../query.ts';
 
 /**
  * Simulation runs, for the runner (system role for every write) and for dashboards: register or
@@ -28,26 +27,12 @@ const registerBody = z.strictObject({
 const planBody = z.strictObject({ plan: z.record(z.string(), z.unknown()) });
 const statsBody = z.strictObject({ stats: z.record(z.string(), z.unknown()) });
 
-function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  // jsonb cannot hold a NUL or a lone UTF-16 surrogate: refused here, not as a failed insert.
-  const unstorable = findUnstorable(body);
-  if (unstorable) throw new ApiError('BAD_REQUEST', unstorable.message, { field: unstorable.field });
-  const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue?.path.join('.') || 'body';
-    throw new ApiError('BAD_REQUEST', `${field}: ${issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue?.message}`, { field });
-  }
-  return parsed.data;
-}
-
 async function mapped<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
     if (error instanceof RunError) throw new ApiError(error.reason, error.message);
     if (error instanceof ScenarioError) throw new ApiError('BAD_REQUEST', error.message, { field: 'scenario' });
-    if (error instanceof CircuitBreakerOpenError) throw new ApiError('CIRCUIT_BREAKER_OPEN', error.message, { reason: error.reason });
     throw fromDatabaseRefusal(error);
   }
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.ts';
+import type { Db } from '../../src/db/db.ts';
 
 export interface DriftRow {
   actor_id: string;
