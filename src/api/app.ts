@@ -19,6 +19,9 @@ import { registerRunRoutes } from './routes/runs.ts';
 import type { ActivityPublisher } from '../ledger/activity.ts';
 import type { EventHub } from './events.ts';
 import { registerLiveRoutes } from './routes/live.ts';
+import type { Registry } from 'prom-client';
+import { createRegistry } from '../observability/metrics.ts';
+import { registerObservability } from './observability.ts';
 
 export interface AppDeps {
   db: Db;
@@ -40,6 +43,8 @@ export interface AppDeps {
   activity?: ActivityPublisher;
   /** How old the drift verifier's verdict may be for /health to pass. */
   guard?: { maxVerdictAgeMs: number };
+  /** This validator's Prometheus registry (the write path reports into it too); one is made when absent. */
+  metrics?: Registry;
 }
 
 declare module 'fastify' {
@@ -113,11 +118,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     void reply.status(error.statusCode).send(error.toBody());
   });
 
+  const metrics = deps.metrics ?? createRegistry();
+  registerObservability(app, metrics);
   registerExecuteRoutes(app, deps);
   registerReadRoutes(app, deps);
   registerHealthRoutes(app, deps);
   registerAdminRoutes(app, deps);
-  registerMetricsRoutes(app, deps);
+  registerMetricsRoutes(app, deps, metrics);
   registerRunRoutes(app, deps);
   registerDocsRoutes(app, deps.validatorVersion);
   registerLiveRoutes(app, deps);

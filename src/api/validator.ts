@@ -11,12 +11,16 @@ import { createActivityPublisher } from '../ledger/activity.ts';
 import { startLedgerGuard } from '../ledger/guard.ts';
 import { buildApp } from './app.ts';
 import { withLiveEvents } from './live.ts';
+import { createRegistry } from '../observability/metrics.ts';
+import { writePathMetrics } from '../observability/write-path.ts';
 
 /** Wires the validator's parts together: the one place that knows every dependency. */
 export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Readonly<Config>; logger: Logger }): Promise<FastifyInstance> {
   const { db, config, logger } = deps;
   const actors = createActorDirectory(db);
+  const metrics = createRegistry();
   const executor = createExecutor({
+    observer: writePathMetrics(metrics),
     db,
     actors,
     validatorVersion: config.validatorVersion,
@@ -42,6 +46,7 @@ export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Re
     validatorVersion: config.validatorVersion,
     adminRatePerMinute: config.adminRatePerMinute,
     guard: { maxVerdictAgeMs: config.guard.maxVerdictAgeMs },
+    metrics,
   });
   if (config.guard.enabled) {
     // Drift verdicts, checkpoints and hash-chain seals for /health; stopped before the pool closes.

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createValidatorApp } from '../api/validator.ts';
 import { loadConfig } from '../config.ts';
+import { setupTracing } from '../observability/tracing.ts';
 import { randomBytes } from 'node:crypto';
 import { StrategyName } from '../agents/types.ts';
 import { createDashboardApp } from '../dashboard/server.ts';
@@ -37,6 +38,7 @@ export const command: Command = {
     // lives only in this process.
     const ephemeralKey = withRunner && !process.env.GRIDGOV_RUNNER_KEY && !process.env.GRIDGOV_ADMIN_KEY ? `ggk_${randomBytes(24).toString('base64url')}` : undefined;
     const config = loadConfig(ephemeralKey ? { ...process.env, GRIDGOV_ADMIN_KEY: ephemeralKey } : process.env, values);
+    await setupTracing({ serviceName: 'gridgov', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'gridgov');
     const database = await openDatabase(config, logger, 20, { role: 'app', migrate: true });
     try {

@@ -4,6 +4,8 @@ import type { Micro } from '../domain/money.ts';
 import { canonicalLegs, type Leg, type Proposal } from '../domain/proposal.ts';
 import { balanceKey, validateLegs } from '../domain/validate.ts';
 import type { Db } from '../db/db.ts';
+import { inSpan, inSpanSync } from '../observability/tracing.ts';
+import { ignoreWritePath, type WritePathObserver } from '../observability/write-path.ts';
 import type { ActorDirectory } from './actors.ts';
 import { loadTradingState, type TradingState } from './state.ts';
 import { commitDecisions, isStaleDecision, lockAndLoad, proposalLockKeys, readBalances, type Decisions, type Decision, type PriorOutcome } from './execute-sql.ts';
@@ -39,6 +41,8 @@ export interface ExecutorDeps {
   actors: ActorDirectory;
   validatorVersion: string;
   notify: NotifyTargets;
+  /** Metrics of each group committed and each proposal decided. */
+  observer?: WritePathObserver;
 }
 
 interface Prepared {
@@ -64,6 +68,7 @@ const MAX_REMEMBERED = 200_000;
  */
 export function createExecutor(deps: ExecutorDeps) {
   const { db, actors, validatorVersion, notify } = deps;
+  const observer = deps.observer ?? ignoreWritePath;
   /** Balances as the last decisions left them (groups still committing included). */
   const remembered = new Map<string, Micro>();
   /** Balance rows that groups still committing move, with when that group ends. */
@@ -79,7 +84,19 @@ export function createExecutor(deps: ExecutorDeps) {
     for (const [key, amount] of balances) remembered.set(key, amount);
   }
 
-  async function executeBatch(items: ReadonlyArray<ExecuteItem>): Promise<ExecuteOutcome[]> {
+  /** One group, decided and committed in a span of its own; reported to the observer once committed. */
+  function executeBatch(items: ReadonlyArray<ExecuteItem>): Promise<ExecuteOutcome[]> {
+    return inSpan('gridgov.group_commit', { 'gridgov.group.size': items.length }, async (span) => {
+      const started = performance.now();
+      const { path, results } = await decideAndRecord(items);
+      span.setAttribute('gridgov.commit.path', path);
+      observer.groupCommitted({ size: items.length, seconds: (performance.now() - started) / 1000, path });
+      observer.decided(results);
+      return results;
+    });
+  }
+
+  async function decideAndRecord(items: ReadonlyArray<ExecuteItem>): Promise<{ path: string; results: ExecuteOutcome[] }> {
     const refs = items.flatMap((item) => item.proposal.legs.flatMap((leg) => [leg.actor_from, leg.actor_to]));
     const directory = await actors.resolve(refs);
     const prepared = items.map((item): Prepared => {
@@ -96,10 +113,10 @@ export function createExecutor(deps: ExecutorDeps) {
     const decided = await executeOptimistic(prepared, knownActors, lockKeys);
     if (decided) {
       counters.optimistic++;
-      return outcomes(prepared, decided);
+      return { path: 'optimistic', results: outcomes(prepared, decided) };
     }
     counters.locked++;
-    return outcomes(prepared, await executeLocked(prepared, knownActors, lockKeys));
+    return { path: 'locked', results: outcomes(prepared, await executeLocked(prepared, knownActors, lockKeys)) };
   }
 
   /** The decisions, recorded; undefined when the guesses they relied on were wrong (nothing recorded). */
@@ -124,7 +141,7 @@ export function createExecutor(deps: ExecutorDeps) {
       return [key, remembered.get(key)!] as const;
     }));
     const balances = new Map(read);
-    const decisions = decide(prepared, state, knownActors, balances, new Map());
+    const decisions = inSpanSync('gridgov.decide', { 'gridgov.path': 'optimistic' }, () => decide(prepared, state, knownActors, balances, new Map()));
     // Later groups decide on top of this one before it commits. One that shares a balance row
     // with it sends its own commit only once this one has ended, so it cannot overtake it: if
     // this one fails, the later one's balances will not match and it goes the locked way too.
@@ -163,7 +180,7 @@ export function createExecutor(deps: ExecutorDeps) {
       if (state.breakerOn) throw new CircuitBreakerOpenError(state.breakerReason);
       const { balances, prior } = await lockAndLoad(tx, ids, balancePairs(prepared, state, knownActors));
       const read = new Map(balances);
-      const decisions = decide(prepared, state, knownActors, balances, prior);
+      const decisions = inSpanSync('gridgov.decide', { 'gridgov.path': 'locked' }, () => decide(prepared, state, knownActors, balances, prior));
       // The proposal locks are held already, and the rows read stay locked: nothing can have moved.
       await record(tx, decisions, read, [], state);
       return { state, decisions, balances };

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { inSpan } from '../observability/tracing.ts';
 import { DeliveryError } from './errors.ts';
 import { linearIssueIdFor, type LinearClient } from './linear.ts';
 import { rejectionEmbed, type DiscordClient, type RejectionLeg } from './discord.ts';
@@ -16,6 +18,8 @@ export interface DispatcherOptions {
   leaseMs?: number;
   batchSize?: number;
   pollMs?: number;
+  /** Where delivery counts and durations are reported. */
+  metrics?: Registry;
 }
 
 interface ClaimedRow {
@@ -61,6 +65,24 @@ export function linearIssueFor(row: Pick<ClaimedRow, 'proposal_id' | 'error_code
   };
 }
 
+function deliveryMetrics(registry: Registry) {
+  return {
+    deliveries: new Counter({
+      name: 'gridgov_outbox_deliveries_total',
+      help: 'Delivery attempts by target and result: delivered, retry (failed, will be tried again) or dead (failed for good).',
+      labelNames: ['target', 'result'],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'gridgov_outbox_delivery_duration_seconds',
+      help: 'Time of one delivery attempt to its target (Linear, Discord), by target.',
+      labelNames: ['target'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}
+
 /**
  * Delivers the outbox. Rows are claimed with FOR UPDATE SKIP LOCKED and leased (their next
  * attempt pushed past the lease) before any network call, so several dispatchers share the work
@@ -76,6 +98,7 @@ export function createDispatcher(options: DispatcherOptions) {
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
+  const metrics = options.metrics ? deliveryMetrics(options.metrics) : undefined;
 
   async function claim(): Promise<ClaimedRow[]> {
     const { rows } = await db.query<ClaimedRow>(
@@ -108,11 +131,12 @@ export function createDispatcher(options: DispatcherOptions) {
     throw new DeliveryError(`no ${row.topic} target is configured in this dispatcher`, { retryable: true });
   }
 
-  async function settle(row: ClaimedRow, result: { ref: unknown } | { error: unknown }): Promise<void> {
+  /** Records the attempt's result; returns what became of the row. */
+  async function settle(row: ClaimedRow, result: { ref: unknown } | { error: unknown }): Promise<'delivered' | 'retry' | 'dead'> {
     if ('ref' in result) {
       await db.query("UPDATE outbox SET status = 'delivered', external_ref = $2, last_error = NULL, updated_at = now() WHERE id = $1", [row.id, JSON.stringify(result.ref)]);
       logger.info({ topic: row.topic, proposal_id: row.proposal_id, ref: result.ref }, 'delivered');
-      return;
+      return 'delivered';
     }
     const error = result.error instanceof DeliveryError ? result.error : new DeliveryError(String((result.error as Error)?.message ?? result.error), { retryable: true });
     const dead = !error.retryable || row.attempts >= options.maxAttempts;
@@ -126,6 +150,7 @@ export function createDispatcher(options: DispatcherOptions) {
       { topic: row.topic, proposal_id: row.proposal_id, attempts: row.attempts, error: error.message, retry_in_ms: dead ? undefined : delay },
       dead ? 'delivery failed for good' : 'delivery failed, will retry',
     );
+    return dead ? 'dead' : 'retry';
   }
 
   /** Claims one batch and delivers it; returns how many rows it handled. */
@@ -134,12 +159,15 @@ export function createDispatcher(options: DispatcherOptions) {
     await Promise.all(
       rows.map(async (row) => {
         let result: { ref: unknown } | { error: unknown };
+        const started = performance.now();
         try {
-          result = { ref: await deliver(row) };
+          result = { ref: await inSpan('gridgov.outbox.deliver', { 'gridgov.target': row.topic, 'gridgov.proposal_id': row.proposal_id, 'gridgov.attempt': row.attempts }, () => deliver(row)) };
         } catch (error) {
           result = { error };
         }
-        await settle(row, result);
+        metrics?.duration.observe({ target: row.topic }, (performance.now() - started) / 1000);
+        const outcome = await settle(row, result);
+        metrics?.deliveries.inc({ target: row.topic, result: outcome });
       }),
     );
     return rows.length;

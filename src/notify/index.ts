@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import { createDiscordClient } from './discord.ts';
@@ -6,7 +7,7 @@ import { createDispatcher, type Dispatcher } from './dispatcher.ts';
 import { createLinearClient } from './linear.ts';
 
 /** The outbox dispatcher with the targets the configuration names. */
-export function dispatcherFromConfig(db: Db, config: Readonly<Config>, logger: Logger): Dispatcher {
+export function dispatcherFromConfig(db: Db, config: Readonly<Config>, logger: Logger, metrics?: Registry): Dispatcher {
   const { maxAttempts, baseDelayMs, maxDelayMs, timeoutMs, leaseMs, pollMs } = config.dispatcher;
   return createDispatcher({
     db,
@@ -20,5 +21,6 @@ export function dispatcherFromConfig(db: Db, config: Readonly<Config>, logger: L
     // never loses a row it holds to another one.
     leaseMs: Math.max(leaseMs, timeoutMs * 2),
     pollMs,
+    metrics,
   });
 }
