@@ -66,7 +66,7 @@ export function linearIssueFor(row: Pick<ClaimedRow, 'proposal_id' | 'error_code
 }
 
 function deliveryMetrics(registry: Registry) {
-  return {
+  const metrics = {
     deliveries: new Counter({
       name: 'gridgov_outbox_deliveries_total',
       help: 'Delivery attempts by target and result: delivered, retry (failed, will be tried again) or dead (failed for good).',
@@ -81,6 +81,12 @@ function deliveryMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  // Every series exists from the first scrape, so rate() and alerts see a start at zero.
+  for (const target of ['linear', 'discord']) {
+    for (const result of ['delivered', 'retry', 'dead']) metrics.deliveries.inc({ target, result }, 0);
+    metrics.duration.zero({ target });
+  }
+  return metrics;
 }
 
 /**

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { prometheusBinary, rulesWithShortFor, startPrometheus, type PrometheusServer } from '../support/prometheus.ts';
 import { ADMIN_KEY, BIN, bearer, http, spawnValidator, type ValidatorProcess } from '../support/validator.ts';
 
 const SCENARIO = fileURLToPath(new URL('../../scenarios/demo.json', import.meta.url));
+const DASHBOARD = fileURLToPath(new URL('../../ops/grafana/gridgov.json', import.meta.url));
 const binary = prometheusBinary();
 
 interface Started {
@@ -128,6 +130,28 @@ test('a real Prometheus scrapes a validator, a dispatcher and a runner and finds
   assert.ok((await waitFor('validator pool', () => scalar('gridgov_db_pool_connections{job="gridgov-validator",pool="primary"}'))) >= 1);
   assert.ok((await waitFor('dispatcher pool', () => scalar('gridgov_db_pool_connections{job="gridgov-dispatcher"}'))) >= 1);
   assert.equal(await scalar('gridgov_db_pool_waiting_clients{job="gridgov-dispatcher"}'), 0);
+});
+
+test("the Grafana dashboard's queries run on Prometheus and name only series the processes expose", { skip: 'missing' in binary ? binary.missing : false }, async () => {
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }> };
+  const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((target) => ({ title: p.title, expr: target.expr })));
+  assert.ok(exprs.length >= 30);
+  // Every series, including those still without samples, once each job was scraped.
+  const names = await waitFor('every job scraped', async () => {
+    const seen = await prometheus!.metricNames();
+    return ['gridgov_drift_verdict_ok', 'gridgov_outbox_deliveries_total', 'gridgov_runner_epochs_total'].every((n) => seen.has(n)) ? seen : undefined;
+  });
+  let withData = 0;
+  for (const { title, expr } of exprs) {
+    const concrete = expr.replaceAll('$__rate_interval', '1m').replaceAll('$job', 'gridgov-.*');
+    const result = await prometheus!.query(concrete).catch((error: Error) => assert.fail(`${title}: ${concrete}: ${error.message}`));
+    if (result.length > 0) withData++;
+    for (const [name] of concrete.matchAll(/\b(?:gridgov|nodejs|process)_[a-z0-9_]+/g)) {
+      const base = name.replace(/_(bucket|count|sum)$/, '');
+      assert.ok(names.has(name) || names.has(base), `${title}: ${name} is exposed by no process`);
+    }
+  }
+  assert.ok(withData >= exprs.length * 0.7, `${withData} of ${exprs.length} panel queries have data`);
 });
 
 test('a balance changed behind the ledger and the breaker turned on make their alerts go pending, then firing', { skip: 'missing' in binary ? binary.missing : false }, async () => {

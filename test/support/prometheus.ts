@@ -35,6 +35,8 @@ export interface PrometheusServer {
   url: string;
   query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
   alerts(): Promise<Array<{ labels: Record<string, string>; state: 'pending' | 'firing'; value: string }>>;
+  /** Metric names seen in scrapes (HELP and TYPE), with or without samples. */
+  metricNames(): Promise<Set<string>>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -93,6 +95,7 @@ export async function startPrometheus(binary: string, jobs: Record<string, strin
     url,
     query: async (expr) => (await api<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).result,
     alerts: async () => (await api<{ alerts: Array<{ labels: Record<string, string>; state: 'pending' | 'firing'; value: string }> }>(`${url}/api/v1/alerts`)).alerts,
+    metricNames: async () => new Set(Object.keys(await api<Record<string, unknown>>(`${url}/api/v1/metadata`))),
     output: () => output,
     stop,
   };
