@@ -2,7 +2,7 @@ import { loadConfig } from '../config.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
 import { createRegistry, registerPoolMetrics } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/server.ts';
-import { setupTracing, shutdownTracing } from '../observability/tracing.ts';
+import { setupTracing } from '../observability/tracing.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './main.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
@@ -35,7 +35,6 @@ export const command: Command = {
       await dispatcher.stop();
       await server.close();
       await database.close();
-      await shutdownTracing();
     }, logger);
     console.log(`dispatcher running (linear: ${config.linear ? 'on' : 'off'}, discord: ${config.discord ? 'on' : 'off'}); metrics on ${server.url}`);
     return new Promise<number>(() => undefined);

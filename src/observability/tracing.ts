@@ -1,8 +1,7 @@
 import { context, propagation, trace, SpanStatusCode, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NodeTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-node';
+import type { NodeTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-node';
 
 /**
  * Spans through @opentelemetry/api. Without an SDK its tracer makes non-recording spans, which
@@ -34,13 +33,14 @@ export interface TracingOptions {
 export async function setupTracing(options: TracingOptions): Promise<void> {
   ensureContext();
   if (provider || (!options.otlpEndpoint && !options.exporter)) return;
-  let processor;
-  if (options.exporter) processor = new SimpleSpanProcessor(options.exporter);
-  else {
-    // Loaded only when used: the exporter pulls in protobuf and the OTLP transforms.
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    processor = new BatchSpanProcessor(new OTLPTraceExporter());
-  }
+  // The SDK is loaded only when used: a process that exports nothing does not pay for it.
+  const [{ BatchSpanProcessor, NodeTracerProvider, SimpleSpanProcessor }, { resourceFromAttributes }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/resources'),
+  ]);
+  const processor = options.exporter
+    ? new SimpleSpanProcessor(options.exporter)
+    : new BatchSpanProcessor(new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter());
   provider = new NodeTracerProvider({ resource: resourceFromAttributes({ 'service.name': options.serviceName }), spanProcessors: [processor] });
   trace.setGlobalTracerProvider(provider);
 }
