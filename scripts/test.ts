@@ -81,7 +81,11 @@ async function run(): Promise<number> {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],
-      { stdio: 'inherit', env: { ...process.env, TEST_PG_URL: server.url, TEST_TEMPLATE_DB: TEMPLATE } },
+      {
+        stdio: 'inherit',
+        // Dispatchers and runners that tests start listen for scrapes on any free port, never the fixed defaults.
+        env: { GRIDGOV_DISPATCHER_METRICS_PORT: '0', GRIDGOV_RUNNER_METRICS_PORT: '0', ...process.env, TEST_PG_URL: server.url, TEST_TEMPLATE_DB: TEMPLATE },
+      },
     );
     return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
   } finally {

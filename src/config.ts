@@ -63,6 +63,16 @@ export interface Config {
     sealMaxRows: number;
     recheckRows: number;
   };
+  /** Prometheus listeners of the processes without an HTTP API of their own, and trace export. */
+  observability: {
+    metricsHost: string;
+    dispatcherMetricsPort: number;
+    runnerMetricsPort: number;
+    /** USD per million tokens, for the runner's estimated model cost. */
+    modelPriceUsdPerMTokens: { prompt: number; completion: number };
+    /** Spans are exported (OTLP over HTTP) only when this is set. */
+    otlpEndpoint: string | undefined;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -127,6 +137,13 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
   return value;
 }
 
+function decimal(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || !Number.isFinite(value)) throw new ConfigError(`${name} must be a non-negative decimal number, got "${raw}"`);
+  return value;
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
@@ -157,6 +174,8 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
   const dashboardPort = flag('dashboard-port') ?? nonEmpty(env.GRIDGOV_DASHBOARD_PORT);
   const validatorUrl = (flag('validator') ?? nonEmpty(env.GRIDGOV_URL) ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   if (!/^https?:\/\/[^/\s]+/.test(validatorUrl)) throw new ConfigError(`--validator / GRIDGOV_URL must be an http(s) URL, got "${validatorUrl}"`);
+  const otlpEndpoint = nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  if (otlpEndpoint && !/^https?:\/\/[^/\s]+/.test(otlpEndpoint)) throw new ConfigError(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got "${otlpEndpoint}"`);
   const webhook = nonEmpty(env.DISCORD_WEBHOOK_URL);
   if (webhook && !/^https?:\/\//.test(webhook)) throw new ConfigError('DISCORD_WEBHOOK_URL must be an http(s) URL');
 
@@ -239,6 +258,16 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       sealBlockSize: integer('GRIDGOV_SEAL_BLOCK_SIZE', env.GRIDGOV_SEAL_BLOCK_SIZE, 1000, 1, 100_000),
       sealMaxRows: 100_000,
       recheckRows: integer('GRIDGOV_CHAIN_RECHECK_ROWS', env.GRIDGOV_CHAIN_RECHECK_ROWS, 10_000, 0, 10_000_000),
+    },
+    observability: {
+      metricsHost: nonEmpty(env.GRIDGOV_METRICS_HOST) ?? '127.0.0.1',
+      dispatcherMetricsPort: integer('GRIDGOV_DISPATCHER_METRICS_PORT', env.GRIDGOV_DISPATCHER_METRICS_PORT, 9465, 0, 65535),
+      runnerMetricsPort: integer('GRIDGOV_RUNNER_METRICS_PORT', env.GRIDGOV_RUNNER_METRICS_PORT, 9466, 0, 65535),
+      modelPriceUsdPerMTokens: {
+        prompt: decimal('GRIDGOV_MODEL_PROMPT_USD_PER_MTOK', env.GRIDGOV_MODEL_PROMPT_USD_PER_MTOK, 0),
+        completion: decimal('GRIDGOV_MODEL_COMPLETION_USD_PER_MTOK', env.GRIDGOV_MODEL_COMPLETION_USD_PER_MTOK, 0),
+      },
+      otlpEndpoint,
     },
   });
 }

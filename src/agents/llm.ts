@@ -4,6 +4,7 @@ import { emptyUsage } from '../domain/stats.ts';
 import { backoffMs } from '../retry.ts';
 import { moveJsonSchema, parseMove, parseReply, proposePrompt, replyJsonSchema, respondPrompt, SYSTEM_INSTRUCTION, type Parsed } from './prompts.ts';
 import type { Decided, Strategy, StrategyName } from './types.ts';
+import { inSpan } from '../observability/tracing.ts';
 
 export interface ModelAnswer {
   text: string;
@@ -63,7 +64,11 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
       const signal = AbortSignal.timeout(settings.timeoutMs);
       usage.calls += 1;
       try {
-        const answer = await client.complete({ system: SYSTEM_INSTRUCTION, prompt, schemaName, schema, temperature: settings.temperature, signal });
+        const answer = await inSpan('gridgov.model.call', { 'gen_ai.request.model': client.model, 'gridgov.schema': schemaName, 'gridgov.attempt': attempt + 1 }, async (span) => {
+          const reply = await client.complete({ system: SYSTEM_INSTRUCTION, prompt, schemaName, schema, temperature: settings.temperature, signal });
+          span.setAttributes({ 'gen_ai.usage.input_tokens': reply.usage.prompt, 'gen_ai.usage.output_tokens': reply.usage.completion, 'gridgov.usage.total_tokens': reply.usage.total });
+          return reply;
+        });
         usage.prompt_tokens += answer.usage.prompt;
         usage.completion_tokens += answer.usage.completion;
         usage.total_tokens += answer.usage.total;

@@ -12,10 +12,11 @@ import { registerMetricsRoutes } from './routes/metrics.ts';
 import { auditFailedAdminCall, registerAdminRoutes } from './routes/admin.ts';
 import { registerRunRoutes } from './routes/runs.ts';
 import { registerLiveRoutes } from './routes/live.ts';
-import { registerReadAccess, type AccessModes } from './access.ts';
+import { registerReadAccess } from './access.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import type { Config } from '../config.ts';
-
+import { createRegistry } from '../observability/metrics.ts';
+import { registerObservability } from './observability.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -97,11 +98,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerReadAccess(app, deps, deps.access ?? { execute: 'open', read: 'open' });
+  const metrics = deps.metrics ?? createRegistry();
+  registerObservability(app, metrics);
   registerExecuteRoutes(app, deps);
   registerReadRoutes(app, deps);
   registerHealthRoutes(app, deps);
   registerAdminRoutes(app, deps);
-  registerMetricsRoutes(app, deps);
+  registerMetricsRoutes(app, deps, metrics);
   registerRunRoutes(app, deps);
   registerDocsRoutes(app, deps.validatorVersion);
   registerLiveRoutes(app, deps);

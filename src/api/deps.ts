@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import type { Admin } from '../governance/admin.ts';
@@ -35,4 +36,6 @@ export interface AppDeps {
   server?: Config['server'];
   /** Failed admin authentications allowed per client address per minute, across replicas. */
   adminAuthFailuresPerMinute?: number;
+  /** This validator's Prometheus registry (the write path reports into it too); one is made when absent. */
+  metrics?: Registry;
 }

@@ -130,7 +130,7 @@ export function openApiDocument(version: string) {
         },
       },
       '/livez': { get: { summary: 'The process is up', responses: { 200: { description: 'OK' } } } },
-      '/metrics': { get: { summary: 'Prometheus metrics (group commit, memory)', responses: { 200: { description: 'text/plain exposition' } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics (requests, decisions, group commits, ledger state, outbox, pools, process)', responses: { 200: { description: 'text/plain exposition' } } } },
       '/execute/batch': {
         post: {
           summary: 'Up to 500 proposals in one transaction, in order, one outcome each (with http_status)',

@@ -12,6 +12,8 @@ import { createActivityPublisher } from '../ledger/activity.ts';
 import { startLedgerGuard } from '../ledger/guard.ts';
 import { buildApp } from './app.ts';
 import { withLiveAdmin } from './live.ts';
+import { createRegistry } from '../observability/metrics.ts';
+import { writePathMetrics } from '../observability/write-path.ts';
 
 /** Wires the validator's parts together: the one place that knows every dependency. */
 export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Readonly<Config>; logger: Logger }): Promise<FastifyInstance> {
@@ -22,7 +24,9 @@ export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Re
     logger.info('GRIDGOV_ADMIN_KEY is checked against the hash registered by the last owner-run start or migrate');
   }
   const actors = createActorDirectory(db);
+  const metrics = createRegistry();
   const recordGroup = createExecutor({
+    observer: writePathMetrics(metrics),
     db,
     actors,
     validatorVersion: config.validatorVersion,
@@ -48,6 +52,7 @@ export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Re
     access: config.auth,
     server: config.server,
     guard: { maxVerdictAgeMs: config.guard.maxVerdictAgeMs },
+    metrics,
   });
   if (config.guard.enabled) {
     // Drift verdicts, checkpoints and hash-chain seals for /health; stopped before the pool closes.

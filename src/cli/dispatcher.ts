@@ -1,5 +1,8 @@
 import { loadConfig } from '../config.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
+import { createRegistry, registerPoolMetrics } from '../observability/metrics.ts';
+import { startMetricsServer } from '../observability/server.ts';
+import { setupTracing } from '../observability/tracing.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
@@ -10,9 +13,19 @@ export const command: Command = {
   async run(args) {
     const { values } = parseFlags(args, {});
     const config = loadConfig(process.env, values);
+    await setupTracing({ serviceName: 'gridgov-dispatcher', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'dispatcher');
     const database = await openDatabase(config, logger, 4, { role: 'app' });
-    const dispatcher = dispatcherFromConfig(database.db, config, logger);
+    const metrics = createRegistry();
+    registerPoolMetrics(metrics, { primary: database.db });
+    let server;
+    try {
+      server = await startMetricsServer(metrics, { host: config.observability.metricsHost, port: config.observability.dispatcherMetricsPort, setting: 'GRIDGOV_DISPATCHER_METRICS_PORT' });
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+    const dispatcher = dispatcherFromConfig(database.db, config, logger, metrics);
     dispatcher.start();
     // The dispatcher sleeps on unref'd timers (it also runs inside other processes); alone, while
     // the database is down it holds no socket either, and Node would exit. Stay up until a signal.
@@ -20,9 +33,10 @@ export const command: Command = {
     onShutdown(async () => {
       clearInterval(keepAlive);
       await dispatcher.stop();
+      await server.close();
       await database.close();
     }, logger);
-    console.log(`dispatcher running (linear: ${config.linear ? 'on' : 'off'}, discord: ${config.discord ? 'on' : 'off'})`);
+    console.log(`dispatcher running (linear: ${config.linear ? 'on' : 'off'}, discord: ${config.discord ? 'on' : 'off'}); metrics on ${server.url}`);
     return new Promise<number>(() => undefined);
   },
 };

@@ -6,6 +6,10 @@ import { isUuid } from '../domain/ids.ts';
 import { readScenarioFile } from '../ledger/seed.ts';
 import { createValidatorClient } from '../runner/client.ts';
 import { runSimulation } from '../runner/runner.ts';
+import { runnerMetrics } from '../runner/metrics.ts';
+import { createRegistry } from '../observability/metrics.ts';
+import { startMetricsServer } from '../observability/server.ts';
+import { setupTracing, shutdownTracing } from '../observability/tracing.ts';
 import { agentProfiles } from '../runner/view.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
@@ -58,7 +62,12 @@ export const command: Command = {
     }
     const key = values.key ?? config.runnerKey;
     if (!key) throw new ConfigError('the runner needs an API key with the system role: --key, GRIDGOV_RUNNER_KEY or GRIDGOV_ADMIN_KEY');
+    await setupTracing({ serviceName: 'gridgov-runner', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'runner');
+    const registry = createRegistry();
+    const metrics = runnerMetrics(registry, config.observability.modelPriceUsdPerMTokens);
+    const server = await startMetricsServer(registry, { host: config.observability.metricsHost, port: config.observability.runnerMetricsPort, setting: 'GRIDGOV_RUNNER_METRICS_PORT' });
+    console.log(`runner metrics on ${server.url}`);
 
     const stop = new AbortController();
     const onSignal = () => stop.abort();
@@ -78,7 +87,10 @@ export const command: Command = {
         batchSize,
         signal: stop.signal,
         logger,
-        onEpoch: (_stats, line) => console.log(line),
+        onEpoch: (stats, line) => {
+          metrics.epochRecorded(stats);
+          console.log(line);
+        },
       });
       console.log(`run ${result.runId}: ${stop.signal.aborted ? 'stopped' : 'finished'} after epoch ${result.lastEpoch}`);
       return 0;
@@ -91,6 +103,8 @@ export const command: Command = {
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      await server.close();
+      await shutdownTracing();
     }
   },
 };

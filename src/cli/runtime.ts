@@ -8,12 +8,15 @@ import { createDb, type Db, type DbOptions } from '../db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
 import { registerBootstrapKey } from '../governance/keys.ts';
+import { shutdownTracing, traceLogFields } from '../observability/tracing.ts';
 
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
   return pino(
     {
       name,
       level: config.logLevel,
+      // Lines written inside a traced request carry its trace_id and span_id.
+      mixin: traceLogFields,
       // Keys and credentials must never reach a log line, whatever object is logged.
       redact: { paths: ['*.authorization', 'headers.authorization', '*.apiKey', '*.password', 'config.adminKey'], censor: '[redacted]' },
     },
@@ -161,6 +164,7 @@ export function onShutdown(cleanup: () => Promise<void>, logger: Logger): void {
     const timer = setTimeout(() => process.exit(1), 20_000);
     timer.unref();
     cleanup()
+      .then(shutdownTracing)
       .catch((error: unknown) => logger.error({ err: error }, 'error while shutting down'))
       .finally(() => process.exit(0));
   };

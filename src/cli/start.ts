@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createValidatorApp } from '../api/validator.ts';
 import { loadConfig } from '../config.ts';
+import { setupTracing } from '../observability/tracing.ts';
 import { randomBytes } from 'node:crypto';
 import { StrategyName } from '../agents/types.ts';
 import { createDashboardApp } from '../dashboard/server.ts';
@@ -37,6 +38,7 @@ export const command: Command = {
     const { enabled: withRunner, intervalMs } = configured.runner;
     const ephemeralKey = withRunner && !configured.runnerKey ? `ggk_${randomBytes(24).toString('base64url')}` : undefined;
     const config = ephemeralKey ? loadConfig({ ...process.env, GRIDGOV_ADMIN_KEY: ephemeralKey }, values) : configured;
+    await setupTracing({ serviceName: 'gridgov', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'gridgov');
     const database = await openDatabase(config, logger, 20, { role: 'app', migrate: true });
     try {

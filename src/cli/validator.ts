@@ -1,5 +1,6 @@
 import { createValidatorApp } from '../api/validator.ts';
 import { loadConfig } from '../config.ts';
+import { setupTracing } from '../observability/tracing.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
@@ -10,6 +11,7 @@ export const command: Command = {
   async run(args) {
     const { values } = parseFlags(args, { 'no-migrate': { type: 'boolean' }, 'execute-auth': { type: 'string' }, 'read-auth': { type: 'string' } });
     const config = loadConfig(process.env, values);
+    await setupTracing({ serviceName: 'gridgov-validator', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'validator');
     const database = await openDatabase(config, logger, 20, { role: 'app', migrate: !values['no-migrate'] });
     try {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { inChildSpan } from '../observability/tracing.ts';
 import { listenChannel, type ListenHandlers, type Listener } from './listen.ts';
 
 // bigint columns (ledger ids, counts) stay far below 2^53; numeric stays a string for exactness.
@@ -18,7 +19,19 @@ export interface Db {
   close(): Promise<void>;
   /** LISTENs on a channel over a dedicated connection; absent inside a transaction. */
   listen?(channel: string, handlers: ListenHandlers): Listener;
+  /** The pool's connections, for metrics; absent inside a transaction and on PGlite. */
+  stats?(): PoolStats;
 }
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+/** A span per statement when it runs inside a traced request (the first line of the SQL names it). */
+const traced = <T>(sql: string, run: () => Promise<T>): Promise<T> =>
+  inChildSpan('db.query', { 'db.system.name': 'postgresql', 'db.query.text': sql.length > 500 ? `${sql.slice(0, 500)}…` : sql }, run);
 
 export interface DbOptions {
   max?: number;
@@ -70,7 +83,7 @@ function toQuery(sql: string, params?: unknown[]): pg.QueryConfig {
 function clientDb(client: pg.PoolClient): Db {
   return {
     async query<T>(sql: string, params?: unknown[]) {
-      const result = await client.query(toQuery(sql, params));
+      const result = await traced(sql, () => client.query(toQuery(sql, params)));
       return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
     },
     transaction: (fn) => fn(clientDb(client)),
@@ -91,7 +104,7 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
 
   return {
     async query<T>(sql: string, params?: unknown[]) {
-      const result = await pool.query(toQuery(sql, params));
+      const result = await traced(sql, () => pool.query(toQuery(sql, params)));
       return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
     },
     async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
@@ -122,6 +135,7 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
       }
     },
     close: () => pool.end(),
+    stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     listen: (channel, handlers) => listenChannel(connectionString, channel, handlers),
   };
 }

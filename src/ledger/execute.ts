@@ -1,6 +1,8 @@
 import type { BusinessErrorCode } from '../domain/errors.ts';
 import { canonicalLegs, type Proposal } from '../domain/proposal.ts';
 import type { Db } from '../db/db.ts';
+import { inSpan } from '../observability/tracing.ts';
+import { ignoreWritePath, type WritePathObserver } from '../observability/write-path.ts';
 import type { ActorDirectory } from './actors.ts';
 import { recordProposals, type LegSpec, type ProposalSpec } from './execute-sql.ts';
 
@@ -23,6 +25,8 @@ export interface ExecutorDeps {
   validatorVersion: string;
   /** Outbox topics written for every rejection, each pending or, when unconfigured, skipped. */
   topics: ReadonlyArray<{ topic: string; configured: boolean }>;
+  /** Metrics of each group committed and each proposal decided. */
+  observer?: WritePathObserver;
 }
 
 /**
@@ -33,8 +37,20 @@ export interface ExecutorDeps {
  */
 export function createExecutor(deps: ExecutorDeps) {
   const { db, actors, validatorVersion, topics } = deps;
+  const observer = deps.observer ?? ignoreWritePath;
 
-  return async function recordGroup(items: ReadonlyArray<ExecuteItem>): Promise<ExecuteOutcome[]> {
+  /** One group in a span of its own, reported to the observer once committed. */
+  return function recordGroup(items: ReadonlyArray<ExecuteItem>): Promise<ExecuteOutcome[]> {
+    return inSpan('gridgov.group_commit', { 'gridgov.group.size': items.length }, async () => {
+      const started = performance.now();
+      const outcomes = await decideAndRecord(items);
+      observer.groupCommitted({ size: items.length, seconds: (performance.now() - started) / 1000, path: 'database' });
+      observer.decided(outcomes);
+      return outcomes;
+    });
+  };
+
+  async function decideAndRecord(items: ReadonlyArray<ExecuteItem>): Promise<ExecuteOutcome[]> {
     const directory = await actors.resolve(items.flatMap((item) => item.proposal.legs.flatMap((leg) => [leg.actor_from, leg.actor_to])));
     const id = (ref: string) => directory.get(ref)?.id ?? null;
     const specs: ProposalSpec[] = [];
@@ -57,7 +73,7 @@ export function createExecutor(deps: ExecutorDeps) {
           return { status: 'conflict', proposal_id, message: `proposal_id ${proposal_id} was already used with a different payload` };
       }
     });
-  };
+  }
 }
 
 export type RecordGroup = ReturnType<typeof createExecutor>;

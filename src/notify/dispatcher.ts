@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { inSpan } from '../observability/tracing.ts';
 import { backoffMs } from '../retry.ts';
 import { createRedactor, DeliveryError, type Redactor } from './errors.ts';
 import { linearIssueIdFor, type LinearClient } from './linear.ts';
@@ -26,6 +28,8 @@ export interface DispatcherOptions {
   retentionDays?: number;
   /** How often to prune; hourly by default. */
   pruneEveryMs?: number;
+  /** Where delivery counts and durations are reported. */
+  metrics?: Registry;
 }
 
 interface ClaimedRow {
@@ -89,6 +93,30 @@ export function linearIssueFor(row: Pick<ClaimedRow, 'proposal_id' | 'error_code
   };
 }
 
+function deliveryMetrics(registry: Registry) {
+  const metrics = {
+    deliveries: new Counter({
+      name: 'gridgov_outbox_deliveries_total',
+      help: 'Delivery attempts by target and result: delivered, retry (failed, will be tried again) or dead (failed for good).',
+      labelNames: ['target', 'result'],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'gridgov_outbox_delivery_duration_seconds',
+      help: 'Time of one delivery attempt to its target (Linear, Discord), by target.',
+      labelNames: ['target'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+  // Every series exists from the first scrape, so rate() and alerts see a start at zero.
+  for (const target of ['linear', 'discord']) {
+    for (const result of ['delivered', 'retry', 'dead']) metrics.deliveries.inc({ target, result }, 0);
+    metrics.duration.zero({ target });
+  }
+  return metrics;
+}
+
 /**
  * Delivers the outbox. Rows are claimed with FOR UPDATE SKIP LOCKED and leased (their next
  * attempt pushed past the lease) before any network call, so several dispatchers share the work
@@ -112,6 +140,7 @@ export function createDispatcher(options: DispatcherOptions) {
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
   const stopping = new AbortController();
+  const metrics = options.metrics ? deliveryMetrics(options.metrics) : undefined;
 
   async function claim(): Promise<ClaimedRow[]> {
     const { rows } = await db.query<ClaimedRow>(
@@ -144,11 +173,12 @@ export function createDispatcher(options: DispatcherOptions) {
     throw new DeliveryError(`no ${row.topic} target is configured in this dispatcher`, { retryable: true });
   }
 
-  async function settle(row: ClaimedRow, result: { ref: unknown } | { error: unknown }): Promise<void> {
+  /** Records the attempt's result; returns what became of the row. */
+  async function settle(row: ClaimedRow, result: { ref: unknown } | { error: unknown }): Promise<'delivered' | 'retry' | 'rate_limited' | 'dead'> {
     if ('ref' in result) {
       await db.query("UPDATE outbox SET status = 'delivered', external_ref = $2, last_error = NULL, updated_at = now() WHERE id = $1", [row.id, JSON.stringify(result.ref)]);
       logger.info({ topic: row.topic, proposal_id: row.proposal_id, ref: result.ref }, 'delivered');
-      return;
+      return 'delivered';
     }
     const error = result.error instanceof DeliveryError ? result.error : new DeliveryError(String((result.error as Error)?.message ?? result.error), { retryable: true });
     const message = redact(error.message);
@@ -158,7 +188,7 @@ export function createDispatcher(options: DispatcherOptions) {
       pacer.block(row.topic, wait);
       await reschedule(row, wait, message);
       logger.warn({ topic: row.topic, proposal_id: row.proposal_id, retry_in_ms: wait }, 'rate limited by the target, will retry');
-      return;
+      return 'rate_limited';
     }
     const dead = !error.retryable || row.attempts >= options.maxAttempts;
     // The shared backoff; a target's own Retry-After wins when longer.
@@ -172,6 +202,7 @@ export function createDispatcher(options: DispatcherOptions) {
       { topic: row.topic, proposal_id: row.proposal_id, attempts: row.attempts, error: message, retry_in_ms: dead ? undefined : delay },
       dead ? 'delivery failed for good' : 'delivery failed, will retry',
     );
+    return dead ? 'dead' : 'retry';
   }
 
   /** Puts a row back for later without counting the attempt its claim took. */
@@ -198,12 +229,15 @@ export function createDispatcher(options: DispatcherOptions) {
 
   async function attempt(row: ClaimedRow): Promise<void> {
     let result: { ref: unknown } | { error: unknown };
+    const started = performance.now();
     try {
-      result = { ref: await deliver(row) };
+      result = { ref: await inSpan('gridgov.outbox.deliver', { 'gridgov.target': row.topic, 'gridgov.proposal_id': row.proposal_id, 'gridgov.attempt': row.attempts }, () => deliver(row)) };
     } catch (error) {
       result = { error };
     }
-    await settle(row, result);
+    metrics?.duration.observe({ target: row.topic }, (performance.now() - started) / 1000);
+    const outcome = await settle(row, result);
+    metrics?.deliveries.inc({ target: row.topic, result: outcome });
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import { createDiscordClient } from './discord.ts';
@@ -8,7 +9,7 @@ import { createRedactor } from './errors.ts';
 import { createPacer, discordBudget, linearBudget } from './pacing.ts';
 
 /** The outbox dispatcher with the targets the configuration names. */
-export function dispatcherFromConfig(db: Db, config: Readonly<Config>, logger: Logger): Dispatcher {
+export function dispatcherFromConfig(db: Db, config: Readonly<Config>, logger: Logger, metrics?: Registry): Dispatcher {
   const { maxAttempts, baseDelayMs, maxDelayMs, timeoutMs, leaseMs, pollMs } = config.dispatcher;
   const pacer = createPacer();
   return createDispatcher({
@@ -28,5 +29,6 @@ export function dispatcherFromConfig(db: Db, config: Readonly<Config>, logger: L
     // never loses a row it holds to another one.
     leaseMs: Math.max(leaseMs, timeoutMs * 2),
     pollMs,
+    metrics,
   });
 }

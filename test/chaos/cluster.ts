@@ -132,6 +132,7 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
     };
 
     const env: NodeJS.ProcessEnv = {
+      GRIDGOV_DISPATCHER_METRICS_PORT: '0',
       ...process.env,
       DATABASE_URL: proxy.url(serviceUrl),
       GRIDGOV_ADMIN_KEY: ADMIN_KEY,
