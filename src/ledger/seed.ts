@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { actorIdFor, deriveId, WORLD_ACTOR_ID } from '../domain/ids.ts';
 import { formatMicro } from '../domain/money.ts';
-import { parseScenario, toMicro, type Scenario } from '../domain/scenario.ts';
+import { parseScenario, seededActors, toMicro, type Scenario } from '../domain/scenario.ts';
 import type { Db } from '../db/db.ts';
 import { appendEntries, LedgerKind, type LedgerEntry } from './append.ts';
 
@@ -38,6 +38,7 @@ export interface SeedResult {
  * balances as genesis entries from world. Ids are derived from names, so seeding again adds nothing.
  */
 export async function seedScenario(db: Db, scenario: Scenario, validatorVersion: string): Promise<SeedResult> {
+  const actors = seededActors(scenario);
   const result = await db.transaction(async (tx): Promise<SeedResult> => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [SEED_LOCK_KEY]);
     await tx.query(
@@ -59,11 +60,11 @@ export async function seedScenario(db: Db, scenario: Scenario, validatorVersion:
     );
     const added = await tx.query(
       `INSERT INTO actors (id, name, kind) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING`,
-      [scenario.actors.map((a) => actorIdFor(a.name)), scenario.actors.map((a) => a.name), scenario.actors.map((a) => a.kind)],
+      [actors.map((a) => actorIdFor(a.name)), actors.map((a) => a.name), actors.map((a) => a.kind)],
     );
     const { rows: clash } = await tx.query<{ name: string }>(
       'SELECT name FROM actors WHERE name = ANY($1::text[]) AND NOT (id = ANY($2::uuid[]))',
-      [scenario.actors.map((a) => a.name), scenario.actors.map((a) => actorIdFor(a.name))],
+      [actors.map((a) => a.name), actors.map((a) => actorIdFor(a.name))],
     );
     if (clash.length > 0) throw new ScenarioError(`actor ${clash[0]!.name} exists with another id`);
     // Every actor gets a row per resource, so every trade can lock what it touches.
@@ -72,7 +73,7 @@ export async function seedScenario(db: Db, scenario: Scenario, validatorVersion:
        SELECT a.id, r.name, a.kind = 'system' FROM actors a CROSS JOIN resources r
        ON CONFLICT DO NOTHING`,
     );
-    const entries: LedgerEntry[] = scenario.actors.flatMap((actor) =>
+    const entries: LedgerEntry[] = actors.flatMap((actor) =>
       Object.entries(actor.balances)
         .filter(([, amount]) => toMicro(amount) > 0n)
         .map(([resource, amount]) => ({

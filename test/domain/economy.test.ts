@@ -4,17 +4,24 @@ import { createHeuristicStrategy } from '../../src/agents/heuristic.ts';
 import { settleEconomy, type EconomyProfile } from '../../src/domain/economy.ts';
 import { WORLD_ACTOR_ID } from '../../src/domain/ids.ts';
 import { seededRandom } from '../../src/domain/random.ts';
+import { parseScenario } from '../../src/domain/scenario.ts';
 import { gini } from '../../src/domain/stats.ts';
 import { profileFor, sampleTurn } from '../support/agents.ts';
 
 const M = (n: number) => BigInt(n * 1_000_000);
+const plainScenario = (() => {
+  const parsed = parseScenario({ name: 'plain', resources: [{ name: 'energy' }, { name: 'water' }], actors: [{ name: 'a' }] });
+  if (!parsed.ok) throw new Error(parsed.message);
+  return parsed.scenario;
+})();
 
 test('settlement: production first, then consumption of at most what is held, the rest unmet', () => {
   const profiles: EconomyProfile[] = [
     { actorId: 'a', actorName: 'a', production: new Map([['water', M(5)]]), consumption: new Map([['water', M(8)], ['energy', M(3)]]) },
   ];
   const balances = new Map([['a|water', M(1)], ['a|energy', 0n]]);
-  const { entries, summary } = settleEconomy('run', 2, profiles, (actor, resource) => balances.get(`${actor}|${resource}`) ?? 0n);
+  const input = { runId: 'run', epoch: 2, scenario: plainScenario, profiles, idFor: (n: string) => n, balance: (actor: string, resource: string) => balances.get(`${actor}|${resource}`) ?? 0n, previous: undefined };
+  const { entries, summary } = settleEconomy(input);
   assert.deepEqual(
     entries.map((e) => [e.kind, e.from === WORLD_ACTOR_ID ? 'world' : e.from, e.resource, e.amount]),
     [
@@ -24,7 +31,7 @@ test('settlement: production first, then consumption of at most what is held, th
   );
   assert.deepEqual(summary.unmet, { energy: 3, water: 2 });
   assert.deepEqual(summary.deficits.map((d) => `${d.resource}:${d.taken}/${d.need}`), ['energy:0/3', 'water:6/8']);
-  const again = settleEconomy('run', 2, profiles, (actor, resource) => balances.get(`${actor}|${resource}`) ?? 0n);
+  const again = settleEconomy(input);
   assert.deepEqual(again.entries.map((e) => e.proposalId), entries.map((e) => e.proposalId), 'ids derive from (run, epoch, actor, resource, kind)');
 });
 

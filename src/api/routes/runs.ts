@@ -98,7 +98,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     await system(request);
     const { run_id, epoch } = parseQuery(epochParams, request.params);
     const { plan } = parseBody(planBody, request.body);
-    return mapped(() => storePlan(deps.db, run_id, epoch, plan));
+    return mapped(() => storePlan(deps.db, run_id, epoch, plan, deps.validatorVersion));
   });
 
   app.put('/runs/:run_id/epochs/:epoch/stats', async (request) => {
