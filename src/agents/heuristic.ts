@@ -4,7 +4,7 @@ import type { Move, Offer, Reply } from '../domain/negotiation.ts';
 import { emptyUsage } from '../domain/stats.ts';
 import { regrowth } from '../domain/commons.ts';
 import { backingOff, justRejected } from './memory.ts';
-import type { AgentProfile, Decided, MarketView, Strategy, TurnContext } from './types.ts';
+import type { AgentProfile, CommonsStock, Decided, MarketView, Strategy, TurnContext } from './types.ts';
 
 /**
  * The offline strategy: deterministic given its seeded random source and the snapshot, and driven
@@ -88,14 +88,16 @@ function impliedMultiplier(view: MarketView, give: { resource: string; amount: M
  */
 function askMultiplier(ctx: TurnContext, give: string, get: string): bigint {
   const { self, view, random } = ctx;
-  const greed = self.character === 'greedy' ? 300n : 0n;
+  const greed = self.character === 'greedy' ? 100n : 0n;
   return 1000n + greed + (300n * urgency(self, view, give)) / PERMILLE - (400n * urgency(self, view, get)) / PERMILLE + BigInt(random.permille()) / 20n;
 }
 
 /**
- * How much of each commons resource to take. Cooperative: its share of the sustainable yield (a
- * little less while the stock is below half its capacity), and no more than it wants to hold.
- * Greedy: the most it may. Naive: its share of what the stock it last looked at would regrow.
+ * How much of each commons resource to take. Cooperative: an equal share of a sustainable quota
+ * (the maximum sustainable yield while the stock is above half its capacity, where that yield
+ * peaks; below it, a little less than what regrows, so the stock recovers), and no more than it
+ * wants to hold. Greedy: the most it may. Naive: its full share of the quota, judged on the stock
+ * it saw some epochs ago.
  */
 export function extraction(ctx: TurnContext): Map<string, Micro> {
   const { self, view } = ctx;
@@ -104,17 +106,21 @@ export function extraction(ctx: TurnContext): Map<string, Micro> {
   for (const [resource, c] of [...(view.commons ?? new Map())].sort(([a], [b]) => (a < b ? -1 : 1))) {
     let amount: Micro;
     if (self.character === 'greedy') amount = c.maxExtraction;
-    else if (self.character === 'naive') amount = regrowth(c.staleStock, c) / n;
+    else if (self.character === 'naive') amount = sustainableQuota(c.staleStock, c) / n;
     else {
-      const share = regrowth(c.stock, c) / n;
-      const recovering = c.stock * 2n < c.capacity ? (share * 8n) / 10n : share;
       const want = target(self, view, resource) + (self.consumption.get(resource) ?? 0n) - held(view, self.name, resource);
-      amount = minOf(recovering, want > 0n ? want : 0n);
+      amount = minOf(sustainableQuota(c.stock, c) / n, want > 0n ? want : 0n);
     }
     amount = roundDown(minOf(amount, c.maxExtraction));
     if (amount >= UNIT) out.set(resource, amount);
   }
   return out;
+}
+
+/** What all agents together may take from a stock and keep it near where it regrows fastest. */
+function sustainableQuota(stock: Micro, c: CommonsStock): Micro {
+  const half = c.capacity / 2n;
+  return stock >= half ? regrowth(half, c) : (regrowth(stock, c) * 8n) / 10n;
 }
 
 function propose(ctx: TurnContext): Move {

@@ -3,6 +3,7 @@ import { actorIdFor, deriveId } from '../domain/ids.ts';
 import { grantExtraction, stocksOf, type ExtractionGrant, type ExtractionRequest } from '../domain/commons.ts';
 import { economyProfiles, settleEconomy, settlementPairs, type CarriedState, type SettlementSummary } from '../domain/economy.ts';
 import { parseAmount } from '../domain/money.ts';
+import { runSummary, type EpochStats, type RunSummary } from '../domain/stats.ts';
 import { parseScenario, seededActors, type Scenario } from '../domain/scenario.ts';
 import type { Db } from '../db/db.ts';
 import { appendEntries, LedgerKind } from './append.ts';
@@ -291,6 +292,13 @@ export async function getEpoch(db: Db, runId: string, epoch: number): Promise<Ep
     [runId, epoch],
   );
   return rows[0] ? toEpochRow(rows[0]) : undefined;
+}
+
+/** The figures of a whole run, from the stats of its finished epochs. */
+export async function getRunSummary(db: Db, runId: string): Promise<(RunSummary & { run_id: string }) | undefined> {
+  if (!(await getRun(db, runId))) return undefined;
+  const { rows } = await db.query<{ stats: EpochStats }>('SELECT stats FROM epochs WHERE run_id = $1 AND finished_at IS NOT NULL ORDER BY epoch', [runId]);
+  return { run_id: runId, ...runSummary(rows.map((r) => r.stats)) };
 }
 
 /** The run GET /epochs shows when none is named: the one whose epoch began last, else the newest. */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { findUnstorable } from '../../domain/proposal.ts';
 import { parseScenario } from '../../domain/scenario.ts';
 import { CircuitBreakerOpenError } from '../../ledger/execute.ts';
-import { getEpoch, getRun, latestRunId, listEpochs, listRuns, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
+import { getEpoch, getRun, getRunSummary, latestRunId, listEpochs, listRuns, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
 import { ScenarioError } from '../../ledger/seed.ts';
 import { identify, requireRole, type AppDeps } from '../app.ts';
 import { ApiError } from '../errors.ts';
@@ -81,6 +81,13 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     return run;
   });
 
+  app.get('/runs/:run_id/summary', async (request) => {
+    const { run_id } = parseQuery(runParams, request.params);
+    const summary = await getRunSummary(deps.db, run_id);
+    if (!summary) throw new ApiError('NOT_FOUND', `no run ${run_id}`);
+    return summary;
+  });
+
   app.post('/runs/:run_id/epochs/:epoch/settle', async (request) => {
     await system(request);
     const { run_id, epoch } = parseQuery(epochParams, request.params);
@@ -140,6 +147,13 @@ export const runPaths = {
     get: { summary: 'Runs, newest first', parameters: [p('limit', '1-500', { type: 'integer' })], responses: ok('OK') },
   },
   '/runs/{run_id}': { get: { summary: 'A run and its last epoch', parameters: [runPath], responses: ok('OK') } },
+  '/runs/{run_id}/summary': {
+    get: {
+      summary: 'The figures of a whole run: survival rate and time, efficiency, equality, over-usage, the commons, payoffs, rounds to deal, rejections by code, tokens and cost',
+      parameters: [runPath],
+      responses: ok('OK'),
+    },
+  },
   '/runs/{run_id}/epochs/{epoch}/settle': {
     post: {
       summary: "Settle the epoch's production and consumption (system role); exactly once, replays answer from the record",
