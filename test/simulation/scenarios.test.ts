@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { readScenarioFile } from '../../src/ledger/seed.ts';
+import { toMicro } from '../../src/domain/scenario.ts';
+import { microToNumber } from '../../src/domain/money.ts';
+import { runFresh, scenarioFile } from '../support/economy.ts';
+
+const EPOCHS = 200;
+
+/**
+ * Production, then upkeep, then a tax at rate t on what is held: a supply S at or below
+ * max(S0, P / t) stays there ((S + P)(1 - t) <= S for S >= P(1 - t) / t), and trades, consumption
+ * and failures never add to it. So the credit supply has a ceiling the scenario fixes.
+ */
+async function creditCeiling(name: string): Promise<number> {
+  const scenario = await readScenarioFile(scenarioFile(name));
+  const sum = (field: 'balances' | 'production') => scenario.actors.reduce((s, a) => s + toMicro(a[field]?.credits ?? 0), 0n);
+  const rate = scenario.economy.tax.credits;
+  assert.ok(rate && rate > 0, `${name} taxes credits`);
+  return Math.max(microToNumber(sum('balances')), microToNumber(sum('production')) / rate);
+}
+
+for (const name of ['commons', 'demo', 'drought', 'energy-crisis']) {
+  test(`${name}: ${EPOCHS} epochs of heuristic agents keep the money supply bounded and the ledger sound`, async () => {
+    const ceiling = await creditCeiling(name);
+    const run = await runFresh(name, EPOCHS);
+    assert.deepEqual(run.violations, []);
+    assert.equal(run.stats.length, EPOCHS);
+    const credits = run.stats.map((s) => s.supply.credits ?? 0);
+    const peak = Math.max(...credits);
+    assert.ok(peak <= ceiling + 1e-6, `credit supply peaked at ${peak}, above its ceiling ${ceiling}`);
+    const applied = run.stats.reduce((n, s) => n + s.proposals.applied, 0);
+    const rejected = run.stats.reduce((n, s) => n + s.proposals.rejected, 0);
+    assert.ok(applied > EPOCHS, `${applied} trades applied`);
+    assert.ok(rejected / (applied + rejected) < 0.6, 'most proposals are sound');
+    assert.equal(run.served.epochs.length, EPOCHS);
+    assert.equal(run.summary.epochs, EPOCHS);
+    assert.ok(run.summary.efficiency > 0 && run.summary.efficiency <= 1);
+    console.log(`${name}: credits peak ${peak.toFixed(0)} of ceiling ${ceiling.toFixed(0)}, last ${credits[EPOCHS - 1]!.toFixed(0)}; ${applied} applied, ${rejected} rejected; survival ${run.summary.survival.rate}; ${(run.ms / EPOCHS).toFixed(0)} ms per epoch`);
+  });
+}
