@@ -16,6 +16,9 @@ const value = (env: Env, name: string) => {
   return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
 };
 
+/** Dollars per million tokens (prompt, answer) when no price is set: the default Gemini model's list price. */
+const DEFAULT_PRICES: Record<string, [number, number]> = { GEMINI: [0.3, 2.5], OPENAI: [0, 0] };
+
 function llmSettings(env: Env, prefix: string, fail: (message: string) => never): LlmSettings {
   const number = (name: string, fallback: number, min: number, max: number, integer: boolean) => {
     const raw = value(env, `${prefix}_${name}`);
@@ -31,6 +34,8 @@ function llmSettings(env: Env, prefix: string, fail: (message: string) => never)
     timeoutMs: number('TIMEOUT_MS', 20_000, 100, 600_000, true),
     retries: number('RETRIES', 2, 0, 10, true),
     retryBaseMs: number('RETRY_BASE_MS', 500, 1, 60_000, true),
+    priceInputPerMtok: number('PRICE_INPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[0] ?? 0, 0, 10_000, false),
+    priceOutputPerMtok: number('PRICE_OUTPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[1] ?? 0, 0, 10_000, false),
   };
 }
 

@@ -1,15 +1,23 @@
 import type { Micro } from '../domain/money.ts';
-import { formatMicro } from '../domain/money.ts';
+import { formatMicro, microToNumber } from '../domain/money.ts';
 import type { Move, Offer, Reply } from '../domain/negotiation.ts';
 import { emptyUsage } from '../domain/stats.ts';
-import type { AgentProfile, Decided, MarketView, Strategy, TurnContext } from './types.ts';
+import { regrowth } from '../domain/commons.ts';
+import { backingOff, justRejected } from './memory.ts';
+import type { AgentProfile, CommonsStock, Decided, MarketView, Strategy, TurnContext } from './types.ts';
 
 /**
  * The offline strategy: deterministic given its seeded random source and the snapshot, and driven
  * by needs. An agent wants `horizon` epochs of its net consumption above the balance floor; it
  * buys what runs short first, pays with what it holds most of in value, bids more the closer it
  * is to running out, and sells only what it can spare. Amounts are exact micro units, rounded to
- * thousandths; prices are per-mille multipliers of the scenario's reference prices.
+ * thousandths; prices are per-mille multipliers of the reference prices.
+ *
+ * Its character shapes it: a cooperative agent takes its share of what the commons can regrow
+ * and helps those who run dry; a greedy one takes all it may and asks more; a naive one acts on
+ * an old view of the commons and on the scenario's first prices. All of them remember what was
+ * rejected: they do not send the same proposal again, turn to another counterparty, ask for less,
+ * and after repeated rejections for a resource stop asking for it for a while.
  */
 
 const UNIT = 1_000n; // 0.001: the finest amount the heuristic names
@@ -80,16 +88,51 @@ function impliedMultiplier(view: MarketView, give: { resource: string; amount: M
  */
 function askMultiplier(ctx: TurnContext, give: string, get: string): bigint {
   const { self, view, random } = ctx;
-  return 1000n + (300n * urgency(self, view, give)) / PERMILLE - (400n * urgency(self, view, get)) / PERMILLE + BigInt(random.permille()) / 20n;
+  const greed = self.character === 'greedy' ? 100n : 0n;
+  return 1000n + greed + (300n * urgency(self, view, give)) / PERMILLE - (400n * urgency(self, view, get)) / PERMILLE + BigInt(random.permille()) / 20n;
+}
+
+/**
+ * How much of each commons resource to take. Cooperative: an equal share of a sustainable quota
+ * (the maximum sustainable yield while the stock is above half its capacity, where that yield
+ * peaks; below it, a little less than what regrows, so the stock recovers), and no more than it
+ * wants to hold. Greedy: the most it may. Naive: its full share of the quota, judged on the stock
+ * it saw some epochs ago.
+ */
+export function extraction(ctx: TurnContext): Map<string, Micro> {
+  const { self, view } = ctx;
+  const out = new Map<string, Micro>();
+  const n = BigInt(Math.max(1, view.living ?? view.holdings.size));
+  for (const [resource, c] of [...(view.commons ?? new Map())].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    let amount: Micro;
+    if (self.character === 'greedy') amount = c.maxExtraction;
+    else if (self.character === 'naive') amount = sustainableQuota(c.staleStock, c) / n;
+    else {
+      const want = target(self, view, resource) + (self.consumption.get(resource) ?? 0n) - held(view, self.name, resource);
+      amount = minOf(sustainableQuota(c.stock, c) / n, want > 0n ? want : 0n);
+    }
+    amount = roundDown(minOf(amount, c.maxExtraction));
+    if (amount >= UNIT) out.set(resource, amount);
+  }
+  return out;
+}
+
+/** What all agents together may take from a stock and keep it near where it regrows fastest. */
+function sustainableQuota(stock: Micro, c: CommonsStock): Micro {
+  const half = c.capacity / 2n;
+  return stock >= half ? regrowth(half, c) : (regrowth(stock, c) * 8n) / 10n;
 }
 
 function propose(ctx: TurnContext): Move {
   const { self, view, random, turn } = ctx;
   const shortOf = needs(self, view);
   const wanted = shortOf[turn];
-  if (wanted === undefined) return aid(ctx);
+  if (wanted === undefined) return self.character === 'greedy' ? { action: 'pass', reasoning: 'my needs are covered; I keep what I have' } : aid(ctx);
+  if (backingOff(ctx.memory, wanted, view.epoch)) return { action: 'pass', reasoning: `my offers for ${wanted} were rejected again and again; backing off for now` };
+  // A counterparty that just turned down (or could not settle) an offer for this resource is asked last.
+  const refused = new Set(justRejected(ctx.memory, view.epoch).filter((r) => r.get?.resource === wanted && r.counterparty).map((r) => r.counterparty!));
   const others = [...view.holdings.keys()]
-    .filter((name) => name !== self.name)
+    .filter((name) => name !== self.name && (!refused.has(name) || refused.size >= view.holdings.size - 1))
     .map((name) => ({ name, free: held(view, name, wanted) - floorOf(view, wanted) }))
     .filter((c) => c.free >= UNIT)
     .sort((a, b) => (a.free === b.free ? (a.name < b.name ? -1 : 1) : a.free > b.free ? -1 : 1));
@@ -115,6 +158,14 @@ function propose(ctx: TurnContext): Move {
     amount = roundDown((amount * budget) / price);
     price = convert(view, amount, wanted, payment.r, opening);
   }
+  // Each recent rejection for this resource halves what the agent asks for, and the exact
+  // proposal just rejected is never sent again.
+  const recent = (ctx.memory?.rejections ?? []).filter((r) => r.get?.resource === wanted && r.epoch >= view.epoch - 2).length;
+  for (let i = 0; i < recent || sameAsRejected(ctx, counterparty.name, payment.r, price, wanted, amount); i++) {
+    amount = roundDown(amount / 2n);
+    price = convert(view, amount, wanted, payment.r, opening);
+    if (amount < UNIT) break;
+  }
   amount = roundDown(amount);
   if (amount < UNIT || price < UNIT) return { action: 'pass', reasoning: `short of ${wanted}, but cannot afford a meaningful amount` };
   return {
@@ -124,6 +175,17 @@ function propose(ctx: TurnContext): Move {
     get: { resource: wanted, amount },
     reasoning: `${wanted} covers ${coverText(self, view, wanted)} of my need; ${counterparty.name} holds the most to spare; paying in ${payment.r}, my largest surplus`,
   };
+}
+
+function sameAsRejected(ctx: TurnContext, to: string, giveResource: string, give: Micro, getResource: string, get: Micro): boolean {
+  return justRejected(ctx.memory, ctx.view.epoch).some(
+    (r) =>
+      r.counterparty === to &&
+      r.give?.resource === giveResource &&
+      r.get?.resource === getResource &&
+      r.give.amount === microToNumber(give) &&
+      r.get.amount === microToNumber(get),
+  );
 }
 
 /** With no need left this turn, an agent with plenty sometimes helps one that has run dry. */
@@ -179,10 +241,17 @@ function respond(ctx: TurnContext, history: readonly Offer[], lastRound: boolean
   };
 }
 
+/** A naive agent prices with the scenario's first reference prices, whatever deals have done since. */
+function asSeen(ctx: TurnContext): TurnContext {
+  if (ctx.self.character !== 'naive' || !ctx.view.initialPrices) return ctx;
+  return { ...ctx, view: { ...ctx.view, prices: ctx.view.initialPrices } };
+}
+
 export function createHeuristicStrategy(): Strategy {
   return {
     name: 'heuristic',
-    propose: async (ctx) => done(propose(ctx)),
-    respond: async (ctx, history, _transcript, lastRound) => done(respond(ctx, history, lastRound)),
+    propose: async (ctx) => done(propose(asSeen(ctx))),
+    respond: async (ctx, history, _transcript, lastRound) => done(respond(asSeen(ctx), history, lastRound)),
+    extract: async (ctx) => done(extraction(ctx)),
   };
 }

@@ -2,7 +2,23 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Move, Reply } from '../domain/negotiation.ts';
 import { emptyUsage } from '../domain/stats.ts';
 import { backoffMs } from '../retry.ts';
-import { moveJsonSchema, parseMove, parseReply, proposePrompt, replyJsonSchema, respondPrompt, SYSTEM_INSTRUCTION, type Parsed } from './prompts.ts';
+import type { Micro } from '../domain/money.ts';
+import {
+  extractJsonSchema,
+  extractPrompt,
+  moveJsonSchema,
+  parseExtraction,
+  parseMove,
+  parseReflection,
+  parseReply,
+  proposePrompt,
+  reflectJsonSchema,
+  reflectPrompt,
+  replyJsonSchema,
+  respondPrompt,
+  SYSTEM_INSTRUCTION,
+  type Parsed,
+} from './prompts.ts';
 import type { Decided, Strategy, StrategyName } from './types.ts';
 import { inSpan } from '../observability/tracing.ts';
 
@@ -46,6 +62,9 @@ export interface LlmSettings {
   /** Further attempts after a rate limit, a server error or a lost connection. */
   retries: number;
   retryBaseMs: number;
+  /** What the model costs, in dollars per million tokens of prompt and of answer. */
+  priceInputPerMtok?: number;
+  priceOutputPerMtok?: number;
 }
 
 /**
@@ -72,6 +91,7 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
         usage.prompt_tokens += answer.usage.prompt;
         usage.completion_tokens += answer.usage.completion;
         usage.total_tokens += answer.usage.total;
+        usage.cost_usd += (answer.usage.prompt * (settings.priceInputPerMtok ?? 0) + answer.usage.completion * (settings.priceOutputPerMtok ?? 0)) / 1_000_000;
         const parsed = parse(answer.text);
         return parsed.ok ? { value: parsed.value, usage } : fail(`invalid answer from ${client.model}: ${parsed.error}`);
       } catch (error) {
@@ -85,7 +105,10 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
 
   return {
     name,
+    model: client.model,
     propose: (ctx) => ask<Move>(proposePrompt(ctx), 'agent_move', moveJsonSchema, parseMove),
+    extract: (ctx) => ask<Map<string, Micro>>(extractPrompt(ctx), 'agent_extraction', extractJsonSchema(ctx), parseExtraction),
+    reflect: (ctx) => ask<string>(reflectPrompt(ctx), 'agent_reflection', reflectJsonSchema, parseReflection),
     respond: (ctx, history, transcript, lastRound) =>
       ask<Reply>(respondPrompt(ctx, history, transcript, lastRound), 'agent_reply', replyJsonSchema, parseReply),
   };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { microToNumber } from '../domain/money.ts';
 import { amountFromModel, shortReason, type Move, type Offer, type Reply, type TranscriptEntry } from '../domain/negotiation.ts';
-import type { TurnContext } from './types.ts';
+import type { MarketView, TurnContext } from './types.ts';
 
 /**
  * What a language model is told and what it must answer. Answers are JSON constrained by a JSON
@@ -16,6 +16,12 @@ export const SYSTEM_INSTRUCTION = [
   'swap to one counterparty: you give give_amount of give_resource and get get_amount of get_resource.',
   'A counterparty may accept, reject or counter with other amounts of the same two resources, sides swapped.',
   'Respect the limits: no leg above max_transfer, and a trade may not take a sender below min_balance.',
+  'A validator judges every proposal; a rejected one names its error code and reason in your memory: do not send it again as it was.',
+  'Reference prices are the value of one unit of each resource in a common measure; they move with the deals made.',
+  'An offer at reference prices is fair; paying more buys urgency, asking more risks no deal.',
+  'Some worlds have a commons: a stock that regrows each epoch by at most its sustainable yield.',
+  'Taking more than that shrinks it, and below its collapse threshold it never regrows: every agent then goes short.',
+  'An actor whose need goes unmet for too many epochs in a row fails and leaves the game.',
   'Answer with JSON only, matching the schema. Keep the reasoning to one or two sentences.',
 ].join(' ');
 
@@ -143,11 +149,91 @@ export function viewJson(ctx: TurnContext): Record<string, unknown> {
     ),
     reference_prices: Object.fromEntries(view.resources.map((r) => [r, microToNumber(view.prices.get(r) ?? 1_000_000n)])),
     plan_ahead_epochs: view.horizon,
+    ...(view.commons ? { commons: commonsJson(view) } : {}),
+    ...(ctx.memory ? { your_memory: memoryJson(ctx, view) } : {}),
   };
 }
 
+function commonsJson(view: MarketView): Record<string, unknown> {
+  return Object.fromEntries(
+    [...(view.commons ?? [])].map(([resource, c]) => [
+      resource,
+      {
+        stock: microToNumber(c.stock),
+        capacity: microToNumber(c.capacity),
+        sustainable_yield_this_epoch: microToNumber(c.sustainableYield),
+        collapse_below: microToNumber(c.collapseBelow),
+        max_extraction_per_agent: microToNumber(c.maxExtraction),
+        agents_sharing_it: view.living ?? view.holdings.size,
+      },
+    ]),
+  );
+}
+
+function memoryJson(ctx: TurnContext, view: MarketView): Record<string, unknown> {
+  const m = ctx.memory!;
+  return {
+    recent_rejections: m.rejections.map((r) => ({ epoch: r.epoch, code: r.code, reason: r.reason, ...(r.counterparty ? { counterparty: r.counterparty } : {}), ...(r.give ? { gave: r.give } : {}), ...(r.get ? { asked: r.get } : {}) })),
+    recent_deals: m.deals,
+    recent_deficits: m.deficits,
+    ...(m.extraction.length ? { recent_extraction: m.extraction } : {}),
+    ...(m.reflection ? { your_reflection: m.reflection.text } : {}),
+    ...(Object.keys(m.backoff).length ? { backing_off_from: Object.keys(m.backoff).filter((r) => m.backoff[r]! >= view.epoch) } : {}),
+  };
+}
+
+/** "Epoch 4 of 30", or just the epoch when the run has no set end. */
+const turnText = (ctx: TurnContext) => `Epoch ${ctx.view.epoch}${ctx.view.lastEpoch ? ` of ${ctx.view.lastEpoch}` : ''}`;
+
+export const reflectJsonSchema = {
+  type: 'object',
+  properties: { reflection: { type: 'string', description: 'two or three sentences: what worked, what failed, what you will do differently' } },
+  required: ['reflection'],
+  additionalProperties: false,
+} as const;
+
+export function reflectPrompt(ctx: TurnContext): string {
+  return `${turnText(ctx)}. Before trading, look back. Your view and memory:\n${JSON.stringify(viewJson(ctx))}\nWrite a short reflection for yourself.`;
+}
+
+export function parseReflection(raw: string): Parsed<string> {
+  const json = parseJson(raw);
+  if (!json.ok) return json;
+  const parsed = z.object({ reflection: text }).safeParse(json.value);
+  return parsed.success ? { ok: true, value: shortReason(parsed.data.reflection) } : { ok: false, error: issue(parsed.error) };
+}
+
+export function extractJsonSchema(ctx: TurnContext): Record<string, unknown> {
+  const resources = [...(ctx.view.commons?.keys() ?? [])].sort();
+  return {
+    type: 'object',
+    properties: { ...Object.fromEntries(resources.map((r) => [r, { type: 'number', minimum: 0, description: `how much ${r} to take from the commons` }])), reasoning: { type: 'string' } },
+    required: [...resources, 'reasoning'],
+    additionalProperties: false,
+  };
+}
+
+export function extractPrompt(ctx: TurnContext): string {
+  return `${turnText(ctx)}. Decide how much you take from the commons this epoch. Your view and memory:\n${JSON.stringify(viewJson(ctx))}`;
+}
+
+export function parseExtraction(raw: string): Parsed<Map<string, bigint>> {
+  const json = parseJson(raw);
+  if (!json.ok) return json;
+  const parsed = z.record(z.string(), z.union([z.number().min(0), z.string()])).safeParse(json.value);
+  if (!parsed.success) return { ok: false, error: issue(parsed.error) };
+  const out = new Map<string, bigint>();
+  for (const [resource, value] of Object.entries(parsed.data)) {
+    if (resource === 'reasoning' || typeof value !== 'number' || value === 0) continue;
+    const amount = amountFromModel(value);
+    if (amount === undefined) return { ok: false, error: `schema: ${resource}: must be a positive amount below 1e9` };
+    out.set(resource, amount);
+  }
+  return { ok: true, value: out };
+}
+
 export function proposePrompt(ctx: TurnContext): string {
-  return `It is your turn ${ctx.turn + 1} this epoch. Your view of the world:\n${JSON.stringify(viewJson(ctx))}\nDecide your move.`;
+  return `${turnText(ctx)}: your turn ${ctx.turn + 1} this epoch. Your view of the world:\n${JSON.stringify(viewJson(ctx))}\nDecide your move.`;
 }
 
 export function respondPrompt(ctx: TurnContext, history: readonly Offer[], transcript: readonly TranscriptEntry[], lastRound: boolean): string {

@@ -2,6 +2,11 @@ import type { Micro } from '../domain/money.ts';
 import type { Move, Offer, Reply, TranscriptEntry } from '../domain/negotiation.ts';
 import type { Random } from '../domain/random.ts';
 import type { TokenUsage } from '../domain/stats.ts';
+import type { Stock } from '../domain/commons.ts';
+import type { AgentMemory } from './memory.ts';
+
+export const Character = { cooperative: 'cooperative', greedy: 'greedy', naive: 'naive' } as const;
+export type Character = (typeof Character)[keyof typeof Character];
 
 export const StrategyName = { heuristic: 'heuristic', gemini: 'gemini', openaiCompatible: 'openai-compatible' } as const;
 export type StrategyName = (typeof StrategyName)[keyof typeof StrategyName];
@@ -11,8 +16,19 @@ export interface AgentProfile {
   id: string;
   name: string;
   strategy: StrategyName;
+  /** How a heuristic agent behaves (cooperative when unset). */
+  character?: Character;
   production: ReadonlyMap<string, Micro>;
   consumption: ReadonlyMap<string, Micro>;
+}
+
+/** One renewable stock as agents see it. */
+export interface CommonsStock extends Stock {
+  stock: Micro;
+  /** What regrows from the current stock in one epoch: the most all agents together can take sustainably. */
+  sustainableYield: Micro;
+  /** The stock `stale_epochs` ago: what a naive agent believes. */
+  staleStock: Micro;
 }
 
 export interface ResourceLimits {
@@ -35,6 +51,14 @@ export interface MarketView {
   prices: ReadonlyMap<string, Micro>;
   horizon: number;
   maxRounds: number;
+  /** The run's last epoch, when it has one: "turn N of M". */
+  lastEpoch?: number;
+  /** The commons by resource, when the scenario has one. */
+  commons?: ReadonlyMap<string, CommonsStock>;
+  /** The scenario's own reference prices, before deals moved them. */
+  initialPrices?: ReadonlyMap<string, Micro>;
+  /** How many agents still trade (failed ones have left). */
+  living?: number;
 }
 
 /** One agent's turn: who it is, what it sees, and a random source seeded by (seed, epoch, agent, turn). */
@@ -43,6 +67,8 @@ export interface TurnContext {
   view: MarketView;
   turn: number;
   random: Random;
+  /** What the agent remembers of earlier epochs. */
+  memory?: AgentMemory;
 }
 
 /** A strategy's answer: the decision, or undefined when the answer was invalid or late. */
@@ -56,6 +82,12 @@ export interface Strategy {
   readonly name: StrategyName;
   /** The agent's opening move on its turn. */
   propose(ctx: TurnContext): Promise<Decided<Move>>;
+  /** The model behind the strategy, for the proposal's metadata. */
+  readonly model?: string;
   /** The answer to the terms on the table; `history` holds every offer so far, the latest last. */
   respond(ctx: TurnContext, history: readonly Offer[], transcript: readonly TranscriptEntry[], lastRound: boolean): Promise<Decided<Reply>>;
+  /** How much of each commons resource to extract this epoch. */
+  extract(ctx: TurnContext): Promise<Decided<Map<string, Micro>>>;
+  /** A short note to itself on what it has learned, every few epochs (language models only). */
+  reflect?(ctx: TurnContext): Promise<Decided<string>>;
 }

@@ -5,11 +5,13 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { isUuid } from '../domain/ids.ts';
 import { readScenarioFile } from '../ledger/seed.ts';
 import { createValidatorClient } from '../runner/client.ts';
+import { summaryLines } from '../runner/progress.ts';
 import { runSimulation } from '../runner/runner.ts';
 import { runnerMetrics } from '../runner/metrics.ts';
 import { createRegistry } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/server.ts';
 import { setupTracing, shutdownTracing } from '../observability/tracing.ts';
+import type { RunSummary } from '../domain/stats.ts';
 import { agentProfiles } from '../runner/view.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
@@ -27,7 +29,7 @@ function positiveInteger(name: string, raw: string | undefined, min = 1): number
 export const command: Command = {
   summary: 'Run the agents: epochs of settlement, negotiation and trades against a validator over HTTP',
   usage:
-    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N]',
+    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--max-cost DOLLARS]',
   async run(args) {
     const { values } = parseFlags(args, {
       validator: { type: 'string' },
@@ -40,6 +42,7 @@ export const command: Command = {
       key: { type: 'string' },
       concurrency: { type: 'string' },
       'batch-size': { type: 'string' },
+      'max-cost': { type: 'string' },
     });
     if (!values.validator || !/^https?:\/\//.test(values.validator)) throw new UsageError('--validator URL is required (http:// or https://)');
     if (!values.scenario) throw new UsageError('--scenario FILE is required');
@@ -50,6 +53,8 @@ export const command: Command = {
     const intervalMs = positiveInteger('interval', values.interval, 0) ?? 0;
     const concurrency = positiveInteger('concurrency', values.concurrency) ?? 4;
     const batchSize = positiveInteger('batch-size', values['batch-size']) ?? 250;
+    const maxCost = values['max-cost'] === undefined ? undefined : Number(values['max-cost']);
+    if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost > 0)) throw new UsageError('--max-cost must be a positive number of dollars');
 
     const config = loadConfig(process.env, values);
     const scenario = await readScenarioFile(resolve(values.scenario));
@@ -73,9 +78,10 @@ export const command: Command = {
     const onSignal = () => stop.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    const client = createValidatorClient({ baseUrl: values.validator, apiKey: key, logger, signal: stop.signal });
     try {
       const result = await runSimulation({
-        client: createValidatorClient({ baseUrl: values.validator, apiKey: key, logger, signal: stop.signal }),
+        client,
         scenario,
         seed: values.seed,
         strategy,
@@ -91,8 +97,11 @@ export const command: Command = {
           metrics.epochRecorded(stats);
           console.log(line);
         },
+        maxCost,
       });
-      console.log(`run ${result.runId}: ${stop.signal.aborted ? 'stopped' : 'finished'} after epoch ${result.lastEpoch}`);
+      const how = result.stopped === 'budget' ? `stopped at its budget of $${maxCost}` : stop.signal.aborted ? 'stopped' : 'finished';
+      console.log(`run ${result.runId}: ${how} after epoch ${result.lastEpoch}`);
+      if (!stop.signal.aborted) for (const line of summaryLines(await client.expectOk<RunSummary>('GET', `/runs/${result.runId}/summary`))) console.log(line);
       return 0;
     } catch (error) {
       if (stop.signal.aborted) {

@@ -24,6 +24,8 @@ export interface SlotOutcome {
   /** How the validator settled the slot, when something was sent. */
   result?: 'applied' | 'rejected' | 'conflict' | 'malformed';
   errorCode?: string;
+  /** Replies it took to agree, for a negotiated deal. */
+  rounds?: number;
 }
 
 export interface TokenUsage {
@@ -32,9 +34,11 @@ export interface TokenUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** Dollars, at the configured price of each model. */
+  cost_usd: number;
 }
 
-export const emptyUsage = (): TokenUsage => ({ calls: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+export const emptyUsage = (): TokenUsage => ({ calls: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost_usd: 0 });
 
 export function addUsage(into: TokenUsage, more: TokenUsage): TokenUsage {
   into.calls += more.calls;
@@ -42,6 +46,7 @@ export function addUsage(into: TokenUsage, more: TokenUsage): TokenUsage {
   into.prompt_tokens += more.prompt_tokens;
   into.completion_tokens += more.completion_tokens;
   into.total_tokens += more.total_tokens;
+  into.cost_usd = Math.round((into.cost_usd + (more.cost_usd ?? 0)) * 1e9) / 1e9;
   return into;
 }
 
@@ -56,6 +61,31 @@ export interface EpochStats {
   production: Record<string, number>;
   consumed: Record<string, number>;
   llm: TokenUsage & { by_agent: Record<string, TokenUsage> };
+  /** Actors still trading, of all the scenario's; those that failed so far. */
+  survival: { alive: number; total: number; rate: number; failed: string[] };
+  /** Need met / need, over all resources. */
+  efficiency: number;
+  /** Each agent's payoff: its holdings valued at reference prices. */
+  payoff: Record<string, number>;
+  /** 1 - Gini of the payoffs. */
+  equality: number;
+  /** Mean replies to agree, over this epoch's deals. */
+  rounds_to_deal: number | null;
+  prices: Record<string, number>;
+  commons?: CommonsStats;
+}
+
+/** A commons resource in one epoch: its stock, what was taken, and how far beyond what regrows. */
+export interface CommonsStats {
+  stock: Record<string, number>;
+  regrowth: Record<string, number>;
+  sustainable_yield: Record<string, number>;
+  extracted: Record<string, number>;
+  /** Extraction beyond the sustainable yield, per resource. */
+  over_usage: Record<string, number>;
+  /** Share of extraction requests above an equal share of the sustainable yield. */
+  over_usage_rate: number;
+  collapsed: string[];
 }
 
 export interface EpochStatsInput {
@@ -66,6 +96,10 @@ export interface EpochStatsInput {
   /** Every non-world actor's holding per resource at the end of the epoch. */
   holdings: Record<string, readonly Micro[]>;
   usage: Record<string, TokenUsage>;
+  payoff: Record<string, number>;
+  totalActors: number;
+  prices: Record<string, number>;
+  commons?: CommonsStats;
 }
 
 /** The per-epoch figures the runner stores and prints. */
@@ -73,9 +107,11 @@ export function epochStats(input: EpochStatsInput): EpochStats {
   const proposals = { sent: 0, applied: 0, rejected: 0, conflicts: 0, malformed: 0, rejected_by_code: {} as Record<string, number> };
   const moves = { pass: 0, transfer: 0, offer: 0, invalid: 0 };
   let agreed = 0;
+  const rounds: number[] = [];
   for (const o of input.outcomes) {
     moves[o.move] += 1;
     if (o.move === 'offer' && o.agreed) agreed += 1;
+    if (o.rounds !== undefined && o.agreed) rounds.push(o.rounds);
     if (!o.result) continue;
     proposals.sent += 1;
     if (o.result === 'applied') proposals.applied += 1;
@@ -89,7 +125,7 @@ export function epochStats(input: EpochStatsInput): EpochStats {
   }
   const names = [...new Set(input.settlement.deficits.map((d) => d.actor))].sort();
   const byAgent = Object.fromEntries(Object.entries(input.usage).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  const total = Object.values(byAgent).reduce((sum, u) => addUsage(sum, u), { calls: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+  const total = Object.values(byAgent).reduce((sum, u) => addUsage(sum, u), emptyUsage());
   return {
     epoch: input.epoch,
     proposals,
@@ -101,5 +137,85 @@ export function epochStats(input: EpochStatsInput): EpochStats {
     production: input.settlement.production,
     consumed: input.settlement.consumed,
     llm: { ...total, by_agent: byAgent },
+    survival: survivalOf(input.settlement.failed ?? [], input.totalActors),
+    efficiency: ratio(sum(input.settlement.consumed), sum(input.settlement.need)),
+    payoff: input.payoff,
+    equality: equalityOf(input.payoff),
+    rounds_to_deal: rounds.length ? Math.round((rounds.reduce((a, b) => a + b, 0) / rounds.length) * 100) / 100 : null,
+    prices: input.prices,
+    ...(input.commons ? { commons: input.commons } : {}),
+  };
+}
+
+const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+const ratio = (a: number, b: number) => (b === 0 ? 1 : Math.round((a / b) * 10_000) / 10_000);
+const survivalOf = (failed: string[], total: number) => ({ alive: total - failed.length, total, rate: ratio(total - failed.length, total), failed });
+/** 1 - Gini of payoffs given as numbers (6 decimals at most), computed exactly. */
+export const equalityOf = (payoff: Record<string, number>) => Math.round((1 - gini(Object.values(payoff).map((v) => BigInt(Math.round(Math.max(0, v) * 1_000_000))))) * 10_000) / 10_000;
+
+/** The figures of a whole run, from its epochs' stats in order. */
+export interface RunSummary {
+  epochs: number;
+  survival: { rate: number; alive: number; total: number; failed: string[]; time: number };
+  efficiency: number;
+  equality: number;
+  payoff: Record<string, number>;
+  over_usage: { amount: Record<string, number>; rate: number } | null;
+  commons: { stock: Record<string, number>; collapsed_at: number | null } | null;
+  rounds_to_deal: number | null;
+  proposals: { sent: number; applied: number; rejected: number; rejected_by_code: Record<string, number> };
+  deals: { sessions: number; agreed: number };
+  llm: TokenUsage;
+}
+
+export function runSummary(stats: ReadonlyArray<EpochStats>): RunSummary {
+  const last = stats[stats.length - 1];
+  const codes: Record<string, number> = {};
+  const proposals = { sent: 0, applied: 0, rejected: 0, rejected_by_code: codes };
+  const deals = { sessions: 0, agreed: 0 };
+  const llm = emptyUsage();
+  let need = 0;
+  let met = 0;
+  let rounds = 0;
+  let roundCount = 0;
+  let collapsedAt: number | null = null;
+  let firstFailure: number | null = null;
+  const over: Record<string, number> = {};
+  let overRate = 0;
+  for (const s of stats) {
+    proposals.sent += s.proposals.sent;
+    proposals.applied += s.proposals.applied;
+    proposals.rejected += s.proposals.rejected;
+    for (const [code, n] of Object.entries(s.proposals.rejected_by_code)) codes[code] = (codes[code] ?? 0) + n;
+    deals.sessions += s.negotiation.sessions;
+    deals.agreed += s.negotiation.agreed;
+    addUsage(llm, s.llm);
+    met += sum(s.consumed ?? {});
+    need += sum(s.consumed ?? {}) + sum(s.deficit?.unmet ?? {});
+    if (s.rounds_to_deal !== null && s.rounds_to_deal !== undefined) {
+      rounds += s.rounds_to_deal * s.negotiation.agreed;
+      roundCount += s.negotiation.agreed;
+    }
+    if (s.commons) {
+      if (collapsedAt === null && s.commons.collapsed.length > 0) collapsedAt = s.epoch;
+      for (const [r, v] of Object.entries(s.commons.over_usage)) over[r] = Math.round(((over[r] ?? 0) + v) * 1e6) / 1e6;
+      overRate += s.commons.over_usage_rate;
+    }
+    if (firstFailure === null && (s.survival?.failed.length ?? 0) > 0) firstFailure = s.epoch;
+  }
+  // Survival time: the epochs before the commons collapsed (GovSim's measure) or, without a commons, before the first failure.
+  const end = last?.commons ? collapsedAt : firstFailure;
+  return {
+    epochs: stats.length,
+    survival: { ...(last?.survival ?? { rate: 1, alive: 0, total: 0, failed: [] }), time: end === null ? stats.length : end - (stats[0]?.epoch ?? 1) },
+    efficiency: ratio(met, need),
+    equality: last?.equality ?? 1,
+    payoff: last?.payoff ?? {},
+    over_usage: last?.commons ? { amount: over, rate: Math.round((overRate / stats.length) * 10_000) / 10_000 } : null,
+    commons: last?.commons ? { stock: last.commons.stock, collapsed_at: collapsedAt } : null,
+    rounds_to_deal: roundCount ? Math.round((rounds / roundCount) * 100) / 100 : null,
+    proposals,
+    deals,
+    llm,
   };
 }

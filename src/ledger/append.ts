@@ -7,6 +7,12 @@ export const LedgerKind = {
   production: 'production',
   consumption: 'consumption',
   adjustment: 'adjustment',
+  regrowth: 'regrowth',
+  extraction: 'extraction',
+  upkeep: 'upkeep',
+  tax: 'tax',
+  failure: 'failure',
+  inheritance: 'inheritance',
 } as const;
 export type LedgerKind = (typeof LedgerKind)[keyof typeof LedgerKind];
 

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { actorIdFor, deriveId } from '../domain/ids.ts';
-import { economyProfiles, settleEconomy, settlementPairs, type SettlementSummary } from '../domain/economy.ts';
-import { parseScenario, type Scenario } from '../domain/scenario.ts';
+import { grantExtraction, stocksOf, type ExtractionGrant, type ExtractionRequest } from '../domain/commons.ts';
+import { economyProfiles, settleEconomy, settlementPairs, type CarriedState, type SettlementSummary } from '../domain/economy.ts';
+import { parseAmount } from '../domain/money.ts';
+import { runSummary, type EpochStats, type RunSummary } from '../domain/stats.ts';
+import { parseScenario, seededActors, type Scenario } from '../domain/scenario.ts';
 import { balanceKey } from '../domain/validate.ts';
 import type { Db } from '../db/db.ts';
 import { LedgerKind, settleEntries } from './append.ts';
@@ -162,14 +165,19 @@ export async function settleEpoch(db: Db, runId: string, epoch: number, validato
     }
 
     const profiles = economyProfiles(scenario, actorIdFor);
-    const balances = await lockBalances(tx, settlementPairs(profiles));
-    const { entries, summary } = settleEconomy(runId, epoch, profiles, (actor, resource) => balances.get(balanceKey(actor, resource)) ?? 0n);
-    await settleEntries(
-      tx,
-      key,
-      entries.map((e) => ({ ...e, leg: 0, kind: e.kind === 'production' ? LedgerKind.production : LedgerKind.consumption })),
-      validatorVersion,
-    );
+    const { rows: before } = await tx.query<{ settlement: SettlementSummary | null }>('SELECT settlement FROM epochs WHERE run_id = $1 AND epoch = $2', [runId, epoch - 1]);
+    const carried: CarriedState | undefined = before[0]?.settlement ? { streaks: before[0].settlement.streaks ?? {}, failed: before[0].settlement.failed ?? [] } : undefined;
+    const balances = await lockBalances(tx, runPairs(scenario));
+    const { entries, summary } = settleEconomy({
+      runId,
+      epoch,
+      scenario,
+      profiles,
+      idFor: actorIdFor,
+      balance: (actor, resource) => balances.get(balanceKey(actor, resource)) ?? 0n,
+      previous: carried,
+    });
+    await settleEntries(tx, key, entries.map((e) => ({ ...e, kind: LedgerKind[e.kind] })), validatorVersion);
     const { rows } = await tx.query<{ settled_at: Date; ledger_head: number }>(
       `INSERT INTO epochs (run_id, epoch, settlement, settled_at, ledger_head)
        VALUES ($1, $2, $3, now(), (SELECT coalesce(max(id), 0) FROM ledger))
@@ -181,19 +189,58 @@ export async function settleEpoch(db: Db, runId: string, epoch: number, validato
   });
 }
 
-/** Records an epoch's plan once: the first plan stored wins and every later call gets it back. */
-export async function storePlan(db: Db, runId: string, epoch: number, plan: unknown): Promise<{ plan: unknown; stored: boolean }> {
+/** Every balance row a run's settlement may touch: its actors', the commons' and world's. */
+function runPairs(scenario: Scenario): Array<[string, string]> {
+  return settlementPairs(
+    seededActors(scenario).map((a) => actorIdFor(a.name)),
+    scenario.resources.map((r) => r.name),
+  );
+}
+
+/** The extraction a plan asks for, read defensively: the plan is the runner's document. */
+function extractionRequests(plan: unknown): ExtractionRequest[] {
+  const raw = (plan as { extraction?: { requests?: unknown } } | null)?.extraction?.requests;
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((r: { agent?: unknown; resource?: unknown; amount?: unknown }) => {
+    const amount = typeof r.amount === 'number' || typeof r.amount === 'string' ? parseAmount(r.amount) : undefined;
+    if (typeof r.agent !== 'string' || typeof r.resource !== 'string' || !amount?.ok || amount.value <= 0n) return [];
+    return [{ actor: r.agent, actorId: actorIdFor(r.agent), resource: r.resource, amount: amount.value }];
+  });
+}
+
+/**
+ * Records an epoch's plan once: the first plan stored wins and every later call gets it back.
+ * Storing it also settles the extraction from the commons it asks for (living actors of the run
+ * only, scaled down when together they ask for more than the stock), and records the grants in it.
+ */
+export async function storePlan(db: Db, runId: string, epoch: number, plan: unknown, validatorVersion: string, key: string | undefined): Promise<{ plan: unknown; stored: boolean }> {
   return db.transaction(async (tx) => {
-    await lockRun(tx, runId);
-    const { rows } = await tx.query<{ plan: unknown; settled: boolean }>(
-      'SELECT plan, settled_at IS NOT NULL AS settled FROM epochs WHERE run_id = $1 AND epoch = $2',
+    const scenario = await lockRun(tx, runId);
+    const { rows } = await tx.query<{ plan: unknown; settled: boolean; settlement: SettlementSummary | null }>(
+      'SELECT plan, settled_at IS NOT NULL AS settled, settlement FROM epochs WHERE run_id = $1 AND epoch = $2',
       [runId, epoch],
     );
     if (!rows[0]?.settled) throw new RunError('EPOCH_OUT_OF_ORDER', `epoch ${epoch} of run ${runId} is not settled yet`);
     if (rows[0].plan !== null) return { plan: rows[0].plan, stored: false };
-    await tx.query('UPDATE epochs SET plan = $3, planned_at = now() WHERE run_id = $1 AND epoch = $2', [runId, epoch, JSON.stringify(plan)]);
-    return { plan, stored: true };
+    const stored = scenario.commons ? await settleExtraction(tx, { scenario, runId, epoch, plan, settlement: rows[0].settlement, validatorVersion, key }) : plan;
+    await tx.query('UPDATE epochs SET plan = $3, planned_at = now() WHERE run_id = $1 AND epoch = $2', [runId, epoch, JSON.stringify(stored)]);
+    return { plan: stored, stored: true };
   });
+}
+
+async function settleExtraction(
+  tx: Db,
+  { scenario, runId, epoch, plan, settlement, validatorVersion, key }: { scenario: Scenario; runId: string; epoch: number; plan: unknown; settlement: SettlementSummary | null; validatorVersion: string; key: string | undefined },
+): Promise<unknown> {
+  const failed = new Set(settlement?.failed ?? []);
+  const members = new Set(scenario.actors.map((a) => a.name));
+  const requests = extractionRequests(plan).filter((r) => members.has(r.actor) && !failed.has(r.actor));
+  const commonsId = actorIdFor(scenario.commons!.name);
+  const balances = await lockBalances(tx, runPairs(scenario));
+  const { entries, grants } = grantExtraction(runId, epoch, commonsId, stocksOf(scenario.commons), (resource) => balances.get(balanceKey(commonsId, resource)) ?? 0n, requests);
+  await settleEntries(tx, key, entries.map((e) => ({ ...e, kind: LedgerKind[e.kind] })), validatorVersion);
+  const granted: ExtractionGrant[] = grants;
+  return { ...(plan as Record<string, unknown>), extraction: { ...((plan as { extraction?: object }).extraction ?? {}), granted } };
 }
 
 /** Records an epoch's stats and marks it finished (the first finish time stays). */
@@ -249,6 +296,13 @@ export async function getEpoch(db: Db, runId: string, epoch: number): Promise<Ep
     [runId, epoch],
   );
   return rows[0] ? toEpochRow(rows[0]) : undefined;
+}
+
+/** The figures of a whole run, from the stats of its finished epochs. */
+export async function getRunSummary(db: Db, runId: string): Promise<(RunSummary & { run_id: string }) | undefined> {
+  if (!(await getRun(db, runId))) return undefined;
+  const { rows } = await db.query<{ stats: EpochStats }>('SELECT stats FROM epochs WHERE run_id = $1 AND finished_at IS NOT NULL ORDER BY epoch', [runId]);
+  return { run_id: runId, ...runSummary(rows.map((r) => r.stats)) };
 }
 
 /** The run GET /epochs shows when none is named: the one whose epoch began last, else the newest. */

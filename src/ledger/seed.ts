@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { actorIdFor, deriveId, WORLD_ACTOR_ID } from '../domain/ids.ts';
 import { formatMicro } from '../domain/money.ts';
-import { parseScenario, toMicro, type Scenario } from '../domain/scenario.ts';
+import { parseScenario, seededActors, toMicro, type Scenario } from '../domain/scenario.ts';
 import type { Db } from '../db/db.ts';
 import { LedgerKind, systemEntriesJson, type SystemEntry } from './append.ts';
 
@@ -42,7 +42,8 @@ export async function seedScenario(db: Db, scenario: Scenario, validatorVersion:
     { resource: null, max_transfer: fmt(scenario.constraints.max_transfer), min_balance: fmt(scenario.constraints.min_balance) ?? '0' },
     ...Object.entries(scenario.constraints.per_resource ?? {}).map(([resource, l]) => ({ resource, max_transfer: fmt(l.max_transfer), min_balance: fmt(l.min_balance) })),
   ];
-  const genesis: SystemEntry[] = scenario.actors.flatMap((actor) =>
+  const actors = seededActors(scenario);
+  const genesis: SystemEntry[] = actors.flatMap((actor) =>
     Object.entries(actor.balances)
       .filter(([, amount]) => toMicro(amount) > 0n)
       .map(([resource, amount]) => ({
@@ -66,7 +67,7 @@ export async function seedScenario(db: Db, scenario: Scenario, validatorVersion:
         JSON.stringify(scenario),
         JSON.stringify(scenario.resources.map((r) => ({ name: r.name, unit: r.unit }))),
         JSON.stringify(limits),
-        JSON.stringify(scenario.actors.map((a) => ({ id: actorIdFor(a.name), name: a.name, kind: a.kind }))),
+        JSON.stringify(actors.map((a) => ({ id: actorIdFor(a.name), name: a.name, kind: a.kind }))),
         systemEntriesJson(genesis),
         validatorVersion,
       ],

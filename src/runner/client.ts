@@ -40,7 +40,7 @@ export class ValidatorRefusedError extends Error {
 
 export type ExecuteResult =
   | { result: 'applied'; replayed: boolean; ledgerIds: number[] }
-  | { result: 'rejected'; replayed: boolean; errorCode: string }
+  | { result: 'rejected'; replayed: boolean; errorCode: string; message: string }
   | { result: 'conflict' }
   | { result: 'malformed'; message: string };
 
@@ -103,7 +103,7 @@ export function createValidatorClient(options: ClientOptions) {
 
   function toResult(status: number, b: { status?: string; replayed?: boolean; ledger_ids?: number[]; error_code?: string; message?: string }): ExecuteResult {
     if (status === 200) return { result: 'applied', replayed: b.replayed === true, ledgerIds: b.ledger_ids ?? [] };
-    if (status === 422) return { result: 'rejected', replayed: b.replayed === true, errorCode: b.error_code ?? 'UNKNOWN' };
+    if (status === 422) return { result: 'rejected', replayed: b.replayed === true, errorCode: b.error_code ?? 'UNKNOWN', message: b.message ?? '' };
     if (status === 409) return { result: 'conflict' };
     if (status === 400) return { result: 'malformed', message: b.message ?? 'malformed proposal' };
     throw new ValidatorRefusedError(status, b);

@@ -1,4 +1,4 @@
-import type { EpochStats } from '../domain/stats.ts';
+import type { EpochStats, RunSummary } from '../domain/stats.ts';
 
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(n >= 100 ? 0 : 2));
 
@@ -19,8 +19,33 @@ export function progressLine(stats: EpochStats & { duration_ms: number }, target
     `deficit ${stats.deficit.actors}${unmet.length ? ` (unmet ${unmet.map(([r, v]) => `${r} ${fmt(v)}`).join(', ')})` : ''}`,
     `supply ${Object.entries(stats.supply).map(([r, v]) => `${r} ${fmt(v)}`).join(' ')}`,
     `gini ${Object.entries(stats.gini).map(([r, v]) => `${r} ${v.toFixed(2)}`).join(' ')}`,
-    ...(stats.llm.calls ? [`llm ${stats.llm.calls} calls, ${stats.llm.total_tokens} tokens${stats.llm.errors ? `, ${stats.llm.errors} lost turns` : ''}`] : []),
+    ...(stats.survival && stats.survival.alive < stats.survival.total ? [`alive ${stats.survival.alive}/${stats.survival.total}`] : []),
+    ...(stats.commons ? [`commons ${Object.entries(stats.commons.stock).map(([r, v]) => `${r} ${fmt(v)}${stats.commons!.collapsed.includes(r) ? ' (collapsed)' : ''}`).join(' ')}`] : []),
+    ...(stats.llm.calls ? [`llm ${stats.llm.calls} calls, ${stats.llm.total_tokens} tokens, $${(stats.llm.cost_usd ?? 0).toFixed(4)}${stats.llm.errors ? `, ${stats.llm.errors} lost turns` : ''}`] : []),
     `${stats.duration_ms} ms`,
   ];
   return parts.join('  ');
+}
+
+/** The runner's closing lines: the figures of the whole run. */
+export function summaryLines(s: RunSummary): string[] {
+  const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+  const codes = Object.entries(s.proposals.rejected_by_code)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+  const payoffs = Object.entries(s.payoff)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, v]) => `${name} ${fmt(v)}`)
+    .join(', ');
+  return [
+    `epochs ${s.epochs}  survival ${pct(s.survival.rate)} (${s.survival.alive}/${s.survival.total} alive, ${s.survival.time} epochs before ${s.commons ? 'collapse' : 'a failure'})${s.survival.failed.length ? `  failed ${s.survival.failed.join(', ')}` : ''}`,
+    `efficiency ${pct(s.efficiency)}  equality ${s.equality.toFixed(3)}${s.rounds_to_deal !== null ? `  rounds to deal ${s.rounds_to_deal}` : ''}  deals ${s.deals.agreed}/${s.deals.sessions}`,
+    ...(s.commons
+      ? [`commons ${Object.entries(s.commons.stock).map(([r, v]) => `${r} ${fmt(v)}`).join(' ')}${s.commons.collapsed_at !== null ? ` (collapsed at epoch ${s.commons.collapsed_at})` : ''}  over-usage ${pct(s.over_usage?.rate ?? 0)} of requests, ${Object.entries(s.over_usage?.amount ?? {}).map(([r, v]) => `${r} ${fmt(v)}`).join(' ')} beyond the yield`]
+      : []),
+    `proposals ${s.proposals.applied} applied, ${s.proposals.rejected} rejected${codes ? ` (${codes})` : ''}`,
+    `payoff ${payoffs}`,
+    ...(s.llm.calls ? [`llm ${s.llm.calls} calls, ${s.llm.total_tokens} tokens, $${s.llm.cost_usd.toFixed(4)}`] : []),
+  ];
 }

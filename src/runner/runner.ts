@@ -4,6 +4,7 @@ import type { Strategy, StrategyName } from '../agents/types.ts';
 import type { SettlementSummary } from '../domain/economy.ts';
 import type { Scenario } from '../domain/scenario.ts';
 import { epochStats, type EpochStats, type SlotOutcome } from '../domain/stats.ts';
+import { carryFrom, commonsStats, initialCarry, nextCarry, type Carry, type SlotResult } from './carry.ts';
 import type { WorldState } from '../ledger/world-state.ts';
 import type { ValidatorClient } from './client.ts';
 import { planEpoch, type EpochPlan } from './plan.ts';
@@ -28,9 +29,11 @@ export interface RunnerOptions {
   signal?: AbortSignal;
   logger: Pick<Logger, 'info' | 'warn'>;
   onEpoch?: (stats: RecordedStats, line: string) => void;
+  /** Dollars: the run stops once its models have cost this much. */
+  maxCost?: number;
 }
 
-export type RecordedStats = EpochStats & { run_id: string; duration_ms: number; http_retries: number };
+export type RecordedStats = EpochStats & { run_id: string; duration_ms: number; http_retries: number; carry: Carry };
 
 interface Settled {
   epoch: number;
@@ -51,7 +54,7 @@ export function runStrategyLabel(scenario: Scenario, override?: StrategyName): s
  * store it, send its proposals in plan order (in batches), then record the stats. Resuming a run
  * starts at its first unfinished epoch; nothing already settled is sent as anything new.
  */
-export async function runSimulation(options: RunnerOptions): Promise<{ runId: string; lastEpoch: number }> {
+export async function runSimulation(options: RunnerOptions): Promise<{ runId: string; lastEpoch: number; stopped?: 'budget' }> {
   const { client, scenario, logger } = options;
   const seed = options.seed ?? String(scenario.seed ?? 0);
   const agents = agentProfiles(scenario, options.strategy);
@@ -64,8 +67,14 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
   const runId = run.run_id;
   let epoch = run.last_epoch === null ? 1 : run.last_epoch.finished ? run.last_epoch.epoch + 1 : run.last_epoch.epoch;
   logger.info({ run_id: runId, scenario: scenario.name, seed, from_epoch: epoch }, run.last_epoch ? 'resuming run' : 'starting run');
+  let carry = epoch > 1 ? carryFrom((await client.expectOk<{ stats: unknown }>('GET', `/runs/${runId}/epochs/${epoch - 1}`)).stats) : undefined;
+  carry ??= initialCarry(scenario);
 
   while ((options.epochs === undefined || epoch <= options.epochs) && !options.signal?.aborted) {
+    if (options.maxCost !== undefined && carry.cost_usd >= options.maxCost) {
+      logger.info({ run_id: runId, epoch, cost_usd: carry.cost_usd, max_cost: options.maxCost }, 'the run has spent its model budget; stopping');
+      return { runId, lastEpoch: epoch - 1, stopped: 'budget' };
+    }
     const started = Date.now();
     const retriesBefore = client.retries();
     const settled = await client.expectOk<Settled>('POST', `/runs/${runId}/epochs/${epoch}/settle`);
@@ -74,15 +83,20 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
       plan = (await client.expectOk<{ plan: EpochPlan }>('GET', `/runs/${runId}/epochs/${epoch}`)).plan;
     } else {
       const state = await client.expectOk<WorldState>('GET', '/world-state');
+      const failed = new Set(settled.settlement.failed ?? []);
+      const every = scenario.negotiation.reflect_every;
       const made = await planEpoch({
         runId,
         seed,
         epoch,
-        view: marketView(state, scenario, epoch),
-        agents,
+        view: marketView(state, scenario, epoch, { prices: carry.prices, failed: [...failed], stocks: carry.stocks, lastEpoch: options.epochs }),
+        agents: agents.filter((a) => !failed.has(a.name)),
         strategies: options.strategies,
         turns: scenario.negotiation.turns_per_agent,
         concurrency: options.concurrency ?? 4,
+        memory: new Map(Object.entries(carry.memory)),
+        reflect: every > 0 && epoch > 1 && epoch % every === 0,
+        logger,
       });
       // The first plan stored wins: a runner racing this one, or a crashed earlier one, agrees on it.
       plan = (await client.expectOk<{ plan: EpochPlan }>('PUT', `/runs/${runId}/epochs/${epoch}/plan`, { plan: made })).plan;
@@ -94,25 +108,49 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
     const proposals = plan.slots.flatMap((slot) => (slot.proposal ? [slot.proposal as unknown as Record<string, unknown>] : []));
     const results = await client.executeBatch(proposals, options.batchSize);
     let next = 0;
-    const outcomes: SlotOutcome[] = plan.slots.map((slot) => {
+    const slotResults: SlotResult[] = plan.slots.map((slot) => {
       const outcome: SlotOutcome = { agent: slot.agent, move: slot.move, agreed: slot.agreed };
-      if (!slot.proposal) return outcome;
+      const rounds = (slot.proposal?.metadata as { rounds?: number } | undefined)?.rounds;
+      if (rounds !== undefined) outcome.rounds = rounds;
+      if (!slot.proposal) return { slot, outcome };
       const result = results[next++]!;
       outcome.result = result.result;
-      if (result.result === 'rejected') outcome.errorCode = result.errorCode;
+      if (result.result === 'rejected') {
+        outcome.errorCode = result.errorCode;
+        return { slot, outcome, message: result.message };
+      }
       if (result.result === 'conflict' || result.result === 'malformed') {
         logger.warn({ run_id: runId, epoch, proposal_id: slot.proposal.proposal_id, result: result.result }, 'slot settled without applying');
       }
-      return outcome;
+      return { slot, outcome };
     });
+    const outcomes = slotResults.map((r) => r.outcome);
 
     const after = await client.expectOk<WorldState>('GET', '/world-state');
-    const holdings = Object.fromEntries(after.resources.map((r) => [r, after.actors.filter((a) => agents.some((g) => g.id === a.id)).map((a) => microOf(a.balances[r]))]));
+    const names = new Map(after.actors.map((a) => [a.id, a.name]));
+    const mine = after.actors.filter((a) => agents.some((g) => g.id === a.id));
+    const holdings = Object.fromEntries(after.resources.map((r) => [r, mine.map((a) => microOf(a.balances[r]))]));
+    carry = nextCarry({ carry, scenario, epoch, plan, results: slotResults, settlement: settled.settlement, names });
+    const prices = carry.prices;
+    const payoff = Object.fromEntries(mine.map((a) => [a.name, Math.round(after.resources.reduce((v, r) => v + (a.balances[r] ?? 0) * (prices[r] ?? 1), 0) * 1e6) / 1e6]));
+    const commons = commonsStats(scenario, settled.settlement, plan);
     const stats: RecordedStats = {
-      ...epochStats({ epoch, outcomes, settlement: settled.settlement, supply: after.supply, holdings, usage: plan.usage }),
+      ...epochStats({
+        epoch,
+        outcomes,
+        settlement: settled.settlement,
+        supply: after.supply,
+        holdings,
+        usage: plan.usage,
+        payoff,
+        totalActors: agents.length,
+        prices,
+        ...(commons ? { commons } : {}),
+      }),
       run_id: runId,
       duration_ms: Date.now() - started,
       http_retries: client.retries() - retriesBefore,
+      carry,
     };
     await client.expectOk('PUT', `/runs/${runId}/epochs/${epoch}/stats`, { stats });
     options.onEpoch?.(stats, progressLine(stats, options.epochs));

@@ -1,4 +1,5 @@
-import type { AgentProfile, MarketView, ResourceLimits } from '../agents/types.ts';
+import type { AgentProfile, CommonsStock, MarketView, ResourceLimits } from '../agents/types.ts';
+import { regrowth, stocksOf } from '../domain/commons.ts';
 import { actorIdFor } from '../domain/ids.ts';
 import { parseAmount, type Micro } from '../domain/money.ts';
 import { toMicro, type Scenario } from '../domain/scenario.ts';
@@ -21,13 +22,27 @@ export function agentProfiles(scenario: Scenario, override?: AgentProfile['strat
     id: actorIdFor(actor.name),
     name: actor.name,
     strategy: override ?? actor.strategy ?? 'heuristic',
+    character: actor.character,
     production: toMap(actor.production),
     consumption: toMap(actor.consumption),
   }));
 }
 
-/** The snapshot every agent negotiates on this epoch, from GET /world-state. */
-export function marketView(state: WorldState, scenario: Scenario, epoch: number): MarketView {
+export interface ViewExtras {
+  /** Reference prices as deals have moved them (the scenario's when absent). */
+  prices?: Readonly<Record<string, number>>;
+  /** Failed actors, who no longer trade. */
+  failed?: readonly string[];
+  /** Commons stocks of earlier epochs, oldest first: a naive agent's view. */
+  stocks?: ReadonlyArray<Record<string, number>>;
+  lastEpoch?: number;
+}
+
+/**
+ * The snapshot every agent negotiates on this epoch, from GET /world-state: the actors that still
+ * trade (not the commons, not the failed), the commons' stocks, and the prices deals have made.
+ */
+export function marketView(state: WorldState, scenario: Scenario, epoch: number, extras: ViewExtras = {}): MarketView {
   const limits = new Map<string, ResourceLimits>();
   for (const resource of state.resources) {
     const own = state.constraints.per_resource[resource];
@@ -36,9 +51,20 @@ export function marketView(state: WorldState, scenario: Scenario, epoch: number)
   }
   const holdings = new Map<string, Map<string, Micro>>();
   const ids = new Map<string, string>();
+  const away = new Set([...(extras.failed ?? []), ...(scenario.commons ? [scenario.commons.name] : [])]);
   for (const actor of state.actors) {
     ids.set(actor.name, actor.id);
-    holdings.set(actor.name, new Map(state.resources.map((r) => [r, microOf(actor.balances[r])])));
+    if (!away.has(actor.name)) holdings.set(actor.name, new Map(state.resources.map((r) => [r, microOf(actor.balances[r])])));
+  }
+  const initialPrices = new Map(Object.entries(scenario.negotiation.prices).map(([r, v]) => [r, toMicro(v)]));
+  const commonsActor = scenario.commons ? state.actors.find((a) => a.name === scenario.commons!.name) : undefined;
+  const commons = new Map<string, CommonsStock>();
+  for (const stock of stocksOf(scenario.commons)) {
+    const now = microOf(commonsActor?.balances[stock.resource]);
+    const lag = scenario.negotiation.stale_epochs;
+    const history = extras.stocks ?? [];
+    const stale = history.length >= lag ? history[history.length - lag]![stock.resource] : history[0]?.[stock.resource];
+    commons.set(stock.resource, { ...stock, stock: now, sustainableYield: regrowth(now, stock), staleStock: stale === undefined ? toMicro(scenario.commons!.resources[stock.resource]!.stock) : microOf(stale) });
   }
   return {
     epoch,
@@ -47,8 +73,12 @@ export function marketView(state: WorldState, scenario: Scenario, epoch: number)
     limits,
     holdings,
     ids,
-    prices: new Map(Object.entries(scenario.negotiation.prices).map(([r, v]) => [r, toMicro(v)])),
+    prices: extras.prices ? new Map(Object.entries(extras.prices).map(([r, v]) => [r, microOf(v)])) : initialPrices,
+    initialPrices,
     horizon: scenario.negotiation.horizon_epochs,
     maxRounds: scenario.negotiation.max_rounds,
+    living: holdings.size,
+    ...(commons.size ? { commons } : {}),
+    ...(extras.lastEpoch ? { lastEpoch: extras.lastEpoch } : {}),
   };
 }

@@ -137,5 +137,7 @@ test('the scenario schema rejects unknown strategies and prices for unknown reso
   assert.equal(parseScenario({ ...scenario, negotiation: { prices: { gold: 1 } } }).ok, false);
   const parsed = parseScenario(scenario);
   assert.ok(parsed.ok);
-  assert.deepEqual(parsed.scenario.negotiation, { turns_per_agent: 2, max_rounds: 4, horizon_epochs: 3, prices: {} });
+  assert.deepEqual(parsed.scenario.negotiation, { turns_per_agent: 2, max_rounds: 4, horizon_epochs: 3, prices: {}, stale_epochs: 3, reflect_every: 5 });
+  assert.equal(parseScenario({ ...scenario, economy: { tax: { gold: 0.1 } } }).ok, false, 'a tax on an unknown resource');
+  assert.equal(parseScenario({ ...scenario, economy: { holdings_on_failure: { heir: 'nobody' } } }).ok, false, 'an unknown heir');
 });

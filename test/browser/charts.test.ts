@@ -164,7 +164,8 @@ async function assertCharts(page: Page, shot: string): Promise<void> {
   await page.locator('figure.chart svg').first().waitFor({ timeout: 10_000 });
   const captions = await page.$$eval('figure.chart figcaption', (els) => els.map((e) => e.textContent));
   assert.deepEqual(captions, [
-    'Balances per resource (supply held by actors)',
+    'Held by actors: energy',
+    'Held by actors: water',
     'Applied vs rejected proposals',
     'Rejections by error code',
     'Unmet need per resource',
@@ -173,16 +174,18 @@ async function assertCharts(page: Page, shot: string): Promise<void> {
     'LLM tokens per epoch',
   ]);
   assert.match(await page.locator('main h2').first().innerText(), /^6 epochs$/, 'the epoch still running is left out');
-  const supply = page.locator('figure.chart').first();
-  assert.deepEqual(await supply.locator('.legend li').allInnerTexts(), ['energy', 'water']);
-  assert.equal(await supply.locator('path.series').count(), 2);
+  // Each resource on its own scale: one chart, one line, one axis each.
+  const energy = page.locator('figure.chart').nth(0);
+  const water = page.locator('figure.chart').nth(1);
+  assert.equal(await energy.locator('path.series').count(), 1);
+  assert.equal(await water.locator('path.series').count(), 1);
   // The numbers behind each chart, for reading exact values.
-  const applied = page.locator('figure.chart').nth(1);
+  const applied = page.locator('figure.chart').nth(2);
   await applied.locator('summary').click();
   const rows = await applied.locator('tbody tr').allInnerTexts();
   assert.equal(rows.length, 6);
   assert.match(rows[2]!, /^3\s+13\s+0$/);
-  assert.equal(await page.locator('figure.chart').nth(2).locator('rect.bar').count(), 4, 'epochs 1, 2, 4 and 5 had rejections');
+  assert.equal(await page.locator('figure.chart').nth(3).locator('rect.bar').count(), 4, 'epochs 1, 2, 4 and 5 had rejections');
   await browser.screenshot(page, shot);
 }
 

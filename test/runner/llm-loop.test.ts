@@ -68,3 +68,44 @@ test('Gemini agents drive the loop; garbage, late and rate-limited answers cost 
   assert.deepEqual(rows[0]?.metadata.transcript.map((e) => `${e.by}:${e.type}`), ['farm:offer', 'well:accept']);
   assert.deepEqual(await invariantViolations(t.db), []);
 });
+
+test('what the model proposes is what the validator judges: unknown actors and resources, oversize amounts', async () => {
+  const prompts: string[] = [];
+  gemini.setResponder((request) => {
+    prompts.push(request.prompt);
+    if (/Terms on the table/.test(request.prompt)) return { text: '{"decision":"reject","reasoning":"no"}' };
+    const self = /"you":\{"name":"([a-z]+)"/.exec(request.prompt)?.[1];
+    if (self === 'farm') return { text: '{"action":"offer","counterparty":"ghost-plant","give_resource":"credits","give_amount":12,"get_resource":"water","get_amount":6,"reasoning":"I need water"}' };
+    if (self === 'well') return { text: '{"action":"transfer","counterparty":"farm","give_resource":"gold","give_amount":3,"reasoning":"a gift"}' };
+    if (self === 'plant') return { text: '{"action":"transfer","counterparty":"farm","give_resource":"energy","give_amount":80,"reasoning":"all at once"}' };
+    return { text: '{"action":"pass","reasoning":"nothing to do"}' };
+  });
+  const env = { GEMINI_API_KEY: 'k', GEMINI_MODEL: 'gemini-fake', GEMINI_BASE_URL: gemini.url, GEMINI_RETRIES: '0', GEMINI_PRICE_INPUT_PER_MTOK: '1', GEMINI_PRICE_OUTPUT_PER_MTOK: '4' };
+  const { stats, runId } = await simulate(v.url, scenario, { epochs: 2, strategy: 'gemini', env, seed: 'hallucination' });
+
+  const { rows } = await t.db.query<{ proposal_id: string; validation_error_code: string; message: string; proposal_json: { metadata: Record<string, unknown> } }>(
+    "SELECT proposal_id::text, validation_error_code, message, proposal_json FROM rejected_proposals WHERE proposal_json->'metadata'->>'run_id' = $1 AND proposal_json->'metadata'->>'epoch' = '1' ORDER BY validation_error_code",
+    [runId],
+  );
+  assert.deepEqual(
+    rows.map((r) => `${r.proposal_json.metadata.agent}:${r.validation_error_code}`),
+    // Two turns each, both answered alike.
+    ['plant:CONSTRAINT_VIOLATION', 'plant:CONSTRAINT_VIOLATION', 'farm:INVALID_ACTOR', 'farm:INVALID_ACTOR', 'well:INVALID_RESOURCE', 'well:INVALID_RESOURCE'],
+  );
+  const ghost = rows.find((r) => r.validation_error_code === 'INVALID_ACTOR')!;
+  assert.match(ghost.message, /ghost-plant/);
+  assert.equal(ghost.proposal_json.metadata.strategy, 'gemini');
+  assert.equal(ghost.proposal_json.metadata.model, 'gemini-fake');
+  const outbox = await t.db.query('SELECT topic FROM outbox WHERE dedupe_key LIKE $1', [`%:${ghost.proposal_id}`]);
+  assert.ok(outbox.rowCount! > 0, 'the rejection is queued for tickets and alerts like any other');
+
+  // No answer was lost: everything the model proposed was judged.
+  assert.equal(stats[0]!.moves.invalid, 0);
+  assert.deepEqual(stats[0]!.proposals.rejected_by_code, { CONSTRAINT_VIOLATION: 2, INVALID_ACTOR: 2, INVALID_RESOURCE: 2 });
+  assert.ok(stats[0]!.llm.cost_usd > 0, 'calls are priced');
+  // The next prompt carries the agent's own rejection, by code, and the turn of the run.
+  const later = prompts.find((p) => /"you":\{"name":"farm"/.test(p) && /^Epoch 2 of 2:/.test(p));
+  assert.ok(later, 'farm was asked again in epoch 2');
+  assert.match(later, /"recent_rejections":\[\{"epoch":1,"code":"INVALID_ACTOR"/);
+  assert.deepEqual(await invariantViolations(t.db), []);
+});

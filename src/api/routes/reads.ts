@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { listLedger, listRejections, listResources } from '../../ledger/reads.ts';
+import { LedgerKind } from '../../ledger/append.ts';
 import { getWorldState } from '../../ledger/world-state.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
@@ -12,7 +13,7 @@ const ledgerQuery = z.strictObject({
   actor: z.string().min(1).max(200).optional(),
   resource: z.string().min(1).max(64).optional(),
   proposal_id: uuidParam.optional(),
-  kind: z.enum(['trade', 'genesis', 'production', 'consumption', 'adjustment']).optional(),
+  kind: z.enum(Object.values(LedgerKind) as [LedgerKind, ...LedgerKind[]]).optional(),
 });
 
 const rejectionsQuery = z.strictObject({

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseScenario } from '../../domain/scenario.ts';
 import { EVENTS_CHANNEL } from '../../ledger/activity.ts';
-import { getEpoch, getRun, latestRunId, listEpochs, listRuns, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
+import { getEpoch, getRun, latestRunId, listEpochs, listRuns, getRunSummary, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
 import { ScenarioError } from '../../ledger/seed.ts';
 import { fromDatabaseRefusal, presentedKey } from '../../governance/auth.ts';
 import type { AppDeps } from '../deps.ts';
@@ -76,6 +76,13 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     return run;
   });
 
+  app.get('/runs/:run_id/summary', async (request) => {
+    const { run_id } = parseQuery(runParams, request.params);
+    const summary = await getRunSummary(deps.db, run_id);
+    if (!summary) throw new ApiError('NOT_FOUND', `no run ${run_id}`);
+    return summary;
+  });
+
   app.post('/runs/:run_id/epochs/:epoch/settle', async (request) => {
     await system(request);
     const { run_id, epoch } = parseQuery(epochParams, request.params);
@@ -93,7 +100,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     await system(request);
     const { run_id, epoch } = parseQuery(epochParams, request.params);
     const { plan } = parseBody(planBody, request.body);
-    return mapped(() => storePlan(deps.db, run_id, epoch, plan));
+    return mapped(() => storePlan(deps.db, run_id, epoch, plan, deps.validatorVersion, presentedKey(request.headers.authorization)));
   });
 
   app.put('/runs/:run_id/epochs/:epoch/stats', async (request) => {
@@ -135,6 +142,13 @@ export const runPaths = {
     get: { summary: 'Runs, newest first', parameters: [p('limit', '1-500', { type: 'integer' })], responses: ok('OK') },
   },
   '/runs/{run_id}': { get: { summary: 'A run and its last epoch', parameters: [runPath], responses: ok('OK') } },
+  '/runs/{run_id}/summary': {
+    get: {
+      summary: 'The figures of a whole run: survival rate and time, efficiency, equality, over-usage, the commons, payoffs, rounds to deal, rejections by code, tokens and cost',
+      parameters: [runPath],
+      responses: ok('OK'),
+    },
+  },
   '/runs/{run_id}/epochs/{epoch}/settle': {
     post: {
       summary: "Settle the epoch's production and consumption (system role); exactly once, replays answer from the record",

@@ -41,6 +41,10 @@ export function normalizeEpochs(body) {
         unmet: numbers(s.unmet_need ?? deficit.unmet),
         deficitActors: number(s.deficit_actors ?? deficit.actors),
         tokens: number(s.llm_tokens ?? llm.total_tokens),
+        cost: number(llm.cost_usd),
+        alive: s.survival ? number(object(s.survival).alive) : null,
+        total: s.survival ? number(object(s.survival).total) : null,
+        stock: numbers(object(s.commons).stock),
         finishedAt: e.finished_at ?? null,
       };
     })

@@ -19,7 +19,17 @@ function charts(epochs) {
   return h(
     'div',
     { class: 'chart-grid' },
-    lineChart({ title: 'Balances per resource (supply held by actors)', series: perResource(epochs, 'supply'), legend: true, ...epochAxis }),
+    // One chart per resource: each on its own scale, so credits do not flatten the others.
+    ...perResource(epochs, 'supply').map((series) => lineChart({ title: `Held by actors: ${series.name}`, series: [series], ...epochAxis })),
+    epochs.some((e) => e.alive !== null)
+      ? lineChart({
+          title: 'Survival (actors still trading)',
+          series: [{ name: 'alive', points: epochs.map((e) => ({ x: e.epoch, y: e.alive ?? 0, label: `epoch ${e.epoch}: ${e.alive} of ${e.total}` })) }],
+          step: true,
+          ...epochAxis,
+        })
+      : null,
+    keysOf(epochs, 'stock').length ? lineChart({ title: 'Commons stock', series: perResource(epochs, 'stock'), legend: true, ...epochAxis }) : null,
     barChart({
       title: 'Applied vs rejected proposals',
       categories: labels,
@@ -42,6 +52,9 @@ function charts(epochs) {
     lineChart({ title: 'Gini per resource', series: perResource(epochs, 'gini'), legend: true, ...epochAxis, yFormat: (v) => v.toFixed(2) }),
     lineChart({ title: 'Actors in deficit', series: [{ name: 'actors in deficit', points: epochs.map((e) => ({ x: e.epoch, y: e.deficitActors })) }], ...epochAxis }),
     epochs.some((e) => e.tokens > 0) ? barChart({ title: 'LLM tokens per epoch', categories: labels, series: [{ name: 'tokens', values: epochs.map((e) => e.tokens) }], xLabel: 'epoch' }) : null,
+    epochs.some((e) => e.cost > 0)
+      ? barChart({ title: 'Model cost per epoch ($)', categories: labels, series: [{ name: 'dollars', values: epochs.map((e) => e.cost) }], xLabel: 'epoch', yFormat: (v) => v.toFixed(4) })
+      : null,
   );
 }
 

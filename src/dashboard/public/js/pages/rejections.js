@@ -82,7 +82,7 @@ export function rejectionsPage(main) {
     if (code) params.set('error_code', code);
     if (cursor) params.set('cursor', cursor);
     try {
-      const page = await api(`/rejections?${params}`);
+      const [page, names] = await Promise.all([api(`/rejections?${params}`), actorNames()]);
       if (!alive) return;
       replace(status);
       const topic = (r, name) => r.deliveries.find((d) => d.topic === name);
@@ -95,7 +95,7 @@ export function rejectionsPage(main) {
             { key: 'rejected_at', label: 'Time', render: (r) => timeEl(r.rejected_at) },
             { key: 'proposal_id', label: 'Proposal', render: (r) => proposalLink(r.proposal_id) },
             { key: 'error_code', label: 'Code', render: (r) => h('code', {}, r.error_code) },
-            { key: 'message', label: 'Why' },
+            { key: 'message', label: 'Why', render: (r) => withNames(r.message, names) },
             { key: 'linear', label: 'Linear issue', render: (r) => deliveryCell(topic(r, 'linear')) },
             { key: 'discord', label: 'Discord alert', render: (r) => deliveryCell(topic(r, 'discord')) },
           ],
@@ -141,4 +141,23 @@ export function rejectionsPage(main) {
       clearInterval(timer);
     },
   };
+}
+
+const UUIDS = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/** Actor names by id, from the world state; none when it cannot be read (the ids then stay). */
+async function actorNames() {
+  try {
+    const state = await api('/world-state');
+    return new Map((state.actors ?? []).map((a) => [a.id, a.name]));
+  } catch {
+    return new Map();
+  }
+}
+
+/** A validator message for people: actors by name, each id kept in the tooltip. */
+function withNames(message, names) {
+  const text = String(message ?? '');
+  const named = text.replace(UUIDS, (id) => names.get(id.toLowerCase()) ?? id);
+  return named === text ? text : h('span', { title: text }, named);
 }

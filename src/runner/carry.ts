@@ -1,0 +1,122 @@
+import { emptyMemory, remember, type AgentMemory, type EpochExperience } from '../agents/memory.ts';
+import { regrowth, stocksOf } from '../domain/commons.ts';
+import type { SettlementSummary } from '../domain/economy.ts';
+import { microToNumber } from '../domain/money.ts';
+import { movePrices, type Deal } from '../domain/prices.ts';
+import { toMicro, type Scenario } from '../domain/scenario.ts';
+import type { CommonsStats, SlotOutcome } from '../domain/stats.ts';
+import type { EpochPlan, PlannedSlot } from './plan.ts';
+
+/**
+ * What the runner hands from one epoch to the next, beside the ledger: reference prices as deals
+ * moved them, each agent's memory, the commons' recent stocks (a naive agent's view) and the money
+ * spent on models. It is stored with every epoch's stats, so a resumed run picks it up as it was.
+ */
+export interface Carry {
+  prices: Record<string, number>;
+  memory: Record<string, AgentMemory>;
+  stocks: Array<Record<string, number>>;
+  cost_usd: number;
+}
+
+const STOCK_HISTORY = 20;
+const UUID_G = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+export function initialCarry(scenario: Scenario): Carry {
+  const prices = Object.fromEntries(scenario.resources.map((r) => [r.name, microToNumber(toMicro(scenario.negotiation.prices[r.name] ?? 1))]));
+  return { prices, memory: {}, stocks: [], cost_usd: 0 };
+}
+
+/** A carry read back from stored stats, or undefined when it is not one. */
+export function carryFrom(stats: unknown): Carry | undefined {
+  const c = (stats as { carry?: Carry } | null)?.carry;
+  return c && typeof c === 'object' && c.prices && c.memory && Array.isArray(c.stocks) ? c : undefined;
+}
+
+/** Actor ids in a validator message, as names: people and models read names. */
+export function withNames(text: string, names: ReadonlyMap<string, string>): string {
+  return text.replace(UUID_G, (id) => names.get(id.toLowerCase()) ?? id);
+}
+
+export interface SlotResult {
+  slot: PlannedSlot;
+  outcome: SlotOutcome;
+  message?: string;
+}
+
+const q = (leg: { resource: string; amount: string } | undefined) => (leg ? { resource: leg.resource, amount: Number(leg.amount) } : undefined);
+
+/** The next carry: prices moved by the applied swaps, and what each agent saw this epoch remembered. */
+export function nextCarry(input: { carry: Carry; scenario: Scenario; epoch: number; plan: EpochPlan; results: readonly SlotResult[]; settlement: SettlementSummary; names: ReadonlyMap<string, string> }): Carry {
+  const { carry, epoch, plan } = input;
+  const seen = new Map<string, EpochExperience>();
+  const of = (agent: string) => seen.get(agent) ?? seen.set(agent, { epoch, rejections: [], deals: [], deficits: [], extraction: [] }).get(agent)!;
+  const deals: Deal[] = [];
+  for (const { slot, outcome, message } of input.results) {
+    const legs = slot.proposal?.legs;
+    if (!legs) continue;
+    const give = q(legs[0]);
+    const get = q(legs[1]);
+    if (outcome.result === 'rejected') {
+      of(slot.agent).rejections.push({
+        epoch,
+        code: outcome.errorCode ?? 'UNKNOWN',
+        reason: withNames(message ?? '', input.names),
+        ...(slot.counterparty ? { counterparty: slot.counterparty } : {}),
+        ...(give ? { give } : {}),
+        ...(get ? { get } : {}),
+      });
+    } else if (outcome.result === 'applied' && give && get && slot.counterparty) {
+      deals.push({ give, get });
+      const rounds = outcome.rounds ?? 0;
+      of(slot.agent).deals.push({ epoch, counterparty: slot.counterparty, gave: give, got: get, rounds });
+      of(slot.counterparty).deals.push({ epoch, counterparty: slot.agent, gave: get, got: give, rounds });
+    }
+  }
+  for (const d of input.settlement.deficits) of(d.actor).deficits.push({ epoch, resource: d.resource, unmet: d.unmet });
+  for (const g of plan.extraction?.granted ?? []) of(g.actor).extraction.push({ epoch, resource: g.resource, requested: g.requested, granted: g.granted });
+  for (const [agent, text] of Object.entries(plan.reflections ?? {})) of(agent).reflection = text;
+
+  const memory: Record<string, AgentMemory> = {};
+  const agents = new Set([...Object.keys(carry.memory), ...seen.keys()]);
+  for (const agent of [...agents].sort()) {
+    const experience = seen.get(agent) ?? { epoch, rejections: [], deals: [], deficits: [], extraction: [] };
+    memory[agent] = remember(carry.memory[agent] ?? emptyMemory(), experience);
+  }
+  return {
+    prices: movePrices(carry.prices, initialCarry(input.scenario).prices, deals, input.scenario.economy.price_adjustment),
+    memory,
+    stocks: input.settlement.stock ? [...carry.stocks, input.settlement.stock].slice(-STOCK_HISTORY) : carry.stocks,
+    cost_usd: Math.round((carry.cost_usd + Object.values(plan.usage).reduce((s, u) => s + (u.cost_usd ?? 0), 0)) * 1e9) / 1e9,
+  };
+}
+
+/** The commons this epoch: the stock planned on, what was taken, and how far beyond its yield. */
+export function commonsStats(scenario: Scenario, settlement: SettlementSummary, plan: EpochPlan): CommonsStats | undefined {
+  if (!scenario.commons || !settlement.stock) return undefined;
+  const stock = settlement.stock;
+  const granted = plan.extraction?.granted ?? [];
+  const extracted: Record<string, number> = {};
+  const yieldOf: Record<string, number> = {};
+  const over: Record<string, number> = {};
+  let above = 0;
+  const living = Math.max(1, scenario.actors.length - (settlement.failed?.length ?? 0));
+  for (const s of stocksOf(scenario.commons)) {
+    const y = microToNumber(regrowth(toMicro(stock[s.resource] ?? 0), s));
+    const mine = granted.filter((g) => g.resource === s.resource);
+    const taken = Math.round(mine.reduce((sum, g) => sum + g.granted, 0) * 1e6) / 1e6;
+    yieldOf[s.resource] = y;
+    extracted[s.resource] = taken;
+    over[s.resource] = Math.max(0, Math.round((taken - y) * 1e6) / 1e6);
+    above += mine.filter((g) => g.requested > y / living + 1e-6).length;
+  }
+  return {
+    stock,
+    regrowth: settlement.regrowth ?? {},
+    sustainable_yield: yieldOf,
+    extracted,
+    over_usage: over,
+    over_usage_rate: granted.length ? Math.round((above / granted.length) * 10_000) / 10_000 : 0,
+    collapsed: settlement.collapsed ?? [],
+  };
+}

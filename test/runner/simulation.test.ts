@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runFresh } from '../support/economy.ts';
+
+test('the same scenario and seed, run twice into fresh databases, write the same ledger row for row, commons included', async () => {
+  const first = await runFresh('commons', 12);
+  const second = await runFresh('commons', 12);
+  assert.ok(first.digest.rows > 150, `only ${first.digest.rows} ledger rows`);
+  assert.deepEqual(second.digest, first.digest);
+  assert.equal(second.runId, first.runId);
+  assert.deepEqual(first.violations, []);
+  const kinds = new Set(first.stats.flatMap((s) => (s.commons ? ['commons'] : [])));
+  assert.ok(kinds.has('commons'));
+  assert.deepEqual(
+    second.stats.map((s) => s.commons?.stock),
+    first.stats.map((s) => s.commons?.stock),
+  );
+  const otherSeed = await runFresh('commons', 12, '43');
+  assert.notEqual(otherSeed.digest.digest, first.digest.digest, 'another seed gives another history');
+});
