@@ -1,24 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino, destination, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import { createDb, type Db } from '../db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
 
-export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
-  return pino(
-    {
-      name,
-      level: config.logLevel,
-      // Keys and credentials must never reach a log line, whatever object is logged.
-      redact: { paths: ['*.authorization', 'headers.authorization', '*.apiKey', '*.password', 'config.adminKey'], censor: '[redacted]' },
-    },
-    destination({ fd: 2, sync: true }),
-  );
-}
+export { createLogger } from './logger.ts';
 
 export interface Database {
   /** The pool for this process: the application role's for services, the owner's for operations. */
@@ -27,6 +17,8 @@ export interface Database {
   readDb: Db;
   url: string;
   embedded: boolean;
+  /** Where the data lives, for people: the embedded cluster's folder, or the server's host. */
+  location: string;
   close(): Promise<void>;
 }
 
@@ -66,6 +58,20 @@ async function provisionAppLogin(ownerUrl: string, dataDir: string): Promise<str
   return url.toString();
 }
 
+/** A failure to reach a configured server says which setting named it, and where it points. */
+async function naming<T>(setting: string, url: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|28P01|28000|3D000)$/.test(code)) {
+      const where = new URL(url);
+      throw new Error(`cannot connect to ${setting} (${where.host}${where.pathname}): ${(error as Error).message || code}`);
+    }
+    throw error;
+  }
+}
+
 async function migrateAs(url: string): Promise<void> {
   const owner = createDb(url, { max: 2 });
   try {
@@ -85,11 +91,17 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
   const readDb = (db: Db) => (config.databaseReadUrl ? createDb(config.databaseReadUrl, { max: poolSize, applicationName: 'gridgov-read' }) : db);
   if (config.databaseUrl) {
     const ownerUrl = config.databaseOwnerUrl ?? config.databaseUrl;
-    if (options.migrate) await migrateAs(ownerUrl);
+    const ownerSetting = config.databaseOwnerUrl ? 'DATABASE_OWNER_URL' : 'DATABASE_URL';
+    if (options.migrate) await naming(ownerSetting, ownerUrl, () => migrateAs(ownerUrl));
     const url = role === 'app' ? config.databaseUrl : ownerUrl;
     const db = createDb(url, { max: poolSize });
+    await naming(role === 'app' ? 'DATABASE_URL' : ownerSetting, url, () => db.query('SELECT 1')).catch(async (error: unknown) => {
+      await db.close();
+      throw error;
+    });
     const reads = readDb(db);
-    return { db, readDb: reads, url, embedded: false, close: async () => void (await Promise.all([db.close(), reads !== db ? reads.close() : undefined])) };
+    const where = new URL(url);
+    return { db, readDb: reads, url, embedded: false, location: `PostgreSQL at ${where.host}${where.pathname} (DATABASE_URL)`, close: async () => void (await Promise.all([db.close(), reads !== db ? reads.close() : undefined])) };
   }
   const server = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (line) => logger.info(line) });
   let url: string;
@@ -113,12 +125,21 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
     readDb: reads,
     url,
     embedded: true,
+    location: `embedded PostgreSQL in ${server.cluster}${server.attached ? ` (the server of process ${readOwner(server)})` : ''}`,
     async close() {
       await db.close().catch(() => undefined);
       if (reads !== db) await reads.close().catch(() => undefined);
       await server.stop();
     },
   };
+}
+
+function readOwner(server: { dataDir: string }): string {
+  try {
+    return readFileSync(join(server.dataDir, 'owner.pid'), 'utf8').trim();
+  } catch {
+    return 'another gridgov process';
+  }
 }
 
 /** Runs cleanup once on SIGINT/SIGTERM, then exits with the given code. */

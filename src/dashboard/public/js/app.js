@@ -1,5 +1,5 @@
 // The shell: routes (#/page), the live connection, and the breaker badge shown on every page.
-import { api } from './api.js';
+import { api, session } from './api.js';
 import { h, notice, replace, throttle } from './dom.js';
 import { connectLive } from './live.js';
 import { overviewPage } from './pages/overview.js';
@@ -102,6 +102,14 @@ connectLive({
     current?.onEvent?.(type, data);
   },
 });
+
+// `gridgov start` prints a sign-in link with the admin key in the fragment (never sent to a
+// server): keep the key in this tab's session and take it out of the address bar and history.
+const signIn = location.hash.match(/^#key=([^&]+)$/);
+if (signIn) {
+  session.setKey(decodeURIComponent(signIn[1]));
+  history.replaceState(null, '', `${location.pathname}${location.search}#/overview`);
+}
 
 render();
 refreshBreaker();
