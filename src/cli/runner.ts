@@ -4,8 +4,10 @@ import { StrategyName } from '../agents/types.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { isUuid } from '../domain/ids.ts';
 import { readScenarioFile } from '../ledger/seed.ts';
-import { createValidatorClient } from '../runner/client.ts';
+import { createValidatorClient, ValidatorRefusedError } from '../runner/client.ts';
 import { runSimulation } from '../runner/runner.ts';
+import { markRunEnded } from '../runner/end.ts';
+import type { RunEnd } from '../ledger/runs.ts';
 import { agentProfiles } from '../runner/view.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './main.ts';
@@ -23,7 +25,7 @@ function positiveInteger(name: string, raw: string | undefined, min = 1): number
 export const command: Command = {
   summary: 'Run the agents: epochs of settlement, negotiation and trades against a validator over HTTP',
   usage:
-    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N]',
+    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--merge-scenario]',
   async run(args) {
     const { values } = parseFlags(args, {
       validator: { type: 'string' },
@@ -36,6 +38,7 @@ export const command: Command = {
       key: { type: 'string' },
       concurrency: { type: 'string' },
       'batch-size': { type: 'string' },
+      'merge-scenario': { type: 'boolean' },
     });
     if (!values.validator || !/^https?:\/\//.test(values.validator)) throw new UsageError('--validator URL is required (http:// or https://)');
     if (!values.scenario) throw new UsageError('--scenario FILE is required');
@@ -64,9 +67,13 @@ export const command: Command = {
     const onSignal = () => stop.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    let runId: string | undefined;
+    let ended: RunEnd = 'failed';
     try {
       const result = await runSimulation({
         client: createValidatorClient({ baseUrl: values.validator, apiKey: key, logger, signal: stop.signal }),
+        merge: values['merge-scenario'] === true,
+        onRun: (id) => void (runId = id),
         scenario,
         seed: values.seed,
         strategy,
@@ -80,17 +87,23 @@ export const command: Command = {
         logger,
         onEpoch: (_stats, line) => console.log(line),
       });
-      console.log(`run ${result.runId}: ${stop.signal.aborted ? 'stopped' : 'finished'} after epoch ${result.lastEpoch}`);
+      ended = stop.signal.aborted || epochs === undefined ? 'stopped' : 'finished';
+      console.log(`run ${result.runId}: ${ended} after epoch ${result.lastEpoch}`);
       return 0;
     } catch (error) {
       if (stop.signal.aborted) {
+        ended = 'stopped';
         console.log('runner stopped');
         return 0;
+      }
+      if (error instanceof ValidatorRefusedError && (error.body as { error_code?: string } | undefined)?.error_code === 'SCENARIO_MISMATCH') {
+        throw new UsageError(`${(error.body as { message: string }).message.replace('merge: true, ', '')}`);
       }
       throw error;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      if (runId) await markRunEnded({ baseUrl: values.validator, apiKey: key }, runId, ended);
     }
   },
 };

@@ -7,7 +7,7 @@ import { epochStats, type EpochStats, type SlotOutcome } from '../domain/stats.t
 import type { WorldState } from '../ledger/world-state.ts';
 import type { ValidatorClient } from './client.ts';
 import { planEpoch, type EpochPlan } from './plan.ts';
-import { progressLine } from './progress.ts';
+import { lostTurnCauses, progressLine } from './progress.ts';
 import { agentProfiles, marketView, microOf } from './view.ts';
 
 export interface RunnerOptions {
@@ -19,6 +19,8 @@ export interface RunnerOptions {
   strategy?: StrategyName;
   strategies: ReadonlyMap<StrategyName, Strategy>;
   runId?: string;
+  /** Seed the scenario even into a world seeded from another one (else 409 SCENARIO_MISMATCH). */
+  merge?: boolean;
   /** The last epoch to run; unset runs until stopped. */
   epochs?: number;
   intervalMs?: number;
@@ -28,6 +30,8 @@ export interface RunnerOptions {
   signal?: AbortSignal;
   logger: Pick<Logger, 'info' | 'warn'>;
   onEpoch?: (stats: RecordedStats, line: string) => void;
+  /** Told the run's id once it is registered (to mark it ended however the loop ends). */
+  onRun?: (runId: string) => void;
 }
 
 export type RecordedStats = EpochStats & { run_id: string; duration_ms: number; http_retries: number };
@@ -60,10 +64,14 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
     seed,
     strategy: runStrategyLabel(scenario, options.strategy),
     ...(options.runId ? { run_id: options.runId } : {}),
+    ...(options.merge ? { merge: true } : {}),
   });
   const runId = run.run_id;
+  options.onRun?.(runId);
   let epoch = run.last_epoch === null ? 1 : run.last_epoch.finished ? run.last_epoch.epoch + 1 : run.last_epoch.epoch;
   logger.info({ run_id: runId, scenario: scenario.name, seed, from_epoch: epoch }, run.last_epoch ? 'resuming run' : 'starting run');
+  // Each cause of lost turns is logged the first time it appears; the epoch line counts repeats.
+  const causesSeen = new Set<string>();
 
   while ((options.epochs === undefined || epoch <= options.epochs) && !options.signal?.aborted) {
     const started = Date.now();
@@ -115,7 +123,13 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
       http_retries: client.retries() - retriesBefore,
     };
     await client.expectOk('PUT', `/runs/${runId}/epochs/${epoch}/stats`, { stats });
-    options.onEpoch?.(stats, progressLine(stats, options.epochs));
+    const causes = lostTurnCauses(plan.slots);
+    for (const [cause, turns] of causes) {
+      if (causesSeen.has(cause) || causesSeen.size >= 5) continue;
+      causesSeen.add(cause);
+      logger.warn({ run_id: runId, epoch, turns }, `agents lost turns: ${cause}`);
+    }
+    options.onEpoch?.(stats, progressLine(stats, options.epochs, causes));
     epoch += 1;
     const more = options.epochs === undefined || epoch <= options.epochs;
     if (more && options.intervalMs && !options.signal?.aborted) {
