@@ -50,7 +50,9 @@ export function failureCause(error: unknown): string {
     const inner = typeof body.error === 'string' ? body.error : (body.error?.message ?? body.message);
     if (typeof inner === 'string' && inner) said = inner;
   } catch {
-    // not JSON: keep the text
+    // Not JSON, or JSON cut short by the client: its first "message" still says why.
+    const quoted = /"message"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(detail);
+    if (quoted) said = quoted[1]!;
   }
   return `${http ? `HTTP ${http[1]} ` : ''}${said.replace(/\s+/g, ' ').trim().slice(0, 160)}`;
 }

@@ -99,6 +99,7 @@ export function createValidatorClient(options: ClientOptions) {
           if (!halted) options.logger?.warn({ reason: b.reason ?? null }, 'trading is halted by the circuit breaker; waiting for it to resume');
           halted = true;
           attempt = -1;
+          retried += 1;
           await sleep(backoff(Math.min(waits++, 4), response.headers.get('retry-after')), undefined, options.signal ? { signal: options.signal } : undefined);
           continue;
         }
