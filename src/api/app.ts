@@ -101,8 +101,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   app.decorateRequest('caller', undefined);
-  // Every body is JSON: a text/plain body is refused (415) rather than parsed as a string.
+  // Every body is JSON: a text/plain body is refused (415) rather than parsed as a string; an
+  // empty one (a bodyless POST some clients label text/plain) is no body at all.
   app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+    if (body === '') return done(null, undefined);
+    done(new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type: send the body as application/json, not text/plain', { field: 'content-type' }), undefined);
+  });
 
   app.setErrorHandler(async (error, request, reply) => {
     const apiError = toApiError(error, request);
