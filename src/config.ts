@@ -16,6 +16,8 @@ export interface Config {
   adminKey: string | undefined;
   validatorVersion: string;
   logLevel: string;
+  /** `pretty` (one readable line per event) when stderr is a terminal, else `json`; LOG_FORMAT overrides. */
+  logFormat: 'json' | 'pretty';
   linear: { apiKey: string; teamId: string; apiUrl: string; labelIds: string[] } | undefined;
   discord: { webhookUrl: string } | undefined;
   groupCommit: { maxGroup: number; lanes: number };
@@ -155,6 +157,21 @@ function onOff(name: string, raw: string | undefined, fallback: boolean): boolea
   throw new ConfigError(`${name} must be on or off, got "${raw}"`);
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(raw: string | undefined): string {
+  const level = nonEmpty(raw)?.toLowerCase() ?? 'info';
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return level;
+}
+
+function logFormat(raw: string | undefined): 'json' | 'pretty' {
+  const format = nonEmpty(raw)?.toLowerCase();
+  if (format === undefined) return process.stderr.isTTY ? 'pretty' : 'json';
+  if (format !== 'json' && format !== 'pretty') throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${raw}"`);
+  return format;
+}
+
 export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<Config> {
   const flag = (name: string) => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined);
   const databaseUrl = postgresUrl('DATABASE_URL', nonEmpty(flag('database-url') ?? env.DATABASE_URL));
@@ -193,7 +210,8 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
     dataDir: flag('data-dir') ?? nonEmpty(env.GRIDGOV_DATA_DIR) ?? '.gridgov',
     adminKey,
     validatorVersion: nonEmpty(env.GRIDGOV_VALIDATOR_VERSION) ?? detectVersion(),
-    logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+    logLevel: logLevel(env.LOG_LEVEL),
+    logFormat: logFormat(env.LOG_FORMAT),
     linear:
       linearKey && linearTeam
         ? {

@@ -53,6 +53,28 @@ export class ModelCallError extends Error {
   }
 }
 
+/**
+ * A provider's failure in a few words: `HTTP 400 API key not valid. …` rather than the JSON
+ * body it came in.
+ */
+export function failureCause(error: unknown): string {
+  const message = (error as Error).message ?? String(error);
+  const http = /^HTTP (\d+):?\s*([\s\S]*)$/.exec(message);
+  const detail = http ? http[2]! : message;
+  let said = detail;
+  const json = detail.slice(Math.max(0, detail.indexOf('{')));
+  try {
+    const body = JSON.parse(json) as { error?: { message?: unknown } | string; message?: unknown };
+    const inner = typeof body.error === 'string' ? body.error : (body.error?.message ?? body.message);
+    if (typeof inner === 'string' && inner) said = inner;
+  } catch {
+    // Not JSON, or JSON cut short by the client: its first "message" still says why.
+    const quoted = /"message"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(detail);
+    if (quoted) said = quoted[1]!;
+  }
+  return `${http ? `HTTP ${http[1]} ` : ''}${said.replace(/\s+/g, ' ').trim().slice(0, 160)}`;
+}
+
 export const isRetryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
 
 export interface LlmSettings {
@@ -97,7 +119,7 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
       } catch (error) {
         if (signal.aborted) return fail(`no answer from ${client.model} within ${settings.timeoutMs} ms`);
         const retryable = error instanceof ModelCallError ? error.retryable : true;
-        if (!retryable || attempt >= settings.retries) return fail(`${client.model}: ${(error as Error).message}`);
+        if (!retryable || attempt >= settings.retries) return fail(`${name}: ${failureCause(error)}`);
         await sleep(backoffMs(attempt, { baseMs: settings.retryBaseMs, maxMs: settings.retryBaseMs * 2 ** settings.retries }));
       }
     }

@@ -36,10 +36,14 @@ function toApiError(error: unknown, request: FastifyRequest): ApiError {
   if (error instanceof CodedError) return new ApiError(error.code, error.message, error.details);
   const code = (error as { code?: string }).code ?? '';
   const malformed = request.routeOptions.url === '/execute' ? 'MALFORMED_PROPOSAL' : 'BAD_REQUEST';
-  if (code === 'FST_ERR_CTP_INVALID_JSON' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (error as Error).name === 'SyntaxError') {
-    return new ApiError(malformed, 'body: the request body is not valid JSON');
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_INVALID_JSON' || (error as Error).name === 'SyntaxError') {
+    return new ApiError(malformed, 'body: the request body is not valid JSON', { field: 'body' });
   }
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError(malformed, 'body: the request body is empty; send a JSON object', { field: 'body' });
   const mapped = FASTIFY_CODES[code];
+  if (mapped === 'UNSUPPORTED_MEDIA_TYPE') {
+    return new ApiError(mapped, `content-type: send the body as application/json, not ${request.headers['content-type'] ?? 'without a content type'}`, { field: 'content-type' });
+  }
   if (mapped) return new ApiError(mapped);
   if (isDatabaseUnavailable(error)) return new ApiError('DATABASE_UNAVAILABLE');
   const status = (error as { statusCode?: number }).statusCode;
@@ -81,6 +85,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('caller', undefined);
   if (deps.server) app.server.maxConnections = deps.server.maxConnections;
   registerJsonBodyParser(app);
+  // Every body is JSON: a text/plain body is refused (415) rather than parsed as a string; an
+  // empty one (a bodyless POST some clients label text/plain) is no body at all.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+    if (body === '') return done(null, undefined);
+    done(new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type: send the body as application/json, not text/plain', { field: 'content-type' }), undefined);
+  });
 
   app.setErrorHandler(async (error, request, reply) => {
     const apiError = toApiError(error, request);

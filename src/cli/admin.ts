@@ -1,3 +1,4 @@
+import { readStoredAdminKey } from './admin-key.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 
@@ -6,7 +7,7 @@ const USAGE = [
   '       gridgov admin reset-credit --actor A',
   '       gridgov admin circuit-breaker --on --reason TEXT | --off',
   '       gridgov admin audit [--limit N] [--cursor ID]',
-  '       (all take --url URL, default $GRIDGOV_URL or http://127.0.0.1:8080, and --key KEY, default $GRIDGOV_API_KEY or $GRIDGOV_ADMIN_KEY)',
+  '       (all take --url URL, default $GRIDGOV_URL or http://127.0.0.1:8080, and --key KEY, default $GRIDGOV_API_KEY, $GRIDGOV_ADMIN_KEY, then the data dir admin-key)',
 ].join('\n');
 
 /** The admin API from the command line: prints the JSON answer; exits 1 when the API refuses. */
@@ -27,7 +28,7 @@ export const command: Command = {
       cursor: { type: 'string' },
     });
     const base = (values.url ?? process.env.GRIDGOV_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
-    const key = values.key ?? process.env.GRIDGOV_API_KEY ?? process.env.GRIDGOV_ADMIN_KEY;
+    const key = values.key ?? process.env.GRIDGOV_API_KEY ?? process.env.GRIDGOV_ADMIN_KEY ?? readStoredAdminKey(values['data-dir'] ?? process.env.GRIDGOV_DATA_DIR ?? '.gridgov');
     const need = (name: keyof typeof values) => {
       const value = values[name];
       if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);

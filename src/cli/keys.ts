@@ -1,6 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { createApiKey, KeyError, listApiKeys, revokeApiKey } from '../governance/keys.ts';
+import { Role } from '../governance/auth.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';
@@ -14,6 +15,9 @@ export const command: Command = {
     if (!action || !['create', 'list', 'revoke'].includes(action)) throw new UsageError('expected create, list or revoke');
     if (action !== 'list' && !values.name) throw new UsageError('--name is required');
     if (action === 'create' && !values.role) throw new UsageError('--role is required');
+    if (action === 'create' && !Object.values(Role).includes(values.role as Role)) {
+      throw new UsageError(`--role must be one of ${Object.values(Role).join(', ')}, got "${values.role}"`);
+    }
     const config = loadConfig(process.env, values);
     const database = await openDatabase(config, createLogger(config, 'keys'), 2);
     try {

@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<Command>> = {
   rehydrate: async () => (await import('./rehydrate.ts')).command,
   checkpoint: async () => (await import('./checkpoint.ts')).command,
   verify: async () => (await import('./verify.ts')).command,
+  reset: async () => (await import('./reset.ts')).command,
 };
 
 async function help(): Promise<string> {

@@ -4,9 +4,11 @@ import { StrategyName } from '../agents/types.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { isUuid } from '../domain/ids.ts';
 import { readScenarioFile } from '../ledger/seed.ts';
-import { createValidatorClient } from '../runner/client.ts';
+import { createValidatorClient, ValidatorRefusedError } from '../runner/client.ts';
 import { summaryLines } from '../runner/progress.ts';
 import { runSimulation } from '../runner/runner.ts';
+import { markRunEnded } from '../runner/end.ts';
+import type { RunEnd } from '../ledger/runs.ts';
 import { runnerMetrics } from '../runner/metrics.ts';
 import { createRegistry } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/server.ts';
@@ -29,7 +31,7 @@ function positiveInteger(name: string, raw: string | undefined, min = 1): number
 export const command: Command = {
   summary: 'Run the agents: epochs of settlement, negotiation and trades against a validator over HTTP',
   usage:
-    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--max-cost DOLLARS]',
+    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--max-cost USD] [--merge-scenario]',
   async run(args) {
     const { values } = parseFlags(args, {
       validator: { type: 'string' },
@@ -43,6 +45,7 @@ export const command: Command = {
       concurrency: { type: 'string' },
       'batch-size': { type: 'string' },
       'max-cost': { type: 'string' },
+      'merge-scenario': { type: 'boolean' },
     });
     if (!values.validator || !/^https?:\/\//.test(values.validator)) throw new UsageError('--validator URL is required (http:// or https://)');
     if (!values.scenario) throw new UsageError('--scenario FILE is required');
@@ -79,9 +82,13 @@ export const command: Command = {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const client = createValidatorClient({ baseUrl: values.validator, apiKey: key, logger, signal: stop.signal });
+    let runId: string | undefined;
+    let ended: RunEnd = 'failed';
     try {
       const result = await runSimulation({
         client,
+        merge: values['merge-scenario'] === true,
+        onRun: (id) => void (runId = id),
         scenario,
         seed: values.seed,
         strategy,
@@ -99,19 +106,25 @@ export const command: Command = {
         },
         maxCost,
       });
-      const how = result.stopped === 'budget' ? `stopped at its budget of $${maxCost}` : stop.signal.aborted ? 'stopped' : 'finished';
+      ended = stop.signal.aborted || epochs === undefined ? 'stopped' : 'finished';
+      const how = result.stopped === 'budget' ? `stopped at its budget of $${maxCost}` : ended;
       console.log(`run ${result.runId}: ${how} after epoch ${result.lastEpoch}`);
       if (!stop.signal.aborted) for (const line of summaryLines(await client.expectOk<RunSummary>('GET', `/runs/${result.runId}/summary`))) console.log(line);
       return 0;
     } catch (error) {
       if (stop.signal.aborted) {
+        ended = 'stopped';
         console.log('runner stopped');
         return 0;
+      }
+      if (error instanceof ValidatorRefusedError && (error.body as { error_code?: string } | undefined)?.error_code === 'SCENARIO_MISMATCH') {
+        throw new UsageError(`${(error.body as { message: string }).message.replace('merge: true, ', '')}`);
       }
       throw error;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      if (runId) await markRunEnded({ baseUrl: values.validator, apiKey: key }, runId, ended);
       await server.close();
       await shutdownTracing();
     }

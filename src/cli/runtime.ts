@@ -1,28 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino, destination, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import { createDb, type Db, type DbOptions } from '../db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
 import { registerBootstrapKey } from '../governance/keys.ts';
-import { shutdownTracing, traceLogFields } from '../observability/tracing.ts';
+import { shutdownTracing } from '../observability/tracing.ts';
 
-export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
-  return pino(
-    {
-      name,
-      level: config.logLevel,
-      // Lines written inside a traced request carry its trace_id and span_id.
-      mixin: traceLogFields,
-      // Keys and credentials must never reach a log line, whatever object is logged.
-      redact: { paths: ['*.authorization', 'headers.authorization', '*.apiKey', '*.password', 'config.adminKey'], censor: '[redacted]' },
-    },
-    destination({ fd: 2, sync: true }),
-  );
-}
+export { createLogger } from './logger.ts';
 
 export interface Database {
   /** The pool for this process: the application role's for services, the owner's for operations. */
@@ -33,6 +21,8 @@ export interface Database {
   embedded: boolean;
   /** Runs fn on a short-lived pool of the owning login (seeding, which sets the limits). */
   asOwner<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+  /** Where the data lives, for people: the embedded cluster's folder, or the server's host. */
+  location: string;
   close(): Promise<void>;
 }
 
@@ -89,6 +79,20 @@ export function poolOptions(config: Pick<Config, 'database'>, purpose: 'service'
     : { ...bounds, statementTimeoutMs: bounds.operationsStatementTimeoutMs, lockTimeoutMs: 0 };
 }
 
+/** A failure to reach a configured server says which setting named it, and where it points. */
+async function naming<T>(setting: string, url: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|28P01|28000|3D000)$/.test(code)) {
+      const where = new URL(url);
+      throw new Error(`cannot connect to ${setting} (${where.host}${where.pathname}): ${(error as Error).message || code}`);
+    }
+    throw error;
+  }
+}
+
 /** Migrates as the owner, and registers the bootstrap key, which only an owning login may. */
 async function migrateAs(url: string, config: Readonly<Config>): Promise<void> {
   await withPool(url, async (owner) => {
@@ -109,15 +113,22 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
     config.databaseReadUrl ? createDb(config.databaseReadUrl, { max: poolSize, applicationName: 'gridgov-read', ...bounds }) : db;
   if (config.databaseUrl) {
     const ownerUrl = config.databaseOwnerUrl ?? config.databaseUrl;
-    if (options.migrate) await migrateAs(ownerUrl, config);
+    const ownerSetting = config.databaseOwnerUrl ? 'DATABASE_OWNER_URL' : 'DATABASE_URL';
+    if (options.migrate) await naming(ownerSetting, ownerUrl, () => migrateAs(ownerUrl, config));
     const url = role === 'app' ? config.databaseUrl : ownerUrl;
     const db = createDb(url, { max: poolSize, ...bounds });
+    await naming(role === 'app' ? 'DATABASE_URL' : ownerSetting, url, () => db.query('SELECT 1')).catch(async (error: unknown) => {
+      await db.close();
+      throw error;
+    });
     const reads = readDb(db);
+    const where = new URL(url);
     return {
       db,
       readDb: reads,
       url,
       embedded: false,
+      location: `PostgreSQL at ${where.host}${where.pathname} (DATABASE_URL)`,
       asOwner: (fn) => withPool(ownerUrl, fn, poolOptions(config, 'operations')),
       close: async () => void (await Promise.all([db.close(), reads !== db ? reads.close() : undefined])),
     };
@@ -146,12 +157,21 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
     url,
     embedded: true,
     asOwner: (fn) => withPool(ownerUrl, fn, poolOptions(config, 'operations')),
+    location: `embedded PostgreSQL in ${server.cluster}${server.attached ? ` (the server of process ${readOwner(server)})` : ''}`,
     async close() {
       await db.close().catch(() => undefined);
       if (reads !== db) await reads.close().catch(() => undefined);
       await server.stop();
     },
   };
+}
+
+function readOwner(server: { dataDir: string }): string {
+  try {
+    return readFileSync(join(server.dataDir, 'owner.pid'), 'utf8').trim();
+  } catch {
+    return 'another gridgov process';
+  }
 }
 
 /** Runs cleanup once on SIGINT/SIGTERM, then exits with the given code. */

@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createValidatorApp } from '../api/validator.ts';
-import { loadConfig } from '../config.ts';
+import { ConfigError, loadConfig } from '../config.ts';
 import { setupTracing } from '../observability/tracing.ts';
-import { randomBytes } from 'node:crypto';
 import { StrategyName } from '../agents/types.ts';
 import { createDashboardApp } from '../dashboard/server.ts';
 import { hasActors, lastSeededScenario, readScenarioFile, seedScenario } from '../ledger/seed.ts';
@@ -13,6 +12,7 @@ import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
 import { DEFAULT_DASHBOARD_PORT } from './dashboard.ts';
+import { ensureStoredAdminKey } from './admin-key.ts';
 
 const DEMO = fileURLToPath(new URL('../../scenarios/demo.json', import.meta.url));
 
@@ -32,12 +32,12 @@ export const command: Command = {
     });
     const strategyFlag = values.strategy as StrategyName | undefined;
     if (strategyFlag !== undefined && !Object.values(StrategyName).includes(strategyFlag)) throw new UsageError(`--strategy must be one of ${Object.values(StrategyName).join(', ')}`);
-    // The in-process runner needs the system role; without a configured key it gets one that
-    // lives only in this process.
-    const configured = loadConfig(process.env, values);
-    const { enabled: withRunner, intervalMs } = configured.runner;
-    const ephemeralKey = withRunner && !configured.runnerKey ? `ggk_${randomBytes(24).toString('base64url')}` : undefined;
-    const config = ephemeralKey ? loadConfig({ ...process.env, GRIDGOV_ADMIN_KEY: ephemeralKey }, values) : configured;
+    // Without GRIDGOV_ADMIN_KEY the first start makes one and keeps it in the data dir, so the
+    // dashboard's Admin page, the CLI and the in-process runner (system role) have a key at once.
+    const preliminary = loadConfig(process.env, values);
+    const { enabled: withRunner, intervalMs } = preliminary.runner;
+    const stored = preliminary.adminKey ? undefined : ensureStoredAdminKey(preliminary.dataDir);
+    const config = stored ? loadConfig({ ...process.env, GRIDGOV_ADMIN_KEY: stored.key }, values) : preliminary;
     await setupTracing({ serviceName: 'gridgov', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'gridgov');
     const database = await openDatabase(config, logger, 20, { role: 'app', migrate: true });
@@ -48,16 +48,27 @@ export const command: Command = {
         console.log(`seeded scenario "${scenario.name}" (${seeded.actorsAdded} actors) into the empty database`);
       }
       const app = await createValidatorApp({ db: database.db, readDb: database.readDb, config, logger });
-      await app.listen({ port: config.port, host: config.host });
+      try {
+        await app.listen({ port: config.port, host: config.host });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw new ConfigError(`the validator's port ${config.host}:${config.port} is in use; choose another with --port or PORT`);
+        }
+        throw error;
+      }
       const address = app.server.address();
       const base = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
       // The dashboard reads through the validator's HTTP API like any client, over loopback.
       const loopback = base.replace(/\/\/(0\.0\.0\.0|\[?::\]?)(?=:)/, '//127.0.0.1');
       const dashboard = await createDashboardApp({ validatorUrl: loopback, logger: logger.child({ component: 'dashboard' }) });
+      const dashboardPort = config.dashboard.port ?? (config.port === 0 ? 0 : DEFAULT_DASHBOARD_PORT);
       try {
-        await dashboard.listen({ port: config.dashboard.port ?? (config.port === 0 ? 0 : DEFAULT_DASHBOARD_PORT), host: config.host });
+        await dashboard.listen({ port: dashboardPort, host: config.host });
       } catch (error) {
         await app.close();
+        if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw new ConfigError(`the dashboard's port ${config.host}:${dashboardPort} is in use; choose another with --dashboard-port or GRIDGOV_DASHBOARD_PORT`);
+        }
         throw error;
       }
       const dashboardAddress = dashboard.server.address();
@@ -89,14 +100,21 @@ export const command: Command = {
         await dispatcher.stop();
         await database.close();
       }, logger);
+      const dashboardUrl = `http://${config.host}:${typeof dashboardAddress === 'object' && dashboardAddress ? dashboardAddress.port : ''}`;
       console.log(
         [
           'Grid Governance Engine is running',
           `  validator  ${base}`,
-          `  dashboard  http://${config.host}:${typeof dashboardAddress === 'object' && dashboardAddress ? dashboardAddress.port : ''}`,
+          `  dashboard  ${dashboardUrl}`,
           `  api docs   ${base}/docs`,
           `  runner     ${runnerLine}`,
-          `  database   ${database.embedded ? `embedded PostgreSQL in ${resolve(config.dataDir)}` : 'DATABASE_URL'}`,
+          `  database   ${database.location}`,
+          ...(stored
+            ? [
+                `  admin key  ${stored.file}${stored.created ? ' (created now)' : ''}: every role; GRIDGOV_ADMIN_KEY replaces it`,
+                `  sign in    ${dashboardUrl}/#key=${stored.key}`,
+              ]
+            : ['  admin key  GRIDGOV_ADMIN_KEY']),
           `  outbox     linear ${config.linear ? 'on' : 'off (logged locally)'}, discord ${config.discord ? 'on' : 'off (logged locally)'}`,
           'Press Ctrl+C to stop.',
         ].join('\n'),

@@ -1,4 +1,5 @@
 import { loadConfig } from '../config.ts';
+import { CodedError } from '../domain/errors.ts';
 import { getWorldState } from '../ledger/world-state.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
@@ -19,6 +20,9 @@ export const command: Command = {
     try {
       console.log(JSON.stringify(await getWorldState(database.db, { at, atTime }), null, 2));
       return 0;
+    } catch (error) {
+      if (error instanceof CodedError && error.code === 'BAD_REQUEST') throw new UsageError(`--${error.message}`);
+      throw error;
     } finally {
       await database.close();
     }

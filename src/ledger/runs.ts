@@ -15,8 +15,9 @@ import { seedScenario } from './seed.ts';
 /** Why a run operation cannot proceed; the API maps each reason to a status. */
 export class RunError extends Error {
   constructor(
-    readonly reason: 'RUN_CONFLICT' | 'EPOCH_OUT_OF_ORDER' | 'NOT_FOUND',
+    readonly reason: 'RUN_CONFLICT' | 'EPOCH_OUT_OF_ORDER' | 'NOT_FOUND' | 'SCENARIO_MISMATCH',
     message: string,
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -30,6 +31,7 @@ export interface Run {
   digest: string;
   status: string;
   started_at: string;
+  ended_at: string | null;
   last_epoch: EpochProgress | null;
 }
 
@@ -57,10 +59,11 @@ interface RunRow {
   digest: string;
   status: string;
   started_at: Date;
+  ended_at: Date | null;
   definition: unknown;
 }
 
-const RUN_COLUMNS = 'id::text, scenario, seed, strategy, digest, status, started_at, definition';
+const RUN_COLUMNS = 'id::text, scenario, seed, strategy, digest, status, started_at, ended_at, definition';
 
 async function lastEpoch(db: Db, runId: string): Promise<EpochProgress | null> {
   const { rows } = await db.query<{ epoch: number; settled: boolean; planned: boolean; finished: boolean }>(
@@ -80,6 +83,7 @@ function runView(row: RunRow, last: EpochProgress | null): Run {
     digest: row.digest,
     status: row.status,
     started_at: row.started_at.toISOString(),
+    ended_at: row.ended_at ? row.ended_at.toISOString() : null,
     last_epoch: last,
   };
 }
@@ -90,22 +94,49 @@ function runView(row: RunRow, last: EpochProgress | null): Run {
  */
 export async function registerRun(
   db: Db,
-  input: { runId?: string; scenario: Scenario; seed: string; strategy: string; caller: string; key: string | undefined; validatorVersion: string },
+  input: { runId?: string; scenario: Scenario; seed: string; strategy: string; caller: string; key: string | undefined; validatorVersion: string; merge?: boolean },
 ): Promise<{ run: Run; created: boolean }> {
   const digest = scenarioDigest(input.scenario);
   const runId = input.runId ?? runIdFor(input.scenario, input.seed, input.strategy);
+  if (!input.merge) await refuseOtherWorld(db, input.scenario.name);
   await seedScenario(db, input.scenario, input.validatorVersion, input.key);
   const inserted = await db.query(
     `INSERT INTO runs (id, scenario, seed, strategy, definition, digest, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (id) DO NOTHING`,
     [runId, input.scenario.name, input.seed, input.strategy, JSON.stringify(input.scenario), digest, input.caller],
   );
+  if (inserted.rowCount === 0) await db.query("UPDATE runs SET status = 'running', ended_at = NULL WHERE id = $1 AND status <> 'running'", [runId]);
   const run = await getRun(db, runId);
   if (!run) throw new RunError('NOT_FOUND', `run ${runId} vanished`);
   if (run.digest !== digest || run.seed !== input.seed || run.strategy !== input.strategy) {
     throw new RunError('RUN_CONFLICT', `run ${runId} exists with another scenario, seed or strategy`);
   }
   return { run, created: inserted.rowCount === 1 };
+}
+
+/**
+ * Seeding a scenario into a world seeded from others adds its actors and overwrites the limits:
+ * refused unless the caller asks for that merge.
+ */
+async function refuseOtherWorld(db: Db, scenario: string): Promise<void> {
+  const { rows } = await db.query<{ name: string }>('SELECT name FROM scenarios ORDER BY seeded_at');
+  const names = rows.map((r) => r.name);
+  if (names.length === 0 || names.includes(scenario)) return;
+  throw new RunError(
+    'SCENARIO_MISMATCH',
+    `this world was seeded from scenario ${names.map((n) => `"${n}"`).join(', ')}, not "${scenario}": running it here would add its actors and overwrite the world's limits; use an empty database, or merge on purpose (merge: true, gridgov runner --merge-scenario)`,
+    { world_scenarios: names, scenario },
+  );
+}
+
+export const RunEnd = { finished: 'finished', stopped: 'stopped', failed: 'failed' } as const;
+export type RunEnd = (typeof RunEnd)[keyof typeof RunEnd];
+
+/** Marks a run ended; a later registration of the same run resumes it. */
+export async function endRun(db: Db, runId: string, status: RunEnd): Promise<Run> {
+  const { rowCount } = await db.query("UPDATE runs SET status = $2, ended_at = now() WHERE id = $1", [runId, status]);
+  if (rowCount === 0) throw new RunError('NOT_FOUND', `no run ${runId}`);
+  return (await getRun(db, runId))!;
 }
 
 export async function getRun(db: Db, runId: string): Promise<Run | undefined> {

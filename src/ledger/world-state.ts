@@ -1,3 +1,4 @@
+import { CodedError } from '../domain/errors.ts';
 import { dbAmountToNumber, microFromDb, microToNumber } from '../domain/money.ts';
 import type { Db } from '../db/db.ts';
 import { balancesAt, ledgerIdAtTime, type AsOf } from './point-in-time.ts';
@@ -27,6 +28,17 @@ export interface WorldState {
   as_of?: AsOf;
 }
 
+/** The latest run's epoch when ledger entry `at` was written: the newest epoch begun by then. */
+async function epochAt(tx: Db, at: number): Promise<number> {
+  const { rows } = await tx.query<{ epoch: number | null }>(
+    `SELECT max(e.epoch) AS epoch FROM epochs e
+      WHERE e.run_id = (SELECT run_id FROM epochs ORDER BY started_at DESC LIMIT 1)
+        AND e.started_at <= (SELECT executed_at FROM ledger WHERE id <= $1 ORDER BY id DESC LIMIT 1)`,
+    [at],
+  );
+  return rows[0]?.epoch ?? 0;
+}
+
 /**
  * The blueprint's WorldState. Read in one repeatable-read snapshot, so balances, head and epoch
  * agree. With `at` (a ledger id) or `atTime` (a timestamp), balances are replayed from the ledger
@@ -39,8 +51,13 @@ export async function getWorldState(db: Db, options: { at?: number; atTime?: str
       `SELECT (SELECT max(id) FROM ledger) AS head,
               (SELECT max(e.epoch) FROM epochs e WHERE e.run_id = (SELECT run_id FROM epochs ORDER BY started_at DESC LIMIT 1)) AS epoch`,
     );
-    const ledgerHead = head.rows[0]?.head ?? 0;
     const at = options.atTime !== undefined ? await ledgerIdAtTime(tx, options.atTime) : options.at;
+    if (options.at !== undefined && options.at > (head.rows[0]?.head ?? 0)) {
+      throw new CodedError('BAD_REQUEST', `at: ledger entry ${options.at} does not exist yet (head is ${head.rows[0]?.head ?? 0})`, { field: 'at' });
+    }
+    // A past state reports the head and epoch of that moment, not of now.
+    const ledgerHead = at === undefined ? (head.rows[0]?.head ?? 0) : at;
+    const epoch = at === undefined ? (head.rows[0]?.epoch ?? 0) : await epochAt(tx, at);
     let asOf: AsOf | undefined;
     let balanceRows: Array<{ actor_id: string; resource: string; amount: string }>;
     if (at === undefined) {
@@ -73,7 +90,7 @@ export async function getWorldState(db: Db, options: { at?: number; atTime?: str
 
     const g = global.rows[0];
     return {
-      epoch: head.rows[0]?.epoch ?? 0,
+      epoch,
       timestamp: (options.now ?? (() => new Date()))().toISOString(),
       ledger_head: ledgerHead,
       actors: actorRows.rows

@@ -17,7 +17,7 @@ export interface ClientOptions {
   retries?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
-  logger?: Pick<Logger, 'warn'>;
+  logger?: Pick<Logger, 'warn' | 'info'>;
   signal?: AbortSignal;
 }
 
@@ -54,10 +54,14 @@ export function createValidatorClient(options: ClientOptions) {
   const retryMaxMs = options.retryMaxMs ?? 15_000;
   let retried = 0;
 
+  // A halt (503 CIRCUIT_BREAKER_OPEN) is a governance action, not a failure: the client waits for
+  // the resume without spending its retries, and says so once.
+  let halted = false;
+
   /** One request with the retry discipline; answers any non-retryable status to the caller. */
   async function request<T = unknown>(method: string, path: string, body?: unknown): Promise<Reply<T>> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0, waits = 0; ; attempt++) {
       let failure: string;
       let retryAfter: string | null = null;
       try {
@@ -77,8 +81,22 @@ export function createValidatorClient(options: ClientOptions) {
         } catch {
           // keep the text
         }
-        if (!RETRYABLE.has(response.status)) return { status: response.status, body: parsed as T };
-        const b = parsed as { error_code?: string; message?: string };
+        if (!RETRYABLE.has(response.status)) {
+          if (halted) {
+            halted = false;
+            options.logger?.info('trading resumed');
+          }
+          return { status: response.status, body: parsed as T };
+        }
+        const b = parsed as { error_code?: string; message?: string; reason?: string };
+        if (b?.error_code === 'CIRCUIT_BREAKER_OPEN') {
+          if (!halted) options.logger?.warn({ reason: b.reason ?? null }, 'trading is halted by the circuit breaker; waiting for it to resume');
+          halted = true;
+          attempt = -1;
+          retried += 1;
+          await sleep(retryDelayMs(Math.min(waits++, 4), { baseMs: retryBaseMs, maxMs: retryMaxMs }, response.headers.get('retry-after')), undefined, options.signal ? { signal: options.signal } : undefined);
+          continue;
+        }
         failure = `${response.status}${b?.error_code ? ` ${b.error_code}` : ''}`;
         retryAfter = response.headers.get('retry-after');
       } catch (error) {

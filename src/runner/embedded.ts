@@ -6,6 +6,7 @@ import type { AgentConfig } from '../agents/config.ts';
 import type { Scenario } from '../domain/scenario.ts';
 import { createValidatorClient } from './client.ts';
 import { runSimulation } from './runner.ts';
+import { markRunEnded } from './end.ts';
 import { agentProfiles } from './view.ts';
 
 export interface BackgroundRunnerOptions {
@@ -28,10 +29,12 @@ export function startBackgroundRunner(options: BackgroundRunnerOptions): { stop(
   const stopping = new AbortController();
   const logger = options.logger.child({ component: 'runner' });
   const strategies = createStrategies(['heuristic', ...agentProfiles(options.scenario, options.strategy).map((a) => a.strategy)], options.agents);
+  let runId: string | undefined;
   const loop = (async () => {
     while (!stopping.signal.aborted) {
       try {
         await runSimulation({
+          onRun: (id) => void (runId = id),
           client: createValidatorClient({ baseUrl: options.validatorUrl, apiKey: options.apiKey, logger, signal: stopping.signal }),
           scenario: options.scenario,
           strategy: options.strategy,
@@ -43,7 +46,7 @@ export function startBackgroundRunner(options: BackgroundRunnerOptions): { stop(
         });
       } catch (error) {
         if (stopping.signal.aborted) break;
-        logger.error({ err: error }, 'runner stopped on an error; resuming the run shortly');
+        logger.error({ err: error }, 'the runner stopped on an error; it resumes the run shortly');
         await sleep(Math.max(options.intervalMs, 5_000), undefined, { signal: stopping.signal }).catch(() => undefined);
       }
     }
@@ -52,6 +55,7 @@ export function startBackgroundRunner(options: BackgroundRunnerOptions): { stop(
     async stop() {
       stopping.abort();
       await loop;
+      if (runId) await markRunEnded({ baseUrl: options.validatorUrl, apiKey: options.apiKey }, runId, 'stopped');
     },
   };
 }

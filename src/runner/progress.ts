@@ -2,8 +2,15 @@ import type { EpochStats, RunSummary } from '../domain/stats.ts';
 
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(n >= 100 ? 0 : 2));
 
-/** The runner's one line per epoch. */
-export function progressLine(stats: EpochStats & { duration_ms: number }, target: number | undefined): string {
+/** Why agents lost their turns this epoch: each cause with how many turns it cost, most first. */
+export function lostTurnCauses(slots: ReadonlyArray<{ error?: string }>): Array<[string, number]> {
+  const causes = new Map<string, number>();
+  for (const slot of slots) if (slot.error) causes.set(slot.error, (causes.get(slot.error) ?? 0) + 1);
+  return [...causes].sort((a, b) => b[1] - a[1]);
+}
+
+/** The runner's one line per epoch; `causes` names why turns were lost. */
+export function progressLine(stats: EpochStats & { duration_ms: number }, target: number | undefined, causes: Array<[string, number]> = []): string {
   const p = stats.proposals;
   const codes = Object.entries(p.rejected_by_code)
     .sort(([a], [b]) => (a < b ? -1 : 1))
@@ -22,6 +29,7 @@ export function progressLine(stats: EpochStats & { duration_ms: number }, target
     ...(stats.survival && stats.survival.alive < stats.survival.total ? [`alive ${stats.survival.alive}/${stats.survival.total}`] : []),
     ...(stats.commons ? [`commons ${Object.entries(stats.commons.stock).map(([r, v]) => `${r} ${fmt(v)}${stats.commons!.collapsed.includes(r) ? ' (collapsed)' : ''}`).join(' ')}`] : []),
     ...(stats.llm.calls ? [`llm ${stats.llm.calls} calls, ${stats.llm.total_tokens} tokens, $${(stats.llm.cost_usd ?? 0).toFixed(4)}${stats.llm.errors ? `, ${stats.llm.errors} lost turns` : ''}`] : []),
+    ...(causes.length ? [`lost turns: ${causes.slice(0, 2).map(([cause, n]) => `${cause} (${n}×)`).join('; ')}${causes.length > 2 ? `; ${causes.length - 2} more causes` : ''}`] : []),
     `${stats.duration_ms} ms`,
   ];
   return parts.join('  ');

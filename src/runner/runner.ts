@@ -8,7 +8,7 @@ import { carryFrom, commonsStats, initialCarry, nextCarry, type Carry, type Slot
 import type { WorldState } from '../ledger/world-state.ts';
 import type { ValidatorClient } from './client.ts';
 import { planEpoch, type EpochPlan } from './plan.ts';
-import { progressLine } from './progress.ts';
+import { lostTurnCauses, progressLine } from './progress.ts';
 import { agentProfiles, marketView, microOf } from './view.ts';
 
 export interface RunnerOptions {
@@ -20,6 +20,8 @@ export interface RunnerOptions {
   strategy?: StrategyName;
   strategies: ReadonlyMap<StrategyName, Strategy>;
   runId?: string;
+  /** Seed the scenario even into a world seeded from another one (else 409 SCENARIO_MISMATCH). */
+  merge?: boolean;
   /** The last epoch to run; unset runs until stopped. */
   epochs?: number;
   intervalMs?: number;
@@ -31,6 +33,8 @@ export interface RunnerOptions {
   onEpoch?: (stats: RecordedStats, line: string) => void;
   /** Dollars: the run stops once its models have cost this much. */
   maxCost?: number;
+  /** Told the run's id once it is registered (to mark it ended however the loop ends). */
+  onRun?: (runId: string) => void;
 }
 
 export type RecordedStats = EpochStats & { run_id: string; duration_ms: number; http_retries: number; carry: Carry };
@@ -63,10 +67,14 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
     seed,
     strategy: runStrategyLabel(scenario, options.strategy),
     ...(options.runId ? { run_id: options.runId } : {}),
+    ...(options.merge ? { merge: true } : {}),
   });
   const runId = run.run_id;
+  options.onRun?.(runId);
   let epoch = run.last_epoch === null ? 1 : run.last_epoch.finished ? run.last_epoch.epoch + 1 : run.last_epoch.epoch;
   logger.info({ run_id: runId, scenario: scenario.name, seed, from_epoch: epoch }, run.last_epoch ? 'resuming run' : 'starting run');
+  // Each cause of lost turns is logged the first time it appears; the epoch line counts repeats.
+  const causesSeen = new Set<string>();
   let carry = epoch > 1 ? carryFrom((await client.expectOk<{ stats: unknown }>('GET', `/runs/${runId}/epochs/${epoch - 1}`)).stats) : undefined;
   carry ??= initialCarry(scenario);
 
@@ -153,7 +161,13 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
       carry,
     };
     await client.expectOk('PUT', `/runs/${runId}/epochs/${epoch}/stats`, { stats });
-    options.onEpoch?.(stats, progressLine(stats, options.epochs));
+    const causes = lostTurnCauses(plan.slots);
+    for (const [cause, turns] of causes) {
+      if (causesSeen.has(cause) || causesSeen.size >= 5) continue;
+      causesSeen.add(cause);
+      logger.warn({ run_id: runId, epoch, turns }, `agents lost turns: ${cause}`);
+    }
+    options.onEpoch?.(stats, progressLine(stats, options.epochs, causes));
     epoch += 1;
     const more = options.epochs === undefined || epoch <= options.epochs;
     if (more && options.intervalMs && !options.signal?.aborted) {

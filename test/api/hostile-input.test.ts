@@ -82,7 +82,7 @@ test('a URL that does not decode is a 400 in the one error shape', async () => {
 test('run bodies that jsonb cannot store are a 400, not a 500', async () => {
   const system = bearer(ADMIN_KEY);
   const scenario = { name: 'hostile', resources: [{ name: 'energy' }], actors: [{ name: 'solo', balances: { energy: 1 } }] };
-  const created = await http(world.v.url, 'POST', '/runs', { scenario, seed: 1 }, system);
+  const created = await http(world.v.url, 'POST', '/runs', { scenario, seed: 1, merge: true }, system);
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const runId = created.body.run_id as string;
   assert.equal((await http(world.v.url, 'POST', `/runs/${runId}/epochs/1/settle`, undefined, system)).status, 200);

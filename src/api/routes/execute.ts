@@ -47,7 +47,7 @@ function item(body: unknown, caller: ExecuteItem['caller'], field = ''): Execute
 
 function logRejections(request: FastifyRequest, outcomes: ExecuteOutcome[]): void {
   for (const o of outcomes) {
-    if (o.status === 'rejected' && !o.replayed) request.log.info({ proposal_id: o.proposal_id, error_code: o.error_code, reason: o.message }, 'proposal rejected');
+    if (o.status === 'rejected' && !o.replayed) request.log.debug({ proposal_id: o.proposal_id, error_code: o.error_code, reason: o.message }, 'proposal rejected');
   }
 }
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseScenario } from '../../domain/scenario.ts';
 import { EVENTS_CHANNEL } from '../../ledger/activity.ts';
-import { getEpoch, getRun, latestRunId, listEpochs, listRuns, getRunSummary, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
+import { endRun, getEpoch, getRun, getRunSummary, latestRunId, RunEnd, listEpochs, listRuns, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
 import { ScenarioError } from '../../ledger/seed.ts';
 import { fromDatabaseRefusal, presentedKey } from '../../governance/auth.ts';
 import type { AppDeps } from '../deps.ts';
@@ -23,7 +23,10 @@ const registerBody = z.strictObject({
   seed: z.union([z.string().max(200), z.number().int()]).optional(),
   strategy: z.string().regex(/^[a-z0-9][a-z0-9:+,._-]{0,63}$/, 'must be a short lowercase name').default('heuristic'),
   run_id: uuidParam.optional(),
+  /** Seed this scenario into a world seeded from another one, on purpose. */
+  merge: z.boolean().optional(),
 });
+const endBody = z.strictObject({ status: z.enum([RunEnd.finished, RunEnd.stopped, RunEnd.failed]) });
 const planBody = z.strictObject({ plan: z.record(z.string(), z.unknown()) });
 const statsBody = z.strictObject({ stats: z.record(z.string(), z.unknown()) });
 
@@ -31,7 +34,7 @@ async function mapped<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof RunError) throw new ApiError(error.reason, error.message);
+    if (error instanceof RunError) throw new ApiError(error.reason, error.message, error.details);
     if (error instanceof ScenarioError) throw new ApiError('BAD_REQUEST', error.message, { field: 'scenario' });
     throw fromDatabaseRefusal(error);
   }
@@ -59,9 +62,17 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
         caller: caller.name,
         key: presentedKey(request.headers.authorization),
         validatorVersion: deps.validatorVersion,
+        merge: body.merge,
       }),
     );
     return reply.status(result.created ? 201 : 200).send({ ...result.run, created: result.created });
+  });
+
+  app.post('/runs/:run_id/end', async (request) => {
+    await system(request);
+    const { run_id } = parseQuery(runParams, request.params);
+    const { status } = parseBody(endBody, request.body);
+    return mapped(() => endRun(deps.db, run_id, status));
   });
 
   app.get('/runs', async (request) => {
@@ -137,7 +148,11 @@ export const runPaths = {
     post: {
       summary: 'Register or resume a run (system role): seeds the scenario; the id derives from scenario, seed and strategy unless given',
       security: [{ bearer: [] }],
-      responses: { 200: { description: 'Existing run' }, 201: { description: 'Created' }, 409: { description: 'RUN_CONFLICT' } },
+      responses: {
+        200: { description: 'Existing run' },
+        201: { description: 'Created' },
+        409: { description: 'RUN_CONFLICT; SCENARIO_MISMATCH when the world was seeded from another scenario and `merge` is not true' },
+      },
     },
     get: { summary: 'Runs, newest first', parameters: [p('limit', '1-500', { type: 'integer' })], responses: ok('OK') },
   },
@@ -147,6 +162,14 @@ export const runPaths = {
       summary: 'The figures of a whole run: survival rate and time, efficiency, equality, over-usage, the commons, payoffs, rounds to deal, rejections by code, tokens and cost',
       parameters: [runPath],
       responses: ok('OK'),
+    },
+  },
+  '/runs/{run_id}/end': {
+    post: {
+      summary: 'Mark a run ended (system role): body {status: finished | stopped | failed}; registering it again resumes it',
+      security: [{ bearer: [] }],
+      parameters: [runPath],
+      responses: ok('The run, with its status and ended_at'),
     },
   },
   '/runs/{run_id}/epochs/{epoch}/settle': {

@@ -147,5 +147,13 @@ connectLive({
   },
 });
 
+// `gridgov start` prints a sign-in link with the admin key in the fragment (never sent to a
+// server): keep the key in this tab's session and take it out of the address bar and history.
+const signIn = location.hash.match(/^#key=([^&]+)$/);
+if (signIn) {
+  session.setKey(decodeURIComponent(signIn[1]));
+  history.replaceState(null, '', `${location.pathname}${location.search}#/overview`);
+}
+
 render();
 refreshBreaker();

@@ -19,6 +19,8 @@ function s(tag, attrs = {}, ...children) {
 /** Round tick values covering [min, max]: steps of 1, 2 or 5 times a power of ten. */
 export function niceTicks(min, max, count = 5) {
   if (!Number.isFinite(min) || !Number.isFinite(max)) return [0];
+  // An all-zero series sits on a 0..1 axis, not around a negative half nobody has.
+  if (min === 0 && max === 0) return niceTicks(0, 1, count);
   if (min === max) {
     const pad = Math.abs(min) > 0 ? Math.abs(min) * 0.1 : 1;
     return niceTicks(min - pad, max + pad, count);
@@ -58,7 +60,12 @@ function axes(svg, { xTicks, yTicks, x, y, xFormat, yFormat, xLabel }) {
     g.append(s('text', { x: M.left - 6, y: y(t) + 4, 'text-anchor': 'end', class: 'tick' }, yFormat(t)));
   }
   for (const t of xTicks) {
-    g.append(s('text', { x: x(t.value), y: H - M.bottom + 16, 'text-anchor': 'middle', class: 'tick' }, xFormat(t.label ?? t.value)));
+    const label = xFormat(t.label ?? t.value);
+    const lines = Array.isArray(label) ? label : [label];
+    const text = s('text', { x: x(t.value), y: H - M.bottom + 16, 'text-anchor': 'middle', class: 'tick' });
+    lines.forEach((line, i) => text.append(s('tspan', { x: x(t.value), dy: i === 0 ? 0 : 12 }, line)));
+    if (t.full && t.full !== lines.join(' ')) text.append(s('title', {}, t.full));
+    g.append(text);
   }
   g.append(s('line', { x1: M.left, x2: W - M.right, y1: H - M.bottom, y2: H - M.bottom, class: 'axis' }));
   if (xLabel) g.append(s('text', { x: (M.left + W - M.right) / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis-label' }, xLabel));
@@ -124,8 +131,44 @@ export function lineChart({ title, description, series, xLabel, xFormat = short,
 /**
  * Bars per category. series: [{ name, values: [number per category] }]; stacked or side by side.
  */
-export function barChart({ title, description, categories, series, stacked = false, xLabel, yFormat = short, legend, empty = 'No data yet.' }) {
-  if (categories.length === 0 || series.length === 0) return emptyChart(title, empty);
+/** Pixels per character of a tick label, near enough for the 11px sans-serif of the axes. */
+const CHAR_PX = 6.6;
+/** More bars than this are a blur: consecutive categories are summed into this many bars at most. */
+const MAX_BARS = 60;
+
+/** A category label in at most two lines that fit `width` pixels: split at `_` or spaces, else cut. */
+export function fitLabel(label, width) {
+  const room = Math.max(3, Math.floor(width / CHAR_PX));
+  if (label.length <= room) return [label];
+  const cut = (text) => (text.length <= room ? text : `${text.slice(0, room - 1)}…`);
+  const parts = label.split(/[_\s]+/).filter(Boolean);
+  if (parts.length < 2) return [cut(label)];
+  // Fill the first line with as many words as fit, the rest go below.
+  let first = parts[0];
+  let k = 1;
+  while (k < parts.length - 1 && `${first}_${parts[k]}`.length <= room) first = `${first}_${parts[k++]}`;
+  return [cut(first), cut(parts.slice(k).join('_'))];
+}
+
+/** Sums consecutive categories into at most MAX_BARS bins; labels become ranges (`41–44`). */
+export function binCategories(categories, series) {
+  if (categories.length <= MAX_BARS) return { categories, series, size: 1 };
+  const size = Math.ceil(categories.length / MAX_BARS);
+  const binned = [];
+  for (let i = 0; i < categories.length; i += size) {
+    const last = Math.min(i + size, categories.length) - 1;
+    binned.push(last === i ? categories[i] : `${categories[i]}–${categories[last]}`);
+  }
+  return {
+    categories: binned,
+    series: series.map((sr) => ({ ...sr, values: binned.map((_, b) => sr.values.slice(b * size, b * size + size).reduce((sum, v) => sum + (v ?? 0), 0)) })),
+    size,
+  };
+}
+
+export function barChart({ title, description, categories: allCategories, series: allSeries, stacked = false, xLabel, yFormat = short, legend, empty = 'No data yet.' }) {
+  if (allCategories.length === 0 || allSeries.length === 0) return emptyChart(title, empty);
+  const { categories, series, size } = binCategories(allCategories, allSeries);
   const totals = categories.map((_, c) => (stacked ? series.reduce((sum, sr) => sum + (sr.values[c] ?? 0), 0) : Math.max(...series.map((sr) => sr.values[c] ?? 0))));
   const yTicks = niceTicks(0, Math.max(1, ...totals));
   const y1 = yTicks[yTicks.length - 1];
@@ -133,10 +176,13 @@ export function barChart({ title, description, categories, series, stacked = fal
   const band = (W - M.left - M.right) / categories.length;
   const x = (c) => M.left + band * c + band / 2;
   const every = Math.max(1, Math.ceil(categories.length / 12));
-  const xTicks = categories.map((label, c) => ({ value: c, label })).filter((_, c) => c % every === 0);
-  const table = dataTable([xLabel ?? '', ...series.map((sr) => sr.name)], categories.map((label, c) => [label, ...series.map((sr) => num(sr.values[c] ?? 0))]));
-  const { figure, svg } = frame({ title, description, legend: series.map((sr) => sr.name), showLegend: legend, table });
-  axes(svg, { xTicks, yTicks, x, y, xFormat: String, yFormat, xLabel });
+  const xTicks = categories.map((label, c) => ({ value: c, label: fitLabel(String(label), band * every - 4), full: String(label) })).filter((_, c) => c % every === 0);
+  // The table keeps every category, binned or not.
+  const table = dataTable([xLabel ?? '', ...allSeries.map((sr) => sr.name)], allCategories.map((label, c) => [label, ...allSeries.map((sr) => num(sr.values[c] ?? 0))]));
+  const binned = size > 1 ? `each bar sums ${size} ${xLabel ? `${xLabel}s` : 'categories'}` : '';
+  const { figure, svg } = frame({ title: binned ? `${title} (${binned})` : title, description, legend: series.map((sr) => sr.name), showLegend: legend, table });
+  const twoLines = xTicks.some((t) => t.label.length > 1);
+  axes(svg, { xTicks, yTicks, x, y, xFormat: (v) => v, yFormat, xLabel: twoLines ? undefined : xLabel });
   const inner = Math.max(1, band * 0.8);
   categories.forEach((label, c) => {
     let base = 0;

@@ -98,7 +98,7 @@ export const section = (title, ...children) => h('section', { class: 'panel' }, 
 export const notice = (kind, ...children) => h('div', { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, ...children);
 
 export function loading(what = 'Loading…') {
-  return h('p', { class: 'muted', role: 'status' }, what);
+  return h('p', { class: 'muted loading', role: 'status' }, what);
 }
 
 /**

@@ -17,6 +17,12 @@ function summarise(payload) {
 export function adminPage(main, _params, context) {
   let alive = true;
 
+  // A refusal shown under a form (say a 401 before any key was set) no longer applies once the
+  // key changes.
+  const clearOverrideResults = () => {
+    for (const slot of [breakerResult, balanceResult, creditResult]) replace(slot);
+  };
+
   // --- the key -------------------------------------------------------------------------------
   const keyInput = h('input', { type: 'password', id: 'admin-key', name: 'key', autocomplete: 'off', spellcheck: 'false', required: true });
   const keyState = h('p', { id: 'key-state', class: 'muted' });
@@ -36,6 +42,7 @@ export function adminPage(main, _params, context) {
         session.setKey(key);
         keyInput.value = '';
         result(keyResult, 'success', 'Key accepted.');
+        clearOverrideResults();
         showKeyState();
         loadAudit();
       } catch (error) {
@@ -46,6 +53,7 @@ export function adminPage(main, _params, context) {
     field('API key', keyInput, 'A key from “gridgov keys create”, or GRIDGOV_ADMIN_KEY. Kept in this tab’s session storage only.'),
     h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Use this key'), h('button', { type: 'button', onclick: () => {
       session.forget();
+      clearOverrideResults();
       showKeyState();
       result(keyResult, 'info', 'Key forgotten.');
       loadAudit();
@@ -83,12 +91,21 @@ export function adminPage(main, _params, context) {
   // --- balances ------------------------------------------------------------------------------
   const balanceActor = select([], { id: 'balance-actor', name: 'actor_id', required: true });
   const balanceResource = select([], { id: 'balance-resource', name: 'resource', required: true });
-  const balanceAmount = h('input', { type: 'text', inputmode: 'decimal', id: 'balance-amount', name: 'amount', required: true, autocomplete: 'off', pattern: '\\d+(\\.\\d{1,6})?' });
+  const balanceAmount = h('input', { type: 'text', inputmode: 'decimal', id: 'balance-amount', name: 'amount', required: true, autocomplete: 'off' });
   const balanceResult = h('div', { id: 'balance-result' });
   const balanceForm = h(
     'form',
-    { id: 'balance-form', onsubmit: async (e) => {
+    { id: 'balance-form', novalidate: true, onsubmit: async (e) => {
       e.preventDefault();
+      // Checked here, in words, rather than by the browser's generic "match the requested format".
+      const amount = balanceAmount.value.trim();
+      if (!/^\d+(\.\d{1,6})?$/.test(amount)) {
+        balanceAmount.setAttribute('aria-invalid', 'true');
+        result(balanceResult, 'error', amount === '' ? 'New balance: enter an amount.' : `New balance: “${amount}” is not an amount; enter a number of 0 or more with at most 6 decimal places, such as 120 or 12.5.`);
+        balanceAmount.focus();
+        return;
+      }
+      balanceAmount.removeAttribute('aria-invalid');
       try {
         const change = await api('/admin/balance', { method: 'POST', body: { actor_id: balanceActor.value, resource: balanceResource.value, amount: balanceAmount.value.trim() }, auth: true });
         result(

@@ -8,10 +8,19 @@ function check(name, ok, ...detail) {
   return h('li', { class: `check ${ok ? 'ok' : 'bad'}`, dataset: { check: name } }, h('span', { class: 'check-mark', 'aria-hidden': 'true' }, ok ? '✓' : '✗'), h('strong', {}, name), ' ', ...detail);
 }
 
+/** The tamper-evidence check: how far the ledger is sealed, or where the chain broke. */
+function chainDetail(chain) {
+  if (!chain) return 'not reported by this validator';
+  if (chain.broken) return `broken at block ${num(chain.broken.block_no)}${chain.broken.ledger_id ? ` (ledger entry ${num(chain.broken.ledger_id)})` : ''}: ${chain.broken.message}`;
+  if (!chain.sealed_through) return 'intact; nothing sealed yet';
+  return [`intact: sealed through entry ${num(chain.sealed_through)} of ${num(chain.ledger_head)}`, chain.head_hash ? h('span', { class: 'muted' }, ` · head ${String(chain.head_hash).slice(0, 12)}…`) : null];
+}
+
 function healthPanel(health) {
   const c = health.checks ?? {};
   const breaker = c.circuit_breaker;
   const drift = c.ledger_consistency?.drift ?? [];
+  const chain = c.hash_chain;
   const items = [
     check('Database', c.database?.ok, c.database?.ok ? 'answers' : c.database?.error ?? 'did not answer'),
     check(
@@ -24,6 +33,7 @@ function healthPanel(health) {
       breaker?.ok,
       breaker ? (breaker.state === 'open' ? h('span', { id: 'breaker-state' }, `open — ${breaker.reason ?? 'no reason given'} (by ${breaker.changed_by ?? '?'}, ${time(breaker.changed_at)})`) : h('span', { id: 'breaker-state' }, 'closed: trading runs')) : 'unknown',
     ),
+    check('Hash chain', chain?.ok, chainDetail(chain)),
   ];
   return section(
     'Health',
@@ -135,7 +145,9 @@ export function overviewPage(main, _params, context) {
   main.append(h('h1', {}, 'Overview'), status, healthSlot, activitySlot);
   let alive = true;
   const problems = { health: null, activity: null };
-  const showProblems = () => replace(status, Object.values(problems).filter(Boolean).map((m) => notice('error', m)));
+  // Both halves fail alike when the validator is down: say it once.
+  const showProblems = () => replace(status, [...new Set(Object.values(problems).filter(Boolean))].map((m) => notice('error', m)));
+  const unavailable = (what) => h('p', { class: 'muted' }, `${what} cannot be shown until the validator answers.`);
 
   // /health replays the ledger to check for drift: read it on breaker changes and every 30 s,
   // not on every trade.
@@ -147,6 +159,7 @@ export function overviewPage(main, _params, context) {
       problems.health = null;
     } catch (error) {
       problems.health = error.message;
+      if (alive && healthSlot.querySelector('.loading')) replace(healthSlot, unavailable('Health'));
     }
     if (alive) showProblems();
   }
@@ -164,6 +177,7 @@ export function overviewPage(main, _params, context) {
       problems.activity = null;
     } catch (error) {
       problems.activity = error.message;
+      if (alive && activitySlot.querySelector('.loading')) replace(activitySlot, unavailable('Activity'));
     }
     if (alive) showProblems();
   }
