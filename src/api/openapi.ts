@@ -114,6 +114,14 @@ export function openApiDocument(version: string) {
           responses: { 200: { description: 'OK' }, 401: errorReply('No valid key'), 403: errorReply('Role too weak') },
         },
       },
+      '/admin/auth-failures': {
+        get: {
+          summary: 'Failed admin authentications, counted per client address and minute, newest first (viewer)',
+          security: [{ bearer: [] }],
+          parameters: [q('limit', '1-500', { type: 'integer' })],
+          responses: { 200: { description: 'OK' }, 401: errorReply('No valid key'), 403: errorReply('Role too weak'), 429: errorReply('RATE_LIMITED') },
+        },
+      },
       '/stats': get('Aggregates for dashboards: ledger head, epoch, applied and rejected in the window (counts, per minute, acceptance), rejections by code, outbox by status and topic, supply and Gini per resource', [
         q('window', 'Seconds to count recent activity over, 10-86400, default 300', { type: 'integer' }),
       ]),

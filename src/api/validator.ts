@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/db.ts';
+import { isDatabaseUnavailable, type Db } from '../db/db.ts';
 import { createAdmin } from '../governance/admin.ts';
 import { createAuthenticator } from '../governance/auth.ts';
 import { registerBootstrapKey } from '../governance/keys.ts';
@@ -20,9 +20,14 @@ export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Re
   const { db, config, logger } = deps;
   // The database checks admin and system calls against the keys it knows; the bootstrap key is
   // one of them once an owning login has registered it (here, or at migrate for the app role).
-  if (config.adminKey && !(await registerBootstrapKey(db, config.adminKey))) {
-    logger.info('GRIDGOV_ADMIN_KEY is checked against the hash registered by the last owner-run start or migrate');
-  }
+  // A database that cannot be reached yet is no reason not to start: /health and every call say so.
+  const registered = config.adminKey
+    ? await registerBootstrapKey(db, config.adminKey).catch((error: unknown) => {
+        if (isDatabaseUnavailable(error)) return true;
+        throw error;
+      })
+    : true;
+  if (!registered) logger.info('GRIDGOV_ADMIN_KEY is checked against the hash registered by the last owner-run start or migrate');
   const actors = createActorDirectory(db);
   const metrics = createRegistry();
   const recordGroup = createExecutor({

@@ -47,6 +47,9 @@ test('flat and nested epoch stats read alike', () => {
     unmet: { water: 1.5 },
     deficitActors: 2,
     tokens: 40,
+    cost: 0,
+    alive: null,
+    stock: {},
     finishedAt: null,
   });
   assert.deepEqual(flat.epochs[0]!.supply, {}, 'missing figures are empty, not undefined');
