@@ -74,6 +74,18 @@ test('a database migrated before checksums were kept gets them recorded from the
   assert.deepEqual(rows, expected.rows);
 });
 
+test('a database that applied the retired 000030 before checksums were kept migrates on, and loses its index', async () => {
+  await t.db.query('CREATE INDEX ledger_executed_at_brin ON ledger USING brin (executed_at)');
+  await t.db.query("DELETE FROM schema_migrations WHERE name = '000121_retire_executed_at_brin'");
+  await t.db.query("INSERT INTO schema_migrations (id, name, checksum) VALUES (30, '000030_ledger_executed_at_brin', NULL)");
+  assert.deepEqual(await migrate(t.db), ['000121_retire_executed_at_brin']);
+  const { rows } = await t.db.query("SELECT to_regclass('ledger_executed_at_brin') IS NULL AS gone");
+  assert.equal(rows[0]!.gone, true);
+  await t.db.query("UPDATE schema_migrations SET checksum = repeat('0', 64) WHERE id = 30");
+  await assert.rejects(migrate(t.db), MigrationIntegrityError, 'a retired migration recorded with a checksum is not one that predates them');
+  await t.db.query('DELETE FROM schema_migrations WHERE id = 30');
+});
+
 test('`gridgov migrate` and `gridgov validator` refuse a changed migration with exit code 2, naming it', async () => {
   const name = ledgerBlocks();
   await t.db.query("UPDATE schema_migrations SET checksum = repeat('0', 64) WHERE name = $1", [name]);
