@@ -103,7 +103,7 @@ export function extraction(ctx: TurnContext): Map<string, Micro> {
   const { self, view } = ctx;
   const out = new Map<string, Micro>();
   const n = BigInt(Math.max(1, view.living ?? view.holdings.size));
-  for (const [resource, c] of [...(view.commons ?? new Map())].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [resource, c] of [...(view.commons?.entries() ?? [])].sort(([a], [b]) => (a < b ? -1 : 1))) {
     let amount: Micro;
     if (self.character === 'greedy') amount = c.maxExtraction;
     else if (self.character === 'naive') amount = sustainableQuota(c.staleStock, c) / n;

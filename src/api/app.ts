@@ -47,7 +47,11 @@ function toApiError(error: unknown, request: FastifyRequest): ApiError {
   if (mapped) return new ApiError(mapped);
   if (isDatabaseUnavailable(error)) return new ApiError('DATABASE_UNAVAILABLE');
   const status = (error as { statusCode?: number }).statusCode;
-  if (status && status >= 400 && status < 500) return new ApiError(malformed, (error as Error).message);
+  if (status && status >= 400 && status < 500) {
+    // The body parser's refusals (src/api/json-body.ts) name the body, like Fastify's own.
+    const field = /^(body|content-type):/.exec((error as Error).message)?.[1];
+    return new ApiError(malformed, (error as Error).message, field ? { field } : {});
+  }
   return new ApiError('INTERNAL_ERROR');
 }
 

@@ -6,6 +6,9 @@ const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 4
 /** Fields every line carries, or that the line's own text already says. */
 const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', 'component', 'v']);
 
+/** A field as a line shows it: text as it is, anything else as JSON, nothing as nothing. */
+const text = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+
 function value(v: unknown): string {
   if (typeof v === 'string') return /[\s"=]/.test(v) ? JSON.stringify(v) : v;
   return JSON.stringify(v);
@@ -21,7 +24,7 @@ export function prettyLine(json: string): string {
   }
   const time = new Date(typeof entry.time === 'number' ? entry.time : Date.now()).toTimeString().slice(0, 8);
   const level = (LEVELS[entry.level as number] ?? String(entry.level)).padEnd(5);
-  const who = String(entry.component ?? entry.name ?? '');
+  const who = text(entry.component ?? entry.name);
   const err = entry.err as { message?: string; stack?: string } | undefined;
   const fields = Object.entries(entry)
     .filter(([k, v]) => !HIDDEN.has(k) && k !== 'err' && v !== undefined)
@@ -29,7 +32,7 @@ export function prettyLine(json: string): string {
   const reason = err?.message ? `: ${err.message}` : '';
   // A stack trace only at debug level: an expected failure is one line.
   const stack = err?.stack && (entry.level as number) < 30 ? `\n${err.stack}` : '';
-  return `${time} ${level} ${who ? `${who}  ` : ''}${String(entry.msg ?? '')}${reason}${fields.length ? `  ${fields.join(' ')}` : ''}${stack}\n`;
+  return `${time} ${level} ${who ? `${who}  ` : ''}${text(entry.msg)}${reason}${fields.length ? `  ${fields.join(' ')}` : ''}${stack}\n`;
 }
 
 function prettyDestination(fd: number): DestinationStream {

@@ -87,7 +87,7 @@ async function naming<T>(setting: string, url: string, work: () => Promise<T>): 
     const code = (error as { code?: string }).code;
     if (code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|28P01|28000|3D000)$/.test(code)) {
       const where = new URL(url);
-      throw new Error(`cannot connect to ${setting} (${where.host}${where.pathname}): ${(error as Error).message || code}`);
+      throw new Error(`cannot connect to ${setting} (${where.host}${where.pathname}): ${(error as Error).message || code}`, { cause: error });
     }
     throw error;
   }
@@ -117,10 +117,14 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
     if (options.migrate) await naming(ownerSetting, ownerUrl, () => migrateAs(ownerUrl, config));
     const url = role === 'app' ? config.databaseUrl : ownerUrl;
     const db = createDb(url, { max: poolSize, ...bounds });
-    await naming(role === 'app' ? 'DATABASE_URL' : ownerSetting, url, () => db.query('SELECT 1')).catch(async (error: unknown) => {
-      await db.close();
-      throw error;
-    });
+    // Operations commands fail at once, naming the setting; services (validator, dispatcher)
+    // start anyway and answer, or retry, until the database is back.
+    if (role !== 'app') {
+      await naming(ownerSetting, url, () => db.query('SELECT 1')).catch(async (error: unknown) => {
+        await db.close();
+        throw error;
+      });
+    }
     const reads = readDb(db);
     const where = new URL(url);
     return {

@@ -41,7 +41,7 @@ export function createExecutor(deps: ExecutorDeps) {
 
   /** One group in a span of its own, reported to the observer once committed. */
   return function recordGroup(items: ReadonlyArray<ExecuteItem>): Promise<ExecuteOutcome[]> {
-    return inSpan('gridgov.group_commit', { 'gridgov.group.size': items.length }, async () => {
+    return inSpan('gridgov.group_commit', { 'gridgov.group.size': items.length, 'gridgov.commit.path': 'database' }, async () => {
       const started = performance.now();
       const outcomes = await decideAndRecord(items);
       observer.groupCommitted({ size: items.length, seconds: (performance.now() - started) / 1000, path: 'database' });
@@ -61,7 +61,8 @@ export function createExecutor(deps: ExecutorDeps) {
       specs.push({ proposal_id: proposal.proposal_id, api_key: caller.key, caller: caller.name, canonical: canonicalLegs(resolved), body: raw, metadata: proposal.metadata });
       proposal.legs.forEach((leg, n) => legs.push({ item: index + 1, leg: n, ...leg, actor_from: id(leg.actor_from), actor_to: id(leg.actor_to), from_ref: leg.actor_from, to_ref: leg.actor_to }));
     });
-    const rows = await recordProposals(db, { specs, legs, topics, validatorVersion });
+    // The database decides and records the group in this one call (record_proposals).
+    const rows = await inSpan('gridgov.decide', { 'gridgov.group.size': items.length }, () => recordProposals(db, { specs, legs, topics, validatorVersion }));
     return rows.map((row, index): ExecuteOutcome => {
       const proposal_id = items[index]!.proposal.proposal_id;
       switch (row.outcome) {

@@ -52,7 +52,7 @@ const shown = (value: unknown): string => (typeof value === 'string' ? value : v
 /** The legs as people read them: actors by name when they exist, as sent otherwise. */
 function legsOf(proposal: Record<string, unknown>, names: ReadonlyMap<string, string> = new Map()): RejectionLeg[] {
   const legs = Array.isArray(proposal.legs) ? proposal.legs : [proposal];
-  const actor = (ref: unknown) => (ref === undefined || ref === null ? '?' : (names.get(String(ref)) ?? String(ref)));
+  const actor = (ref: unknown) => (ref === undefined || ref === null ? '?' : (names.get(shown(ref)) ?? shown(ref)));
   return legs.map((leg) => {
     const l = (typeof leg === 'object' && leg ? leg : {}) as Record<string, unknown>;
     return { actor_from: actor(l.actor_from), actor_to: actor(l.actor_to), resource: shown(l.resource), amount: shown(l.amount) };

@@ -71,7 +71,7 @@ export interface PlanInput {
   memory?: ReadonlyMap<string, AgentMemory>;
   /** Whether agents that can reflect do so before this epoch's moves. */
   reflect?: boolean;
-  logger?: Pick<Logger, 'warn'>;
+  logger?: Pick<Logger, 'warn' | 'debug'>;
 }
 
 /** proposal_id of a turn: UUIDv5 of (run, epoch, agent, slot). */
@@ -97,8 +97,9 @@ export async function planEpoch(input: PlanInput): Promise<EpochPlan> {
   const memoryOf = (name: string) => input.memory?.get(name);
   const usage = new Map<string, TokenUsage>();
   const charge = (agent: string, more: TokenUsage) => usage.set(agent, addUsage(usage.get(agent) ?? emptyUsage(), more));
+  // Each cause is logged at warn once per run by the runner, and counted on the epoch line.
   const lost = (agent: string, what: string, error: string | undefined) =>
-    input.logger?.warn({ run_id: runId, epoch, agent, cause: error ?? 'no valid answer' }, `${agent} lost its ${what}: the answer could not be used`);
+    input.logger?.debug({ run_id: runId, epoch, agent, cause: error ?? 'no valid answer' }, `${agent} lost its ${what}: the answer could not be used`);
 
   // Reflection first (it shapes the moves), then the extraction each living agent asks for.
   const reflections: Record<string, string> = {};

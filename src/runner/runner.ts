@@ -29,7 +29,7 @@ export interface RunnerOptions {
   /** Proposals per POST /execute/batch (default 250); 1 sends one slot per request. */
   batchSize?: number;
   signal?: AbortSignal;
-  logger: Pick<Logger, 'info' | 'warn'>;
+  logger: Pick<Logger, 'info' | 'warn' | 'debug'>;
   onEpoch?: (stats: RecordedStats, line: string) => void;
   /** Dollars: the run stops once its models have cost this much. */
   maxCost?: number;

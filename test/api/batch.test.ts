@@ -49,6 +49,6 @@ test('concurrent batches and single calls on the same actors keep every invarian
     ...chunks.map((chunk) => batch(chunk)),
     ...proposals.slice(0, 200).map((p) => http(world.v.url, 'POST', '/execute', p)),
   ]);
-  assert.ok(replies.every((r) => [200, 409, 422].includes(r.status)), `statuses ${[...new Set(replies.map((r) => r.status))]} ${JSON.stringify(replies.find((r) => r.status === 503)?.body)}`);
+  assert.ok(replies.every((r) => [200, 409, 422].includes(r.status)), `statuses ${[...new Set(replies.map((r) => r.status))].join(', ')} ${JSON.stringify(replies.find((r) => r.status === 503)?.body)}`);
   assert.deepEqual(await invariantViolations(world.t.db), []);
 });

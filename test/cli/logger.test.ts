@@ -16,7 +16,7 @@ test('a pretty log line is one readable line: time, level, component, message, f
     err: { type: 'Error', message: 'validator answered 503', stack: 'Error: validator answered 503\n    at request (client.ts:1:1)' },
   });
   const line = prettyLine(json);
-  assert.match(line, /^\d\d:\d\d:\d\d ERROR runner  the runner stopped on an error: validator answered 503  run_id=r-1\n$/);
+  assert.match(line, /^\d\d:\d\d:\d\d ERROR runner {2}the runner stopped on an error: validator answered 503 {2}run_id=r-1\n$/);
   assert.doesNotMatch(line, /\n\s+at /);
   assert.doesNotMatch(line, /hostname|pid=/);
   assert.equal(prettyLine('not json'), 'not json');

@@ -49,6 +49,7 @@ test('flat and nested epoch stats read alike', () => {
     tokens: 40,
     cost: 0,
     alive: null,
+    total: null,
     stock: {},
     finishedAt: null,
   });

@@ -22,7 +22,7 @@ import { ADMIN_KEY, http } from '../support/validator.ts';
 const exporter = new InMemorySpanExporter();
 const logLines: Array<Record<string, unknown>> = [];
 const logger = pino(
-  { level: 'info', mixin: traceLogFields },
+  { level: 'debug', mixin: traceLogFields },
   new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as Record<string, unknown>);

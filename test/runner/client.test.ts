@@ -67,7 +67,7 @@ test('409 is a settled slot, 422 a rejection; past the retries the call throws',
   await c.execute(body);
   assert.deepEqual(await c.execute({ ...body, amount: 2 }), { result: 'conflict' });
   const rejected = await c.execute(trade(1_000));
-  assert.deepEqual(rejected, { result: 'rejected', replayed: false, errorCode: 'CONSTRAINT_VIOLATION' });
+  assert.deepEqual(rejected, { result: 'rejected', replayed: false, errorCode: 'CONSTRAINT_VIOLATION', message: 'leg 0: amount 1000 exceeds max_transfer 50 for energy' });
   proxy.setRule(() => ({ respond: { status: 503, body: { status: 'error', error_code: 'DATABASE_UNAVAILABLE' } } }));
   try {
     await assert.rejects(client({ retries: 2 }).execute(trade()), /failed after 3 attempts: 503 DATABASE_UNAVAILABLE/);

@@ -88,7 +88,7 @@ test('what the model proposes is what the validator judges: unknown actors and r
     [runId],
   );
   assert.deepEqual(
-    rows.map((r) => `${r.proposal_json.metadata.agent}:${r.validation_error_code}`),
+    rows.map((r) => `${String(r.proposal_json.metadata.agent)}:${r.validation_error_code}`),
     // Two turns each, both answered alike.
     ['plant:CONSTRAINT_VIOLATION', 'plant:CONSTRAINT_VIOLATION', 'farm:INVALID_ACTOR', 'farm:INVALID_ACTOR', 'well:INVALID_RESOURCE', 'well:INVALID_RESOURCE'],
   );

@@ -125,7 +125,7 @@ export async function runReplicaPause(options: ReplicaPauseOptions): Promise<Rep
             status = answer.status;
             reply = answer.body as typeof reply;
           } catch {
-            status = 0;
+            // a lost connection: no answer, tried again below
           }
           if (status !== 0 && status !== 503) {
             const applied = status === 200 && reply.status === 'applied';

@@ -129,7 +129,7 @@ export async function startStockPostgres(options: StockOptions = {}): Promise<St
     await waitUntilReady(url, child, 60_000);
   } catch (error) {
     child.kill('SIGQUIT');
-    throw new Error(`${(error as Error).message}\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    throw new Error(`${(error as Error).message}\n${readFileSync(logFile, 'utf8').slice(-2000)}`, { cause: error });
   }
   const pid = child.pid!;
   const client = new pg.Client({ connectionString: url });
