@@ -6,7 +6,18 @@
  * kind has its own section. Environment: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CLIENTS
  * (1,8,32,64), BENCH_ACTORS (1000).
  */
-import { benchServer, freshDatabase, initPgbench, machine, median, peakRssMiB, pgbenchTps, seedBenchWorld, startValidatorProcess, wrkLoad } from './support.ts';
+import {
+  benchServer,
+  freshDatabase,
+  initPgbench,
+  machine,
+  median,
+  peakRssMiB,
+  pgbenchTps,
+  seedBenchWorld,
+  startValidatorProcess,
+  wrkLoad,
+} from './support.ts';
 import { writeSection } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -58,11 +69,15 @@ async function main(): Promise<void> {
         for (let i = 0; i < RUNS; i++) {
           tps.push(await pgbench(server.url, clients));
           results.push(await load(validator.url, clients));
-          console.error(`clients ${clients} run ${i + 1}: pgbench ${tps.at(-1)!.toFixed(0)} tps, /execute ${results.at(-1)!.requests_per_s.toFixed(0)} req/s p99 ${results.at(-1)!.p99_ms.toFixed(1)} ms`);
+          console.error(
+            `clients ${clients} run ${i + 1}: pgbench ${tps.at(-1)!.toFixed(0)} tps, /execute ${results.at(-1)!.requests_per_s.toFixed(0)} req/s p99 ${results.at(-1)!.p99_ms.toFixed(1)} ms`,
+          );
         }
         const base = median(tps);
         const rps = median(results.map((r) => r.requests_per_s));
-        rows.push(`| /execute | ${clients} | ${base.toFixed(0)} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(rps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} |`);
+        rows.push(
+          `| /execute | ${clients} | ${base.toFixed(0)} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(rps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} |`,
+        );
       }
       const batchClients = 8;
       const tps: number[] = [];
@@ -70,11 +85,15 @@ async function main(): Promise<void> {
       for (let i = 0; i < RUNS; i++) {
         tps.push(await pgbench(server.url, batchClients));
         results.push(await load(validator.url, batchClients, 'batch'));
-        console.error(`batch run ${i + 1}: pgbench ${tps.at(-1)!.toFixed(0)} tps, batch ${results.at(-1)!.proposals_per_s.toFixed(0)} proposals/s`);
+        console.error(
+          `batch run ${i + 1}: pgbench ${tps.at(-1)!.toFixed(0)} tps, batch ${results.at(-1)!.proposals_per_s.toFixed(0)} proposals/s`,
+        );
       }
       const base = median(tps);
       const pps = median(results.map((r) => r.proposals_per_s));
-      rows.push(`| /execute/batch (100 per request) | ${batchClients} | ${base.toFixed(0)} | ${pps.toFixed(0)} validated | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(pps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} |`);
+      rows.push(
+        `| /execute/batch (100 per request) | ${batchClients} | ${base.toFixed(0)} | ${pps.toFixed(0)} validated | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(pps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} |`,
+      );
       peak = peakRssMiB(validator.pid);
     } finally {
       await validator.stop();
@@ -87,11 +106,15 @@ async function main(): Promise<void> {
       for (let i = 0; i < RUNS; i++) {
         tps.push(await pgbench(server.url, 1));
         results.push(await load(alone.url, 1));
-        console.error(`no coalescing run ${i + 1}: pgbench ${tps.at(-1)!.toFixed(0)} tps, /execute ${results.at(-1)!.requests_per_s.toFixed(0)} req/s`);
+        console.error(
+          `no coalescing run ${i + 1}: pgbench ${tps.at(-1)!.toFixed(0)} tps, /execute ${results.at(-1)!.requests_per_s.toFixed(0)} req/s`,
+        );
       }
       const base = median(tps);
       const rps = median(results.map((r) => r.requests_per_s));
-      rows.push(`| /execute, no coalescing (\`GRIDGOV_GROUP_MAX=1\`) | 1 | ${base.toFixed(0)} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(rps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} |`);
+      rows.push(
+        `| /execute, no coalescing (\`GRIDGOV_GROUP_MAX=1\`) | 1 | ${base.toFixed(0)} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(rps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} |`,
+      );
     } finally {
       await alone.stop();
     }

@@ -41,16 +41,24 @@ const started = Date.now();
 const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s] ${line}\n`);
 
 // However it goes, the benchmark stops by itself.
-setTimeout(() => {
-  log(`still running after ${values['max-minutes']} minutes: giving up`);
-  process.exit(3);
-}, Number(values['max-minutes']) * 60_000).unref();
+setTimeout(
+  () => {
+    log(`still running after ${values['max-minutes']} minutes: giving up`);
+    process.exit(3);
+  },
+  Number(values['max-minutes']) * 60_000,
+).unref();
 
 async function main(): Promise<void> {
   const memory = memorySampler();
   const server = await benchServer(log);
   const results: Record<string, unknown> = {
-    machine: { cpus: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverageAtStart: loadavg().map((x) => x.toFixed(1)) },
+    machine: {
+      cpus: cpus().length,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      loadAverageAtStart: loadavg().map((x) => x.toFixed(1)),
+    },
     postgres: server.settings,
     rows: ROWS,
     actors: ACTORS,
@@ -62,7 +70,13 @@ async function main(): Promise<void> {
     await seedBench(db, ACTORS);
     log(`generating ${fmt(ROWS)} ledger entries with ${values.workers} connections`);
     const generated = await timed(() =>
-      generateTrades(db, { from: 1, rows: ROWS, workers: Number(values.workers), chunk: 250_000, onChunk: (done) => done % 1_000_000 === 0 && log(`  ${fmt(done)} entries`) }),
+      generateTrades(db, {
+        from: 1,
+        rows: ROWS,
+        workers: Number(values.workers),
+        chunk: 250_000,
+        onChunk: (done) => done % 1_000_000 === 0 && log(`  ${fmt(done)} entries`),
+      }),
     );
     const synced = await timed(() => syncBalances(db));
     const vacuumed = await timed(async () => {
@@ -83,14 +97,20 @@ async function main(): Promise<void> {
 
     memory.reset();
     const dry = await timed(() => rehydrate(db, { dryRun: true }));
-    if (!dry.value.ok || dry.value.corrections.length > 0) throw new Error(`the generated ledger and balances disagree: ${JSON.stringify(dry.value.corrections.slice(0, 5))}`);
+    if (!dry.value.ok || dry.value.corrections.length > 0)
+      throw new Error(`the generated ledger and balances disagree: ${JSON.stringify(dry.value.corrections.slice(0, 5))}`);
     await db.query("INSERT INTO resources (name, unit) VALUES ('gold', 'oz')");
-    await db.query("UPDATE balances SET amount = amount + 1 WHERE resource = 'energy' AND actor_id = (SELECT id FROM actors WHERE name = 'actor-00001')");
+    await db.query(
+      "UPDATE balances SET amount = amount + 1 WHERE resource = 'energy' AND actor_id = (SELECT id FROM actors WHERE name = 'actor-00001')",
+    );
     await db.query("DELETE FROM balances WHERE resource = 'water' AND actor_id = (SELECT id FROM actors WHERE name = 'actor-00002')");
     await db.query("INSERT INTO balances (actor_id, resource, amount) SELECT id, 'gold', 5 FROM actors WHERE name = 'actor-00003'");
-    const real = await timed(() => rehydrate(db, { onProgress: (p) => void (p.doneIds % 2_000_000 === 0 && log(`  rehydrate ${fmt(p.doneIds)}/${fmt(p.totalIds)}`)) }));
+    const real = await timed(() =>
+      rehydrate(db, { onProgress: (p) => void (p.doneIds % 2_000_000 === 0 && log(`  rehydrate ${fmt(p.doneIds)}/${fmt(p.totalIds)}`)) }),
+    );
     const rehydrateMemory = memory.peak();
-    if (!real.value.ok || real.value.corrections.length !== 3) throw new Error(`rehydrate did not repair the 3 rows: ${JSON.stringify(real.value.corrections)}`);
+    if (!real.value.ok || real.value.corrections.length !== 3)
+      throw new Error(`rehydrate did not repair the 3 rows: ${JSON.stringify(real.value.corrections)}`);
     log(`rehydrate dry run ${dry.ms} ms, real ${real.ms} ms (locked ${real.value.lockedMs} ms), peak RSS ${rehydrateMemory.rssMb} MB`);
 
     const nodeSample = Math.min(ROWS, Number(values['node-sample']));
@@ -108,13 +128,16 @@ async function main(): Promise<void> {
     await appendTradesWithBalances(db, ROWS + 1, ROWS + tail);
     const newHead = (await db.query<{ id: number }>('SELECT max(id) AS id FROM ledger')).rows[0]!.id;
     const fromCheckpoint = await timed(() => rehydrate(db, { fromId: newHead }));
-    if (!fromCheckpoint.value.ok || fromCheckpoint.value.corrections.length > 0) throw new Error(`rehydrate --from-id: ${JSON.stringify(fromCheckpoint.value)}`);
-    log(`checkpoint backfill ${backfill.ms} ms; rehydrate --from-id over ${fmt(fromCheckpoint.value.bulkEntries)} entries ${fromCheckpoint.ms} ms`);
+    if (!fromCheckpoint.value.ok || fromCheckpoint.value.corrections.length > 0)
+      throw new Error(`rehydrate --from-id: ${JSON.stringify(fromCheckpoint.value)}`);
+    log(
+      `checkpoint backfill ${backfill.ms} ms; rehydrate --from-id over ${fmt(fromCheckpoint.value.bulkEntries)} entries ${fromCheckpoint.ms} ms`,
+    );
 
     const sealed = await timed(async () => {
       const through = await settledHorizon(db);
       let rows = 0;
-      for (let more = true; more; ) {
+      for (let more = true; more;) {
         const step = await db.transaction((tx) => sealThrough(tx, through, { blockSize: 1000, maxRows: 500_000 }));
         rows += step?.rows ?? 0;
         more = step?.more ?? false;
@@ -126,10 +149,16 @@ async function main(): Promise<void> {
     if (!verified.value.ok) throw new Error(`verify failed: ${JSON.stringify(verified.value.break)}`);
     log(`sealed ${fmt(sealed.value)} rows in ${sealed.ms} ms; verified ${fmt(verified.value.rows)} in ${verified.ms} ms`);
 
-    const actors = (await db.query<{ name: string }>("SELECT name FROM actors WHERE kind <> 'system' ORDER BY name")).rows.map((r) => r.name);
+    const actors = (await db.query<{ name: string }>("SELECT name FROM actors WHERE kind <> 'system' ORDER BY name")).rows.map(
+      (r) => r.name,
+    );
     const validator = await measureValidator(db, {
       databaseUrl: url,
-      head: newHead, actors, healthRequests: Number(values['health-requests']), loadSeconds: Number(values['load-seconds']), log,
+      head: newHead,
+      actors,
+      healthRequests: Number(values['health-requests']),
+      loadSeconds: Number(values['load-seconds']),
+      log,
     });
 
     results.recompute = {

@@ -17,7 +17,8 @@ const WORLDS = [12, 1000];
 const REPLICAS = [1, 2, 3];
 
 /** The clients split over the replicas as evenly as whole numbers allow (16 over 3: 6, 5, 5). */
-const spread = (replicas: number) => Array.from({ length: replicas }, (_, i) => Math.floor(CLIENTS / replicas) + (i < CLIENTS % replicas ? 1 : 0));
+const spread = (replicas: number) =>
+  Array.from({ length: replicas }, (_, i) => Math.floor(CLIENTS / replicas) + (i < CLIENTS % replicas ? 1 : 0));
 
 /** One run: every replica loaded at once; requests per second summed, the worst replica's p99. */
 async function runOnce(urls: string[], actors: number): Promise<{ rps: number; applied: number; p99: number }> {
@@ -46,9 +47,14 @@ async function main(): Promise<void> {
         const runs = new Map(REPLICAS.map((count) => [count, [] as Array<Awaited<ReturnType<typeof runOnce>>>]));
         for (let i = 0; i < RUNS; i++) {
           for (const count of REPLICAS) {
-            const result = await runOnce(validators.slice(0, count).map((v) => v.url), actors);
+            const result = await runOnce(
+              validators.slice(0, count).map((v) => v.url),
+              actors,
+            );
             runs.get(count)!.push(result);
-            console.error(`${actors} actors, ${count} validator(s), run ${i + 1}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms`);
+            console.error(
+              `${actors} actors, ${count} validator(s), run ${i + 1}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms`,
+            );
           }
         }
         const single = median(runs.get(1)!.map((r) => r.rps));

@@ -55,13 +55,19 @@ async function main(): Promise<void> {
     const actors = Array.from({ length: ACTORS }, (_, i) => `bench-${i}`);
     const parsed = parseScenario({
       name: 'bench',
-      resources: [{ name: 'energy', unit: 'kWh' }, { name: 'water', unit: 'm3' }, { name: 'credits', unit: 'cr' }],
+      resources: [
+        { name: 'energy', unit: 'kWh' },
+        { name: 'water', unit: 'm3' },
+        { name: 'credits', unit: 'cr' },
+      ],
       constraints: { max_transfer: 50, min_balance: 0 },
       actors: actors.map((name) => ({ name, balances: { energy: 1_000_000, water: 1_000_000, credits: 1_000_000 } })),
     });
     if (!parsed.ok) throw new Error(parsed.message);
     await seedScenario(db, parsed.scenario, 'bench');
-    const { rows } = await db.query<{ server: string }>("SELECT split_part(version(), ' on ', 1) || ', jit ' || current_setting('jit') || CASE WHEN pg_jit_available() THEN '' ELSE ' (no LLVM: nothing is compiled)' END AS server");
+    const { rows } = await db.query<{ server: string }>(
+      "SELECT split_part(version(), ' on ', 1) || ', jit ' || current_setting('jit') || CASE WHEN pg_jit_available() THEN '' ELSE ' (no LLVM: nothing is compiled)' END AS server",
+    );
     await db.close();
     const serverName = rows[0]!.server;
     log(`${serverName}; ${CLIENTS} clients per replica, ${ACTORS} actors`);

@@ -35,7 +35,11 @@ function bigScenario(): Scenario {
       return {
         name: `agent-${i}`,
         kind: 'agent',
-        balances: { energy: Math.round(50 + random() * 100), water: Math.round(50 + random() * 100), credits: Math.round(200 + random() * 300) },
+        balances: {
+          energy: Math.round(50 + random() * 100),
+          water: Math.round(50 + random() * 100),
+          credits: Math.round(200 + random() * 300),
+        },
         production: { [makes]: Math.round(10 + random() * 10) },
         consumption: { [needs]: Math.round(8 + random() * 10), [makes]: 2 },
         strategy: 'heuristic',

@@ -109,7 +109,9 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = pr
 export function debianBinary(name: string, debianPackage: string): string {
   const find = () => {
     try {
-      return execFileSync('sh', ['-c', `command -v ${name} || ls /usr/lib/postgresql/*/bin/${name} 2>/dev/null | tail -1`]).toString().trim();
+      return execFileSync('sh', ['-c', `command -v ${name} || ls /usr/lib/postgresql/*/bin/${name} 2>/dev/null | tail -1`])
+        .toString()
+        .trim();
     } catch {
       return '';
     }
@@ -117,7 +119,9 @@ export function debianBinary(name: string, debianPackage: string): string {
   let found = find();
   if (!found) {
     console.error(`${name} is missing: installing Debian's ${debianPackage} package`);
-    execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${debianPackage} >/dev/null`], { stdio: 'inherit' });
+    execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${debianPackage} >/dev/null`], {
+      stdio: 'inherit',
+    });
     found = find();
   }
   if (!found) throw new Error(`${name} is not available`);
@@ -158,9 +162,16 @@ export async function seedBenchWorld(url: string, actors: number): Promise<void>
   await migrate(db);
   const parsed = parseScenario({
     name: 'bench',
-    resources: [{ name: 'energy', unit: 'kWh' }, { name: 'water', unit: 'm3' }, { name: 'credits', unit: 'cr' }],
+    resources: [
+      { name: 'energy', unit: 'kWh' },
+      { name: 'water', unit: 'm3' },
+      { name: 'credits', unit: 'cr' },
+    ],
     constraints: { max_transfer: 50, min_balance: 0 },
-    actors: Array.from({ length: actors }, (_, i) => ({ name: `bench-${i}`, balances: { energy: 1_000_000, water: 1_000_000, credits: 1_000_000 } })),
+    actors: Array.from({ length: actors }, (_, i) => ({
+      name: `bench-${i}`,
+      balances: { energy: 1_000_000, water: 1_000_000, credits: 1_000_000 },
+    })),
   });
   if (!parsed.ok) throw new Error(parsed.message);
   await seedScenario(db, parsed.scenario, 'bench');
@@ -169,7 +180,14 @@ export async function seedBenchWorld(url: string, actors: number): Promise<void>
 
 function pgbenchEnv(serverUrl: string): NodeJS.ProcessEnv {
   const u = new URL(serverUrl);
-  return { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: 'pgbench' };
+  return {
+    ...process.env,
+    PGHOST: u.hostname,
+    PGPORT: u.port,
+    PGUSER: decodeURIComponent(u.username),
+    PGPASSWORD: decodeURIComponent(u.password),
+    PGDATABASE: 'pgbench',
+  };
 }
 
 /** A fresh pgbench database (scale 32) on the server. */
@@ -180,7 +198,19 @@ export async function initPgbench(serverUrl: string): Promise<void> {
 
 /** pgbench tpcb-like at `clients` for `seconds`: its transactions per second. */
 export async function pgbenchTps(serverUrl: string, clients: number, seconds: number): Promise<number> {
-  const args = ['-n', '-b', 'tpcb-like', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-M', 'prepared'];
+  const args = [
+    '-n',
+    '-b',
+    'tpcb-like',
+    '-c',
+    String(clients),
+    '-j',
+    String(Math.min(clients, 2)),
+    '-T',
+    String(seconds),
+    '-M',
+    'prepared',
+  ];
   const out = await run(debianBinary('pgbench', 'postgresql'), args, pgbenchEnv(serverUrl));
   return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
 }
@@ -197,7 +227,10 @@ export interface WrkResult {
 const LOAD_SCRIPT = fileURLToPath(new URL('./execute.lua', import.meta.url));
 
 /** wrk (C, like pgbench's own client) with bench/execute.lua against one validator. */
-export async function wrkLoad(url: string, options: { clients: number; seconds: number; actors: number; batch?: number }): Promise<WrkResult> {
+export async function wrkLoad(
+  url: string,
+  options: { clients: number; seconds: number; actors: number; batch?: number },
+): Promise<WrkResult> {
   const { clients, seconds, actors, batch = 0 } = options;
   const out = await run(
     debianBinary('wrk', 'wrk'),

@@ -18,7 +18,11 @@ import { summaryTable } from '../test/chaos/report.ts';
 import { writeSection } from '../bench/report.ts';
 import { machine } from '../bench/support.ts';
 
-const SERVER_NAMES = { embedded: 'the embedded PostgreSQL 17', stock: "Debian's PostgreSQL as packaged", external: "TEST_DATABASE_URL's PostgreSQL" };
+const SERVER_NAMES = {
+  embedded: 'the embedded PostgreSQL 17',
+  stock: "Debian's PostgreSQL as packaged",
+  external: "TEST_DATABASE_URL's PostgreSQL",
+};
 const started = Date.now();
 const loadAtStart = loadavg()[0]!.toFixed(1);
 const log = (line: string) => console.error(`[chaos +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);

@@ -18,7 +18,9 @@ async function main(): Promise<number> {
   }
   if (action === 'start') {
     const server = await startStockPostgres({ dir, keep: true, detached: true });
-    console.error(`stock-postgres: ${server.version}, jit=${server.jit}, pid ${server.pid}, 127.0.0.1:${server.port}, cluster in ${dir}/data`);
+    console.error(
+      `stock-postgres: ${server.version}, jit=${server.jit}, pid ${server.pid}, 127.0.0.1:${server.port}, cluster in ${dir}/data`,
+    );
     console.log(server.url);
     return 0;
   }

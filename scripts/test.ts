@@ -84,7 +84,13 @@ async function run(): Promise<number> {
       {
         stdio: 'inherit',
         // Dispatchers and runners that tests start listen for scrapes on any free port, never the fixed defaults.
-        env: { GRIDGOV_DISPATCHER_METRICS_PORT: '0', GRIDGOV_RUNNER_METRICS_PORT: '0', ...process.env, TEST_PG_URL: server.url, TEST_TEMPLATE_DB: TEMPLATE },
+        env: {
+          GRIDGOV_DISPATCHER_METRICS_PORT: '0',
+          GRIDGOV_RUNNER_METRICS_PORT: '0',
+          ...process.env,
+          TEST_PG_URL: server.url,
+          TEST_TEMPLATE_DB: TEMPLATE,
+        },
       },
     );
     return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));

@@ -142,7 +142,8 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
 function decimal(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || !Number.isFinite(value)) throw new ConfigError(`${name} must be a non-negative decimal number, got "${raw}"`);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || !Number.isFinite(value))
+    throw new ConfigError(`${name} must be a non-negative decimal number, got "${raw}"`);
   return value;
 }
 
@@ -190,16 +191,19 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
   }
   const dashboardPort = flag('dashboard-port') ?? nonEmpty(env.GRIDGOV_DASHBOARD_PORT);
   const validatorUrl = (flag('validator') ?? nonEmpty(env.GRIDGOV_URL) ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/\s]+/.test(validatorUrl)) throw new ConfigError(`--validator / GRIDGOV_URL must be an http(s) URL, got "${validatorUrl}"`);
+  if (!/^https?:\/\/[^/\s]+/.test(validatorUrl))
+    throw new ConfigError(`--validator / GRIDGOV_URL must be an http(s) URL, got "${validatorUrl}"`);
   const otlpEndpoint = nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
-  if (otlpEndpoint && !/^https?:\/\/[^/\s]+/.test(otlpEndpoint)) throw new ConfigError(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got "${otlpEndpoint}"`);
+  if (otlpEndpoint && !/^https?:\/\/[^/\s]+/.test(otlpEndpoint))
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got "${otlpEndpoint}"`);
   const webhook = nonEmpty(env.DISCORD_WEBHOOK_URL);
   if (webhook && !/^https?:\/\//.test(webhook)) throw new ConfigError('DISCORD_WEBHOOK_URL must be an http(s) URL');
 
   const host = flag('host') ?? nonEmpty(env.HOST) ?? '127.0.0.1';
   const headersTimeoutMs = integer('GRIDGOV_HEADERS_TIMEOUT_MS', env.GRIDGOV_HEADERS_TIMEOUT_MS, 20_000, 100, 600_000);
   const requestTimeoutMs = integer('GRIDGOV_REQUEST_TIMEOUT_MS', env.GRIDGOV_REQUEST_TIMEOUT_MS, 60_000, 100, 3_600_000);
-  if (requestTimeoutMs < headersTimeoutMs) throw new ConfigError('GRIDGOV_REQUEST_TIMEOUT_MS must not be shorter than GRIDGOV_HEADERS_TIMEOUT_MS');
+  if (requestTimeoutMs < headersTimeoutMs)
+    throw new ConfigError('GRIDGOV_REQUEST_TIMEOUT_MS must not be shorter than GRIDGOV_HEADERS_TIMEOUT_MS');
 
   return Object.freeze({
     host,
@@ -218,7 +222,10 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
             apiKey: linearKey,
             teamId: linearTeam,
             apiUrl: nonEmpty(env.LINEAR_API_URL) ?? 'https://api.linear.app/graphql',
-            labelIds: (nonEmpty(env.LINEAR_LABEL_IDS) ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+            labelIds: (nonEmpty(env.LINEAR_LABEL_IDS) ?? '')
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
           }
         : undefined,
     discord: webhook ? { webhookUrl: webhook } : undefined,
@@ -243,9 +250,21 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
     database: {
       statementTimeoutMs: integer('GRIDGOV_DB_STATEMENT_TIMEOUT_MS', env.GRIDGOV_DB_STATEMENT_TIMEOUT_MS, 30_000, 0, 86_400_000),
       lockTimeoutMs: integer('GRIDGOV_DB_LOCK_TIMEOUT_MS', env.GRIDGOV_DB_LOCK_TIMEOUT_MS, 10_000, 0, 86_400_000),
-      idleInTransactionTimeoutMs: integer('GRIDGOV_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', env.GRIDGOV_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, 5_000, 0, 86_400_000),
+      idleInTransactionTimeoutMs: integer(
+        'GRIDGOV_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+        env.GRIDGOV_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        5_000,
+        0,
+        86_400_000,
+      ),
       keepAliveDelayMs: integer('GRIDGOV_DB_KEEPALIVE_MS', env.GRIDGOV_DB_KEEPALIVE_MS, 10_000, 0, 3_600_000),
-      operationsStatementTimeoutMs: integer('GRIDGOV_DB_OPERATIONS_STATEMENT_TIMEOUT_MS', env.GRIDGOV_DB_OPERATIONS_STATEMENT_TIMEOUT_MS, 0, 0, 86_400_000),
+      operationsStatementTimeoutMs: integer(
+        'GRIDGOV_DB_OPERATIONS_STATEMENT_TIMEOUT_MS',
+        env.GRIDGOV_DB_OPERATIONS_STATEMENT_TIMEOUT_MS,
+        0,
+        0,
+        86_400_000,
+      ),
     },
     dispatcher: {
       maxAttempts: integer('GRIDGOV_OUTBOX_MAX_ATTEMPTS', env.GRIDGOV_OUTBOX_MAX_ATTEMPTS, 8, 1, 100),
@@ -261,7 +280,13 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
     runnerKey: nonEmpty(env.GRIDGOV_RUNNER_KEY) ?? adminKey,
     runner: {
       enabled: flags['no-runner'] !== true && onOff('GRIDGOV_RUNNER', env.GRIDGOV_RUNNER, true),
-      intervalMs: integer('--interval / GRIDGOV_RUNNER_INTERVAL_MS', flag('interval') ?? env.GRIDGOV_RUNNER_INTERVAL_MS, 2000, 0, 86_400_000),
+      intervalMs: integer(
+        '--interval / GRIDGOV_RUNNER_INTERVAL_MS',
+        flag('interval') ?? env.GRIDGOV_RUNNER_INTERVAL_MS,
+        2000,
+        0,
+        86_400_000,
+      ),
     },
     dashboard: {
       port: dashboardPort === undefined ? undefined : integer('GRIDGOV_DASHBOARD_PORT', dashboardPort, 0, 0, 65535),

@@ -34,6 +34,11 @@ export function parseRetryAfter(header: string | null | undefined, now: number =
 }
 
 /** The wait before a retry: our backoff, or the server's Retry-After when that is longer. */
-export function retryDelayMs(retry: number, options: BackoffOptions, retryAfter?: string | null, random: () => number = Math.random): number {
+export function retryDelayMs(
+  retry: number,
+  options: BackoffOptions,
+  retryAfter?: string | null,
+  random: () => number = Math.random,
+): number {
   return Math.max(parseRetryAfter(retryAfter) ?? 0, backoffMs(retry, options, random));
 }

@@ -45,12 +45,22 @@ export async function replayRowsInNode(db: Db, limit: number): Promise<number> {
 /** The same loop applying each row to a staging table with two UPDATE statements. */
 export async function replayRowsWithUpdates(db: Db, limit: number): Promise<number> {
   return db.transaction(async (tx) => {
-    await tx.query('CREATE TEMP TABLE bench_rows (actor_id uuid, resource text, amount numeric, PRIMARY KEY (actor_id, resource)) ON COMMIT DROP');
+    await tx.query(
+      'CREATE TEMP TABLE bench_rows (actor_id uuid, resource text, amount numeric, PRIMARY KEY (actor_id, resource)) ON COMMIT DROP',
+    );
     await tx.query('INSERT INTO bench_rows SELECT actor_id, resource, 0 FROM balances');
     let n = 0;
     for await (const e of entries(tx, limit)) {
-      await tx.query('UPDATE bench_rows SET amount = amount - $3 WHERE actor_id = $1 AND resource = $2', [e.actor_from, e.resource, e.amount]);
-      await tx.query('UPDATE bench_rows SET amount = amount + $3 WHERE actor_id = $1 AND resource = $2', [e.actor_to, e.resource, e.amount]);
+      await tx.query('UPDATE bench_rows SET amount = amount - $3 WHERE actor_id = $1 AND resource = $2', [
+        e.actor_from,
+        e.resource,
+        e.amount,
+      ]);
+      await tx.query('UPDATE bench_rows SET amount = amount + $3 WHERE actor_id = $1 AND resource = $2', [
+        e.actor_to,
+        e.resource,
+        e.amount,
+      ]);
       n++;
     }
     return n;

@@ -9,8 +9,15 @@ import { databaseUrl, startEmbeddedPostgres } from '../../src/db/embedded.ts';
  * PostgreSQL 17 in a temporary folder, tuned as one would tune a server on this machine
  * (shared_buffers, fewer checkpoints during the bulk load), then restarted to apply it.
  */
-export async function benchServer(log: (line: string) => void): Promise<{ url: string; settings: Record<string, string>; stop(): Promise<void> }> {
-  const settings: Record<string, string> = { shared_buffers: '2GB', max_wal_size: '16GB', checkpoint_timeout: '30min', maintenance_work_mem: '512MB' };
+export async function benchServer(
+  log: (line: string) => void,
+): Promise<{ url: string; settings: Record<string, string>; stop(): Promise<void> }> {
+  const settings: Record<string, string> = {
+    shared_buffers: '2GB',
+    max_wal_size: '16GB',
+    checkpoint_timeout: '30min',
+    maintenance_work_mem: '512MB',
+  };
   if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, settings: {}, stop: async () => undefined };
   const dataDir = mkdtempSync(join(tmpdir(), 'gridgov-bench-'));
   let server = await startEmbeddedPostgres({ dataDir, log });

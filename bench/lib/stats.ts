@@ -43,7 +43,11 @@ export function memorySampler() {
     },
     peak() {
       sample();
-      return { rssMb: Math.round(rss / 1048576), heapMb: Math.round(heap / 1048576), maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
+      return {
+        rssMb: Math.round(rss / 1048576),
+        heapMb: Math.round(heap / 1048576),
+        maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      };
     },
     stop: () => clearInterval(timer),
   };

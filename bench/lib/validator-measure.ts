@@ -27,9 +27,19 @@ async function until(url: string, accept: (status: number) => boolean, timeoutMs
  */
 export async function measureValidator(
   db: Db,
-  options: { databaseUrl: string; head: number; actors: string[]; healthRequests: number; loadSeconds: number; log: (line: string) => void },
+  options: {
+    databaseUrl: string;
+    head: number;
+    actors: string[];
+    healthRequests: number;
+    loadSeconds: number;
+    log: (line: string) => void;
+  },
 ) {
-  const validator = await startValidatorProcess(options.databaseUrl, { GRIDGOV_VALIDATOR_VERSION: 'bench', GRIDGOV_CHECKPOINT_EVERY: '100000' });
+  const validator = await startValidatorProcess(options.databaseUrl, {
+    GRIDGOV_VALIDATOR_VERSION: 'bench',
+    GRIDGOV_CHECKPOINT_EVERY: '100000',
+  });
   const base = validator.url;
   try {
     options.log('validator up; waiting for a healthy verdict');
@@ -41,7 +51,7 @@ export async function measureValidator(
     options.log(`/health idle: ${JSON.stringify(summarise(idle))}`);
 
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     const at: number[] = [];
     for (let i = 0; i < 100; i++) at.push((await get(`${base}/world-state?at=${1 + Math.floor(random() * options.head)}`)).ms);
     options.log(`/world-state?at=: ${JSON.stringify(summarise(at))}`);
@@ -65,7 +75,13 @@ export async function measureValidator(
         const response = await fetch(`${base}/execute`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ proposal_id: randomUUID(), actor_from: from, actor_to: to, resource: 'energy', amount: 1 + Math.floor(random() * 9) }),
+          body: JSON.stringify({
+            proposal_id: randomUUID(),
+            actor_from: from,
+            actor_to: to,
+            resource: 'energy',
+            amount: 1 + Math.floor(random() * 9),
+          }),
         });
         await response.arrayBuffer();
         if (response.status === 200) trades++;

@@ -53,10 +53,20 @@ export function loadAgentConfig(env: Env, fail: (message: string) => never): Age
   const openaiBase = url(env, 'OPENAI_BASE_URL', fail);
   return {
     gemini: geminiKey
-      ? { apiKey: geminiKey, model: value(env, 'GEMINI_MODEL') ?? 'gemini-2.5-flash', ...(geminiBase ? { baseUrl: geminiBase } : {}), ...llmSettings(env, 'GEMINI', fail) }
+      ? {
+          apiKey: geminiKey,
+          model: value(env, 'GEMINI_MODEL') ?? 'gemini-2.5-flash',
+          ...(geminiBase ? { baseUrl: geminiBase } : {}),
+          ...llmSettings(env, 'GEMINI', fail),
+        }
       : undefined,
     openai: openaiModel
-      ? { baseUrl: openaiBase ?? 'https://api.openai.com/v1', apiKey: value(env, 'OPENAI_API_KEY'), model: openaiModel, ...llmSettings(env, 'OPENAI', fail) }
+      ? {
+          baseUrl: openaiBase ?? 'https://api.openai.com/v1',
+          apiKey: value(env, 'OPENAI_API_KEY'),
+          model: openaiModel,
+          ...llmSettings(env, 'OPENAI', fail),
+        }
       : undefined,
   };
 }

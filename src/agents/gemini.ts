@@ -33,7 +33,8 @@ export function createGeminiClient(settings: GeminiSettings): ModelClient {
           usage: { prompt: usage?.promptTokenCount ?? 0, completion: usage?.candidatesTokenCount ?? 0, total: usage?.totalTokenCount ?? 0 },
         };
       } catch (error) {
-        if (error instanceof ApiError) throw new ModelCallError(`HTTP ${error.status}: ${error.message.slice(0, 200)}`, isRetryableStatus(error.status), error.status);
+        if (error instanceof ApiError)
+          throw new ModelCallError(`HTTP ${error.status}: ${error.message.slice(0, 200)}`, isRetryableStatus(error.status), error.status);
         throw new ModelCallError((error as Error).message, true);
       }
     },

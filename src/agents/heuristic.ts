@@ -48,7 +48,8 @@ function target(self: AgentProfile, view: MarketView, resource: string): Micro {
 
 /** What the agent can give away without cutting into its target (and this epoch's own use). */
 export function spare(self: AgentProfile, view: MarketView, resource: string): Micro {
-  const keep = netNeed(self, resource) > 0n ? target(self, view, resource) : floorOf(view, resource) + (self.consumption.get(resource) ?? 0n);
+  const keep =
+    netNeed(self, resource) > 0n ? target(self, view, resource) : floorOf(view, resource) + (self.consumption.get(resource) ?? 0n);
   const free = held(view, self.name, resource) - keep;
   return free > 0n ? roundDown(free) : 0n;
 }
@@ -58,7 +59,7 @@ export function urgency(self: AgentProfile, view: MarketView, resource: string):
   const need = netNeed(self, resource);
   if (need === 0n) return 0n;
   const horizon = BigInt(view.horizon);
-  const cover = (held(view, self.name, resource) - floorOf(view, resource)) * PERMILLE / need; // epochs x 1000
+  const cover = ((held(view, self.name, resource) - floorOf(view, resource)) * PERMILLE) / need; // epochs x 1000
   const left = horizon * PERMILLE - (cover > 0n ? cover : 0n);
   return left <= 0n ? 0n : left / horizon;
 }
@@ -89,7 +90,13 @@ function impliedMultiplier(view: MarketView, give: { resource: string; amount: M
 function askMultiplier(ctx: TurnContext, give: string, get: string): bigint {
   const { self, view, random } = ctx;
   const greed = self.character === 'greedy' ? 100n : 0n;
-  return 1000n + greed + (300n * urgency(self, view, give)) / PERMILLE - (400n * urgency(self, view, get)) / PERMILLE + BigInt(random.permille()) / 20n;
+  return (
+    1000n +
+    greed +
+    (300n * urgency(self, view, give)) / PERMILLE -
+    (400n * urgency(self, view, get)) / PERMILLE +
+    BigInt(random.permille()) / 20n
+  );
 }
 
 /**
@@ -127,10 +134,16 @@ function propose(ctx: TurnContext): Move {
   const { self, view, random, turn } = ctx;
   const shortOf = needs(self, view);
   const wanted = shortOf[turn];
-  if (wanted === undefined) return self.character === 'greedy' ? { action: 'pass', reasoning: 'my needs are covered; I keep what I have' } : aid(ctx);
-  if (backingOff(ctx.memory, wanted, view.epoch)) return { action: 'pass', reasoning: `my offers for ${wanted} were rejected again and again; backing off for now` };
+  if (wanted === undefined)
+    return self.character === 'greedy' ? { action: 'pass', reasoning: 'my needs are covered; I keep what I have' } : aid(ctx);
+  if (backingOff(ctx.memory, wanted, view.epoch))
+    return { action: 'pass', reasoning: `my offers for ${wanted} were rejected again and again; backing off for now` };
   // A counterparty that just turned down (or could not settle) an offer for this resource is asked last.
-  const refused = new Set(justRejected(ctx.memory, view.epoch).filter((r) => r.get?.resource === wanted && r.counterparty).map((r) => r.counterparty!));
+  const refused = new Set(
+    justRejected(ctx.memory, view.epoch)
+      .filter((r) => r.get?.resource === wanted && r.counterparty)
+      .map((r) => r.counterparty!),
+  );
   const others = [...view.holdings.keys()]
     .filter((name) => name !== self.name && (!refused.has(name) || refused.size >= view.holdings.size - 1))
     .map((name) => ({ name, free: held(view, name, wanted) - floorOf(view, wanted) }))
@@ -197,10 +210,18 @@ function aid(ctx: TurnContext): Move {
     const cap = capOf(view, resource);
     const gift = roundDown(minOf(free / 10n, ...(cap === null ? [] : [cap])));
     if (gift < UNIT) continue;
-    const dry = [...view.holdings.keys()].filter((name) => name !== self.name && held(view, name, resource) <= floorOf(view, resource)).sort();
+    const dry = [...view.holdings.keys()]
+      .filter((name) => name !== self.name && held(view, name, resource) <= floorOf(view, resource))
+      .sort();
     if (dry.length === 0) continue;
     const to = dry[random.int(dry.length)]!;
-    return { action: 'transfer', to, resource, amount: gift, reasoning: `${to} has run out of ${resource}; I can spare ${formatMicro(gift)}` };
+    return {
+      action: 'transfer',
+      to,
+      resource,
+      amount: gift,
+      reasoning: `${to} has run out of ${resource}; I can spare ${formatMicro(gift)}`,
+    };
   }
   return { action: 'pass', reasoning: 'my needs are covered and nobody has run dry' };
 }
@@ -228,7 +249,8 @@ function respond(ctx: TurnContext, history: readonly Offer[], lastRound: boolean
   if (give.amount <= free && offered >= ask) {
     return { decision: 'accept', reasoning: `a fair price for ${give.resource} (${offered} per mille of reference, I ask ${ask})` };
   }
-  if (lastRound) return { decision: 'reject', reasoning: `no agreement within the round limit (offered ${offered}, I ask ${ask} per mille)` };
+  if (lastRound)
+    return { decision: 'reject', reasoning: `no agreement within the round limit (offered ${offered}, I ask ${ask} per mille)` };
   const amount = minOf(give.amount, free);
   const meet = offered >= ask ? ask : (offered + ask) / 2n;
   const price = convert(view, amount, give.resource, get.resource, meet);
@@ -237,7 +259,8 @@ function respond(ctx: TurnContext, history: readonly Offer[], lastRound: boolean
     decision: 'counter',
     give: { resource: give.resource, amount },
     get: { resource: get.resource, amount: price },
-    reasoning: amount < give.amount ? `I can spare only ${formatMicro(amount)} ${give.resource}` : `meet me halfway: ${meet} per mille of reference`,
+    reasoning:
+      amount < give.amount ? `I can spare only ${formatMicro(amount)} ${give.resource}` : `meet me halfway: ${meet} per mille of reference`,
   };
 }
 

@@ -95,7 +95,12 @@ export interface LlmSettings {
  * schema leaves the decision undefined (the agent loses its turn) and never throws into the loop.
  */
 export function createLlmStrategy(name: StrategyName, client: ModelClient, settings: LlmSettings): Strategy {
-  async function ask<T>(prompt: string, schemaName: string, schema: Record<string, unknown>, parse: (raw: string) => Parsed<T>): Promise<Decided<T>> {
+  async function ask<T>(
+    prompt: string,
+    schemaName: string,
+    schema: Record<string, unknown>,
+    parse: (raw: string) => Parsed<T>,
+  ): Promise<Decided<T>> {
     const usage = emptyUsage();
     const fail = (error: string): Decided<T> => {
       usage.errors += 1;
@@ -105,15 +110,32 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
       const signal = AbortSignal.timeout(settings.timeoutMs);
       usage.calls += 1;
       try {
-        const answer = await inSpan('gridgov.model.call', { 'gen_ai.request.model': client.model, 'gridgov.schema': schemaName, 'gridgov.attempt': attempt + 1 }, async (span) => {
-          const reply = await client.complete({ system: SYSTEM_INSTRUCTION, prompt, schemaName, schema, temperature: settings.temperature, signal });
-          span.setAttributes({ 'gen_ai.usage.input_tokens': reply.usage.prompt, 'gen_ai.usage.output_tokens': reply.usage.completion, 'gridgov.usage.total_tokens': reply.usage.total });
-          return reply;
-        });
+        const answer = await inSpan(
+          'gridgov.model.call',
+          { 'gen_ai.request.model': client.model, 'gridgov.schema': schemaName, 'gridgov.attempt': attempt + 1 },
+          async (span) => {
+            const reply = await client.complete({
+              system: SYSTEM_INSTRUCTION,
+              prompt,
+              schemaName,
+              schema,
+              temperature: settings.temperature,
+              signal,
+            });
+            span.setAttributes({
+              'gen_ai.usage.input_tokens': reply.usage.prompt,
+              'gen_ai.usage.output_tokens': reply.usage.completion,
+              'gridgov.usage.total_tokens': reply.usage.total,
+            });
+            return reply;
+          },
+        );
         usage.prompt_tokens += answer.usage.prompt;
         usage.completion_tokens += answer.usage.completion;
         usage.total_tokens += answer.usage.total;
-        usage.cost_usd += (answer.usage.prompt * (settings.priceInputPerMtok ?? 0) + answer.usage.completion * (settings.priceOutputPerMtok ?? 0)) / 1_000_000;
+        usage.cost_usd +=
+          (answer.usage.prompt * (settings.priceInputPerMtok ?? 0) + answer.usage.completion * (settings.priceOutputPerMtok ?? 0)) /
+          1_000_000;
         const parsed = parse(answer.text);
         return parsed.ok ? { value: parsed.value, usage } : fail(`invalid answer from ${client.model}: ${parsed.error}`);
       } catch (error) {

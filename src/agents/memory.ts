@@ -62,7 +62,11 @@ export function remember(memory: AgentMemory, seen: EpochExperience): AgentMemor
     deals: keep(memory.deals, seen.deals),
     deficits: keep(memory.deficits, seen.deficits),
     extraction: keep(memory.extraction, seen.extraction),
-    ...(seen.reflection ? { reflection: { epoch: seen.epoch, text: seen.reflection } } : memory.reflection ? { reflection: memory.reflection } : {}),
+    ...(seen.reflection
+      ? { reflection: { epoch: seen.epoch, text: seen.reflection } }
+      : memory.reflection
+        ? { reflection: memory.reflection }
+        : {}),
     backoff,
   };
 }
@@ -72,4 +76,5 @@ export const justRejected = (memory: AgentMemory | undefined, epoch: number): Re
   (memory?.rejections ?? []).filter((r) => r.epoch === epoch - 1);
 
 /** Whether the agent is backing off from offers for a resource this epoch. */
-export const backingOff = (memory: AgentMemory | undefined, resource: string, epoch: number): boolean => (memory?.backoff[resource] ?? 0) >= epoch;
+export const backingOff = (memory: AgentMemory | undefined, resource: string, epoch: number): boolean =>
+  (memory?.backoff[resource] ?? 0) >= epoch;

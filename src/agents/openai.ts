@@ -39,7 +39,8 @@ export function createOpenAIClient(settings: OpenAISettings): ModelClient {
         throw new ModelCallError((error as Error).message, true);
       }
       const body = await response.text();
-      if (!response.ok) throw new ModelCallError(`HTTP ${response.status}: ${body.slice(0, 200)}`, isRetryableStatus(response.status), response.status);
+      if (!response.ok)
+        throw new ModelCallError(`HTTP ${response.status}: ${body.slice(0, 200)}`, isRetryableStatus(response.status), response.status);
       let completion: ChatCompletion;
       try {
         completion = JSON.parse(body) as ChatCompletion;

@@ -57,11 +57,19 @@ export const replyJsonSchema = {
   additionalProperties: false,
 } as const;
 
-const modelAmount = z.number().transform((v, ctx) => amountFromModel(v) ?? (ctx.addIssue({ code: 'custom', message: 'must be a positive amount below 1e9' }), z.NEVER));
+const modelAmount = z
+  .number()
+  .transform((v, ctx) => amountFromModel(v) ?? (ctx.addIssue({ code: 'custom', message: 'must be a positive amount below 1e9' }), z.NEVER));
 const text = z.string().max(4000);
 const moveAnswer = z.discriminatedUnion('action', [
   z.object({ action: z.literal('pass'), reasoning: text }),
-  z.object({ action: z.literal('transfer'), counterparty: z.string().min(1), give_resource: z.string().min(1), give_amount: modelAmount, reasoning: text }),
+  z.object({
+    action: z.literal('transfer'),
+    counterparty: z.string().min(1),
+    give_resource: z.string().min(1),
+    give_amount: modelAmount,
+    reasoning: text,
+  }),
   z.object({
     action: z.literal('offer'),
     counterparty: z.string().min(1),
@@ -116,7 +124,13 @@ export function parseMove(raw: string): Parsed<Move> {
     case 'offer':
       return {
         ok: true,
-        value: { action: 'offer', to: a.counterparty, give: { resource: a.give_resource, amount: a.give_amount }, get: { resource: a.get_resource, amount: a.get_amount }, reasoning },
+        value: {
+          action: 'offer',
+          to: a.counterparty,
+          give: { resource: a.give_resource, amount: a.give_amount },
+          get: { resource: a.get_resource, amount: a.get_amount },
+          reasoning,
+        },
       };
   }
 }
@@ -129,22 +143,39 @@ export function parseReply(raw: string): Parsed<Reply> {
   const a = parsed.data;
   const reasoning = shortReason(a.reasoning);
   if (a.decision !== 'counter') return { ok: true, value: { decision: a.decision, reasoning } };
-  return { ok: true, value: { decision: 'counter', give: { resource: a.give_resource, amount: a.give_amount }, get: { resource: a.get_resource, amount: a.get_amount }, reasoning } };
+  return {
+    ok: true,
+    value: {
+      decision: 'counter',
+      give: { resource: a.give_resource, amount: a.give_amount },
+      get: { resource: a.get_resource, amount: a.get_amount },
+      reasoning,
+    },
+  };
 }
 
 /** The agent's view as the model reads it: plain numbers, names instead of ids. */
 export function viewJson(ctx: TurnContext): Record<string, unknown> {
   const { self, view } = ctx;
-  const balances = (actor: string) => Object.fromEntries(view.resources.map((r) => [r, microToNumber(view.holdings.get(actor)?.get(r) ?? 0n)]));
+  const balances = (actor: string) =>
+    Object.fromEntries(view.resources.map((r) => [r, microToNumber(view.holdings.get(actor)?.get(r) ?? 0n)]));
   const perEpoch = (m: ReadonlyMap<string, bigint>) => Object.fromEntries([...m].map(([r, v]) => [r, microToNumber(v)]));
   return {
     epoch: view.epoch,
-    you: { name: self.name, balances: balances(self.name), production_per_epoch: perEpoch(self.production), consumption_per_epoch: perEpoch(self.consumption) },
+    you: {
+      name: self.name,
+      balances: balances(self.name),
+      production_per_epoch: perEpoch(self.production),
+      consumption_per_epoch: perEpoch(self.consumption),
+    },
     others: [...view.holdings.keys()].filter((n) => n !== self.name).map((n) => ({ name: n, balances: balances(n) })),
     limits: Object.fromEntries(
       view.resources.map((r) => {
         const l = view.limits.get(r);
-        return [r, { max_transfer: l?.maxTransfer == null ? null : microToNumber(l.maxTransfer), min_balance: microToNumber(l?.minBalance ?? 0n) }];
+        return [
+          r,
+          { max_transfer: l?.maxTransfer == null ? null : microToNumber(l.maxTransfer), min_balance: microToNumber(l?.minBalance ?? 0n) },
+        ];
       }),
     ),
     reference_prices: Object.fromEntries(view.resources.map((r) => [r, microToNumber(view.prices.get(r) ?? 1_000_000n)])),
@@ -173,7 +204,14 @@ function commonsJson(view: MarketView): Record<string, unknown> {
 function memoryJson(ctx: TurnContext, view: MarketView): Record<string, unknown> {
   const m = ctx.memory!;
   return {
-    recent_rejections: m.rejections.map((r) => ({ epoch: r.epoch, code: r.code, reason: r.reason, ...(r.counterparty ? { counterparty: r.counterparty } : {}), ...(r.give ? { gave: r.give } : {}), ...(r.get ? { asked: r.get } : {}) })),
+    recent_rejections: m.rejections.map((r) => ({
+      epoch: r.epoch,
+      code: r.code,
+      reason: r.reason,
+      ...(r.counterparty ? { counterparty: r.counterparty } : {}),
+      ...(r.give ? { gave: r.give } : {}),
+      ...(r.get ? { asked: r.get } : {}),
+    })),
     recent_deals: m.deals,
     recent_deficits: m.deficits,
     ...(m.extraction.length ? { recent_extraction: m.extraction } : {}),
@@ -187,7 +225,9 @@ const turnText = (ctx: TurnContext) => `Epoch ${ctx.view.epoch}${ctx.view.lastEp
 
 export const reflectJsonSchema = {
   type: 'object',
-  properties: { reflection: { type: 'string', description: 'two or three sentences: what worked, what failed, what you will do differently' } },
+  properties: {
+    reflection: { type: 'string', description: 'two or three sentences: what worked, what failed, what you will do differently' },
+  },
   required: ['reflection'],
   additionalProperties: false,
 } as const;
@@ -207,7 +247,12 @@ export function extractJsonSchema(ctx: TurnContext): Record<string, unknown> {
   const resources = [...(ctx.view.commons?.keys() ?? [])].sort();
   return {
     type: 'object',
-    properties: { ...Object.fromEntries(resources.map((r) => [r, { type: 'number', minimum: 0, description: `how much ${r} to take from the commons` }])), reasoning: { type: 'string' } },
+    properties: {
+      ...Object.fromEntries(
+        resources.map((r) => [r, { type: 'number', minimum: 0, description: `how much ${r} to take from the commons` }]),
+      ),
+      reasoning: { type: 'string' },
+    },
     required: [...resources, 'reasoning'],
     additionalProperties: false,
   };
@@ -236,7 +281,12 @@ export function proposePrompt(ctx: TurnContext): string {
   return `${turnText(ctx)}: your turn ${ctx.turn + 1} this epoch. Your view of the world:\n${JSON.stringify(viewJson(ctx))}\nDecide your move.`;
 }
 
-export function respondPrompt(ctx: TurnContext, history: readonly Offer[], transcript: readonly TranscriptEntry[], lastRound: boolean): string {
+export function respondPrompt(
+  ctx: TurnContext,
+  history: readonly Offer[],
+  transcript: readonly TranscriptEntry[],
+  lastRound: boolean,
+): string {
   const offer = history[history.length - 1]!;
   const terms = {
     from: offer.maker,
@@ -248,6 +298,8 @@ export function respondPrompt(ctx: TurnContext, history: readonly Offer[], trans
     JSON.stringify(viewJson(ctx)),
     `Terms on the table: ${JSON.stringify(terms)}`,
     `Negotiation so far: ${JSON.stringify(transcript)}`,
-    lastRound ? 'This is the last round: accept or reject; a counter now ends the talks.' : 'Accept, reject, or counter (give what you were asked for, get what you were offered).',
+    lastRound
+      ? 'This is the last round: accept or reject; a counter now ends the talks.'
+      : 'Accept, reject, or counter (give what you were asked for, get what you were offered).',
   ].join('\n');
 }

@@ -15,7 +15,10 @@ export function createStrategies(names: Iterable<StrategyName>, config: AgentCon
       if (!config.gemini) throw new StrategyUnavailableError('the gemini strategy needs GEMINI_API_KEY');
       strategies.set(name, createGeminiStrategy(config.gemini));
     } else {
-      if (!config.openai) throw new StrategyUnavailableError('the openai-compatible strategy needs OPENAI_MODEL (and OPENAI_BASE_URL, OPENAI_API_KEY as the endpoint needs)');
+      if (!config.openai)
+        throw new StrategyUnavailableError(
+          'the openai-compatible strategy needs OPENAI_MODEL (and OPENAI_BASE_URL, OPENAI_API_KEY as the endpoint needs)',
+        );
       strategies.set(name, createOpenAIStrategy(config.openai));
     }
   }

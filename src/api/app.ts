@@ -39,10 +39,15 @@ function toApiError(error: unknown, request: FastifyRequest): ApiError {
   if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_INVALID_JSON' || (error as Error).name === 'SyntaxError') {
     return new ApiError(malformed, 'body: the request body is not valid JSON', { field: 'body' });
   }
-  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError(malformed, 'body: the request body is empty; send a JSON object', { field: 'body' });
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return new ApiError(malformed, 'body: the request body is empty; send a JSON object', { field: 'body' });
   const mapped = FASTIFY_CODES[code];
   if (mapped === 'UNSUPPORTED_MEDIA_TYPE') {
-    return new ApiError(mapped, `content-type: send the body as application/json, not ${request.headers['content-type'] ?? 'without a content type'}`, { field: 'content-type' });
+    return new ApiError(
+      mapped,
+      `content-type: send the body as application/json, not ${request.headers['content-type'] ?? 'without a content type'}`,
+      { field: 'content-type' },
+    );
   }
   if (mapped) return new ApiError(mapped);
   if (isDatabaseUnavailable(error)) return new ApiError('DATABASE_UNAVAILABLE');
@@ -94,7 +99,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
     if (body === '') return done(null, undefined);
-    done(new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type: send the body as application/json, not text/plain', { field: 'content-type' }), undefined);
+    done(
+      new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type: send the body as application/json, not text/plain', { field: 'content-type' }),
+      undefined,
+    );
   });
 
   app.setErrorHandler(async (error, request, reply) => {

@@ -16,7 +16,12 @@ import { createRegistry } from '../observability/metrics.ts';
 import { writePathMetrics } from '../observability/write-path.ts';
 
 /** Wires the validator's parts together: the one place that knows every dependency. */
-export async function createValidatorApp(deps: { db: Db; readDb?: Db; config: Readonly<Config>; logger: Logger }): Promise<FastifyInstance> {
+export async function createValidatorApp(deps: {
+  db: Db;
+  readDb?: Db;
+  config: Readonly<Config>;
+  logger: Logger;
+}): Promise<FastifyInstance> {
   const { db, config, logger } = deps;
   // The database checks admin and system calls against the keys it knows; the bootstrap key is
   // one of them once an owning login has registered it (here, or at migrate for the app role).

@@ -28,7 +28,11 @@ export const command: Command = {
       cursor: { type: 'string' },
     });
     const base = (values.url ?? process.env.GRIDGOV_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
-    const key = values.key ?? process.env.GRIDGOV_API_KEY ?? process.env.GRIDGOV_ADMIN_KEY ?? readStoredAdminKey(values['data-dir'] ?? process.env.GRIDGOV_DATA_DIR ?? '.gridgov');
+    const key =
+      values.key ??
+      process.env.GRIDGOV_API_KEY ??
+      process.env.GRIDGOV_ADMIN_KEY ??
+      readStoredAdminKey(values['data-dir'] ?? process.env.GRIDGOV_DATA_DIR ?? '.gridgov');
     const need = (name: keyof typeof values) => {
       const value = values[name];
       if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
@@ -37,14 +41,22 @@ export const command: Command = {
     let request: { method: string; path: string; body?: unknown };
     switch (positionals[0]) {
       case 'balance':
-        request = { method: 'POST', path: '/admin/balance', body: { actor_id: need('actor'), resource: need('resource'), amount: need('amount') } };
+        request = {
+          method: 'POST',
+          path: '/admin/balance',
+          body: { actor_id: need('actor'), resource: need('resource'), amount: need('amount') },
+        };
         break;
       case 'reset-credit':
         request = { method: 'POST', path: '/admin/reset-credit', body: { actor_id: need('actor') } };
         break;
       case 'circuit-breaker':
         if (Boolean(values.on) === Boolean(values.off)) throw new UsageError('give exactly one of --on or --off');
-        request = { method: 'POST', path: '/admin/circuit-breaker', body: { enabled: Boolean(values.on), ...(values.reason ? { reason: values.reason } : {}) } };
+        request = {
+          method: 'POST',
+          path: '/admin/circuit-breaker',
+          body: { enabled: Boolean(values.on), ...(values.reason ? { reason: values.reason } : {}) },
+        };
         break;
       case 'audit': {
         const query = new URLSearchParams();

@@ -16,7 +16,9 @@ export const command: Command = {
       await migrate(database.db);
       if (values.list) {
         for (const c of await listCheckpoints(database.db, 50)) {
-          console.log(`${String(c.ledger_id).padStart(12)}  ${c.created_at}  ${c.made_by.padEnd(9)}  ${c.entries} entries  ${c.balances_digest}`);
+          console.log(
+            `${String(c.ledger_id).padStart(12)}  ${c.created_at}  ${c.made_by.padEnd(9)}  ${c.entries} entries  ${c.balances_digest}`,
+          );
         }
         return 0;
       }

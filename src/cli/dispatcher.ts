@@ -20,7 +20,11 @@ export const command: Command = {
     registerPoolMetrics(metrics, { primary: database.db });
     let server;
     try {
-      server = await startMetricsServer(metrics, { host: config.observability.metricsHost, port: config.observability.dispatcherMetricsPort, setting: 'GRIDGOV_DISPATCHER_METRICS_PORT' });
+      server = await startMetricsServer(metrics, {
+        host: config.observability.metricsHost,
+        port: config.observability.dispatcherMetricsPort,
+        setting: 'GRIDGOV_DISPATCHER_METRICS_PORT',
+      });
     } catch (error) {
       await database.close();
       throw error;
@@ -36,7 +40,9 @@ export const command: Command = {
       await server.close();
       await database.close();
     }, logger);
-    console.log(`dispatcher running (linear: ${config.linear ? 'on' : 'off'}, discord: ${config.discord ? 'on' : 'off'}); metrics on ${server.url}`);
+    console.log(
+      `dispatcher running (linear: ${config.linear ? 'on' : 'off'}, discord: ${config.discord ? 'on' : 'off'}); metrics on ${server.url}`,
+    );
     return new Promise<number>(() => undefined);
   },
 };

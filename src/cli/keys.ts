@@ -24,12 +24,15 @@ export const command: Command = {
       await migrate(database.db);
       if (action === 'create') {
         const { key, info } = await createApiKey(database.db, values.name!, values.role!, values.actor);
-        console.log(`created ${info.role} key "${info.name}"${values.actor ? ` for actor "${values.actor}"` : ''}; store it now, it is not shown again:`);
+        console.log(
+          `created ${info.role} key "${info.name}"${values.actor ? ` for actor "${values.actor}"` : ''}; store it now, it is not shown again:`,
+        );
         console.log(key);
       } else if (action === 'list') {
         const keys = await listApiKeys(database.db);
         if (keys.length === 0) console.log('no API keys (the bootstrap key GRIDGOV_ADMIN_KEY is not stored)');
-        for (const k of keys) console.log(`${k.name.padEnd(24)} ${k.role.padEnd(9)} created ${k.created_at}${k.revoked_at ? `  revoked ${k.revoked_at}` : ''}`);
+        for (const k of keys)
+          console.log(`${k.name.padEnd(24)} ${k.role.padEnd(9)} created ${k.created_at}${k.revoked_at ? `  revoked ${k.revoked_at}` : ''}`);
       } else {
         await revokeApiKey(database.db, values.name!);
         console.log(`revoked key "${values.name}"`);

@@ -10,8 +10,11 @@ const MAX_PRINTED = 200;
 function printReport(report: RehydrateReport, out: (line: string) => void): void {
   const verb = report.dryRun ? 'would correct' : 'corrected';
   out(`base: ${report.fromCheckpoint === null ? 'genesis' : `checkpoint at ledger id ${report.fromCheckpoint}`}`);
-  out(`replayed ${report.bulkEntries} entries up to the settled id ${report.settledThrough}, then ${report.catchUpEntries} written meanwhile`);
-  for (const s of report.supply) out(`supply ${s.resource}: ${s.circulating} in circulation, total with world ${s.total} ${s.ok ? 'ok' : 'FAILED'}`);
+  out(
+    `replayed ${report.bulkEntries} entries up to the settled id ${report.settledThrough}, then ${report.catchUpEntries} written meanwhile`,
+  );
+  for (const s of report.supply)
+    out(`supply ${s.resource}: ${s.circulating} in circulation, total with world ${s.total} ${s.ok ? 'ok' : 'FAILED'}`);
   if (report.corrections.length === 0) out('balances already equal the ledger: nothing to correct');
   else {
     out(`${verb} ${report.corrections.length} balance row(s):`);
@@ -22,8 +25,12 @@ function printReport(report: RehydrateReport, out: (line: string) => void): void
   }
   if (report.checkpoint !== null) out(`checkpoint recorded at ledger id ${report.checkpoint}`);
   for (const failure of report.failures) out(`FAILED: ${failure}`);
-  out(`${report.ok ? (report.dryRun ? 'dry run: nothing changed' : 'done') : 'verification failed: nothing changed'} in ${report.durationMs} ms` +
-    (report.dryRun || !report.ok ? '' : ` (balances locked for ${report.lockedMs} ms after waiting ${report.lockWaitMs} ms for in-flight trades)`));
+  out(
+    `${report.ok ? (report.dryRun ? 'dry run: nothing changed' : 'done') : 'verification failed: nothing changed'} in ${report.durationMs} ms` +
+      (report.dryRun || !report.ok
+        ? ''
+        : ` (balances locked for ${report.lockedMs} ms after waiting ${report.lockWaitMs} ms for in-flight trades)`),
+  );
 }
 
 export const command: Command = {
@@ -37,9 +44,11 @@ export const command: Command = {
       'chunk-ids': { type: 'string' },
     });
     const fromId = values['from-id'] === undefined ? undefined : Number(values['from-id']);
-    if (fromId !== undefined && (!Number.isInteger(fromId) || fromId < 0)) throw new UsageError('--from-id must be a ledger id (a non-negative integer)');
+    if (fromId !== undefined && (!Number.isInteger(fromId) || fromId < 0))
+      throw new UsageError('--from-id must be a ledger id (a non-negative integer)');
     const chunkIds = values['chunk-ids'] === undefined ? undefined : Number(values['chunk-ids']);
-    if (chunkIds !== undefined && (!Number.isInteger(chunkIds) || chunkIds < 1)) throw new UsageError('--chunk-ids must be a positive integer');
+    if (chunkIds !== undefined && (!Number.isInteger(chunkIds) || chunkIds < 1))
+      throw new UsageError('--chunk-ids must be a positive integer');
     const config = loadConfig(process.env, values);
     const database = await openDatabase(config, createLogger(config, 'rehydrate'), 3);
     try {
@@ -56,7 +65,9 @@ export const command: Command = {
           if (!finished && p.elapsedMs - lastPrint < 500) return;
           lastPrint = p.elapsedMs;
           const pct = p.totalIds === 0 ? 100 : Math.floor((100 * p.doneIds) / p.totalIds);
-          process.stderr.write(`rehydrate: ${p.doneIds}/${p.totalIds} ledger ids (${pct}%), ${p.entries} entries, ${(p.elapsedMs / 1000).toFixed(1)} s\n`);
+          process.stderr.write(
+            `rehydrate: ${p.doneIds}/${p.totalIds} ledger ids (${pct}%), ${p.entries} entries, ${(p.elapsedMs / 1000).toFixed(1)} s\n`,
+          );
         },
       });
       if (values.json) console.log(JSON.stringify(report, null, 2));

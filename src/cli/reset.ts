@@ -22,12 +22,16 @@ export const command: Command = {
     const { values } = parseFlags(args, { yes: { type: 'boolean', short: 'y' } });
     const config = loadConfig(process.env, values);
     if (config.databaseUrl) {
-      throw new ConfigError('DATABASE_URL is set: gridgov reset only deletes the embedded database; drop and recreate your own database instead');
+      throw new ConfigError(
+        'DATABASE_URL is set: gridgov reset only deletes the embedded database; drop and recreate your own database instead',
+      );
     }
     const where = embeddedLocations(config.dataDir);
     const owner = runningOwner(where.dataDir);
     if (owner) {
-      console.error(`gridgov reset: process ${owner} is running the embedded database in ${where.cluster}; stop it (Ctrl+C in its terminal) first`);
+      console.error(
+        `gridgov reset: process ${owner} is running the embedded database in ${where.cluster}; stop it (Ctrl+C in its terminal) first`,
+      );
       return 1;
     }
     const targets = [...new Set([where.dataDir, where.cluster, where.moved])].filter((path) => existsSync(path));
@@ -37,7 +41,9 @@ export const command: Command = {
     }
     if (!values.yes) {
       if (!process.stdin.isTTY) throw new UsageError('this deletes every trade; pass --yes to confirm');
-      const answer = await confirmed(`This deletes the ledger, the keys and every other record in:\n${targets.map((t) => `  ${t}`).join('\n')}\nContinue? [y/N] `);
+      const answer = await confirmed(
+        `This deletes the ledger, the keys and every other record in:\n${targets.map((t) => `  ${t}`).join('\n')}\nContinue? [y/N] `,
+      );
       if (!answer) {
         console.log('nothing deleted');
         return 1;

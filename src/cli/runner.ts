@@ -47,17 +47,20 @@ export const command: Command = {
       'max-cost': { type: 'string' },
       'merge-scenario': { type: 'boolean' },
     });
-    if (!values.validator || !/^https?:\/\//.test(values.validator)) throw new UsageError('--validator URL is required (http:// or https://)');
+    if (!values.validator || !/^https?:\/\//.test(values.validator))
+      throw new UsageError('--validator URL is required (http:// or https://)');
     if (!values.scenario) throw new UsageError('--scenario FILE is required');
     const strategy = values.strategy as StrategyName | undefined;
-    if (strategy !== undefined && !STRATEGIES.includes(strategy)) throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}`);
+    if (strategy !== undefined && !STRATEGIES.includes(strategy))
+      throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}`);
     if (values['run-id'] !== undefined && !isUuid(values['run-id'])) throw new UsageError('--run-id must be a UUID');
     const epochs = positiveInteger('epochs', values.epochs);
     const intervalMs = positiveInteger('interval', values.interval, 0) ?? 0;
     const concurrency = positiveInteger('concurrency', values.concurrency) ?? 4;
     const batchSize = positiveInteger('batch-size', values['batch-size']) ?? 250;
     const maxCost = values['max-cost'] === undefined ? undefined : Number(values['max-cost']);
-    if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost > 0)) throw new UsageError('--max-cost must be a positive number of dollars');
+    if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost > 0))
+      throw new UsageError('--max-cost must be a positive number of dollars');
 
     const config = loadConfig(process.env, values);
     const scenario = await readScenarioFile(resolve(values.scenario));
@@ -74,7 +77,11 @@ export const command: Command = {
     const logger = createLogger(config, 'runner');
     const registry = createRegistry();
     const metrics = runnerMetrics(registry, config.observability.modelPriceUsdPerMTokens);
-    const server = await startMetricsServer(registry, { host: config.observability.metricsHost, port: config.observability.runnerMetricsPort, setting: 'GRIDGOV_RUNNER_METRICS_PORT' });
+    const server = await startMetricsServer(registry, {
+      host: config.observability.metricsHost,
+      port: config.observability.runnerMetricsPort,
+      setting: 'GRIDGOV_RUNNER_METRICS_PORT',
+    });
     console.log(`runner metrics on ${server.url}`);
 
     const stop = new AbortController();
@@ -109,7 +116,8 @@ export const command: Command = {
       ended = stop.signal.aborted || epochs === undefined ? 'stopped' : 'finished';
       const how = result.stopped === 'budget' ? `stopped at its budget of $${maxCost}` : ended;
       console.log(`run ${result.runId}: ${how} after epoch ${result.lastEpoch}`);
-      if (!stop.signal.aborted) for (const line of summaryLines(await client.expectOk<RunSummary>('GET', `/runs/${result.runId}/summary`))) console.log(line);
+      if (!stop.signal.aborted)
+        for (const line of summaryLines(await client.expectOk<RunSummary>('GET', `/runs/${result.runId}/summary`))) console.log(line);
       return 0;
     } catch (error) {
       if (stop.signal.aborted) {
@@ -117,7 +125,10 @@ export const command: Command = {
         console.log('runner stopped');
         return 0;
       }
-      if (error instanceof ValidatorRefusedError && (error.body as { error_code?: string } | undefined)?.error_code === 'SCENARIO_MISMATCH') {
+      if (
+        error instanceof ValidatorRefusedError &&
+        (error.body as { error_code?: string } | undefined)?.error_code === 'SCENARIO_MISMATCH'
+      ) {
         throw new UsageError(`${(error.body as { message: string }).message.replace('merge: true, ', '')}`);
       }
       throw error;

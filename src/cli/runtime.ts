@@ -74,9 +74,7 @@ async function provisionAppLogin(ownerUrl: string, dataDir: string): Promise<str
 /** A pool's bounds (src/config.ts, `database`): services get them all, operations their own. */
 export function poolOptions(config: Pick<Config, 'database'>, purpose: 'service' | 'operations'): DbOptions {
   const bounds = config.database;
-  return purpose === 'service'
-    ? bounds
-    : { ...bounds, statementTimeoutMs: bounds.operationsStatementTimeoutMs, lockTimeoutMs: 0 };
+  return purpose === 'service' ? bounds : { ...bounds, statementTimeoutMs: bounds.operationsStatementTimeoutMs, lockTimeoutMs: 0 };
 }
 
 /** A failure to reach a configured server says which setting named it, and where it points. */
@@ -87,7 +85,9 @@ async function naming<T>(setting: string, url: string, work: () => Promise<T>): 
     const code = (error as { code?: string }).code;
     if (code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|28P01|28000|3D000)$/.test(code)) {
       const where = new URL(url);
-      throw new Error(`cannot connect to ${setting} (${where.host}${where.pathname}): ${(error as Error).message || code}`, { cause: error });
+      throw new Error(`cannot connect to ${setting} (${where.host}${where.pathname}): ${(error as Error).message || code}`, {
+        cause: error,
+      });
     }
     throw error;
   }
@@ -95,10 +95,14 @@ async function naming<T>(setting: string, url: string, work: () => Promise<T>): 
 
 /** Migrates as the owner, and registers the bootstrap key, which only an owning login may. */
 async function migrateAs(url: string, config: Readonly<Config>): Promise<void> {
-  await withPool(url, async (owner) => {
-    await migrate(owner);
-    if (config.adminKey) await registerBootstrapKey(owner, config.adminKey);
-  }, poolOptions(config, 'operations'));
+  await withPool(
+    url,
+    async (owner) => {
+      await migrate(owner);
+      if (config.adminKey) await registerBootstrapKey(owner, config.adminKey);
+    },
+    poolOptions(config, 'operations'),
+  );
 }
 
 /**

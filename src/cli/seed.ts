@@ -18,7 +18,9 @@ export const command: Command = {
     try {
       await migrate(database.db);
       const result = await seedScenario(database.db, scenario, config.validatorVersion);
-      console.log(`seeded scenario "${scenario.name}": ${result.actorsAdded} actor(s) and ${result.entriesAdded} genesis entr${result.entriesAdded === 1 ? 'y' : 'ies'} added`);
+      console.log(
+        `seeded scenario "${scenario.name}": ${result.actorsAdded} actor(s) and ${result.entriesAdded} genesis entr${result.entriesAdded === 1 ? 'y' : 'ies'} added`,
+      );
       return 0;
     } finally {
       await database.close();

@@ -31,7 +31,8 @@ export const command: Command = {
       'read-auth': { type: 'string' },
     });
     const strategyFlag = values.strategy as StrategyName | undefined;
-    if (strategyFlag !== undefined && !Object.values(StrategyName).includes(strategyFlag)) throw new UsageError(`--strategy must be one of ${Object.values(StrategyName).join(', ')}`);
+    if (strategyFlag !== undefined && !Object.values(StrategyName).includes(strategyFlag))
+      throw new UsageError(`--strategy must be one of ${Object.values(StrategyName).join(', ')}`);
     // Without GRIDGOV_ADMIN_KEY the first start makes one and keeps it in the data dir, so the
     // dashboard's Admin page, the CLI and the in-process runner (system role) have a key at once.
     const preliminary = loadConfig(process.env, values);
@@ -67,7 +68,9 @@ export const command: Command = {
       } catch (error) {
         await app.close();
         if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-          throw new ConfigError(`the dashboard's port ${config.host}:${dashboardPort} is in use; choose another with --dashboard-port or GRIDGOV_DASHBOARD_PORT`);
+          throw new ConfigError(
+            `the dashboard's port ${config.host}:${dashboardPort} is in use; choose another with --dashboard-port or GRIDGOV_DASHBOARD_PORT`,
+          );
         }
         throw error;
       }

@@ -7,9 +7,14 @@ import { createLogger, onShutdown, openDatabase } from './runtime.ts';
 
 export const command: Command = {
   summary: 'Serve the validator API (the only ledger writer); replicas may share one database',
-  usage: 'gridgov validator [--port N] [--host H] [--database-url URL] [--data-dir DIR] [--no-migrate] [--execute-auth required|open] [--read-auth required|open]',
+  usage:
+    'gridgov validator [--port N] [--host H] [--database-url URL] [--data-dir DIR] [--no-migrate] [--execute-auth required|open] [--read-auth required|open]',
   async run(args) {
-    const { values } = parseFlags(args, { 'no-migrate': { type: 'boolean' }, 'execute-auth': { type: 'string' }, 'read-auth': { type: 'string' } });
+    const { values } = parseFlags(args, {
+      'no-migrate': { type: 'boolean' },
+      'execute-auth': { type: 'string' },
+      'read-auth': { type: 'string' },
+    });
     const config = loadConfig(process.env, values);
     await setupTracing({ serviceName: 'gridgov-validator', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'validator');

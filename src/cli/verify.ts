@@ -18,7 +18,7 @@ export const command: Command = {
       await migrate(database.db);
       if (!values['no-seal']) {
         const through = await settledHorizon(database.db);
-        for (let more = true; more; ) {
+        for (let more = true; more;) {
           const sealed = await database.db.transaction((tx) =>
             sealThrough(tx, through, { blockSize: config.guard.sealBlockSize, maxRows: config.guard.sealMaxRows }),
           );
@@ -35,7 +35,9 @@ export const command: Command = {
       });
       if (values.json) console.log(JSON.stringify(report, null, 2));
       else {
-        console.log(`verified ${report.blocks} block(s), ${report.rows} ledger row(s), sealed through id ${report.sealedThrough} in ${report.durationMs} ms`);
+        console.log(
+          `verified ${report.blocks} block(s), ${report.rows} ledger row(s), sealed through id ${report.sealedThrough} in ${report.durationMs} ms`,
+        );
         if (report.headHash) console.log(`chain head ${report.headHash}`);
         if (report.unsealed > 0) console.log(`${report.unsealed} newer entr${report.unsealed === 1 ? 'y is' : 'ies are'} not sealed yet`);
         if (report.break) console.log(`BROKEN at block ${report.break.block_no}: ${report.break.message}`);

@@ -14,7 +14,8 @@ export const command: Command = {
     const at = byId ? Number(values.at) : undefined;
     const atTime = values.at !== undefined && !byId ? values.at : undefined;
     if (at !== undefined && !Number.isSafeInteger(at)) throw new UsageError('--at must be a ledger id or a timestamp');
-    if (atTime !== undefined && Number.isNaN(Date.parse(atTime))) throw new UsageError('--at must be a ledger id or an ISO 8601 timestamp such as 2025-02-28T12:00:00Z');
+    if (atTime !== undefined && Number.isNaN(Date.parse(atTime)))
+      throw new UsageError('--at must be a ledger id or an ISO 8601 timestamp such as 2025-02-28T12:00:00Z');
     const config = loadConfig(process.env, values);
     const database = await openDatabase(config, createLogger(config, 'world-state'), 2);
     try {

@@ -69,7 +69,15 @@ export function createProxy(options: { validatorUrl: string; timeoutMs?: number 
     if (req.body) headers['content-length'] = String(req.body.length);
     return new Promise((resolve, reject) => {
       const outgoing = send(
-        { protocol: base.protocol, hostname: base.hostname, port: base.port, path: `${prefix}${req.path}`, method: req.method, headers, agent },
+        {
+          protocol: base.protocol,
+          hostname: base.hostname,
+          port: base.port,
+          path: `${prefix}${req.path}`,
+          method: req.method,
+          headers,
+          agent,
+        },
         resolve,
       );
       outgoing.on('error', reject);

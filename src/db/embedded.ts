@@ -1,6 +1,18 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { tmpdir, userInfo } from 'node:os';
@@ -243,7 +255,9 @@ async function attachToRunning(dataDir: string): Promise<EmbeddedPostgres | unde
     connection = readConnection(join(dataDir, CONNECTION_FILE));
   }
   if (!connection || connection.pid !== owner || !isAlive(connection.postmaster)) {
-    throw new Error(`the embedded database in ${dataDir} belongs to process ${owner}, which published no connection; stop it, or set GRIDGOV_DATA_DIR to another folder`);
+    throw new Error(
+      `the embedded database in ${dataDir} belongs to process ${owner}, which published no connection; stop it, or set GRIDGOV_DATA_DIR to another folder`,
+    );
   }
   const password = readFileSync(join(dataDir, 'password'), 'utf8').trim();
   const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${connection.port}/postgres`;
@@ -253,7 +267,15 @@ async function attachToRunning(dataDir: string): Promise<EmbeddedPostgres | unde
   } finally {
     await client.end().catch(() => undefined);
   }
-  return { url, port: connection.port, pid: connection.postmaster, dataDir, cluster: connection.cluster, attached: true, stop: async () => undefined };
+  return {
+    url,
+    port: connection.port,
+    pid: connection.postmaster,
+    dataDir,
+    cluster: connection.cluster,
+    attached: true,
+    stop: async () => undefined,
+  };
 }
 
 /** Every place the embedded cluster of a data dir may occupy, for a reset. */

@@ -21,7 +21,10 @@ export interface Migration {
  * schema is always a new migration.
  */
 export class MigrationIntegrityError extends Error {
-  constructor(readonly migration: string, message: string) {
+  constructor(
+    readonly migration: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'MigrationIntegrityError';
   }
@@ -126,7 +129,11 @@ export async function migrate(db: Db, options: { dir?: string } = {}): Promise<s
       if (ids.has(migration.id)) continue;
       await tx.query('SAVEPOINT migration');
       await tx.query(migration.sql);
-      await tx.query('INSERT INTO schema_migrations (id, name, checksum) VALUES ($1, $2, $3)', [migration.id, migration.name, migration.checksum]);
+      await tx.query('INSERT INTO schema_migrations (id, name, checksum) VALUES ($1, $2, $3)', [
+        migration.id,
+        migration.name,
+        migration.checksum,
+      ]);
       await tx.query('RELEASE SAVEPOINT migration');
       done.push(migration.name);
     }

@@ -87,8 +87,26 @@ export function grantExtraction(
       if (granted <= 0n) continue;
       const proposalId = deriveId('extraction', runId, epoch, r.actorId, s.resource);
       const metadata = { run_id: runId, epoch, actor: r.actor, requested: microToNumber(r.amount) };
-      entries.push({ proposalId, leg: 0, kind: 'extraction', from: commonsId, to: WORLD_ACTOR_ID, resource: s.resource, amount: granted, metadata });
-      entries.push({ proposalId, leg: 1, kind: 'extraction', from: WORLD_ACTOR_ID, to: r.actorId, resource: s.resource, amount: granted, metadata });
+      entries.push({
+        proposalId,
+        leg: 0,
+        kind: 'extraction',
+        from: commonsId,
+        to: WORLD_ACTOR_ID,
+        resource: s.resource,
+        amount: granted,
+        metadata,
+      });
+      entries.push({
+        proposalId,
+        leg: 1,
+        kind: 'extraction',
+        from: WORLD_ACTOR_ID,
+        to: r.actorId,
+        resource: s.resource,
+        amount: granted,
+        metadata,
+      });
     }
   }
   return { entries, grants };

@@ -63,9 +63,18 @@ export interface CarriedState {
 
 export function economyProfiles(scenario: Scenario, idFor: (name: string) => string): EconomyProfile[] {
   const toMap = (amounts: Record<string, number | string> | undefined) =>
-    new Map(Object.entries(amounts ?? {}).map(([resource, amount]) => [resource, toMicro(amount)] as const).filter(([, amount]) => amount > 0n));
+    new Map(
+      Object.entries(amounts ?? {})
+        .map(([resource, amount]) => [resource, toMicro(amount)] as const)
+        .filter(([, amount]) => amount > 0n),
+    );
   return scenario.actors
-    .map((actor) => ({ actorId: idFor(actor.name), actorName: actor.name, production: toMap(actor.production), consumption: toMap(actor.consumption) }))
+    .map((actor) => ({
+      actorId: idFor(actor.name),
+      actorName: actor.name,
+      production: toMap(actor.production),
+      consumption: toMap(actor.consumption),
+    }))
     .sort((a, b) => (a.actorName < b.actorName ? -1 : a.actorName > b.actorName ? 1 : 0));
 }
 
@@ -98,11 +107,29 @@ export function settleEconomy(input: SettleInput): { entries: SettlementEntry[];
   const entries: SettlementEntry[] = [];
   const after = new Map<string, Micro>();
   const held = (actor: string, resource: string) => after.get(balanceKey(actor, resource)) ?? input.balance(actor, resource);
-  const move = (kind: SettlementKind, from: string, to: string, resource: string, amount: Micro, key: string, metadata: Record<string, unknown> = {}, leg = 0) => {
+  const move = (
+    kind: SettlementKind,
+    from: string,
+    to: string,
+    resource: string,
+    amount: Micro,
+    key: string,
+    metadata: Record<string, unknown> = {},
+    leg = 0,
+  ) => {
     if (amount <= 0n) return;
     if (from !== WORLD_ACTOR_ID) after.set(balanceKey(from, resource), held(from, resource) - amount);
     if (to !== WORLD_ACTOR_ID) after.set(balanceKey(to, resource), held(to, resource) + amount);
-    entries.push({ proposalId: deriveId('settlement', runId, epoch, key, resource, kind), leg, kind, from, to, resource, amount, metadata: { run_id: runId, epoch, ...metadata } });
+    entries.push({
+      proposalId: deriveId('settlement', runId, epoch, key, resource, kind),
+      leg,
+      kind,
+      from,
+      to,
+      resource,
+      amount,
+      metadata: { run_id: runId, epoch, ...metadata },
+    });
   };
   const totals = new Map<string, Map<string, Micro>>();
   const add = (what: string, resource: string, amount: Micro) => {
@@ -158,8 +185,23 @@ export function settleEconomy(input: SettleInput): { entries: SettlementEntry[];
       add('need', resource, need);
       add('consumed', resource, taken);
       add('unmet', resource, unmet);
-      if (unmet > 0n) deficits.push({ actor: profile.actorName, resource, need: microToNumber(need), taken: microToNumber(taken), unmet: microToNumber(unmet) });
-      move('consumption', profile.actorId, WORLD_ACTOR_ID, resource, taken, profile.actorId, unmet > 0n ? { need: microToNumber(need), unmet: microToNumber(unmet) } : {});
+      if (unmet > 0n)
+        deficits.push({
+          actor: profile.actorName,
+          resource,
+          need: microToNumber(need),
+          taken: microToNumber(taken),
+          unmet: microToNumber(unmet),
+        });
+      move(
+        'consumption',
+        profile.actorId,
+        WORLD_ACTOR_ID,
+        resource,
+        taken,
+        profile.actorId,
+        unmet > 0n ? { need: microToNumber(need), unmet: microToNumber(unmet) } : {},
+      );
     }
   }
 
@@ -176,18 +218,25 @@ export function settleEconomy(input: SettleInput): { entries: SettlementEntry[];
     failures.push({ actor: gone.actorName, heirs: heirs.map((h) => h.actorName) });
     for (const resource of scenario.resources.map((r) => r.name).sort()) {
       const amount = positive(held(gone.actorId, resource));
-      move('failure', gone.actorId, WORLD_ACTOR_ID, resource, amount, gone.actorId, { actor: gone.actorName, heirs: heirs.map((h) => h.actorName) });
+      move('failure', gone.actorId, WORLD_ACTOR_ID, resource, amount, gone.actorId, {
+        actor: gone.actorName,
+        heirs: heirs.map((h) => h.actorName),
+      });
       if (amount === 0n || heirs.length === 0) continue;
       // Equal shares; the remainder of the division goes to the first heir by name.
       const share = amount / BigInt(heirs.length);
       heirs.forEach((heir, i) => {
         const part = i === 0 ? amount - share * BigInt(heirs.length - 1) : share;
-        move('inheritance', WORLD_ACTOR_ID, heir.actorId, resource, part, `${gone.actorId}>${heir.actorId}`, { from_actor: gone.actorName, heir: heir.actorName });
+        move('inheritance', WORLD_ACTOR_ID, heir.actorId, resource, part, `${gone.actorId}>${heir.actorId}`, {
+          from_actor: gone.actorName,
+          heir: heir.actorName,
+        });
       });
     }
   }
 
-  const numbers = (what: string) => Object.fromEntries([...(totals.get(what) ?? new Map<string, Micro>())].sort(byKey).map(([k, v]) => [k, microToNumber(v)]));
+  const numbers = (what: string) =>
+    Object.fromEntries([...(totals.get(what) ?? new Map<string, Micro>())].sort(byKey).map(([k, v]) => [k, microToNumber(v)]));
   return {
     entries,
     summary: {

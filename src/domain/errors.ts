@@ -40,14 +40,17 @@ export const errorDescriptions: Record<ErrorCode, string> = {
   INVALID_RESOURCE: 'A resource named in the proposal does not exist.',
   SAME_ACTOR: 'A leg moves a resource from an actor to itself.',
   CONSTRAINT_VIOLATION: 'A leg exceeds max_transfer or would leave the sender below min_balance.',
-  FORBIDDEN_ACTOR: "The caller may not move these funds: only the system role moves the world's, an agent key only its own actor's, and debiting several actors needs system or operator and above.",
+  FORBIDDEN_ACTOR:
+    "The caller may not move these funds: only the system role moves the world's, an agent key only its own actor's, and debiting several actors needs system or operator and above.",
   MALFORMED_PROPOSAL: 'The body is not a valid proposal; the message names the field.',
   IDEMPOTENCY_CONFLICT: 'The proposal_id was already used with a different payload.',
   RUN_CONFLICT: 'The run_id is already registered with another scenario, seed or strategy.',
-  SCENARIO_MISMATCH: 'The world was seeded from another scenario; a run of this one would add its actors and change its limits unless asked to (merge).',
+  SCENARIO_MISMATCH:
+    'The world was seeded from another scenario; a run of this one would add its actors and change its limits unless asked to (merge).',
   EPOCH_OUT_OF_ORDER: "The epoch step does not follow the run's progress (settle, plan, stats; one epoch after another).",
   CIRCUIT_BREAKER_OPEN: 'Trading is halted by an operator; retry after it resumes.',
-  DATABASE_UNAVAILABLE: 'The database could not be reached; nothing was recorded unless the connection broke during the commit, so retry with the same proposal_id to learn the outcome.',
+  DATABASE_UNAVAILABLE:
+    'The database could not be reached; nothing was recorded unless the connection broke during the commit, so retry with the same proposal_id to learn the outcome.',
   COMMIT_FAILED: 'The transaction could not be committed; nothing was recorded; retry with the same proposal_id.',
   BAD_REQUEST: 'A query parameter or body is invalid; the message says which.',
   UNAUTHORIZED: 'No valid API key was given.',

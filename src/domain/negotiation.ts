@@ -53,7 +53,11 @@ export function moveProblem(move: Move, ctx: RulesContext): string | undefined {
   if (move.to === ctx.self) return 'an agent cannot trade with itself';
   if (!ctx.actors.has(move.to)) return `unknown counterparty ${move.to}`;
   if (move.action === 'transfer') return quantityProblem({ resource: move.resource, amount: move.amount }, ctx);
-  return quantityProblem(move.give, ctx) ?? quantityProblem(move.get, ctx) ?? (move.give.resource === move.get.resource ? 'a swap needs two different resources' : undefined);
+  return (
+    quantityProblem(move.give, ctx) ??
+    quantityProblem(move.get, ctx) ??
+    (move.give.resource === move.get.resource ? 'a swap needs two different resources' : undefined)
+  );
 }
 
 /** Why a counter does not fit the offer it answers: same two resources, sides swapped. */

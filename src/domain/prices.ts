@@ -13,7 +13,12 @@ export interface Deal {
 
 const BAND = 4;
 
-export function movePrices(prices: Readonly<Record<string, number>>, initial: Readonly<Record<string, number>>, deals: readonly Deal[], weight: number): Record<string, number> {
+export function movePrices(
+  prices: Readonly<Record<string, number>>,
+  initial: Readonly<Record<string, number>>,
+  deals: readonly Deal[],
+  weight: number,
+): Record<string, number> {
   const pushes = new Map<string, number[]>();
   const push = (resource: string, by: number) => pushes.set(resource, [...(pushes.get(resource) ?? []), by]);
   for (const deal of deals) {

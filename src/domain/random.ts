@@ -16,7 +16,10 @@ export interface Random {
  * agent observed: the same scenario and seed replay identically.
  */
 export function seededRandom(...parts: Array<string | number>): Random {
-  let state = createHash('sha256').update(JSON.stringify(parts.map(String))).digest().readUInt32BE(0);
+  let state = createHash('sha256')
+    .update(JSON.stringify(parts.map(String)))
+    .digest()
+    .readUInt32BE(0);
   const next = () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;

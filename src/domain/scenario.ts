@@ -19,7 +19,11 @@ const perResource = z.record(resourceName, amount);
 const limits = z.strictObject({ max_transfer: positive.nullable().optional(), min_balance: amount.optional() });
 
 const actorSchema = z.strictObject({
-  name: z.string().min(1).max(200).refine((n) => n !== 'world', { message: '"world" is the system actor' }),
+  name: z
+    .string()
+    .min(1)
+    .max(200)
+    .refine((n) => n !== 'world', { message: '"world" is the system actor' }),
   kind: z.enum(['node', 'agent']).default('node'),
   balances: perResource.default({}),
   production: perResource.optional(),
@@ -126,12 +130,15 @@ export function parseScenario(document: unknown): ParseScenarioResult {
     }
   }
   const heir = scenario.economy.holdings_on_failure;
-  if (typeof heir === 'object' && !names.has(heir.heir)) return { ok: false, message: `economy.holdings_on_failure.heir: unknown actor ${heir.heir}` };
+  if (typeof heir === 'object' && !names.has(heir.heir))
+    return { ok: false, message: `economy.holdings_on_failure.heir: unknown actor ${heir.heir}` };
   if (scenario.commons) {
-    if (names.has(scenario.commons.name) || scenario.commons.name === 'world') return { ok: false, message: `commons.name: ${scenario.commons.name} is already an actor` };
+    if (names.has(scenario.commons.name) || scenario.commons.name === 'world')
+      return { ok: false, message: `commons.name: ${scenario.commons.name} is already an actor` };
     for (const [resource, stock] of Object.entries(scenario.commons.resources)) {
       if (!resources.has(resource)) return { ok: false, message: `commons.resources: unknown resource ${resource}` };
-      if (toMicro(stock.stock) > toMicro(stock.capacity)) return { ok: false, message: `commons.resources.${resource}.stock: above its capacity` };
+      if (toMicro(stock.stock) > toMicro(stock.capacity))
+        return { ok: false, message: `commons.resources.${resource}.stock: above its capacity` };
     }
   }
   return { ok: true, scenario };

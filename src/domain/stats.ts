@@ -52,7 +52,14 @@ export function addUsage(into: TokenUsage, more: TokenUsage): TokenUsage {
 
 export interface EpochStats {
   epoch: number;
-  proposals: { sent: number; applied: number; rejected: number; conflicts: number; malformed: number; rejected_by_code: Record<string, number> };
+  proposals: {
+    sent: number;
+    applied: number;
+    rejected: number;
+    conflicts: number;
+    malformed: number;
+    rejected_by_code: Record<string, number>;
+  };
   moves: { pass: number; transfer: number; offer: number; invalid: number };
   negotiation: { sessions: number; agreed: number; success_rate: number };
   supply: Record<string, number>;
@@ -130,7 +137,11 @@ export function epochStats(input: EpochStatsInput): EpochStats {
     epoch: input.epoch,
     proposals,
     moves,
-    negotiation: { sessions: moves.offer, agreed, success_rate: moves.offer === 0 ? 0 : Math.round((agreed / moves.offer) * 10_000) / 10_000 },
+    negotiation: {
+      sessions: moves.offer,
+      agreed,
+      success_rate: moves.offer === 0 ? 0 : Math.round((agreed / moves.offer) * 10_000) / 10_000,
+    },
     supply: input.supply,
     gini: Object.fromEntries(Object.entries(input.holdings).map(([resource, values]) => [resource, gini(values)])),
     deficit: { actors: names.length, names, unmet: input.settlement.unmet },
@@ -149,9 +160,15 @@ export function epochStats(input: EpochStatsInput): EpochStats {
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 const ratio = (a: number, b: number) => (b === 0 ? 1 : Math.round((a / b) * 10_000) / 10_000);
-const survivalOf = (failed: string[], total: number) => ({ alive: total - failed.length, total, rate: ratio(total - failed.length, total), failed });
+const survivalOf = (failed: string[], total: number) => ({
+  alive: total - failed.length,
+  total,
+  rate: ratio(total - failed.length, total),
+  failed,
+});
 /** 1 - Gini of payoffs given as numbers (6 decimals at most), computed exactly. */
-export const equalityOf = (payoff: Record<string, number>) => Math.round((1 - gini(Object.values(payoff).map((v) => BigInt(Math.round(Math.max(0, v) * 1_000_000))))) * 10_000) / 10_000;
+export const equalityOf = (payoff: Record<string, number>) =>
+  Math.round((1 - gini(Object.values(payoff).map((v) => BigInt(Math.round(Math.max(0, v) * 1_000_000))))) * 10_000) / 10_000;
 
 /** The figures of a whole run, from its epochs' stats in order. */
 export interface RunSummary {
@@ -207,7 +224,10 @@ export function runSummary(stats: ReadonlyArray<EpochStats>): RunSummary {
   const end = last?.commons ? collapsedAt : firstFailure;
   return {
     epochs: stats.length,
-    survival: { ...(last?.survival ?? { rate: 1, alive: 0, total: 0, failed: [] }), time: end === null ? stats.length : end - (stats[0]?.epoch ?? 1) },
+    survival: {
+      ...(last?.survival ?? { rate: 1, alive: 0, total: 0, failed: [] }),
+      time: end === null ? stats.length : end - (stats[0]?.epoch ?? 1),
+    },
     efficiency: ratio(met, need),
     equality: last?.equality ?? 1,
     payoff: last?.payoff ?? {},

@@ -25,27 +25,33 @@ export interface ValidationContext {
   grant: Grant;
 }
 
-export type Validation =
-  | { ok: true; deltas: Map<string, Micro> }
-  | { ok: false; code: BusinessErrorCode; message: string; leg: number };
+export type Validation = { ok: true; deltas: Map<string, Micro> } | { ok: false; code: BusinessErrorCode; message: string; leg: number };
 
 export const balanceKey = (actor: string, resource: string): string => `${actor}|${resource}`;
 
 /** The first problem of a leg taken alone (actors, resource, role, max_transfer), or undefined. */
 function staticProblem(leg: Leg, ctx: ValidationContext): { code: BusinessErrorCode; message: string } | undefined {
   const from = ctx.actorName(leg.actor_from);
-  if (leg.actor_from === leg.actor_to) return { code: BusinessErrorCode.SAME_ACTOR, message: `actor_from and actor_to are both ${from ?? leg.actor_from}` };
+  if (leg.actor_from === leg.actor_to)
+    return { code: BusinessErrorCode.SAME_ACTOR, message: `actor_from and actor_to are both ${from ?? leg.actor_from}` };
   if (from === undefined) return { code: BusinessErrorCode.INVALID_ACTOR, message: `unknown actor ${leg.actor_from}` };
   if (ctx.actorName(leg.actor_to) === undefined) return { code: BusinessErrorCode.INVALID_ACTOR, message: `unknown actor ${leg.actor_to}` };
   if (!ctx.resources.has(leg.resource)) return { code: BusinessErrorCode.INVALID_RESOURCE, message: `unknown resource ${leg.resource}` };
   const touchesWorld = leg.actor_from === ctx.worldId || leg.actor_to === ctx.worldId;
-  if (touchesWorld && ctx.grant.role !== 'system') return { code: BusinessErrorCode.FORBIDDEN_ACTOR, message: "only the system role may move world's funds" };
+  if (touchesWorld && ctx.grant.role !== 'system')
+    return { code: BusinessErrorCode.FORBIDDEN_ACTOR, message: "only the system role may move world's funds" };
   if (ctx.grant.role === 'agent' && leg.actor_from !== ctx.grant.actorId) {
-    return { code: BusinessErrorCode.FORBIDDEN_ACTOR, message: `this key may only move the funds of ${ctx.actorName(ctx.grant.actorId ?? '') ?? 'its own actor'}` };
+    return {
+      code: BusinessErrorCode.FORBIDDEN_ACTOR,
+      message: `this key may only move the funds of ${ctx.actorName(ctx.grant.actorId ?? '') ?? 'its own actor'}`,
+    };
   }
   const { maxTransfer } = ctx.limits(leg.resource);
   if (leg.actor_from !== ctx.worldId && maxTransfer !== null && leg.amount > maxTransfer) {
-    return { code: BusinessErrorCode.CONSTRAINT_VIOLATION, message: `amount ${formatMicro(leg.amount)} exceeds max_transfer ${formatMicro(maxTransfer)} for ${leg.resource}` };
+    return {
+      code: BusinessErrorCode.CONSTRAINT_VIOLATION,
+      message: `amount ${formatMicro(leg.amount)} exceeds max_transfer ${formatMicro(maxTransfer)} for ${leg.resource}`,
+    };
   }
   return undefined;
 }
@@ -67,9 +73,17 @@ export function validateLegs(legs: ReadonlyArray<Leg>, ctx: ValidationContext): 
     if (leg.actor_from !== ctx.worldId) {
       const name = ctx.actorName(leg.actor_from);
       const available = running(leg.actor_from, leg.resource);
-      const fail = (code: BusinessErrorCode, message: string): Validation => ({ ok: false, code, message: `leg ${index}: ${message}`, leg: index });
+      const fail = (code: BusinessErrorCode, message: string): Validation => ({
+        ok: false,
+        code,
+        message: `leg ${index}: ${message}`,
+        leg: index,
+      });
       if (available < leg.amount) {
-        return fail(BusinessErrorCode.INSUFFICIENT_BALANCE, `${name} holds ${formatMicro(available)} ${leg.resource}, needs ${formatMicro(leg.amount)}`);
+        return fail(
+          BusinessErrorCode.INSUFFICIENT_BALANCE,
+          `${name} holds ${formatMicro(available)} ${leg.resource}, needs ${formatMicro(leg.amount)}`,
+        );
       }
       const { minBalance } = ctx.limits(leg.resource);
       if (available - leg.amount < minBalance) {
@@ -86,4 +100,3 @@ export function validateLegs(legs: ReadonlyArray<Leg>, ctx: ValidationContext): 
   }
   return { ok: true, deltas };
 }
-

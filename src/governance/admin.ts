@@ -55,11 +55,19 @@ export function createAdmin(deps: AdminDeps) {
   async function resolveTrader(ref: string) {
     const actor = (await actors.resolve([ref])).get(ref);
     if (!actor) throw new CodedError('NOT_FOUND', `actor_id: no actor ${ref}`, { field: 'actor_id' });
-    if (actor.id === WORLD_ACTOR_ID) throw new CodedError('BAD_REQUEST', "actor_id: world's balance follows from everyone else's", { field: 'actor_id' });
+    if (actor.id === WORLD_ACTOR_ID)
+      throw new CodedError('BAD_REQUEST', "actor_id: world's balance follows from everyone else's", { field: 'actor_id' });
     return actor;
   }
 
-  async function adjust(input: { key: string | undefined; actorId: string; resource: string; target: Micro; action: string; payload: unknown }): Promise<BalanceChange> {
+  async function adjust(input: {
+    key: string | undefined;
+    actorId: string;
+    resource: string;
+    target: Micro;
+    action: string;
+    payload: unknown;
+  }): Promise<BalanceChange> {
     const change = await call<BalanceChange>(db, 'SELECT admin_set_balance($1, $2, $3, $4, $5, $6, $7) AS result', [
       input.key ?? null,
       input.action,
@@ -72,21 +80,38 @@ export function createAdmin(deps: AdminDeps) {
     return { ...change, ledger_id: change.ledger_id === null ? null : Number(change.ledger_id) };
   }
 
-  async function setBalance(input: { key: string | undefined; actorRef: string; resource: string; amount: unknown; payload: unknown }): Promise<BalanceChange> {
+  async function setBalance(input: {
+    key: string | undefined;
+    actorRef: string;
+    resource: string;
+    amount: unknown;
+    payload: unknown;
+  }): Promise<BalanceChange> {
     const parsed = parseAmount(input.amount);
     if (!parsed.ok) throw new CodedError('BAD_REQUEST', `amount ${parsed.reason}`, { field: 'amount' });
     if (parsed.value < 0n) throw new CodedError('BAD_REQUEST', 'amount must not be below 0', { field: 'amount' });
     // The same bound as one leg: beyond it the answer's JSON number could no longer print exactly.
     if (parsed.value > MAX_LEG_MICRO) throw new CodedError('BAD_REQUEST', 'amount must be below 1000000000', { field: 'amount' });
     const actor = await resolveTrader(input.actorRef);
-    return adjust({ key: input.key, actorId: actor.id, resource: input.resource, target: parsed.value, action: 'admin.balance', payload: input.payload });
+    return adjust({
+      key: input.key,
+      actorId: actor.id,
+      resource: input.resource,
+      target: parsed.value,
+      action: 'admin.balance',
+      payload: input.payload,
+    });
   }
 
   /**
    * Sets credits back to the scenario's default_credit; when the actor's scenario has none, to the
    * credits it started with in that scenario (0 when it started with none).
    */
-  async function resetCredit(input: { key: string | undefined; actorRef: string; payload: unknown }): Promise<BalanceChange & { default_credit_source: string }> {
+  async function resetCredit(input: {
+    key: string | undefined;
+    actorRef: string;
+    payload: unknown;
+  }): Promise<BalanceChange & { default_credit_source: string }> {
     const actor = await resolveTrader(input.actorRef);
     const { rows } = await db.query<{ default_credit: string | number | null; starting: string | number | null }>(
       `SELECT s.definition->'default_credit' AS default_credit,
@@ -98,13 +123,26 @@ export function createAdmin(deps: AdminDeps) {
     );
     const scenario = rows[0];
     const source = scenario?.default_credit != null ? 'default_credit' : scenario?.starting != null ? 'starting_balance' : 'zero';
-    const target = scenario?.default_credit != null ? toMicro(scenario.default_credit) : scenario?.starting != null ? toMicro(scenario.starting) : 0n;
-    const change = await adjust({ key: input.key, actorId: actor.id, resource: CREDITS, target, action: 'admin.reset_credit', payload: input.payload });
+    const target =
+      scenario?.default_credit != null ? toMicro(scenario.default_credit) : scenario?.starting != null ? toMicro(scenario.starting) : 0n;
+    const change = await adjust({
+      key: input.key,
+      actorId: actor.id,
+      resource: CREDITS,
+      target,
+      action: 'admin.reset_credit',
+      payload: input.payload,
+    });
     return { ...change, default_credit_source: source };
   }
 
   /** Halts or resumes /execute for every replica: the state lives in the control row. */
-  async function setCircuitBreaker(input: { key: string | undefined; enabled: boolean; reason: string | null; payload: unknown }): Promise<BreakerState> {
+  async function setCircuitBreaker(input: {
+    key: string | undefined;
+    enabled: boolean;
+    reason: string | null;
+    payload: unknown;
+  }): Promise<BreakerState> {
     return call<BreakerState>(db, 'SELECT admin_set_breaker($1, $2, $3, $4) AS result', [
       input.key ?? null,
       input.enabled,

@@ -16,12 +16,25 @@ export function auditPayload(body: unknown): Record<string, unknown> {
  * Audits a refused call through audit_denied (migration 000071), which records only refusals
  * (an error code as the outcome) under the name the presented key proves.
  */
-export async function auditDenied(db: Db, entry: { key: string | undefined; action: string; payload: unknown; outcome: string }): Promise<void> {
-  await db.query('SELECT audit_denied($1, $2, $3, $4)', [entry.key ?? null, entry.action, JSON.stringify(auditPayload(entry.payload)), entry.outcome]);
+export async function auditDenied(
+  db: Db,
+  entry: { key: string | undefined; action: string; payload: unknown; outcome: string },
+): Promise<void> {
+  await db.query('SELECT audit_denied($1, $2, $3, $4)', [
+    entry.key ?? null,
+    entry.action,
+    JSON.stringify(auditPayload(entry.payload)),
+    entry.outcome,
+  ]);
 }
 
 /** Audits a read of the governance records; the database checks that the key holds the viewer role. */
-export async function auditRead(db: Db, key: string | undefined, action: 'admin.audit' | 'admin.auth_failures', payload: unknown): Promise<void> {
+export async function auditRead(
+  db: Db,
+  key: string | undefined,
+  action: 'admin.audit' | 'admin.auth_failures',
+  payload: unknown,
+): Promise<void> {
   await db.query('SELECT audit_read($1, $2, $3)', [key ?? null, action, JSON.stringify(auditPayload(payload))]);
 }
 

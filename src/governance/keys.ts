@@ -44,7 +44,12 @@ export async function listApiKeys(db: Db): Promise<KeyInfo[]> {
   const { rows } = await db.query<{ name: string; role: Role; created_at: Date; revoked_at: Date | null }>(
     'SELECT name, role, created_at, revoked_at FROM api_keys ORDER BY created_at, name',
   );
-  return rows.map((r) => ({ name: r.name, role: r.role, created_at: r.created_at.toISOString(), revoked_at: r.revoked_at?.toISOString() ?? null }));
+  return rows.map((r) => ({
+    name: r.name,
+    role: r.role,
+    created_at: r.created_at.toISOString(),
+    revoked_at: r.revoked_at?.toISOString() ?? null,
+  }));
 }
 
 /** Revokes a key by name; it stops working at once on every validator. */

@@ -45,7 +45,14 @@ export function createActivityPublisher(deps: { db: Db; logger: Logger; interval
   function events(p: Pending): ActivityEvent[] {
     const out: ActivityEvent[] = [];
     if (p.entries > 0) {
-      out.push({ type: 'ledger', ledger_head: p.head, proposals: p.proposals, entries: p.entries, kinds: p.kinds, proposal_ids: p.appliedIds });
+      out.push({
+        type: 'ledger',
+        ledger_head: p.head,
+        proposals: p.proposals,
+        entries: p.entries,
+        kinds: p.kinds,
+        proposal_ids: p.appliedIds,
+      });
     }
     if (p.rejections > 0) out.push({ type: 'rejection', rejections: p.rejections, by_code: p.byCode, proposal_ids: p.rejectedIds });
     return out;
@@ -57,9 +64,10 @@ export function createActivityPublisher(deps: { db: Db; logger: Logger; interval
     pending = empty();
     if (batch.length === 0) return;
     try {
-      await deps.db.query(`SELECT pg_notify('${EVENTS_CHANNEL}', payload) FROM unnest($1::text[]) WITH ORDINALITY AS e(payload, n) ORDER BY n`, [
-        batch.map((event) => JSON.stringify(event)),
-      ]);
+      await deps.db.query(
+        `SELECT pg_notify('${EVENTS_CHANNEL}', payload) FROM unnest($1::text[]) WITH ORDINALITY AS e(payload, n) ORDER BY n`,
+        [batch.map((event) => JSON.stringify(event))],
+      );
     } catch (error) {
       deps.logger.warn({ err: error }, 'could not publish live events');
     }

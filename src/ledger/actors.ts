@@ -40,10 +40,10 @@ export function createActorDirectory(db: Db) {
       }
     }
     if (missingIds.length > 0 || missingNames.length > 0) {
-      const { rows } = await db.query<Actor>(
-        'SELECT id, name, kind FROM actors WHERE id = ANY($1::uuid[]) OR name = ANY($2::text[])',
-        [missingIds, missingNames],
-      );
+      const { rows } = await db.query<Actor>('SELECT id, name, kind FROM actors WHERE id = ANY($1::uuid[]) OR name = ANY($2::text[])', [
+        missingIds,
+        missingNames,
+      ]);
       rows.forEach(remember);
       for (const ref of missing) {
         const actor = cached(ref);

@@ -92,7 +92,12 @@ export function systemEntriesJson(entries: ReadonlyArray<SystemEntry>): string {
  * one that would leave a trader below zero. Idempotent on (proposal_id, leg): returns the rows it
  * appended, none for entries already there.
  */
-export async function settleEntries(db: Db, key: string | undefined, entries: ReadonlyArray<SystemEntry>, validatorVersion: string): Promise<AppendedRow[]> {
+export async function settleEntries(
+  db: Db,
+  key: string | undefined,
+  entries: ReadonlyArray<SystemEntry>,
+  validatorVersion: string,
+): Promise<AppendedRow[]> {
   if (entries.length === 0) return [];
   const { rows } = await db.query<AppendedRow>(
     `SELECT ledger_id AS id, proposal::text AS proposal_id, leg_index AS leg, executed AS executed_at

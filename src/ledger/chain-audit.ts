@@ -1,14 +1,34 @@
 import type { Db } from '../db/db.ts';
 import { chainHead } from './chain.ts';
-import { blockRunEnd, fromStoredCheck, toStoredCheck, verifyBlocks, type BlocksCheck, type ChainBreak, type StoredCheck } from './chain-verify.ts';
+import {
+  blockRunEnd,
+  fromStoredCheck,
+  toStoredCheck,
+  verifyBlocks,
+  type BlocksCheck,
+  type ChainBreak,
+  type StoredCheck,
+} from './chain-verify.ts';
 
 /**
  * Records what a check of blocks from..through found in chain_state (chain_record, migration
  * 000075): a break is kept until a later check of that block passes, and the lowest break is the
  * one reported. Only the schema's owner may (gridgov verify); services go through chain_recheck.
  */
-async function recordCheck(tx: Db, from: number, to: number, check: BlocksCheck, options: { next?: number; passComplete: boolean }): Promise<void> {
-  await tx.query('SELECT chain_record($1, $2, $3, $4, $5)', [from, to, JSON.stringify(toStoredCheck(check)), options.next ?? null, options.passComplete]);
+async function recordCheck(
+  tx: Db,
+  from: number,
+  to: number,
+  check: BlocksCheck,
+  options: { next?: number; passComplete: boolean },
+): Promise<void> {
+  await tx.query('SELECT chain_record($1, $2, $3, $4, $5)', [
+    from,
+    to,
+    JSON.stringify(toStoredCheck(check)),
+    options.next ?? null,
+    options.passComplete,
+  ]);
 }
 
 /**
@@ -45,7 +65,15 @@ export async function verifyChain(
 ): Promise<ChainReport> {
   const started = Date.now();
   const head = await chainHead(db);
-  const report: ChainReport = { ok: true, blocks: 0, rows: 0, sealedThrough: head?.last_id ?? 0, headHash: null, unsealed: 0, durationMs: 0 };
+  const report: ChainReport = {
+    ok: true,
+    blocks: 0,
+    rows: 0,
+    sealedThrough: head?.last_id ?? 0,
+    headHash: null,
+    unsealed: 0,
+    durationMs: 0,
+  };
   let from = 1;
   let last: BlocksCheck | undefined;
   while (head && from <= head.block_no) {

@@ -52,7 +52,13 @@ export interface StoredCheck {
 }
 
 export function fromStoredCheck(c: StoredCheck): BlocksCheck {
-  return { blocks: c.blocks, rows: Number(c.rows), lastBlock: Number(c.last_block), lastHash: c.last_hash, ...(c.break ? { break: c.break } : {}) };
+  return {
+    blocks: c.blocks,
+    rows: Number(c.rows),
+    lastBlock: Number(c.last_block),
+    lastHash: c.last_hash,
+    ...(c.break ? { break: c.break } : {}),
+  };
 }
 
 export function toStoredCheck(check: BlocksCheck): StoredCheck {

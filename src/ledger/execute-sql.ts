@@ -45,7 +45,8 @@ const RECORD_PROPOSALS = `
 /** SQLSTATEs record_proposals raises, in the registry's words; nothing was recorded. */
 function refusal(error: unknown): CodedError | undefined {
   const { code, message, detail } = error as { code?: string; message?: string; detail?: string };
-  if (code === 'GG001') return new CodedError('CIRCUIT_BREAKER_OPEN', `circuit breaker is open${detail ? `: ${detail}` : ''}`, { reason: detail || null });
+  if (code === 'GG001')
+    return new CodedError('CIRCUIT_BREAKER_OPEN', `circuit breaker is open${detail ? `: ${detail}` : ''}`, { reason: detail || null });
   if (code === 'GG002') return new CodedError('MALFORMED_PROPOSAL', message);
   if (code === 'GG003') return new CodedError('UNAUTHORIZED', message);
   return undefined;
@@ -54,7 +55,12 @@ function refusal(error: unknown): CodedError | undefined {
 /** Decides and records a group in one statement (its own transaction); one row per spec, in order. */
 export async function recordProposals(
   db: Db,
-  group: { specs: ProposalSpec[]; legs: LegSpec[]; topics: ReadonlyArray<{ topic: string; configured: boolean }>; validatorVersion: string },
+  group: {
+    specs: ProposalSpec[];
+    legs: LegSpec[];
+    topics: ReadonlyArray<{ topic: string; configured: boolean }>;
+    validatorVersion: string;
+  },
 ): Promise<RecordedRow[]> {
   const legs = group.legs.map((leg) => ({ ...leg, amount: formatMicro(leg.amount) }));
   try {

@@ -56,20 +56,56 @@ export function createExecutor(deps: ExecutorDeps) {
     const specs: ProposalSpec[] = [];
     const legs: LegSpec[] = [];
     items.forEach((item, index) => {
-      const resolved = item.proposal.legs.map((leg) => ({ ...leg, actor_from: id(leg.actor_from) ?? leg.actor_from, actor_to: id(leg.actor_to) ?? leg.actor_to }));
+      const resolved = item.proposal.legs.map((leg) => ({
+        ...leg,
+        actor_from: id(leg.actor_from) ?? leg.actor_from,
+        actor_to: id(leg.actor_to) ?? leg.actor_to,
+      }));
       const { proposal, raw, caller } = item;
-      specs.push({ proposal_id: proposal.proposal_id, api_key: caller.key, caller: caller.name, canonical: canonicalLegs(resolved), body: raw, metadata: proposal.metadata });
-      proposal.legs.forEach((leg, n) => legs.push({ item: index + 1, leg: n, ...leg, actor_from: id(leg.actor_from), actor_to: id(leg.actor_to), from_ref: leg.actor_from, to_ref: leg.actor_to }));
+      specs.push({
+        proposal_id: proposal.proposal_id,
+        api_key: caller.key,
+        caller: caller.name,
+        canonical: canonicalLegs(resolved),
+        body: raw,
+        metadata: proposal.metadata,
+      });
+      proposal.legs.forEach((leg, n) =>
+        legs.push({
+          item: index + 1,
+          leg: n,
+          ...leg,
+          actor_from: id(leg.actor_from),
+          actor_to: id(leg.actor_to),
+          from_ref: leg.actor_from,
+          to_ref: leg.actor_to,
+        }),
+      );
     });
     // The database decides and records the group in this one call (record_proposals).
-    const rows = await inSpan('gridgov.decide', { 'gridgov.group.size': items.length }, () => recordProposals(db, { specs, legs, topics, validatorVersion }));
+    const rows = await inSpan('gridgov.decide', { 'gridgov.group.size': items.length }, () =>
+      recordProposals(db, { specs, legs, topics, validatorVersion }),
+    );
     return rows.map((row, index): ExecuteOutcome => {
       const proposal_id = items[index]!.proposal.proposal_id;
       switch (row.outcome) {
         case 'applied':
-          return { status: 'applied', proposal_id, replayed: row.replayed, ledger_ids: row.ledger_ids!.map(Number), executed_at: row.decided_at!.toISOString() };
+          return {
+            status: 'applied',
+            proposal_id,
+            replayed: row.replayed,
+            ledger_ids: row.ledger_ids!.map(Number),
+            executed_at: row.decided_at!.toISOString(),
+          };
         case 'rejected':
-          return { status: 'rejected', proposal_id, replayed: row.replayed, error_code: row.error_code!, message: row.message!, rejected_at: row.decided_at!.toISOString() };
+          return {
+            status: 'rejected',
+            proposal_id,
+            replayed: row.replayed,
+            error_code: row.error_code!,
+            message: row.message!,
+            rejected_at: row.decided_at!.toISOString(),
+          };
         case 'conflict':
           return { status: 'conflict', proposal_id, message: `proposal_id ${proposal_id} was already used with a different payload` };
       }

@@ -27,7 +27,8 @@ interface Unit {
 /** Failures already in the registry's words (breaker open, unknown key, malformed) or a lost database: answered as they are. */
 const passThrough = (error: unknown) => error instanceof CodedError || isDatabaseUnavailable(error);
 /** Failures that hold for every call of the group alike, so retrying each alone would not help. */
-const sharedByAll = (error: unknown) => isDatabaseUnavailable(error) || (error instanceof CodedError && error.code === 'CIRCUIT_BREAKER_OPEN');
+const sharedByAll = (error: unknown) =>
+  isDatabaseUnavailable(error) || (error instanceof CodedError && error.code === 'CIRCUIT_BREAKER_OPEN');
 
 /**
  * Coalesces concurrent calls into shared transactions (group commit). A call that finds a free

@@ -58,7 +58,8 @@ export function startLedgerGuard(db: Db, logger: Logger, options: GuardOptions):
     if (verdict.checkpoint !== undefined) logger.info({ ledger_id: verdict.checkpoint }, 'checkpoint made');
     if (verdict.ok !== lastOk) {
       if (verdict.ok) logger.info({ settled_through: verdict.settledThrough }, 'balances agree with the ledger');
-      else logger.error({ drift: verdict.drift, drift_count: verdict.driftCount }, 'balances drifted from the ledger: run gridgov rehydrate');
+      else
+        logger.error({ drift: verdict.drift, drift_count: verdict.driftCount }, 'balances drifted from the ledger: run gridgov rehydrate');
     }
     lastOk = verdict.ok;
   }
@@ -73,7 +74,8 @@ export function startLedgerGuard(db: Db, logger: Logger, options: GuardOptions):
       if (options.recheckRows > 0) {
         const check = await recheckStep(tx, options.recheckRows);
         const found = check?.break ? JSON.stringify(check.break) : undefined;
-        if (found && found !== lastBreak) logger.error({ break: check!.break }, 'the ledger hash chain is broken: a sealed row or block was changed');
+        if (found && found !== lastBreak)
+          logger.error({ break: check!.break }, 'the ledger hash chain is broken: a sealed row or block was changed');
         lastBreak = found ?? lastBreak;
       }
       return sealed.more;

@@ -5,7 +5,12 @@ import type { Verdict } from './verifier.ts';
 export interface HealthSnapshot {
   breaker: { on: boolean; reason: string | null; changedBy: string | null; changedAt: Date };
   verdict:
-    | (Pick<Verdict, 'ok' | 'settledThrough' | 'tailEntries' | 'drift' | 'driftCount'> & { checkedAt: Date; ageMs: number; verifier: string; durationMs: number })
+    | (Pick<Verdict, 'ok' | 'settledThrough' | 'tailEntries' | 'drift' | 'driftCount'> & {
+        checkedAt: Date;
+        ageMs: number;
+        verifier: string;
+        durationMs: number;
+      })
     | null;
   ledgerHead: number;
   chain: {

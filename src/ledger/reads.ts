@@ -77,7 +77,8 @@ export async function listRejections(
   const last = page[page.length - 1];
   return {
     rejections: page.map(({ at_text: _, ...r }) => ({ ...r, rejected_at: r.rejected_at.toISOString() })),
-    next_cursor: rows.length > q.limit && last ? Buffer.from(JSON.stringify({ at: last.at_text, id: last.proposal_id })).toString('base64url') : null,
+    next_cursor:
+      rows.length > q.limit && last ? Buffer.from(JSON.stringify({ at: last.at_text, id: last.proposal_id })).toString('base64url') : null,
   };
 }
 

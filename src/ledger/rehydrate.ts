@@ -171,8 +171,19 @@ export async function rehydrate(db: Db, options: RehydrateOptions = {}): Promise
   const started = Date.now();
   const dryRun = options.dryRun ?? false;
   const report: RehydrateReport = {
-    ok: true, dryRun, fromCheckpoint: null, settledThrough: 0, bulkEntries: 0, catchUpEntries: 0,
-    supply: [], failures: [], corrections: [], checkpoint: null, lockWaitMs: 0, lockedMs: 0, durationMs: 0,
+    ok: true,
+    dryRun,
+    fromCheckpoint: null,
+    settledThrough: 0,
+    bulkEntries: 0,
+    catchUpEntries: 0,
+    supply: [],
+    failures: [],
+    corrections: [],
+    checkpoint: null,
+    lockWaitMs: 0,
+    lockedMs: 0,
+    durationMs: 0,
   };
   let baseEntries = 0;
   if (options.fromId !== undefined) {
@@ -180,7 +191,9 @@ export async function rehydrate(db: Db, options: RehydrateOptions = {}): Promise
     if (checkpoint) {
       const check = await verifyCheckpoint(db, checkpoint.ledger_id);
       if (!check.ok) {
-        report.failures.push(`checkpoint ${checkpoint.ledger_id} was altered: its rows hash to ${check.digest}, recorded ${check.recorded}; rehydrate from an earlier one or from genesis`);
+        report.failures.push(
+          `checkpoint ${checkpoint.ledger_id} was altered: its rows hash to ${check.digest}, recorded ${check.recorded}; rehydrate from an earlier one or from genesis`,
+        );
         return { ...report, ok: false, fromCheckpoint: checkpoint.ledger_id, durationMs: Date.now() - started };
       }
       report.fromCheckpoint = checkpoint.ledger_id;
@@ -223,7 +236,13 @@ export async function rehydrate(db: Db, options: RehydrateOptions = {}): Promise
       }
       if (!dryRun && options.checkpoint !== false && report.settledThrough > baseId && (await checkSupply(tx)).supply.every((s) => s.ok)) {
         // The staging table now holds the state at a settled id: worth keeping as a checkpoint.
-        const made = await createCheckpointFromTable(tx, report.settledThrough, STAGING, baseEntries + report.bulkEntries, CheckpointMaker.rehydrate);
+        const made = await createCheckpointFromTable(
+          tx,
+          report.settledThrough,
+          STAGING,
+          baseEntries + report.bulkEntries,
+          CheckpointMaker.rehydrate,
+        );
         report.checkpoint = made.ledger_id;
       }
 

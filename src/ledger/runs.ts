@@ -94,7 +94,16 @@ function runView(row: RunRow, last: EpochProgress | null): Run {
  */
 export async function registerRun(
   db: Db,
-  input: { runId?: string; scenario: Scenario; seed: string; strategy: string; caller: string; key: string | undefined; validatorVersion: string; merge?: boolean },
+  input: {
+    runId?: string;
+    scenario: Scenario;
+    seed: string;
+    strategy: string;
+    caller: string;
+    key: string | undefined;
+    validatorVersion: string;
+    merge?: boolean;
+  },
 ): Promise<{ run: Run; created: boolean }> {
   const digest = scenarioDigest(input.scenario);
   const runId = input.runId ?? runIdFor(input.scenario, input.seed, input.strategy);
@@ -105,7 +114,8 @@ export async function registerRun(
      ON CONFLICT (id) DO NOTHING`,
     [runId, input.scenario.name, input.seed, input.strategy, JSON.stringify(input.scenario), digest, input.caller],
   );
-  if (inserted.rowCount === 0) await db.query("UPDATE runs SET status = 'running', ended_at = NULL WHERE id = $1 AND status <> 'running'", [runId]);
+  if (inserted.rowCount === 0)
+    await db.query("UPDATE runs SET status = 'running', ended_at = NULL WHERE id = $1 AND status <> 'running'", [runId]);
   const run = await getRun(db, runId);
   if (!run) throw new RunError('NOT_FOUND', `run ${runId} vanished`);
   if (run.digest !== digest || run.seed !== input.seed || run.strategy !== input.strategy) {
@@ -134,7 +144,7 @@ export type RunEnd = (typeof RunEnd)[keyof typeof RunEnd];
 
 /** Marks a run ended; a later registration of the same run resumes it. */
 export async function endRun(db: Db, runId: string, status: RunEnd): Promise<Run> {
-  const { rowCount } = await db.query("UPDATE runs SET status = $2, ended_at = now() WHERE id = $1", [runId, status]);
+  const { rowCount } = await db.query('UPDATE runs SET status = $2, ended_at = now() WHERE id = $1', [runId, status]);
   if (rowCount === 0) throw new RunError('NOT_FOUND', `no run ${runId}`);
   return (await getRun(db, runId))!;
 }
@@ -174,30 +184,60 @@ export interface Settlement {
  * deterministic ids are a second wall. Epoch N may settle only after epoch N-1 finished. The
  * entries move world's funds, so the database checks `key` (the caller's) holds the system role.
  */
-export async function settleEpoch(db: Db, runId: string, epoch: number, validatorVersion: string, key: string | undefined): Promise<Settlement> {
+export async function settleEpoch(
+  db: Db,
+  runId: string,
+  epoch: number,
+  validatorVersion: string,
+  key: string | undefined,
+): Promise<Settlement> {
   return db.transaction(async (tx) => {
     const scenario = await lockRun(tx, runId);
-    const { rows: existing } = await tx.query<{ settlement: SettlementSummary | null; settled_at: Date | null; ledger_head: number | null; planned: boolean }>(
-      'SELECT settlement, settled_at, ledger_head, plan IS NOT NULL AS planned FROM epochs WHERE run_id = $1 AND epoch = $2',
-      [runId, epoch],
-    );
+    const { rows: existing } = await tx.query<{
+      settlement: SettlementSummary | null;
+      settled_at: Date | null;
+      ledger_head: number | null;
+      planned: boolean;
+    }>('SELECT settlement, settled_at, ledger_head, plan IS NOT NULL AS planned FROM epochs WHERE run_id = $1 AND epoch = $2', [
+      runId,
+      epoch,
+    ]);
     const prior = existing[0];
     if (prior?.settled_at && prior.settlement) {
-      return { epoch, replayed: true, settled_at: prior.settled_at.toISOString(), ledger_head: prior.ledger_head ?? 0, settlement: prior.settlement, planned: prior.planned };
+      return {
+        epoch,
+        replayed: true,
+        settled_at: prior.settled_at.toISOString(),
+        ledger_head: prior.ledger_head ?? 0,
+        settlement: prior.settlement,
+        planned: prior.planned,
+      };
     }
     const last = await lastEpoch(tx, runId);
     const expected = last === null ? 1 : last.finished ? last.epoch + 1 : last.epoch;
     if (epoch !== expected) {
-      throw new RunError('EPOCH_OUT_OF_ORDER', `run ${runId} is at epoch ${last?.epoch ?? 0}${last && !last.finished ? ' (not finished)' : ''}: the next epoch to settle is ${expected}`);
+      throw new RunError(
+        'EPOCH_OUT_OF_ORDER',
+        `run ${runId} is at epoch ${last?.epoch ?? 0}${last && !last.finished ? ' (not finished)' : ''}: the next epoch to settle is ${expected}`,
+      );
     }
-    const { rows: control } = await tx.query<{ breaker_on: boolean; reason: string | null }>('SELECT breaker_on, reason FROM control WHERE id = 1');
+    const { rows: control } = await tx.query<{ breaker_on: boolean; reason: string | null }>(
+      'SELECT breaker_on, reason FROM control WHERE id = 1',
+    );
     if (control[0]?.breaker_on) {
-      throw new CodedError('CIRCUIT_BREAKER_OPEN', `circuit breaker is open${control[0].reason ? `: ${control[0].reason}` : ''}`, { reason: control[0].reason });
+      throw new CodedError('CIRCUIT_BREAKER_OPEN', `circuit breaker is open${control[0].reason ? `: ${control[0].reason}` : ''}`, {
+        reason: control[0].reason,
+      });
     }
 
     const profiles = economyProfiles(scenario, actorIdFor);
-    const { rows: before } = await tx.query<{ settlement: SettlementSummary | null }>('SELECT settlement FROM epochs WHERE run_id = $1 AND epoch = $2', [runId, epoch - 1]);
-    const carried: CarriedState | undefined = before[0]?.settlement ? { streaks: before[0].settlement.streaks ?? {}, failed: before[0].settlement.failed ?? [] } : undefined;
+    const { rows: before } = await tx.query<{ settlement: SettlementSummary | null }>(
+      'SELECT settlement FROM epochs WHERE run_id = $1 AND epoch = $2',
+      [runId, epoch - 1],
+    );
+    const carried: CarriedState | undefined = before[0]?.settlement
+      ? { streaks: before[0].settlement.streaks ?? {}, failed: before[0].settlement.failed ?? [] }
+      : undefined;
     const balances = await lockBalances(tx, runPairs(scenario));
     const { entries, summary } = settleEconomy({
       runId,
@@ -208,7 +248,12 @@ export async function settleEpoch(db: Db, runId: string, epoch: number, validato
       balance: (actor, resource) => balances.get(balanceKey(actor, resource)) ?? 0n,
       previous: carried,
     });
-    await settleEntries(tx, key, entries.map((e) => ({ ...e, kind: LedgerKind[e.kind] })), validatorVersion);
+    await settleEntries(
+      tx,
+      key,
+      entries.map((e) => ({ ...e, kind: LedgerKind[e.kind] })),
+      validatorVersion,
+    );
     const { rows } = await tx.query<{ settled_at: Date; ledger_head: number }>(
       `INSERT INTO epochs (run_id, epoch, settlement, settled_at, ledger_head)
        VALUES ($1, $2, $3, now(), (SELECT coalesce(max(id), 0) FROM ledger))
@@ -216,7 +261,14 @@ export async function settleEpoch(db: Db, runId: string, epoch: number, validato
        RETURNING settled_at, ledger_head`,
       [runId, epoch, JSON.stringify(summary)],
     );
-    return { epoch, replayed: false, settled_at: rows[0]!.settled_at.toISOString(), ledger_head: rows[0]!.ledger_head, settlement: summary, planned: false };
+    return {
+      epoch,
+      replayed: false,
+      settled_at: rows[0]!.settled_at.toISOString(),
+      ledger_head: rows[0]!.ledger_head,
+      settlement: summary,
+      planned: false,
+    };
   });
 }
 
@@ -244,7 +296,14 @@ function extractionRequests(plan: unknown): ExtractionRequest[] {
  * Storing it also settles the extraction from the commons it asks for (living actors of the run
  * only, scaled down when together they ask for more than the stock), and records the grants in it.
  */
-export async function storePlan(db: Db, runId: string, epoch: number, plan: unknown, validatorVersion: string, key: string | undefined): Promise<{ plan: unknown; stored: boolean }> {
+export async function storePlan(
+  db: Db,
+  runId: string,
+  epoch: number,
+  plan: unknown,
+  validatorVersion: string,
+  key: string | undefined,
+): Promise<{ plan: unknown; stored: boolean }> {
   return db.transaction(async (tx) => {
     const scenario = await lockRun(tx, runId);
     const { rows } = await tx.query<{ plan: unknown; settled: boolean; settlement: SettlementSummary | null }>(
@@ -253,23 +312,57 @@ export async function storePlan(db: Db, runId: string, epoch: number, plan: unkn
     );
     if (!rows[0]?.settled) throw new RunError('EPOCH_OUT_OF_ORDER', `epoch ${epoch} of run ${runId} is not settled yet`);
     if (rows[0].plan !== null) return { plan: rows[0].plan, stored: false };
-    const stored = scenario.commons ? await settleExtraction(tx, { scenario, runId, epoch, plan, settlement: rows[0].settlement, validatorVersion, key }) : plan;
-    await tx.query('UPDATE epochs SET plan = $3, planned_at = now() WHERE run_id = $1 AND epoch = $2', [runId, epoch, JSON.stringify(stored)]);
+    const stored = scenario.commons
+      ? await settleExtraction(tx, { scenario, runId, epoch, plan, settlement: rows[0].settlement, validatorVersion, key })
+      : plan;
+    await tx.query('UPDATE epochs SET plan = $3, planned_at = now() WHERE run_id = $1 AND epoch = $2', [
+      runId,
+      epoch,
+      JSON.stringify(stored),
+    ]);
     return { plan: stored, stored: true };
   });
 }
 
 async function settleExtraction(
   tx: Db,
-  { scenario, runId, epoch, plan, settlement, validatorVersion, key }: { scenario: Scenario; runId: string; epoch: number; plan: unknown; settlement: SettlementSummary | null; validatorVersion: string; key: string | undefined },
+  {
+    scenario,
+    runId,
+    epoch,
+    plan,
+    settlement,
+    validatorVersion,
+    key,
+  }: {
+    scenario: Scenario;
+    runId: string;
+    epoch: number;
+    plan: unknown;
+    settlement: SettlementSummary | null;
+    validatorVersion: string;
+    key: string | undefined;
+  },
 ): Promise<unknown> {
   const failed = new Set(settlement?.failed ?? []);
   const members = new Set(scenario.actors.map((a) => a.name));
   const requests = extractionRequests(plan).filter((r) => members.has(r.actor) && !failed.has(r.actor));
   const commonsId = actorIdFor(scenario.commons!.name);
   const balances = await lockBalances(tx, runPairs(scenario));
-  const { entries, grants } = grantExtraction(runId, epoch, commonsId, stocksOf(scenario.commons), (resource) => balances.get(balanceKey(commonsId, resource)) ?? 0n, requests);
-  await settleEntries(tx, key, entries.map((e) => ({ ...e, kind: LedgerKind[e.kind] })), validatorVersion);
+  const { entries, grants } = grantExtraction(
+    runId,
+    epoch,
+    commonsId,
+    stocksOf(scenario.commons),
+    (resource) => balances.get(balanceKey(commonsId, resource)) ?? 0n,
+    requests,
+  );
+  await settleEntries(
+    tx,
+    key,
+    entries.map((e) => ({ ...e, kind: LedgerKind[e.kind] })),
+    validatorVersion,
+  );
   const granted: ExtractionGrant[] = grants;
   return { ...(plan as Record<string, unknown>), extraction: { ...((plan as { extraction?: object }).extraction ?? {}), granted } };
 }
@@ -300,7 +393,11 @@ export interface EpochRow {
   plan?: unknown;
 }
 
-type EpochDbRow = Omit<EpochRow, 'started_at' | 'settled_at' | 'finished_at'> & { started_at: Date; settled_at: Date | null; finished_at: Date | null };
+type EpochDbRow = Omit<EpochRow, 'started_at' | 'settled_at' | 'finished_at'> & {
+  started_at: Date;
+  settled_at: Date | null;
+  finished_at: Date | null;
+};
 
 const toEpochRow = (r: EpochDbRow): EpochRow => ({
   ...r,
@@ -310,7 +407,10 @@ const toEpochRow = (r: EpochDbRow): EpochRow => ({
 });
 
 /** Epochs of a run in order, from `from` on, without their plans (GET /runs/:id/epochs/:n has them). */
-export async function listEpochs(db: Db, q: { runId: string; from: number; limit: number }): Promise<{ epochs: EpochRow[]; next_from: number | null }> {
+export async function listEpochs(
+  db: Db,
+  q: { runId: string; from: number; limit: number },
+): Promise<{ epochs: EpochRow[]; next_from: number | null }> {
   const { rows } = await db.query<EpochDbRow>(
     `SELECT run_id::text, epoch, started_at, settled_at, finished_at, ledger_head, settlement, stats
        FROM epochs WHERE run_id = $1 AND epoch >= $2 ORDER BY epoch LIMIT $3`,
@@ -332,7 +432,10 @@ export async function getEpoch(db: Db, runId: string, epoch: number): Promise<Ep
 /** The figures of a whole run, from the stats of its finished epochs. */
 export async function getRunSummary(db: Db, runId: string): Promise<(RunSummary & { run_id: string }) | undefined> {
   if (!(await getRun(db, runId))) return undefined;
-  const { rows } = await db.query<{ stats: EpochStats }>('SELECT stats FROM epochs WHERE run_id = $1 AND finished_at IS NOT NULL ORDER BY epoch', [runId]);
+  const { rows } = await db.query<{ stats: EpochStats }>(
+    'SELECT stats FROM epochs WHERE run_id = $1 AND finished_at IS NOT NULL ORDER BY epoch',
+    [runId],
+  );
   return { run_id: runId, ...runSummary(rows.map((r) => r.stats)) };
 }
 

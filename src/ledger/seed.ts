@@ -40,7 +40,11 @@ export interface SeedResult {
 export async function seedScenario(db: Db, scenario: Scenario, validatorVersion: string, key?: string): Promise<SeedResult> {
   const limits = [
     { resource: null, max_transfer: fmt(scenario.constraints.max_transfer), min_balance: fmt(scenario.constraints.min_balance) ?? '0' },
-    ...Object.entries(scenario.constraints.per_resource ?? {}).map(([resource, l]) => ({ resource, max_transfer: fmt(l.max_transfer), min_balance: fmt(l.min_balance) })),
+    ...Object.entries(scenario.constraints.per_resource ?? {}).map(([resource, l]) => ({
+      resource,
+      max_transfer: fmt(l.max_transfer),
+      min_balance: fmt(l.min_balance),
+    })),
   ];
   const actors = seededActors(scenario);
   const genesis: SystemEntry[] = actors.flatMap((actor) =>

@@ -20,7 +20,12 @@ export interface Stats {
     acceptance: number | null;
   };
   rejections: { total: number; by_code: Record<string, number> };
-  outbox: { backlog: number; by_status: Record<string, number>; by_topic: Record<string, Record<string, number>>; oldest_pending_at: string | null };
+  outbox: {
+    backlog: number;
+    by_status: Record<string, number>;
+    by_topic: Record<string, Record<string, number>>;
+    oldest_pending_at: string | null;
+  };
   supply: Record<string, number>;
   gini: Record<string, number>;
 }

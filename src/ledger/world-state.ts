@@ -53,7 +53,9 @@ export async function getWorldState(db: Db, options: { at?: number; atTime?: str
     );
     const at = options.atTime !== undefined ? await ledgerIdAtTime(tx, options.atTime) : options.at;
     if (options.at !== undefined && options.at > (head.rows[0]?.head ?? 0)) {
-      throw new CodedError('BAD_REQUEST', `at: ledger entry ${options.at} does not exist yet (head is ${head.rows[0]?.head ?? 0})`, { field: 'at' });
+      throw new CodedError('BAD_REQUEST', `at: ledger entry ${options.at} does not exist yet (head is ${head.rows[0]?.head ?? 0})`, {
+        field: 'at',
+      });
     }
     // A past state reports the head and epoch of that moment, not of now.
     const ledgerHead = at === undefined ? (head.rows[0]?.head ?? 0) : at;
@@ -61,7 +63,11 @@ export async function getWorldState(db: Db, options: { at?: number; atTime?: str
     let asOf: AsOf | undefined;
     let balanceRows: Array<{ actor_id: string; resource: string; amount: string }>;
     if (at === undefined) {
-      balanceRows = (await tx.query<{ actor_id: string; resource: string; amount: string }>('SELECT actor_id::text, resource, amount::text FROM balances')).rows;
+      balanceRows = (
+        await tx.query<{ actor_id: string; resource: string; amount: string }>(
+          'SELECT actor_id::text, resource, amount::text FROM balances',
+        )
+      ).rows;
     } else {
       const replayed = await balancesAt(tx, at);
       balanceRows = replayed.rows;

@@ -100,9 +100,7 @@ export function createDiscordClient(options: DiscordClientOptions): DiscordClien
 function rateLimited(response: Response, text: string): DeliveryError {
   const bodySeconds = retryAfterFromBody(text);
   const retryAfterMs =
-    bodySeconds === undefined
-      ? parseRetryAfter(response.headers.get('retry-after'))
-      : Math.max(0, Math.ceil(bodySeconds * 1000));
+    bodySeconds === undefined ? parseRetryAfter(response.headers.get('retry-after')) : Math.max(0, Math.ceil(bodySeconds * 1000));
   return new DeliveryError(`${TARGET} rate limited the request (HTTP 429)`, {
     retryable: true,
     rateLimited: true,

@@ -47,7 +47,8 @@ interface ClaimedRow {
 }
 
 /** A field of a refused proposal as the ticket shows it: text as it came, anything else as JSON. */
-const shown = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '?' : JSON.stringify(value));
+const shown = (value: unknown): string =>
+  typeof value === 'string' ? value : value === undefined || value === null ? '?' : JSON.stringify(value);
 
 /** The legs as people read them: actors by name when they exist, as sent otherwise. */
 function legsOf(proposal: Record<string, unknown>, names: ReadonlyMap<string, string> = new Map()): RejectionLeg[] {
@@ -72,7 +73,9 @@ function actorRefs(rows: ClaimedRow[]): string[] {
   return [...refs];
 }
 
-export function linearIssueFor(row: Pick<ClaimedRow, 'proposal_id' | 'error_code' | 'message' | 'proposal_json' | 'rejected_at' | 'names'>) {
+export function linearIssueFor(
+  row: Pick<ClaimedRow, 'proposal_id' | 'error_code' | 'message' | 'proposal_json' | 'rejected_at' | 'names'>,
+) {
   const legs = legsOf(row.proposal_json, row.names).map((leg) => `- ${leg.actor_from} → ${leg.actor_to}: ${leg.amount} ${leg.resource}`);
   return {
     id: linearIssueIdFor(row.proposal_id),
@@ -166,7 +169,15 @@ export function createDispatcher(options: DispatcherOptions) {
     }
     if (row.topic === 'discord' && options.discord) {
       await options.discord.send({
-        embeds: [rejectionEmbed({ error_code: row.error_code, proposal_id: row.proposal_id, legs: legsOf(row.proposal_json, row.names), message: row.message, rejected_at: row.rejected_at })],
+        embeds: [
+          rejectionEmbed({
+            error_code: row.error_code,
+            proposal_id: row.proposal_id,
+            legs: legsOf(row.proposal_json, row.names),
+            message: row.message,
+            rejected_at: row.rejected_at,
+          }),
+        ],
       });
       return { sent: true };
     }
@@ -174,13 +185,22 @@ export function createDispatcher(options: DispatcherOptions) {
   }
 
   /** Records the attempt's result; returns what became of the row. */
-  async function settle(row: ClaimedRow, result: { ref: unknown } | { error: unknown }): Promise<'delivered' | 'retry' | 'rate_limited' | 'dead'> {
+  async function settle(
+    row: ClaimedRow,
+    result: { ref: unknown } | { error: unknown },
+  ): Promise<'delivered' | 'retry' | 'rate_limited' | 'dead'> {
     if ('ref' in result) {
-      await db.query("UPDATE outbox SET status = 'delivered', external_ref = $2, last_error = NULL, updated_at = now() WHERE id = $1", [row.id, JSON.stringify(result.ref)]);
+      await db.query("UPDATE outbox SET status = 'delivered', external_ref = $2, last_error = NULL, updated_at = now() WHERE id = $1", [
+        row.id,
+        JSON.stringify(result.ref),
+      ]);
       logger.info({ topic: row.topic, proposal_id: row.proposal_id, ref: result.ref }, 'delivered');
       return 'delivered';
     }
-    const error = result.error instanceof DeliveryError ? result.error : new DeliveryError(String((result.error as Error)?.message ?? result.error), { retryable: true });
+    const error =
+      result.error instanceof DeliveryError
+        ? result.error
+        : new DeliveryError(String((result.error as Error)?.message ?? result.error), { retryable: true });
     const message = redact(error.message);
     if (error.rateLimited) {
       // The target's limit, not a failure of the row: it waits as advised and keeps its attempt.
@@ -192,7 +212,10 @@ export function createDispatcher(options: DispatcherOptions) {
     }
     const dead = !error.retryable || row.attempts >= options.maxAttempts;
     // The shared backoff; a target's own Retry-After wins when longer.
-    const delay = Math.max(error.retryAfterMs ?? 0, backoffMs(row.attempts - 1, { baseMs: options.baseDelayMs, maxMs: options.maxDelayMs }));
+    const delay = Math.max(
+      error.retryAfterMs ?? 0,
+      backoffMs(row.attempts - 1, { baseMs: options.baseDelayMs, maxMs: options.maxDelayMs }),
+    );
     await db.query(
       `UPDATE outbox SET status = $2, last_error = $3, updated_at = now(),
               next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) WHERE id = $1`,
@@ -231,7 +254,13 @@ export function createDispatcher(options: DispatcherOptions) {
     let result: { ref: unknown } | { error: unknown };
     const started = performance.now();
     try {
-      result = { ref: await inSpan('gridgov.outbox.deliver', { 'gridgov.target': row.topic, 'gridgov.proposal_id': row.proposal_id, 'gridgov.attempt': row.attempts }, () => deliver(row)) };
+      result = {
+        ref: await inSpan(
+          'gridgov.outbox.deliver',
+          { 'gridgov.target': row.topic, 'gridgov.proposal_id': row.proposal_id, 'gridgov.attempt': row.attempts },
+          () => deliver(row),
+        ),
+      };
     } catch (error) {
       result = { error };
     }
@@ -277,7 +306,10 @@ export function createDispatcher(options: DispatcherOptions) {
   async function nameActors(rows: ClaimedRow[]): Promise<void> {
     const refs = actorRefs(rows);
     if (refs.length === 0) return;
-    const { rows: actors } = await db.query<{ id: string; name: string }>('SELECT id::text AS id, name FROM actors WHERE id::text = ANY($1::text[]) OR name = ANY($1::text[])', [refs]);
+    const { rows: actors } = await db.query<{ id: string; name: string }>(
+      'SELECT id::text AS id, name FROM actors WHERE id::text = ANY($1::text[]) OR name = ANY($1::text[])',
+      [refs],
+    );
     const names = new Map<string, string>();
     for (const a of actors) {
       names.set(a.id, a.name);

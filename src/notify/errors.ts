@@ -52,7 +52,10 @@ const CREDENTIAL_PATTERNS: ReadonlyArray<[RegExp, string]> = [
   [/\bggk_[A-Za-z0-9_-]+/g, REDACTED],
   [/(\/api\/(?:v\d+\/)?webhooks\/\d+\/)[A-Za-z0-9._-]+/gi, `$1${REDACTED}`],
   [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*:[^\s/@]*@/gi, `$1${REDACTED}@`],
-  [/\b(api[_-]?key|access[_-]?token|refresh[_-]?token|client[_-]?secret|secret|password|passwd|token)(["'\s]*[:=]\s*["']?)[^\s"'&,;}]+/gi, `$1$2${REDACTED}`],
+  [
+    /\b(api[_-]?key|access[_-]?token|refresh[_-]?token|client[_-]?secret|secret|password|passwd|token)(["'\s]*[:=]\s*["']?)[^\s"'&,;}]+/gi,
+    `$1$2${REDACTED}`,
+  ],
 ];
 
 /**

@@ -15,12 +15,22 @@ export function dispatcherFromConfig(db: Db, config: Readonly<Config>, logger: L
   return createDispatcher({
     db,
     logger: logger.child({ component: 'dispatcher' }),
-    linear: config.linear ? createLinearClient({ ...config.linear, timeoutMs, onResponse: (headers) => pacer.observe('linear', linearBudget(headers)) }) : undefined,
+    linear: config.linear
+      ? createLinearClient({ ...config.linear, timeoutMs, onResponse: (headers) => pacer.observe('linear', linearBudget(headers)) })
+      : undefined,
     discord: config.discord
-      ? createDiscordClient({ webhookUrl: config.discord.webhookUrl, timeoutMs, onResponse: (headers) => pacer.observe('discord', discordBudget(headers)) })
+      ? createDiscordClient({
+          webhookUrl: config.discord.webhookUrl,
+          timeoutMs,
+          onResponse: (headers) => pacer.observe('discord', discordBudget(headers)),
+        })
       : undefined,
     pacer,
-    redact: createRedactor([config.linear?.apiKey, config.discord?.webhookUrl, config.discord ? new URL(config.discord.webhookUrl).pathname.split('/').at(-1) : undefined]),
+    redact: createRedactor([
+      config.linear?.apiKey,
+      config.discord?.webhookUrl,
+      config.discord ? new URL(config.discord.webhookUrl).pathname.split('/').at(-1) : undefined,
+    ]),
     retentionDays: config.outboxRetentionDays,
     maxAttempts,
     baseDelayMs,

@@ -156,8 +156,7 @@ function rateLimited(response: Response): DeliveryError {
 /** Anything left here is a 4xx or a GraphQL error about our request: sending it again will not help. */
 function rejected(what: string, result: GraphQLResult<unknown>, fallback: string): DeliveryError {
   const reasons = result.errors.map((e) => e.extensions?.userPresentableMessage ?? e.message ?? 'unknown error');
-  const reason =
-    reasons.length > 0 ? reasons.join('; ').slice(0, 500) : result.status >= 400 ? 'request refused' : fallback;
+  const reason = reasons.length > 0 ? reasons.join('; ').slice(0, 500) : result.status >= 400 ? 'request refused' : fallback;
   return new DeliveryError(`${TARGET} ${what} (HTTP ${result.status}): ${reason}`, {
     retryable: false,
     status: result.status,
@@ -165,9 +164,7 @@ function rejected(what: string, result: GraphQLResult<unknown>, fallback: string
 }
 
 function isDuplicateId(error: GraphQLError): boolean {
-  return [error.message, error.extensions?.userPresentableMessage].some(
-    (text) => typeof text === 'string' && DUPLICATE_ID.test(text),
-  );
+  return [error.message, error.extensions?.userPresentableMessage].some((text) => typeof text === 'string' && DUPLICATE_ID.test(text));
 }
 
 function isIssueRef(value: unknown): value is IssueRef {

@@ -38,9 +38,12 @@ export function linearBudget(headers: Headers): Budget | undefined {
   const windows: Budget[] = [];
   if (requests !== undefined && requestsReset !== undefined) windows.push({ remaining: requests, resetAt: requestsReset });
   // Complexity is spent in points: the budget holds as many more queries like the last one.
-  if (points !== undefined && pointsReset !== undefined) windows.push({ remaining: Math.floor(points / Math.max(1, lastQuery)), resetAt: pointsReset });
+  if (points !== undefined && pointsReset !== undefined)
+    windows.push({ remaining: Math.floor(points / Math.max(1, lastQuery)), resetAt: pointsReset });
   if (windows.length === 0) return undefined;
-  return windows.reduce((tightest, w) => (w.remaining < tightest.remaining || (w.remaining === tightest.remaining && w.resetAt > tightest.resetAt) ? w : tightest));
+  return windows.reduce((tightest, w) =>
+    w.remaining < tightest.remaining || (w.remaining === tightest.remaining && w.resetAt > tightest.resetAt) ? w : tightest,
+  );
 }
 
 export function createPacer(now: () => number = Date.now) {

@@ -37,7 +37,11 @@ export async function startMetricsServer(
   server.headersTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new ConfigError(`${options.setting}: cannot listen on ${options.host}:${options.port} (${error.code ?? error.message}); set another port, or 0 for any free one`)),
+      reject(
+        new ConfigError(
+          `${options.setting}: cannot listen on ${options.host}:${options.port} (${error.code ?? error.message}); set another port, or 0 for any free one`,
+        ),
+      ),
     );
     server.listen(options.port, options.host, () => resolve());
   });

@@ -51,7 +51,10 @@ export function writePathMetrics(registry: Registry): WritePathObserver {
     decided(outcomes) {
       for (const o of outcomes) {
         const outcome = o.replayed ? 'replayed' : o.status;
-        decided.inc({ outcome, error_code: o.status === 'rejected' ? (o.error_code ?? '') : o.status === 'conflict' ? 'IDEMPOTENCY_CONFLICT' : '' });
+        decided.inc({
+          outcome,
+          error_code: o.status === 'rejected' ? (o.error_code ?? '') : o.status === 'conflict' ? 'IDEMPOTENCY_CONFLICT' : '',
+        });
       }
     },
   };

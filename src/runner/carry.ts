@@ -23,7 +23,9 @@ const STOCK_HISTORY = 20;
 const UUID_G = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
 export function initialCarry(scenario: Scenario): Carry {
-  const prices = Object.fromEntries(scenario.resources.map((r) => [r.name, microToNumber(toMicro(scenario.negotiation.prices[r.name] ?? 1))]));
+  const prices = Object.fromEntries(
+    scenario.resources.map((r) => [r.name, microToNumber(toMicro(scenario.negotiation.prices[r.name] ?? 1))]),
+  );
   return { prices, memory: {}, stocks: [], cost_usd: 0 };
 }
 
@@ -44,13 +46,23 @@ export interface SlotResult {
   message?: string;
 }
 
-const q = (leg: { resource: string; amount: string } | undefined) => (leg ? { resource: leg.resource, amount: Number(leg.amount) } : undefined);
+const q = (leg: { resource: string; amount: string } | undefined) =>
+  leg ? { resource: leg.resource, amount: Number(leg.amount) } : undefined;
 
 /** The next carry: prices moved by the applied swaps, and what each agent saw this epoch remembered. */
-export function nextCarry(input: { carry: Carry; scenario: Scenario; epoch: number; plan: EpochPlan; results: readonly SlotResult[]; settlement: SettlementSummary; names: ReadonlyMap<string, string> }): Carry {
+export function nextCarry(input: {
+  carry: Carry;
+  scenario: Scenario;
+  epoch: number;
+  plan: EpochPlan;
+  results: readonly SlotResult[];
+  settlement: SettlementSummary;
+  names: ReadonlyMap<string, string>;
+}): Carry {
   const { carry, epoch, plan } = input;
   const seen = new Map<string, EpochExperience>();
-  const of = (agent: string) => seen.get(agent) ?? seen.set(agent, { epoch, rejections: [], deals: [], deficits: [], extraction: [] }).get(agent)!;
+  const of = (agent: string) =>
+    seen.get(agent) ?? seen.set(agent, { epoch, rejections: [], deals: [], deficits: [], extraction: [] }).get(agent)!;
   const deals: Deal[] = [];
   for (const { slot, outcome, message } of input.results) {
     const legs = slot.proposal?.legs;
@@ -74,7 +86,8 @@ export function nextCarry(input: { carry: Carry; scenario: Scenario; epoch: numb
     }
   }
   for (const d of input.settlement.deficits) of(d.actor).deficits.push({ epoch, resource: d.resource, unmet: d.unmet });
-  for (const g of plan.extraction?.granted ?? []) of(g.actor).extraction.push({ epoch, resource: g.resource, requested: g.requested, granted: g.granted });
+  for (const g of plan.extraction?.granted ?? [])
+    of(g.actor).extraction.push({ epoch, resource: g.resource, requested: g.requested, granted: g.granted });
   for (const [agent, text] of Object.entries(plan.reflections ?? {})) of(agent).reflection = text;
 
   const memory: Record<string, AgentMemory> = {};

@@ -90,11 +90,16 @@ export function createValidatorClient(options: ClientOptions) {
         }
         const b = parsed as { error_code?: string; message?: string; reason?: string };
         if (b?.error_code === 'CIRCUIT_BREAKER_OPEN') {
-          if (!halted) options.logger?.warn({ reason: b.reason ?? null }, 'trading is halted by the circuit breaker; waiting for it to resume');
+          if (!halted)
+            options.logger?.warn({ reason: b.reason ?? null }, 'trading is halted by the circuit breaker; waiting for it to resume');
           halted = true;
           attempt = -1;
           retried += 1;
-          await sleep(retryDelayMs(Math.min(waits++, 4), { baseMs: retryBaseMs, maxMs: retryMaxMs }, response.headers.get('retry-after')), undefined, options.signal ? { signal: options.signal } : undefined);
+          await sleep(
+            retryDelayMs(Math.min(waits++, 4), { baseMs: retryBaseMs, maxMs: retryMaxMs }, response.headers.get('retry-after')),
+            undefined,
+            options.signal ? { signal: options.signal } : undefined,
+          );
           continue;
         }
         failure = `${response.status}${b?.error_code ? ` ${b.error_code}` : ''}`;
@@ -119,16 +124,24 @@ export function createValidatorClient(options: ClientOptions) {
     return reply.body;
   }
 
-  function toResult(status: number, b: { status?: string; replayed?: boolean; ledger_ids?: number[]; error_code?: string; message?: string }): ExecuteResult {
+  function toResult(
+    status: number,
+    b: { status?: string; replayed?: boolean; ledger_ids?: number[]; error_code?: string; message?: string },
+  ): ExecuteResult {
     if (status === 200) return { result: 'applied', replayed: b.replayed === true, ledgerIds: b.ledger_ids ?? [] };
-    if (status === 422) return { result: 'rejected', replayed: b.replayed === true, errorCode: b.error_code ?? 'UNKNOWN', message: b.message ?? '' };
+    if (status === 422)
+      return { result: 'rejected', replayed: b.replayed === true, errorCode: b.error_code ?? 'UNKNOWN', message: b.message ?? '' };
     if (status === 409) return { result: 'conflict' };
     if (status === 400) return { result: 'malformed', message: b.message ?? 'malformed proposal' };
     throw new ValidatorRefusedError(status, b);
   }
 
   async function execute(proposal: Record<string, unknown>): Promise<ExecuteResult> {
-    const reply = await request<{ status?: string; replayed?: boolean; ledger_ids?: number[]; error_code?: string; message?: string }>('POST', '/execute', proposal);
+    const reply = await request<{ status?: string; replayed?: boolean; ledger_ids?: number[]; error_code?: string; message?: string }>(
+      'POST',
+      '/execute',
+      proposal,
+    );
     return toResult(reply.status, reply.body);
   }
 
@@ -149,7 +162,9 @@ export function createValidatorClient(options: ClientOptions) {
         return results;
       }
       for (let i = 0; i < proposals.length; i += chunk) {
-        const reply = await request<{ results?: Array<{ http_status: number; replayed?: boolean; ledger_ids?: number[]; error_code?: string; message?: string }> }>('POST', '/execute/batch', { proposals: proposals.slice(i, i + chunk) });
+        const reply = await request<{
+          results?: Array<{ http_status: number; replayed?: boolean; ledger_ids?: number[]; error_code?: string; message?: string }>;
+        }>('POST', '/execute/batch', { proposals: proposals.slice(i, i + chunk) });
         if (reply.status !== 200 || !Array.isArray(reply.body.results)) throw new ValidatorRefusedError(reply.status, reply.body);
         for (const r of reply.body.results) results.push(toResult(r.http_status, r));
       }

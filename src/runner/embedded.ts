@@ -28,7 +28,10 @@ export interface BackgroundRunnerOptions {
 export function startBackgroundRunner(options: BackgroundRunnerOptions): { stop(): Promise<void> } {
   const stopping = new AbortController();
   const logger = options.logger.child({ component: 'runner' });
-  const strategies = createStrategies(['heuristic', ...agentProfiles(options.scenario, options.strategy).map((a) => a.strategy)], options.agents);
+  const strategies = createStrategies(
+    ['heuristic', ...agentProfiles(options.scenario, options.strategy).map((a) => a.strategy)],
+    options.agents,
+  );
   let runId: string | undefined;
   const loop = (async () => {
     while (!stopping.signal.aborted) {

@@ -23,12 +23,17 @@ export function runnerMetrics(registry: Registry, prices: ModelPrices) {
   });
   const lastEpoch = new Gauge({ name: 'gridgov_runner_last_epoch', help: 'The last epoch this runner finished.', registers: [registry] });
   const epochs = counter('gridgov_runner_epochs_total', 'Epochs finished by this runner.');
-  const proposals = counter('gridgov_runner_proposals_total', 'Proposals sent, by result: applied, rejected, conflict, malformed.', ['result']);
+  const proposals = counter('gridgov_runner_proposals_total', 'Proposals sent, by result: applied, rejected, conflict, malformed.', [
+    'result',
+  ]);
   const rejections = counter('gridgov_runner_rejections_total', 'Proposals the validator rejected, by error code.', ['error_code']);
   const calls = counter('gridgov_runner_model_calls_total', 'Language-model calls made by the agents.');
   const errors = counter('gridgov_runner_model_errors_total', 'Language-model calls that failed, timed out or answered out of schema.');
   const tokens = counter('gridgov_runner_model_tokens_total', 'Language-model tokens, by kind: prompt or completion.', ['kind']);
-  const cost = counter('gridgov_runner_model_cost_usd_total', 'Estimated language-model cost in US dollars, from GRIDGOV_MODEL_*_USD_PER_MTOK.');
+  const cost = counter(
+    'gridgov_runner_model_cost_usd_total',
+    'Estimated language-model cost in US dollars, from GRIDGOV_MODEL_*_USD_PER_MTOK.',
+  );
   for (const result of ['applied', 'rejected', 'conflict', 'malformed']) proposals.inc({ result }, 0);
   for (const kind of ['prompt', 'completion']) tokens.inc({ kind }, 0);
 

@@ -30,7 +30,16 @@ export interface SessionResult {
 export async function negotiate(session: Session): Promise<SessionResult> {
   const { opening, initiator, counterparty } = session;
   const history: Offer[] = [opening];
-  const transcript: TranscriptEntry[] = [{ round: 0, by: initiator, type: 'offer', give: quantityJson(opening.give), get: quantityJson(opening.get), reasoning: session.openingReasoning }];
+  const transcript: TranscriptEntry[] = [
+    {
+      round: 0,
+      by: initiator,
+      type: 'offer',
+      give: quantityJson(opening.give),
+      get: quantityJson(opening.get),
+      reasoning: session.openingReasoning,
+    },
+  ];
   const usage = new Map<string, TokenUsage>();
   const end = (agreed: boolean, error?: string): SessionResult => ({
     agreed,
@@ -66,7 +75,14 @@ export async function negotiate(session: Session): Promise<SessionResult> {
       return end(false, problem);
     }
     history.push({ maker: speaker, taker: other, give: reply.give, get: reply.get });
-    transcript.push({ round, by: speaker, type: 'counter', give: quantityJson(reply.give), get: quantityJson(reply.get), reasoning: reply.reasoning });
+    transcript.push({
+      round,
+      by: speaker,
+      type: 'counter',
+      give: quantityJson(reply.give),
+      get: quantityJson(reply.get),
+      reasoning: reply.reasoning,
+    });
   }
   return end(false);
 }

@@ -75,7 +75,8 @@ export interface PlanInput {
 }
 
 /** proposal_id of a turn: UUIDv5 of (run, epoch, agent, slot). */
-export const slotProposalId = (runId: string, epoch: number, agentId: string, slot: number) => deriveId('trade', runId, epoch, agentId, slot);
+export const slotProposalId = (runId: string, epoch: number, agentId: string, slot: number) =>
+  deriveId('trade', runId, epoch, agentId, slot);
 
 export async function planEpoch(input: PlanInput): Promise<EpochPlan> {
   const { view, runId, epoch, seed } = input;
@@ -99,14 +100,23 @@ export async function planEpoch(input: PlanInput): Promise<EpochPlan> {
   const charge = (agent: string, more: TokenUsage) => usage.set(agent, addUsage(usage.get(agent) ?? emptyUsage(), more));
   // Each cause is logged at warn once per run by the runner, and counted on the epoch line.
   const lost = (agent: string, what: string, error: string | undefined) =>
-    input.logger?.debug({ run_id: runId, epoch, agent, cause: error ?? 'no valid answer' }, `${agent} lost its ${what}: the answer could not be used`);
+    input.logger?.debug(
+      { run_id: runId, epoch, agent, cause: error ?? 'no valid answer' },
+      `${agent} lost its ${what}: the answer could not be used`,
+    );
 
   // Reflection first (it shapes the moves), then the extraction each living agent asks for.
   const reflections: Record<string, string> = {};
   const requests: ExtractionPlan['requests'] = [];
   for (const agent of [...order].sort()) {
     const strategy = strategyFor(agent);
-    const ctx = (what: string): TurnContext => ({ self: profileOf(agent), view, turn: 0, random: seededRandom(seed, epoch, agent, what), memory: memoryOf(agent) });
+    const ctx = (what: string): TurnContext => ({
+      self: profileOf(agent),
+      view,
+      turn: 0,
+      random: seededRandom(seed, epoch, agent, what),
+      memory: memoryOf(agent),
+    });
     if (input.reflect && strategy.reflect) {
       const note = await strategy.reflect(ctx('reflect'));
       charge(agent, note.usage);
@@ -140,11 +150,26 @@ export async function planEpoch(input: PlanInput): Promise<EpochPlan> {
       if (!move) {
         // Only an answer that could not be parsed costs the turn.
         lost(agent, `turn ${turn + 1}`, decided.error);
-        slots[index] = { ...base, move: 'invalid', agreed: false, reasoning: '', transcript: [], error: decided.error ?? 'no valid answer' };
+        slots[index] = {
+          ...base,
+          move: 'invalid',
+          agreed: false,
+          reasoning: '',
+          transcript: [],
+          error: decided.error ?? 'no valid answer',
+        };
         continue;
       }
       const proposalId = slotProposalId(runId, epoch, self.id, turn);
-      const meta = (extra: Record<string, unknown>) => ({ run_id: runId, epoch, slot: turn, agent, strategy: base.strategy, ...(strategy.model ? { model: strategy.model } : {}), ...extra });
+      const meta = (extra: Record<string, unknown>) => ({
+        run_id: runId,
+        epoch,
+        slot: turn,
+        agent,
+        strategy: base.strategy,
+        ...(strategy.model ? { model: strategy.model } : {}),
+        ...extra,
+      });
       if (move.action === 'pass') {
         slots[index] = { ...base, move: 'pass', agreed: false, reasoning: move.reasoning, transcript: [] };
         continue;
@@ -163,7 +188,15 @@ export async function planEpoch(input: PlanInput): Promise<EpochPlan> {
           { round: 0, by: agent, type: 'offer', give: quantityJson(move.give), get: quantityJson(move.get), reasoning: move.reasoning },
           { round: 1, by: move.to, type: 'reject', reasoning: `${move.to} does not trade` },
         ];
-        slots[index] = { ...base, move: 'offer', counterparty: move.to, agreed: false, reasoning: move.reasoning, transcript, error: problem };
+        slots[index] = {
+          ...base,
+          move: 'offer',
+          counterparty: move.to,
+          agreed: false,
+          reasoning: move.reasoning,
+          transcript,
+          error: problem,
+        };
         continue;
       }
       const opening: Offer = { maker: agent, taker: move.to, give: move.give, get: move.get };
@@ -175,7 +208,12 @@ export async function planEpoch(input: PlanInput): Promise<EpochPlan> {
         maxRounds: view.maxRounds,
         rules,
         strategyFor,
-        contextFor: (who, round) => ({ self: profileOf(who), view, turn, random: seededRandom(seed, epoch, who, turn, agent, round, 'respond') }),
+        contextFor: (who, round) => ({
+          self: profileOf(who),
+          view,
+          turn,
+          random: seededRandom(seed, epoch, who, turn, agent, round, 'respond'),
+        }),
       });
       for (const [who, spent] of session.usage) charge(who, spent);
       const slot: PlannedSlot = {
@@ -237,11 +275,25 @@ function asProposed(a: {
   const { move, self, view } = a;
   // An unknown name goes as the model wrote it; the validator resolves names and ids alike.
   const to = view.ids.get(move.to) ?? move.to;
-  const leg = (from: string, toId: string, q: { resource: string; amount: bigint }) => ({ actor_from: from, actor_to: toId, resource: q.resource, amount: formatMicro(q.amount) });
+  const leg = (from: string, toId: string, q: { resource: string; amount: bigint }) => ({
+    actor_from: from,
+    actor_to: toId,
+    resource: q.resource,
+    amount: formatMicro(q.amount),
+  });
   const transcript: TranscriptEntry[] =
     move.action === 'transfer'
       ? [{ round: 0, by: a.base.agent, type: 'transfer', give: quantityJson(move), reasoning: move.reasoning }]
-      : [{ round: 0, by: a.base.agent, type: 'offer', give: quantityJson(move.give), get: quantityJson(move.get), reasoning: move.reasoning }];
+      : [
+          {
+            round: 0,
+            by: a.base.agent,
+            type: 'offer',
+            give: quantityJson(move.give),
+            get: quantityJson(move.get),
+            reasoning: move.reasoning,
+          },
+        ];
   const legs = move.action === 'transfer' ? [leg(self.id, to, move)] : [leg(self.id, to, move.give), leg(to, self.id, move.get)];
   return {
     ...a.base,
@@ -253,7 +305,13 @@ function asProposed(a: {
     proposal: {
       proposal_id: a.proposalId,
       legs,
-      metadata: a.meta({ kind: move.action === 'transfer' ? 'transfer' : 'swap', counterparty: move.to, reasoning: move.reasoning, transcript, ...(a.problem ? { problem: a.problem } : {}) }),
+      metadata: a.meta({
+        kind: move.action === 'transfer' ? 'transfer' : 'swap',
+        counterparty: move.to,
+        reasoning: move.reasoning,
+        transcript,
+        ...(a.problem ? { problem: a.problem } : {}),
+      }),
     },
   };
 }

@@ -75,12 +75,16 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
   logger.info({ run_id: runId, scenario: scenario.name, seed, from_epoch: epoch }, run.last_epoch ? 'resuming run' : 'starting run');
   // Each cause of lost turns is logged the first time it appears; the epoch line counts repeats.
   const causesSeen = new Set<string>();
-  let carry = epoch > 1 ? carryFrom((await client.expectOk<{ stats: unknown }>('GET', `/runs/${runId}/epochs/${epoch - 1}`)).stats) : undefined;
+  let carry =
+    epoch > 1 ? carryFrom((await client.expectOk<{ stats: unknown }>('GET', `/runs/${runId}/epochs/${epoch - 1}`)).stats) : undefined;
   carry ??= initialCarry(scenario);
 
   while ((options.epochs === undefined || epoch <= options.epochs) && !options.signal?.aborted) {
     if (options.maxCost !== undefined && carry.cost_usd >= options.maxCost) {
-      logger.info({ run_id: runId, epoch, cost_usd: carry.cost_usd, max_cost: options.maxCost }, 'the run has spent its model budget; stopping');
+      logger.info(
+        { run_id: runId, epoch, cost_usd: carry.cost_usd, max_cost: options.maxCost },
+        'the run has spent its model budget; stopping',
+      );
       return { runId, lastEpoch: epoch - 1, stopped: 'budget' };
     }
     const started = Date.now();
@@ -97,7 +101,12 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
         runId,
         seed,
         epoch,
-        view: marketView(state, scenario, epoch, { prices: carry.prices, failed: [...failed], stocks: carry.stocks, lastEpoch: options.epochs }),
+        view: marketView(state, scenario, epoch, {
+          prices: carry.prices,
+          failed: [...failed],
+          stocks: carry.stocks,
+          lastEpoch: options.epochs,
+        }),
         agents: agents.filter((a) => !failed.has(a.name)),
         strategies: options.strategies,
         turns: scenario.negotiation.turns_per_agent,
@@ -128,7 +137,10 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
         return { slot, outcome, message: result.message };
       }
       if (result.result === 'conflict' || result.result === 'malformed') {
-        logger.warn({ run_id: runId, epoch, proposal_id: slot.proposal.proposal_id, result: result.result }, 'slot settled without applying');
+        logger.warn(
+          { run_id: runId, epoch, proposal_id: slot.proposal.proposal_id, result: result.result },
+          'slot settled without applying',
+        );
       }
       return { slot, outcome };
     });
@@ -140,7 +152,9 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
     const holdings = Object.fromEntries(after.resources.map((r) => [r, mine.map((a) => microOf(a.balances[r]))]));
     carry = nextCarry({ carry, scenario, epoch, plan, results: slotResults, settlement: settled.settlement, names });
     const prices = carry.prices;
-    const payoff = Object.fromEntries(mine.map((a) => [a.name, Math.round(after.resources.reduce((v, r) => v + (a.balances[r] ?? 0) * (prices[r] ?? 1), 0) * 1e6) / 1e6]));
+    const payoff = Object.fromEntries(
+      mine.map((a) => [a.name, Math.round(after.resources.reduce((v, r) => v + (a.balances[r] ?? 0) * (prices[r] ?? 1), 0) * 1e6) / 1e6]),
+    );
     const commons = commonsStats(scenario, settled.settlement, plan);
     const stats: RecordedStats = {
       ...epochStats({

@@ -14,7 +14,11 @@ export function microOf(value: number | null | undefined): Micro {
 }
 
 const toMap = (amounts: Record<string, number | string> | undefined) =>
-  new Map(Object.entries(amounts ?? {}).map(([r, v]) => [r, toMicro(v)] as const).filter(([, v]) => v > 0n));
+  new Map(
+    Object.entries(amounts ?? {})
+      .map(([r, v]) => [r, toMicro(v)] as const)
+      .filter(([, v]) => v > 0n),
+  );
 
 /** The scenario's actors as agents, each with its strategy (the override, else its own, else heuristic). */
 export function agentProfiles(scenario: Scenario, override?: AgentProfile['strategy']): AgentProfile[] {
@@ -47,7 +51,10 @@ export function marketView(state: WorldState, scenario: Scenario, epoch: number,
   for (const resource of state.resources) {
     const own = state.constraints.per_resource[resource];
     const maxTransfer = own ? own.max_transfer : state.constraints.max_transfer;
-    limits.set(resource, { maxTransfer: maxTransfer === null ? null : microOf(maxTransfer), minBalance: microOf(own ? own.min_balance : state.constraints.min_balance) });
+    limits.set(resource, {
+      maxTransfer: maxTransfer === null ? null : microOf(maxTransfer),
+      minBalance: microOf(own ? own.min_balance : state.constraints.min_balance),
+    });
   }
   const holdings = new Map<string, Map<string, Micro>>();
   const ids = new Map<string, string>();
@@ -64,7 +71,12 @@ export function marketView(state: WorldState, scenario: Scenario, epoch: number,
     const lag = scenario.negotiation.stale_epochs;
     const history = extras.stocks ?? [];
     const stale = history.length >= lag ? history[history.length - lag]![stock.resource] : history[0]?.[stock.resource];
-    commons.set(stock.resource, { ...stock, stock: now, sustainableYield: regrowth(now, stock), staleStock: stale === undefined ? toMicro(scenario.commons!.resources[stock.resource]!.stock) : microOf(stale) });
+    commons.set(stock.resource, {
+      ...stock,
+      stock: now,
+      sustainableYield: regrowth(now, stock),
+      staleStock: stale === undefined ? toMicro(scenario.commons!.resources[stock.resource]!.stock) : microOf(stale),
+    });
   }
   return {
     epoch,

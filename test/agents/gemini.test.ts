@@ -11,8 +11,18 @@ before(async () => {
 after(() => fake.close());
 
 const strategy = (over: Record<string, number> = {}) =>
-  createGeminiStrategy({ apiKey: 'test-gemini-key', model: 'gemini-test', baseUrl: fake.url, temperature: 0.3, timeoutMs: 5_000, retries: 2, retryBaseMs: 10, ...over });
-const OFFER = '{"action":"offer","counterparty":"well","give_resource":"credits","give_amount":30.5,"get_resource":"water","get_amount":10,"reasoning":"short of water"}';
+  createGeminiStrategy({
+    apiKey: 'test-gemini-key',
+    model: 'gemini-test',
+    baseUrl: fake.url,
+    temperature: 0.3,
+    timeoutMs: 5_000,
+    retries: 2,
+    retryBaseMs: 10,
+    ...over,
+  });
+const OFFER =
+  '{"action":"offer","counterparty":"well","give_resource":"credits","give_amount":30.5,"get_resource":"water","get_amount":10,"reasoning":"short of water"}';
 
 test('valid structured output becomes the move, through the real SDK, with token usage counted', async () => {
   fake.requests.length = 0;
@@ -40,10 +50,24 @@ test('valid structured output becomes the move, through the real SDK, with token
 });
 
 test('a reply to an offer is parsed the same way', async () => {
-  fake.setResponder((r) => ({ text: /Terms on the table/.test(r.prompt) ? '{"decision":"counter","give_resource":"water","give_amount":8,"get_resource":"credits","get_amount":33,"reasoning":"dear"}' : OFFER }));
-  const offer = { maker: 'farm', taker: 'well', give: { resource: 'credits', amount: 30_000_000n }, get: { resource: 'water', amount: 10_000_000n } };
+  fake.setResponder((r) => ({
+    text: /Terms on the table/.test(r.prompt)
+      ? '{"decision":"counter","give_resource":"water","give_amount":8,"get_resource":"credits","get_amount":33,"reasoning":"dear"}'
+      : OFFER,
+  }));
+  const offer = {
+    maker: 'farm',
+    taker: 'well',
+    give: { resource: 'credits', amount: 30_000_000n },
+    get: { resource: 'water', amount: 10_000_000n },
+  };
   const decided = await strategy().respond(sampleTurn(), [offer], [], false);
-  assert.deepEqual(decided.value, { decision: 'counter', give: { resource: 'water', amount: 8_000_000n }, get: { resource: 'credits', amount: 33_000_000n }, reasoning: 'dear' });
+  assert.deepEqual(decided.value, {
+    decision: 'counter',
+    give: { resource: 'water', amount: 8_000_000n },
+    get: { resource: 'credits', amount: 33_000_000n },
+    reasoning: 'dear',
+  });
 });
 
 test('malformed JSON costs the turn and counts as an error, tokens still counted', async () => {
@@ -104,7 +128,15 @@ test('a refused key is not retried', async () => {
   fake.requests.length = 0;
   const decided = await strategy({}).propose(sampleTurn());
   void decided;
-  const wrong = createGeminiStrategy({ apiKey: 'wrong-key', model: 'gemini-test', baseUrl: fake.url, temperature: 0, timeoutMs: 5_000, retries: 3, retryBaseMs: 10 });
+  const wrong = createGeminiStrategy({
+    apiKey: 'wrong-key',
+    model: 'gemini-test',
+    baseUrl: fake.url,
+    temperature: 0,
+    timeoutMs: 5_000,
+    retries: 3,
+    retryBaseMs: 10,
+  });
   fake.requests.length = 0;
   const refused = await wrong.propose(sampleTurn());
   assert.equal(refused.value, undefined);

@@ -36,7 +36,16 @@ test('after repeated rejections for a resource an agent backs off from it for a 
   for (const epoch of [2, 3, 4]) {
     memory = remember(memory, {
       epoch,
-      rejections: [{ epoch, code: 'CONSTRAINT_VIOLATION', reason: 'below min_balance', counterparty: 'well', give: { resource: 'credits', amount: 30 }, get: { resource: 'water', amount: 10 } }],
+      rejections: [
+        {
+          epoch,
+          code: 'CONSTRAINT_VIOLATION',
+          reason: 'below min_balance',
+          counterparty: 'well',
+          give: { resource: 'credits', amount: 30 },
+          get: { resource: 'water', amount: 10 },
+        },
+      ],
       deals: [],
       deficits: [],
       extraction: [],
@@ -50,14 +59,27 @@ test('after repeated rejections for a resource an agent backs off from it for a 
 
 test('extraction by character: greedy takes its maximum, cooperative its share of the sustainable quota', () => {
   const base = sampleTurn();
-  const lake = { resource: 'water', capacity: M(1000), rateMicro: 400_000n, collapseBelow: M(150), maxExtraction: M(40), stock: M(800), sustainableYield: M(64), staleStock: M(800) };
+  const lake = {
+    resource: 'water',
+    capacity: M(1000),
+    rateMicro: 400_000n,
+    collapseBelow: M(150),
+    maxExtraction: M(40),
+    stock: M(800),
+    sustainableYield: M(64),
+    staleStock: M(800),
+  };
   const view = { ...base.view, commons: new Map([['water', lake]]), living: 5 };
-  const as = (character: 'greedy' | 'cooperative' | 'naive') => extraction({ ...base, view, self: { ...base.self, character } }).get('water') ?? 0n;
+  const as = (character: 'greedy' | 'cooperative' | 'naive') =>
+    extraction({ ...base, view, self: { ...base.self, character } }).get('water') ?? 0n;
   assert.equal(as('greedy'), M(40));
   assert.equal(as('cooperative'), M(20), 'a fifth of the maximum sustainable yield (100)');
   assert.equal(as('naive'), M(20));
   const falling = { ...view, commons: new Map([['water', { ...lake, stock: M(300), staleStock: M(800) }]]) };
   const coop = extraction({ ...base, view: falling, self: { ...base.self, character: 'cooperative' } }).get('water')!;
   const naive = extraction({ ...base, view: falling, self: { ...base.self, character: 'naive' } }).get('water')!;
-  assert.ok(coop < naive, `below half its capacity a cooperative agent takes less (${coop}) than a naive one who has not looked (${naive})`);
+  assert.ok(
+    coop < naive,
+    `below half its capacity a cooperative agent takes less (${coop}) than a naive one who has not looked (${naive})`,
+  );
 });

@@ -11,7 +11,16 @@ before(async () => {
 after(() => fake.close());
 
 const strategy = (over: Record<string, unknown> = {}) =>
-  createOpenAIStrategy({ baseUrl: fake.baseUrl, apiKey: 'test-openai-key', model: 'llama-test', temperature: 0.1, timeoutMs: 5_000, retries: 2, retryBaseMs: 10, ...over });
+  createOpenAIStrategy({
+    baseUrl: fake.baseUrl,
+    apiKey: 'test-openai-key',
+    model: 'llama-test',
+    temperature: 0.1,
+    timeoutMs: 5_000,
+    retries: 2,
+    retryBaseMs: 10,
+    ...over,
+  });
 const TRANSFER = '{"action":"transfer","counterparty":"plant","give_resource":"credits","give_amount":12.25,"reasoning":"help"}';
 
 test('an OpenAI-style endpoint drives the strategy: json_schema response format, bearer key, usage counted', async () => {
@@ -27,7 +36,10 @@ test('an OpenAI-style endpoint drives the strategy: json_schema response format,
   const format = request.body.response_format as { type: string; json_schema: { name: string; schema: { required: string[] } } };
   assert.equal(format.type, 'json_schema');
   assert.equal(format.json_schema.name, 'agent_move');
-  assert.deepEqual(request.body.messages?.map((m) => m.role), ['system', 'user']);
+  assert.deepEqual(
+    request.body.messages?.map((m) => m.role),
+    ['system', 'user'],
+  );
 });
 
 test('malformed and schema-violating answers cost the turn', async () => {
@@ -50,7 +62,11 @@ test('a late answer costs the turn; a 429 is retried; a 500 past the retries cos
   assert.match(late.error!, /within 250 ms/);
 
   let calls = 0;
-  fake.setResponder(() => (++calls === 1 ? { status: 429, body: { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } } } : { text: TRANSFER }));
+  fake.setResponder(() =>
+    ++calls === 1
+      ? { status: 429, body: { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } } }
+      : { text: TRANSFER },
+  );
   const retried = await strategy().propose(sampleTurn());
   assert.equal(retried.value?.action, 'transfer');
   assert.equal(retried.usage.calls, 2);
@@ -70,7 +86,14 @@ test('an endpoint without a key (a local Ollama) gets no Authorization header', 
   const open = await startFakeOpenAI();
   try {
     open.setResponder(() => ({ text: '{"action":"pass","reasoning":"fine"}' }));
-    const decided = await createOpenAIStrategy({ baseUrl: open.baseUrl, model: 'm', temperature: 0, timeoutMs: 5_000, retries: 0, retryBaseMs: 1 }).propose(sampleTurn());
+    const decided = await createOpenAIStrategy({
+      baseUrl: open.baseUrl,
+      model: 'm',
+      temperature: 0,
+      timeoutMs: 5_000,
+      retries: 0,
+      retryBaseMs: 1,
+    }).propose(sampleTurn());
     // The fake refuses a request without a bearer token, as OpenAI does; Ollama would not.
     assert.equal(decided.value, undefined);
     assert.equal(open.requests[0]?.headers.authorization, undefined);

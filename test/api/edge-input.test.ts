@@ -7,7 +7,11 @@ const world = useSeededValidator();
 
 /** POSTs raw bytes, as a client that does not encode its body properly would. */
 async function postBytes(path: string, bytes: Buffer) {
-  const response = await fetch(`${world.v.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: new Uint8Array(bytes) });
+  const response = await fetch(`${world.v.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: new Uint8Array(bytes),
+  });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -16,7 +20,16 @@ const count = async (table: string) => (await world.t.db.query<{ n: number }>(`S
 test('a body that is not valid UTF-8 is 400 and records nothing, instead of being stored with U+FFFD', async () => {
   const ledger = await count('ledger');
   const rejected = await count('rejected_proposals');
-  const json = Buffer.from(JSON.stringify({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, metadata: { note: 'XX' } }));
+  const json = Buffer.from(
+    JSON.stringify({
+      proposal_id: randomUUID(),
+      actor_from: 'alice',
+      actor_to: 'bob',
+      resource: 'energy',
+      amount: 1,
+      metadata: { note: 'XX' },
+    }),
+  );
   const at = json.indexOf('XX');
   json[at] = 0xc3; // a lead byte followed by "X" (not a continuation byte)
   const reply = await postBytes('/execute', json);
@@ -29,7 +42,14 @@ test('a body that is not valid UTF-8 is 400 and records nothing, instead of bein
   assert.equal(await count('ledger'), ledger);
   assert.equal(await count('rejected_proposals'), rejected);
   // Valid multi-byte text still goes through.
-  const fine = await http(world.v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, metadata: { note: 'énergie ⚡' } });
+  const fine = await http(world.v.url, 'POST', '/execute', {
+    proposal_id: randomUUID(),
+    actor_from: 'alice',
+    actor_to: 'bob',
+    resource: 'energy',
+    amount: 1,
+    metadata: { note: 'énergie ⚡' },
+  });
   assert.equal(fine.status, 200);
 });
 

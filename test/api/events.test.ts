@@ -28,7 +28,14 @@ after(async () => {
 });
 
 const trade = (url: string, over: Record<string, unknown> = {}) =>
-  http(url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
+  http(url, 'POST', '/execute', {
+    proposal_id: randomUUID(),
+    actor_from: 'alice',
+    actor_to: 'bob',
+    resource: 'energy',
+    amount: 1,
+    ...over,
+  });
 
 async function listening(url: string) {
   const stream = await openEventStream(`${url}/events`);
@@ -79,7 +86,13 @@ test('replays add no event; an admin adjustment is a ledger event of kind adjust
   try {
     const first = await trade(a.url);
     await stream.next((e) => e.event === 'ledger' && e.data.proposal_ids.includes(first.body.proposal_id));
-    const replay = await http(a.url, 'POST', '/execute', { proposal_id: first.body.proposal_id, actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1 });
+    const replay = await http(a.url, 'POST', '/execute', {
+      proposal_id: first.body.proposal_id,
+      actor_from: 'alice',
+      actor_to: 'bob',
+      resource: 'energy',
+      amount: 1,
+    });
     assert.equal(replay.body.replayed, true);
     const forced = await http(a.url, 'POST', '/admin/balance', { actor_id: 'carol', resource: 'water', amount: 77 }, bearer(ADMIN_KEY));
     assert.equal(forced.status, 200);

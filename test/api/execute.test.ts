@@ -15,7 +15,14 @@ const balance = async (actor: string, resource: string) =>
     )
   ).rows[0]!.amount;
 const count = async (table: string) => (await world.t.db.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n;
-const trade = (over: Record<string, unknown> = {}) => ({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 5, ...over });
+const trade = (over: Record<string, unknown> = {}) => ({
+  proposal_id: randomUUID(),
+  actor_from: 'alice',
+  actor_to: 'bob',
+  resource: 'energy',
+  amount: 5,
+  ...over,
+});
 
 test('applied: 200 with ledger ids; the balances move and the ledger row carries the validator version', async () => {
   const body = trade({ metadata: { reasoning: 'bob is short' } });
@@ -64,7 +71,10 @@ test('business rejection: 422 with the code, one rejection row and one outbox ro
     [body.proposal_id],
   );
   assert.deepEqual(rows, [{ validation_error_code: 'CONSTRAINT_VIOLATION', proposal_json: body }]);
-  const outbox = await world.t.db.query<{ topic: string; status: string }>('SELECT topic, status FROM outbox WHERE payload->>\'proposal_id\' = $1 ORDER BY topic', [body.proposal_id]);
+  const outbox = await world.t.db.query<{ topic: string; status: string }>(
+    "SELECT topic, status FROM outbox WHERE payload->>'proposal_id' = $1 ORDER BY topic",
+    [body.proposal_id],
+  );
   assert.deepEqual(outbox.rows, [
     { topic: 'discord', status: 'skipped' },
     { topic: 'linear', status: 'skipped' },
@@ -94,7 +104,10 @@ test('same id, different payload: 409 IDEMPOTENCY_CONFLICT, audited, nothing els
   assert.equal(reply.body.status, 'error');
   assert.equal(reply.body.error_code, 'IDEMPOTENCY_CONFLICT');
   assert.equal(await count('ledger'), ledger);
-  const audit = await world.t.db.query("SELECT 1 FROM admin_audit WHERE outcome = 'IDEMPOTENCY_CONFLICT' AND payload->>'proposal_id' = $1", [body.proposal_id]);
+  const audit = await world.t.db.query(
+    "SELECT 1 FROM admin_audit WHERE outcome = 'IDEMPOTENCY_CONFLICT' AND payload->>'proposal_id' = $1",
+    [body.proposal_id],
+  );
   assert.equal(audit.rowCount, 1);
   const rejected = trade({ amount: 70 });
   await execute(rejected);
@@ -135,7 +148,10 @@ test('circuit breaker on: 503 CIRCUIT_BREAKER_OPEN and nothing recorded; off: th
     assert.equal(reply.status, 503);
     assert.equal(reply.body.error_code, 'CIRCUIT_BREAKER_OPEN');
     assert.equal(reply.body.reason, 'maintenance');
-    const rows = await world.t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1 UNION ALL SELECT 1 FROM rejected_proposals WHERE proposal_id = $1', [body.proposal_id]);
+    const rows = await world.t.db.query(
+      'SELECT 1 FROM ledger WHERE proposal_id = $1 UNION ALL SELECT 1 FROM rejected_proposals WHERE proposal_id = $1',
+      [body.proposal_id],
+    );
     assert.equal(rows.rowCount, 0);
   } finally {
     await world.t.db.query('UPDATE control SET breaker_on = false, reason = NULL');
@@ -200,7 +216,10 @@ test('multi-leg swap applies atomically; a failing leg rejects the whole proposa
   const reply = await execute(swap);
   assert.equal(reply.status, 200);
   assert.equal(reply.body.ledger_ids.length, 2);
-  const failing = { proposal_id: randomUUID(), legs: [swap.legs[0], { actor_from: 'bob', actor_to: 'alice', resource: 'water', amount: 1000 }] };
+  const failing = {
+    proposal_id: randomUUID(),
+    legs: [swap.legs[0], { actor_from: 'bob', actor_to: 'alice', resource: 'water', amount: 1000 }],
+  };
   const rejected = await execute(failing);
   assert.equal(rejected.status, 422);
   assert.equal(await world.t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1', [failing.proposal_id]).then((r) => r.rowCount), 0);

@@ -7,7 +7,12 @@ import { appendTrade, asSuperuserWithoutTriggers, openTransaction } from '../sup
 import { seedTestScenario } from '../support/scenario.ts';
 import { http, startValidator, waitForHealth, type TestValidator } from '../support/validator.ts';
 
-const FAST = { GRIDGOV_VERIFY_INTERVAL_MS: '100', GRIDGOV_SEAL_INTERVAL_MS: '100', GRIDGOV_CHECKPOINT_EVERY: '10', GRIDGOV_SEAL_BLOCK_SIZE: '8' };
+const FAST = {
+  GRIDGOV_VERIFY_INTERVAL_MS: '100',
+  GRIDGOV_SEAL_INTERVAL_MS: '100',
+  GRIDGOV_CHECKPOINT_EVERY: '10',
+  GRIDGOV_SEAL_BLOCK_SIZE: '8',
+};
 
 let t: TestDatabase;
 let v: TestValidator;
@@ -37,7 +42,13 @@ test('/health reads the verifier verdict and its age; a balance changed behind t
   assert.ok(drifted.waitedMs < 5000);
   assert.equal(drifted.body.checks.ledger_consistency.state, 'drift');
   assert.deepEqual(drifted.body.checks.ledger_consistency.drift, [
-    { actor_id: drifted.body.checks.ledger_consistency.drift[0].actor_id, actor: 'bob', resource: 'water', balance: '107', expected: '100' },
+    {
+      actor_id: drifted.body.checks.ledger_consistency.drift[0].actor_id,
+      actor: 'bob',
+      resource: 'water',
+      balance: '107',
+      expected: '100',
+    },
   ]);
   await t.db.query(`UPDATE balances SET amount = amount - 7 WHERE ${bobWater}`);
   await waitForHealth(v.url, (r) => r.status === 200);
@@ -46,13 +57,18 @@ test('/health reads the verifier verdict and its age; a balance changed behind t
 test('the verifier makes checkpoints every K ids and /health reports the sealed hash chain', async () => {
   for (let i = 0; i < 25; i++) await appendTrade(t.db, 'alice', 'carol', 'credits', 1);
   const head = (await t.db.query<{ id: number }>('SELECT max(id) AS id FROM ledger')).rows[0]!.id;
-  const reply = await waitForHealth(v.url, (r) => r.body.checks.hash_chain.sealed_through >= head && r.body.checks.ledger_consistency.settled_through >= head);
+  const reply = await waitForHealth(
+    v.url,
+    (r) => r.body.checks.hash_chain.sealed_through >= head && r.body.checks.ledger_consistency.settled_through >= head,
+  );
   const chain = reply.body.checks.hash_chain;
   assert.equal(chain.ok, true);
   assert.match(chain.head_hash, /^[0-9a-f]{64}$/);
   assert.equal(chain.ledger_head, head);
   assert.equal(chain.broken, null);
-  const { rows } = await t.db.query<{ ledger_id: number; made_by: string }>('SELECT ledger_id, made_by FROM checkpoints ORDER BY ledger_id');
+  const { rows } = await t.db.query<{ ledger_id: number; made_by: string }>(
+    'SELECT ledger_id, made_by FROM checkpoints ORDER BY ledger_id',
+  );
   assert.ok(rows.length >= 2 && rows.every((c) => c.made_by === 'auto'), JSON.stringify(rows));
   const passed = await waitForHealth(v.url, (r) => r.body.checks.hash_chain.last_full_pass_at !== null);
   assert.ok(passed.body.checks.hash_chain.verified_through_block >= 1);
@@ -103,10 +119,19 @@ test('commits out of id order cause no false alarm, and the late entry is not sk
     const checkpoint = (await d.db.query<{ ledger_id: number }>('SELECT max(ledger_id) AS ledger_id FROM checkpoints')).rows[0]!.ledger_id;
     assert.ok(checkpoint >= early.id, 'a checkpoint past both entries');
     // The base now includes the late entry: a fresh comparison still agrees, and catches a change.
-    await d.db.query(`UPDATE balances SET amount = amount - 1 WHERE actor_id = (SELECT id FROM actors WHERE name = 'alice') AND resource = 'energy'`);
+    await d.db.query(
+      `UPDATE balances SET amount = amount - 1 WHERE actor_id = (SELECT id FROM actors WHERE name = 'alice') AND resource = 'energy'`,
+    );
     const drift = (await verifier.tick())!;
-    assert.deepEqual(drift.drift.map((r) => [r.actor, r.resource, r.balance, r.expected]), [['alice', 'energy', '94', '95']]);
-    assert.deepEqual((await findDrift(d.db)).map((r) => r.actor), ['alice'], 'the full replay agrees');
+    assert.deepEqual(
+      drift.drift.map((r) => [r.actor, r.resource, r.balance, r.expected]),
+      [['alice', 'energy', '94', '95']],
+    );
+    assert.deepEqual(
+      (await findDrift(d.db)).map((r) => r.actor),
+      ['alice'],
+      'the full replay agrees',
+    );
 
     // One verifier per tick across replicas: while another holds the lock, a tick does nothing.
     const other = await openTransaction(d.url);

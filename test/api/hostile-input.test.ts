@@ -50,13 +50,23 @@ test('a rejections cursor with a time Postgres would refuse is a 400', async () 
 
 test('rejection cursors the API hands out still page through every rejection', async () => {
   for (let i = 0; i < 5; i++) {
-    const reply = await http(world.v.url, 'POST', '/execute', { proposal_id: `7a1d2f0e-1b9c-4e57-9a39-7d3f2b8c1e4${i}`, actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 75 });
+    const reply = await http(world.v.url, 'POST', '/execute', {
+      proposal_id: `7a1d2f0e-1b9c-4e57-9a39-7d3f2b8c1e4${i}`,
+      actor_from: 'alice',
+      actor_to: 'bob',
+      resource: 'energy',
+      amount: 75,
+    });
     assert.equal(reply.status, 422);
   }
   const seen: string[] = [];
   let cursor: string | null = null;
   do {
-    const page: { body: { rejections: Array<{ proposal_id: string }>; next_cursor: string | null } } = await http(world.v.url, 'GET', `/rejections?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+    const page: { body: { rejections: Array<{ proposal_id: string }>; next_cursor: string | null } } = await http(
+      world.v.url,
+      'GET',
+      `/rejections?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+    );
     seen.push(...page.body.rejections.map((r) => r.proposal_id));
     cursor = page.body.next_cursor;
   } while (cursor);
@@ -64,10 +74,22 @@ test('rejection cursors the API hands out still page through every rejection', a
 });
 
 test('a balance set beyond what a JSON number prints exactly is refused, like a leg', async () => {
-  const huge = await http(world.v.url, 'POST', '/admin/balance', { actor_id: 'alice', resource: 'water', amount: '12345678901234567890123.5' }, bearer(ADMIN_KEY));
+  const huge = await http(
+    world.v.url,
+    'POST',
+    '/admin/balance',
+    { actor_id: 'alice', resource: 'water', amount: '12345678901234567890123.5' },
+    bearer(ADMIN_KEY),
+  );
   assert.equal(huge.status, 400, JSON.stringify(huge.body));
   assert.equal(huge.body.field, 'amount');
-  const largest = await http(world.v.url, 'POST', '/admin/balance', { actor_id: 'alice', resource: 'water', amount: '999999999.999999' }, bearer(ADMIN_KEY));
+  const largest = await http(
+    world.v.url,
+    'POST',
+    '/admin/balance',
+    { actor_id: 'alice', resource: 'water', amount: '999999999.999999' },
+    bearer(ADMIN_KEY),
+  );
   assert.equal(largest.status, 200, JSON.stringify(largest.body));
   assert.equal(String(largest.body.amount), '999999999.999999');
 });

@@ -19,7 +19,10 @@ function routedOperations(tree: string): Set<string> {
     stack.length = depth;
     stack.push(match[2]!);
     const path = stack.join('').replace(/:([A-Za-z_]+)/g, '{$1}');
-    for (const method of (match[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean)) {
+    for (const method of (match[3] ?? '')
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean)) {
       if (method !== 'HEAD' && method !== 'OPTIONS') operations.add(`${method} ${path}`);
     }
   }
@@ -27,14 +30,24 @@ function routedOperations(tree: string): Set<string> {
 }
 
 test('the OpenAPI document and the routes name the same operations', async () => {
-  const doc = (await world.v.app.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, Record<string, unknown>> }>();
+  const doc = (await world.v.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+    paths: Record<string, Record<string, unknown>>;
+  }>();
   const documented = new Set(
-    Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).filter((k) => k !== 'parameters').map((method) => `${method.toUpperCase()} ${path}`)),
+    Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((k) => k !== 'parameters')
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    ),
   );
   const routed = routedOperations(world.v.app.printRoutes({ commonPrefix: false }));
   assert.ok(routed.has('POST /execute'), `the route tree was not read: ${[...routed].join(', ')}`);
   // The documentation pages describe the API rather than being part of it.
   const undocumentedByDesign = new Set(['GET /docs', 'GET /openapi.json']);
-  assert.deepEqual([...routed].filter((op) => !documented.has(op) && !undocumentedByDesign.has(op)).sort(), [], 'routed but not documented');
+  assert.deepEqual(
+    [...routed].filter((op) => !documented.has(op) && !undocumentedByDesign.has(op)).sort(),
+    [],
+    'routed but not documented',
+  );
   assert.deepEqual([...documented].filter((op) => !routed.has(op)).sort(), [], 'documented but not routed');
 });

@@ -7,7 +7,14 @@ const world = useSeededValidator();
 
 const get = (path: string) => http(world.v.url, 'GET', path);
 const execute = (over: Record<string, unknown>) =>
-  http(world.v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
+  http(world.v.url, 'POST', '/execute', {
+    proposal_id: randomUUID(),
+    actor_from: 'alice',
+    actor_to: 'bob',
+    resource: 'energy',
+    amount: 1,
+    ...over,
+  });
 
 test('GET /world-state has the blueprint shape plus ledger_head', async () => {
   const { status, body } = await get('/world-state');
@@ -54,12 +61,19 @@ test('GET /ledger pages newest first with a cursor and filters by actor, resourc
   const page2 = await get(`/ledger?limit=2&actor=carol&resource=water&cursor=${page1.body.next_cursor}`);
   assert.ok(page2.body.entries[0].id < page1.body.entries[1].id);
   const all = await get('/ledger?limit=500&actor=carol&resource=water');
-  assert.ok(all.body.entries.every((e: { actor_from_name: string; actor_to_name: string; resource: string }) =>
-    (e.actor_from_name === 'carol' || e.actor_to_name === 'carol') && e.resource === 'water'));
+  assert.ok(
+    all.body.entries.every(
+      (e: { actor_from_name: string; actor_to_name: string; resource: string }) =>
+        (e.actor_from_name === 'carol' || e.actor_to_name === 'carol') && e.resource === 'water',
+    ),
+  );
   assert.equal(all.body.next_cursor, null);
   const one = all.body.entries[0];
   const byProposal = await get(`/ledger?proposal_id=${one.proposal_id}`);
-  assert.deepEqual(byProposal.body.entries.map((e: { id: number }) => e.id), [one.id]);
+  assert.deepEqual(
+    byProposal.body.entries.map((e: { id: number }) => e.id),
+    [one.id],
+  );
   const genesis = await get('/ledger?kind=genesis&limit=500');
   assert.equal(genesis.body.entries.length, 12);
   const unknown = await get('/ledger?nope=1');
@@ -85,7 +99,10 @@ test('GET /actors and /resources', async () => {
   const actors = await get('/actors');
   assert.equal(actors.body.actors.length, 4);
   const resources = await get('/resources');
-  assert.deepEqual(resources.body.resources.find((r: { name: string }) => r.name === 'credits'), { name: 'credits', unit: 'cr', max_transfer: 500, min_balance: 0 });
+  assert.deepEqual(
+    resources.body.resources.find((r: { name: string }) => r.name === 'credits'),
+    { name: 'credits', unit: 'cr', max_transfer: 500, min_balance: 0 },
+  );
 });
 
 test('/health is 200 when consistent; a balance changed behind the ledger is 503 naming it; put back, 200', async () => {
@@ -96,7 +113,9 @@ test('/health is 200 when consistent; a balance changed behind the ledger is 503
     "SELECT amount::text FROM balances WHERE actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'",
   );
   const original = rows[0]!.amount;
-  await world.t.db.query("UPDATE balances SET amount = amount + 1 WHERE actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'");
+  await world.t.db.query(
+    "UPDATE balances SET amount = amount + 1 WHERE actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'",
+  );
   // The background verifier reports it within one verification interval (at most 5 s).
   const drifted = await waitForHealth(world.v.url, (r) => r.status === 503);
   assert.equal(drifted.body.checks.ledger_consistency.ok, false);
@@ -104,7 +123,10 @@ test('/health is 200 when consistent; a balance changed behind the ledger is 503
     drifted.body.checks.ledger_consistency.drift.map((d: { actor: string; resource: string }) => [d.actor, d.resource]),
     [['bob', 'water']],
   );
-  await world.t.db.query("UPDATE balances SET amount = $1 WHERE actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'", [original]);
+  await world.t.db.query(
+    "UPDATE balances SET amount = $1 WHERE actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'",
+    [original],
+  );
   await waitForHealth(world.v.url, (r) => r.status === 200);
 });
 

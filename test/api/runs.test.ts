@@ -27,7 +27,8 @@ const scenario = {
   ],
 };
 const system = bearer(ADMIN_KEY);
-const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = system) => http(v.url, method, path, body, headers);
+const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = system) =>
+  http(v.url, method, path, body, headers);
 const balance = async (actor: string, resource: string) =>
   (
     await t.db.query<{ amount: string }>(
@@ -68,13 +69,22 @@ test('settling an epoch writes production then consumption, at most what is ther
   // town needs 30 energy and holds 12: it consumes 12 and 18 stay unmet; mill needs 8 water and holds 5.
   assert.deepEqual(s.consumed, { energy: 12, water: 9 });
   assert.deepEqual(s.unmet, { energy: 18, water: 3 });
-  assert.deepEqual(s.deficits.map((d: { actor: string; resource: string }) => `${d.actor}/${d.resource}`), ['mill/water', 'town/energy']);
+  assert.deepEqual(
+    s.deficits.map((d: { actor: string; resource: string }) => `${d.actor}/${d.resource}`),
+    ['mill/water', 'town/energy'],
+  );
   // min_balance (10) does not bind consumption: both are emptied, never below zero.
   assert.equal(await balance('town', 'energy'), '0.000000');
   assert.equal(await balance('mill', 'water'), '0.000000');
   assert.equal(await balance('mill', 'energy'), '30.000000');
-  const { rows } = await t.db.query<{ kind: string; n: number }>("SELECT kind, count(*)::int AS n FROM ledger WHERE metadata->>'run_id' = $1 GROUP BY kind ORDER BY kind", [runId]);
-  assert.deepEqual(rows, [{ kind: 'consumption', n: 3 }, { kind: 'production', n: 2 }]);
+  const { rows } = await t.db.query<{ kind: string; n: number }>(
+    "SELECT kind, count(*)::int AS n FROM ledger WHERE metadata->>'run_id' = $1 GROUP BY kind ORDER BY kind",
+    [runId],
+  );
+  assert.deepEqual(rows, [
+    { kind: 'consumption', n: 3 },
+    { kind: 'production', n: 2 },
+  ]);
   const head = (await t.db.query<{ head: number }>('SELECT max(id) AS head FROM ledger')).rows[0]!.head;
   assert.equal(settled.body.ledger_head, head);
   assert.deepEqual(await invariantViolations(t.db), []);
@@ -109,7 +119,10 @@ test('epochs go in order: settle, plan (first one wins), stats; the next epoch o
   assert.equal(state.body.epoch, 2, 'the world state reports the latest run epoch');
   const epochs = await http(v.url, 'GET', `/epochs?run_id=${runId}`);
   assert.equal(epochs.status, 200);
-  assert.deepEqual(epochs.body.epochs.map((e: { epoch: number }) => e.epoch), [1, 2]);
+  assert.deepEqual(
+    epochs.body.epochs.map((e: { epoch: number }) => e.epoch),
+    [1, 2],
+  );
   assert.deepEqual(epochs.body.epochs[0].stats, { applied: 0 });
   assert.equal(epochs.body.epochs[0].plan, undefined, 'plans are served per epoch, not in the list');
   const one = await http(v.url, 'GET', `/runs/${runId}/epochs/1`);
@@ -137,7 +150,14 @@ test('the scenario schema rejects unknown strategies and prices for unknown reso
   assert.equal(parseScenario({ ...scenario, negotiation: { prices: { gold: 1 } } }).ok, false);
   const parsed = parseScenario(scenario);
   assert.ok(parsed.ok);
-  assert.deepEqual(parsed.scenario.negotiation, { turns_per_agent: 2, max_rounds: 4, horizon_epochs: 3, prices: {}, stale_epochs: 3, reflect_every: 5 });
+  assert.deepEqual(parsed.scenario.negotiation, {
+    turns_per_agent: 2,
+    max_rounds: 4,
+    horizon_epochs: 3,
+    prices: {},
+    stale_epochs: 3,
+    reflect_every: 5,
+  });
   assert.equal(parseScenario({ ...scenario, economy: { tax: { gold: 0.1 } } }).ok, false, 'a tax on an unknown resource');
   assert.equal(parseScenario({ ...scenario, economy: { holdings_on_failure: { heir: 'nobody' } } }).ok, false, 'an unknown heir');
 });

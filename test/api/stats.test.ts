@@ -6,7 +6,14 @@ import { http, useSeededValidator } from '../support/validator.ts';
 const world = useSeededValidator();
 
 const trade = (over: Record<string, unknown>) =>
-  http(world.v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
+  http(world.v.url, 'POST', '/execute', {
+    proposal_id: randomUUID(),
+    actor_from: 'alice',
+    actor_to: 'bob',
+    resource: 'energy',
+    amount: 1,
+    ...over,
+  });
 
 test('GET /stats on a fresh world: supply, Gini per resource, nothing decided yet', async () => {
   const { status, body } = await http(world.v.url, 'GET', '/stats');
@@ -39,7 +46,15 @@ test('GET /stats counts applied and rejected proposals, rejections by code and t
   const rejected = await trade({ actor_from: 'dave', amount: 15 }); // dave has 20 energy, min_balance 10
   assert.equal(rejected.body.error_code, 'CONSTRAINT_VIOLATION');
   await trade({ actor_to: 'nobody' });
-  await trade({ actor_to: 'nobody' }).then(async (r) => http(world.v.url, 'POST', '/execute', { proposal_id: r.body.proposal_id, actor_from: 'alice', actor_to: 'nobody', resource: 'energy', amount: 1 }));
+  await trade({ actor_to: 'nobody' }).then(async (r) =>
+    http(world.v.url, 'POST', '/execute', {
+      proposal_id: r.body.proposal_id,
+      actor_from: 'alice',
+      actor_to: 'nobody',
+      resource: 'energy',
+      amount: 1,
+    }),
+  );
 
   const { body } = await http(world.v.url, 'GET', '/stats?window=60');
   assert.equal(body.window.seconds, 60);
@@ -83,7 +98,10 @@ test('an index on executed_at is there for the windowed counts', async () => {
 
 test('GET /stats names the current epoch: the latest of the run that started an epoch last', async () => {
   const [older, newer] = [randomUUID(), randomUUID()];
-  await world.t.db.query("INSERT INTO runs (id, scenario, seed, strategy) VALUES ($1, 'test', '1', 'heuristic'), ($2, 'test', '2', 'heuristic')", [older, newer]);
+  await world.t.db.query(
+    "INSERT INTO runs (id, scenario, seed, strategy) VALUES ($1, 'test', '1', 'heuristic'), ($2, 'test', '2', 'heuristic')",
+    [older, newer],
+  );
   await world.t.db.query(
     `INSERT INTO epochs (run_id, epoch, started_at) VALUES
        ($1, 1, now() - interval '3 minutes'), ($1, 2, now() - interval '2 minutes'), ($1, 3, now() - interval '1 minute'),
@@ -91,6 +109,6 @@ test('GET /stats names the current epoch: the latest of the run that started an 
     [older, newer],
   );
   assert.equal((await http(world.v.url, 'GET', '/stats')).body.epoch, 1);
-  await world.t.db.query('INSERT INTO epochs (run_id, epoch, started_at) VALUES ($1, 4, now() + interval \'1 second\')', [older]);
+  await world.t.db.query("INSERT INTO epochs (run_id, epoch, started_at) VALUES ($1, 4, now() + interval '1 second')", [older]);
   assert.equal((await http(world.v.url, 'GET', '/stats')).body.epoch, 4);
 });

@@ -54,7 +54,14 @@ function nestedEpoch(run: string, epoch: number) {
     ...flatEpoch(run, epoch),
     stats: {
       epoch,
-      proposals: { sent: f.applied + f.rejected, applied: f.applied, rejected: f.rejected, conflicts: 0, malformed: 0, rejected_by_code: f.rejected_by_code },
+      proposals: {
+        sent: f.applied + f.rejected,
+        applied: f.applied,
+        rejected: f.rejected,
+        conflicts: 0,
+        malformed: 0,
+        rejected_by_code: f.rejected_by_code,
+      },
       supply: f.supply,
       gini: f.gini,
       deficit: { actors: f.deficit_actors, names: [], unmet: f.unmet_need },
@@ -87,7 +94,14 @@ function epochsAnswer(url: URL): { status: number; body: unknown } {
         },
       };
     case 'nested':
-      return { status: 200, body: { run: { run_id: run, scenario: 'demo', strategy: 'heuristic', seed: '1', status: 'running' }, epochs: epochs.map((e) => nestedEpoch(run, e)), next_from: null } };
+      return {
+        status: 200,
+        body: {
+          run: { run_id: run, scenario: 'demo', strategy: 'heuristic', seed: '1', status: 'running' },
+          epochs: epochs.map((e) => nestedEpoch(run, e)),
+          next_from: null,
+        },
+      };
   }
 }
 
@@ -105,7 +119,8 @@ before(async () => {
   const proxy = createProxy({ validatorUrl: v.url });
   stub = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://stub');
-    if (url.pathname !== '/epochs') return void proxy.pipe({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body: undefined, res });
+    if (url.pathname !== '/epochs')
+      return void proxy.pipe({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body: undefined, res });
     asked.push(url.search);
     const { status, body } = epochsAnswer(url);
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
@@ -144,21 +159,27 @@ test('without GET /epochs the charts page explains why it is empty', { skip }, (
     const state = page.locator('#epochs-unavailable');
     await state.waitFor({ timeout: 10_000 });
     assert.match(await state.innerText(), /does not serve GET \/epochs/);
-  }));
+  }),
+);
 
 test('with no epochs recorded yet, it says how to get some', { skip }, () =>
   chartsFor('empty', async (page) => {
     const state = page.locator('#epochs-empty');
     await state.waitFor({ timeout: 10_000 });
     assert.match(await state.innerText(), /No epochs recorded yet/);
-  }));
+  }),
+);
 
 test('an error from /epochs is shown in words', { skip }, () =>
   chartsFor('failing', async (page) => {
     const alert = page.locator('[role=alert]');
     await alert.waitFor({ timeout: 10_000 });
-    assert.equal(await alert.innerText(), 'The validator cannot reach its database, so nothing was read or changed: the database could not be reached. (503 DATABASE_UNAVAILABLE)');
-  }));
+    assert.equal(
+      await alert.innerText(),
+      'The validator cannot reach its database, so nothing was read or changed: the database could not be reached. (503 DATABASE_UNAVAILABLE)',
+    );
+  }),
+);
 
 async function assertCharts(page: Page, shot: string): Promise<void> {
   await page.locator('figure.chart svg').first().waitFor({ timeout: 10_000 });
@@ -196,10 +217,15 @@ test('epochs with flat stats become charts, per run', { skip }, () =>
     await page.getByRole('button', { name: 'Show run' }).click();
     await page.waitForFunction((run) => location.hash === `#/charts?run_id=${run}`, RUN_B);
     await page.waitForFunction(() => document.querySelectorAll('figure.chart svg').length > 0);
-    assert.ok(asked.some((q) => q.includes(`run_id=${RUN_B}`)), 'the chosen run is asked for');
-  }));
+    assert.ok(
+      asked.some((q) => q.includes(`run_id=${RUN_B}`)),
+      'the chosen run is asked for',
+    );
+  }),
+);
 
 test("epochs with the runner's nested stats become the same charts", { skip }, () =>
   chartsFor('nested', async (page) => {
     await assertCharts(page, 'charts-nested');
-  }));
+  }),
+);

@@ -30,15 +30,36 @@ test('a trade made through the API appears live, without a reload', { skip }, ()
     await ledger.page.locator('#ledger-table tbody tr').first().waitFor();
     const head = Number(await overview.page.locator('#overview-activity').getAttribute('data-head'));
 
-    const trade = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'bob', actor_to: 'carol', resource: 'water', amount: 3.25 });
+    const trade = await http(v.url, 'POST', '/execute', {
+      proposal_id: randomUUID(),
+      actor_from: 'bob',
+      actor_to: 'carol',
+      resource: 'water',
+      amount: 3.25,
+    });
     assert.equal(trade.status, 200);
     const id = String(trade.body.ledger_ids[0]);
     await ledger.page.locator('#ledger-table tbody tr.fresh td:first-child', { hasText: id }).waitFor({ timeout: TIMEOUT });
-    assert.deepEqual((await rowsOf(ledger.page, '#ledger-table'))[0]!.slice(2), ['trade', 'bob', 'carol', 'water', '3.25', trade.body.proposal_id.slice(0, 8) + '…']);
-    await overview.page.waitForFunction((h) => Number(document.querySelector('#overview-activity')?.getAttribute('data-head')) > h, head, { timeout: TIMEOUT });
+    assert.deepEqual((await rowsOf(ledger.page, '#ledger-table'))[0]!.slice(2), [
+      'trade',
+      'bob',
+      'carol',
+      'water',
+      '3.25',
+      trade.body.proposal_id.slice(0, 8) + '…',
+    ]);
+    await overview.page.waitForFunction((h) => Number(document.querySelector('#overview-activity')?.getAttribute('data-head')) > h, head, {
+      timeout: TIMEOUT,
+    });
     await waitText(overview.page, '#latest-entries tbody tr:first-child', '3.25 water');
 
-    const refused = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'nobody', actor_to: 'carol', resource: 'water', amount: 1 });
+    const refused = await http(v.url, 'POST', '/execute', {
+      proposal_id: randomUUID(),
+      actor_from: 'nobody',
+      actor_to: 'carol',
+      resource: 'water',
+      amount: 1,
+    });
     assert.equal(refused.status, 422);
     await waitText(rejections.page, '#rejections-table tbody tr:first-child', 'INVALID_ACTOR');
     await waitText(rejections.page, '#rejection-counts', 'INVALID_ACTOR');
@@ -47,7 +68,8 @@ test('a trade made through the API appears live, without a reload', { skip }, ()
       assert.equal(await w.page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'the page was not reloaded');
     }
     await browser.screenshot(ledger.page, 'ledger-live');
-  }));
+  }),
+);
 
 async function useKey(page: Page, key: string): Promise<void> {
   await page.fill('#admin-key', key);
@@ -77,7 +99,13 @@ test('toggling the breaker from the console shows on the overview and in the aud
     await waitText(overview.page, '#breaker-state', 'open — storm drill (by bootstrap');
     await waitText(overview.page, '#health-status', 'Unhealthy');
     await waitText(overview.page, '#breaker-badge', 'Trading halted: storm drill');
-    const halted = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'bob', actor_to: 'carol', resource: 'water', amount: 1 });
+    const halted = await http(v.url, 'POST', '/execute', {
+      proposal_id: randomUUID(),
+      actor_from: 'bob',
+      actor_to: 'carol',
+      resource: 'water',
+      amount: 1,
+    });
     assert.equal(halted.status, 503);
     await browser.screenshot(overview.page, 'overview-breaker-open');
 
@@ -94,7 +122,8 @@ test('toggling the breaker from the console shows on the overview and in the aud
     await waitText(overview.page, '#breaker-badge', 'Trading: running');
     await waitText(admin.page, '#audit-table tbody tr:first-child', 'enabled: false');
     await browser.screenshot(admin.page, 'admin-audit');
-  }));
+  }),
+);
 
 test('a forced balance shows in the actors table and the ledger', { skip }, () =>
   withPages(browser, 1, async ({ page }) => {
@@ -124,7 +153,8 @@ test('a forced balance shows in the actors table and the ledger', { skip }, () =
     await page.selectOption('#credit-actor', { label: 'dave' });
     await page.click('#credit-submit');
     await waitText(page, '#credit-result', /Reset dave’s credits from 75 to 100 \(the scenario’s default credit\)\./);
-  }));
+  }),
+);
 
 test('a wrong key, a missing key and a weak role each show a clear error', { skip }, () =>
   withPages(browser, 1, async ({ page }) => {
@@ -145,23 +175,38 @@ test('a wrong key, a missing key and a weak role each show a clear error', { ski
     await useKey(page, dash.world.viewerKey);
     await waitText(page, '#key-result', 'Key accepted');
     await page.click('#breaker-on');
-    await waitText(page, '#breaker-result [role=alert]', "This API key's role does not allow that: admin.circuit_breaker needs the operator role. (403 FORBIDDEN)");
+    await waitText(
+      page,
+      '#breaker-result [role=alert]',
+      "This API key's role does not allow that: admin.circuit_breaker needs the operator role. (403 FORBIDDEN)",
+    );
     await waitText(page, '#audit-table tbody tr:first-child', 'FORBIDDEN');
     const health = await http(v.url, 'GET', '/health');
     assert.equal(health.body.checks.circuit_breaker.state, 'closed');
-  }));
+  }),
+);
 
 test('many tabs share one event stream and all stay live', { skip }, () =>
   withPages(browser, 8, async (...tabs) => {
     for (const [i, tab] of tabs.entries()) await visit(tab.page, d.url, i % 2 ? '#/ledger' : '#/overview');
     for (const tab of tabs) await waitText(tab.page, '#live-status', 'Live');
-    const trade = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'carol', resource: 'energy', amount: 1.5 });
+    const trade = await http(v.url, 'POST', '/execute', {
+      proposal_id: randomUUID(),
+      actor_from: 'alice',
+      actor_to: 'carol',
+      resource: 'energy',
+      amount: 1.5,
+    });
     const id = String(trade.body.ledger_ids[0]);
     for (const [i, tab] of tabs.entries()) {
       if (i % 2) await tab.page.locator('#ledger-table tbody tr:first-child td:first-child', { hasText: id }).waitFor({ timeout: TIMEOUT });
-      else await tab.page.waitForFunction((h) => document.querySelector('#overview-activity')?.getAttribute('data-head') === h, id, { timeout: TIMEOUT });
+      else
+        await tab.page.waitForFunction((h) => document.querySelector('#overview-activity')?.getAttribute('data-head') === h, id, {
+          timeout: TIMEOUT,
+        });
     }
-  }));
+  }),
+);
 
 test('without SharedWorker, a tab streams on its own', { skip }, () =>
   withPages(browser, 1, async ({ page }) => {
@@ -171,6 +216,15 @@ test('without SharedWorker, a tab streams on its own', { skip }, () =>
     await visit(page, d.url, '#/ledger');
     await waitText(page, '#live-status', 'Live');
     await page.locator('#ledger-table tbody tr').first().waitFor({ timeout: TIMEOUT });
-    const trade = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'carol', actor_to: 'alice', resource: 'energy', amount: 2.5 });
-    await page.locator('#ledger-table tbody tr:first-child td:first-child', { hasText: String(trade.body.ledger_ids[0]) }).waitFor({ timeout: TIMEOUT });
-  }));
+    const trade = await http(v.url, 'POST', '/execute', {
+      proposal_id: randomUUID(),
+      actor_from: 'carol',
+      actor_to: 'alice',
+      resource: 'energy',
+      amount: 2.5,
+    });
+    await page
+      .locator('#ledger-table tbody tr:first-child td:first-child', { hasText: String(trade.body.ledger_ids[0]) })
+      .waitFor({ timeout: TIMEOUT });
+  }),
+);

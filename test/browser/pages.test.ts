@@ -25,7 +25,10 @@ test('every page loads with data', { skip }, () =>
     await waitText(page, '#live-status', 'Live');
     assert.match(await text(page, '#kpi-applied'), /^\d/);
     const resources = await rowsOf(page, '#resources-table');
-    assert.deepEqual(resources.map((r) => r[0]), ['credits', 'energy', 'water']);
+    assert.deepEqual(
+      resources.map((r) => r[0]),
+      ['credits', 'energy', 'water'],
+    );
     assert.equal(resources.find((r) => r[0] === 'energy')![1], '320');
     await page.locator('#latest-entries tbody tr').first().waitFor();
     await browser.screenshot(page, 'overview');
@@ -40,17 +43,26 @@ test('every page loads with data', { skip }, () =>
     await page.locator('#actors-table th', { hasText: 'energy' }).locator('button').press('Enter');
     const byEnergy = await rowsOf(page, '#actors-table');
     const energyColumn = byEnergy.map((r) => Number(r[3]!.replace(/,/g, '')));
-    assert.deepEqual(energyColumn, [...energyColumn].sort((a, b) => b - a));
+    assert.deepEqual(
+      energyColumn,
+      [...energyColumn].sort((a, b) => b - a),
+    );
     assert.equal(await page.locator('#actors-table th[aria-sort="descending"]').innerText(), 'energy (kWh)');
     await page.fill('#actor-filter', 'car');
-    assert.deepEqual((await rowsOf(page, '#actors-table')).map((r) => r[0]), ['carol']);
+    assert.deepEqual(
+      (await rowsOf(page, '#actors-table')).map((r) => r[0]),
+      ['carol'],
+    );
     await browser.screenshot(page, 'actors');
 
     await page.getByRole('link', { name: 'carol' }).click();
     await waitText(page, 'h1', 'carol');
     await page.locator('#actor-entries tbody tr').first().waitFor({ timeout: TIMEOUT });
     const carolEntries = await rowsOf(page, '#actor-entries');
-    assert.ok(carolEntries.some((r) => r[2] === 'trade' && r[3] === 'to dave' && r[5] === '-25'), JSON.stringify(carolEntries));
+    assert.ok(
+      carolEntries.some((r) => r[2] === 'trade' && r[3] === 'to dave' && r[5] === '-25'),
+      JSON.stringify(carolEntries),
+    );
     assert.ok((await page.locator('figure.chart svg path.series').count()) >= 3, 'one history line per resource');
     await browser.screenshot(page, 'actor');
 
@@ -77,7 +89,10 @@ test('every page loads with data', { skip }, () =>
     assert.ok(trades.every((r) => r[2] === 'trade'));
     await browser.screenshot(page, 'ledger');
 
-    await page.locator('#ledger-table a', { hasText: dash.world.negotiated.slice(0, 8) }).first().click();
+    await page
+      .locator('#ledger-table a', { hasText: dash.world.negotiated.slice(0, 8) })
+      .first()
+      .click();
     await waitText(page, '#proposal-status', 'applied');
     assert.equal((await rowsOf(page, '#proposal-legs')).length, 2);
     await waitText(page, 'blockquote.reasoning', 'alice is short of water');
@@ -119,12 +134,19 @@ test('every page loads with data', { skip }, () =>
       );
       assert.deepEqual(unlabelled, [], hash);
     }
-  }));
+  }),
+);
 
 test('the ledger explorer pages back and forth', { skip }, () =>
   withPages(browser, 1, async ({ page }) => {
     for (let i = 0; i < 30; i++) {
-      const reply = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'carol', actor_to: 'bob', resource: 'credits', amount: (1 + i / 100).toFixed(2) });
+      const reply = await http(v.url, 'POST', '/execute', {
+        proposal_id: randomUUID(),
+        actor_from: 'carol',
+        actor_to: 'bob',
+        resource: 'credits',
+        amount: (1 + i / 100).toFixed(2),
+      });
       assert.equal(reply.status, 200);
     }
     await visit(page, d.url, '#/ledger?resource=credits&limit=25');
@@ -143,7 +165,8 @@ test('the ledger explorer pages back and forth', { skip }, () =>
     await page.waitForFunction(() => !location.hash.includes('cursor='));
     await waitText(page, '#ledger-table tbody tr:first-child td:first-child', first[0]![0]!);
     assert.deepEqual(await rowsOf(page, '#ledger-table'), first);
-  }));
+  }),
+);
 
 test('keys stay in the browser session and out of URLs', { skip }, () =>
   withPages(browser, 1, async ({ page }) => {
@@ -157,4 +180,5 @@ test('keys stay in the browser session and out of URLs', { skip }, () =>
     assert.equal(await page.evaluate(() => localStorage.length), 0);
     assert.ok(urls.length > 0 && urls.every((u) => !u.includes(ADMIN_KEY)));
     assert.equal((await http(d.url, 'GET', '/api/admin/audit?limit=1')).status, 401, 'the dashboard adds no key of its own');
-  }));
+  }),
+);

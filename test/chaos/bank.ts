@@ -21,7 +21,11 @@ async function verifyChain(cluster: Cluster): Promise<{ ok: boolean; output: str
   const run = await runCli(['verify', '--json'], cluster.directUrl);
   try {
     const report = JSON.parse(run.stdout) as { ok: boolean; blocks: number; rows: number };
-    return { ok: run.code === 0 && report.ok, output: run.stdout + run.stderr, summary: `${report.blocks.toLocaleString('en-US')} blocks, ${report.rows.toLocaleString('en-US')} ledger rows verified, intact` };
+    return {
+      ok: run.code === 0 && report.ok,
+      output: run.stdout + run.stderr,
+      summary: `${report.blocks.toLocaleString('en-US')} blocks, ${report.rows.toLocaleString('en-US')} ledger rows verified, intact`,
+    };
   } catch {
     return { ok: false, output: run.stdout + run.stderr, summary: 'unreadable report' };
   }
@@ -31,7 +35,14 @@ async function verifyChain(cluster: Cluster): Promise<{ ok: boolean; output: str
 function probeSend(): Send {
   const legs = [{ actor_from: RICH[0]!, actor_to: RICH[1]!, resource: 'credits', amount: '0.000001' }];
   const id = randomUUID();
-  return { index: -1, id, kind: SendKind.fresh, key: payloadKey(legs), legs, body: { proposal_id: id, ...legs[0], metadata: { probe: true } } };
+  return {
+    index: -1,
+    id,
+    kind: SendKind.fresh,
+    key: payloadKey(legs),
+    legs,
+    body: { proposal_id: id, ...legs[0], metadata: { probe: true } },
+  };
 }
 
 /** Brings every part back: PostgreSQL up, both validators and the dispatcher running, targets healthy. */
@@ -87,11 +98,17 @@ export async function runBankTest(profile: ChaosProfile, log: (line: string) => 
   let failed = true;
   const cluster = await startCluster({ keepDir: () => failed || process.env.CHAOS_KEEP === '1', log });
   try {
-    log(`cluster up in ${cluster.dir}: ${cluster.server} behind proxy :${cluster.proxy.port}, validators ${cluster.validators.map((v) => v.url).join(' ')}`);
+    log(
+      `cluster up in ${cluster.dir}: ${cluster.server} behind proxy :${cluster.proxy.port}, validators ${cluster.validators.map((v) => v.url).join(' ')}`,
+    );
     const records: SendRecord[] = makeWorkload(profile.proposals, profile.seed).map((send) => ({ send, replies: [] }));
     let settled = 0;
     const injector = createFaultInjector(cluster, profile, () => settled / records.length, log);
-    const options = { replicas: cluster.validators.map((v) => v.url), requestTimeoutMs: REQUEST_TIMEOUT_MS, sendDeadlineMs: profile.sendDeadlineMs };
+    const options = {
+      replicas: cluster.validators.map((v) => v.url),
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      sendDeadlineMs: profile.sendDeadlineMs,
+    };
 
     const loadStart = Date.now();
     const ticker = setInterval(() => log(`progress ${settled}/${records.length}`), 5_000);
@@ -123,12 +140,19 @@ export async function runBankTest(profile: ChaosProfile, log: (line: string) => 
     const deaf = await events.awaitProposal(probe.send.id, 10_000);
     const streams = await events.stop();
 
-    const verdict = await checkRun(cluster.db, records, { issues: cluster.linear.issues, creates: cluster.linearCreates }, { drained: outbox.drained });
+    const verdict = await checkRun(
+      cluster.db,
+      records,
+      { issues: cluster.linear.issues, creates: cluster.linearCreates },
+      { drained: outbox.drained },
+    );
     const violations = [...verdict.violations, ...reads.violations];
     for (const replica of deaf) violations.push(`events: ${replica}/events did not show a trade made after the faults within 10 s`);
-    for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.name} (pid ${exit.pid}) exited on its own with ${exit.code ?? exit.signal}; log in ${cluster.dir}`);
+    for (const exit of cluster.unexpectedExits)
+      violations.push(`crash: ${exit.name} (pid ${exit.pid}) exited on its own with ${exit.code ?? exit.signal}; log in ${cluster.dir}`);
     for (const record of records) {
-      if (record.unexpected) violations.push(`reply: ${record.send.id} got HTTP ${record.unexpected.status} ${record.unexpected.code ?? ''}`);
+      if (record.unexpected)
+        violations.push(`reply: ${record.send.id} got HTTP ${record.unexpected.status} ${record.unexpected.code ?? ''}`);
       else if (!record.decisive) violations.push(`unresolved: ${record.send.id} got no decisive answer, even after every fault was over`);
     }
     if (!outbox.drained) violations.push(`outbox: still pending after ${profile.drainTimeoutMs} ms: ${JSON.stringify(outbox.counts)}`);

@@ -57,7 +57,11 @@ test('an acknowledged apply under other ledger ids, or missing from the ledger, 
 
 test('one id answered 200 and 422, or with two ledger id sets, is two outcomes', async () => {
   const applied = find(200);
-  const contradiction: SendRecord = { send: applied.send, replies: [], decisive: { status: 422, replica: 1, at: 0, errorCode: 'INSUFFICIENT_BALANCE', replayed: true } };
+  const contradiction: SendRecord = {
+    send: applied.send,
+    replies: [],
+    decisive: { status: 422, replica: 1, at: 0, errorCode: 'INSUFFICIENT_BALANCE', replayed: true },
+  };
   const found = await rules([...records, contradiction]);
   assert.ok(found.includes('two outcomes') && found.includes('rejected'), found.join());
   const other: SendRecord = { send: applied.send, replies: [], decisive: { ...applied.decisive!, ledgerIds: [999_999] } };
@@ -66,7 +70,10 @@ test('one id answered 200 and 422, or with two ledger id sets, is two outcomes',
 
 test('a rejection answered with another code than recorded is caught', async () => {
   const refused = find(422);
-  const relabelled = { ...refused, decisive: { ...refused.decisive!, errorCode: refused.decisive!.errorCode === 'SAME_ACTOR' ? 'INVALID_ACTOR' : 'SAME_ACTOR' } };
+  const relabelled = {
+    ...refused,
+    decisive: { ...refused.decisive!, errorCode: refused.decisive!.errorCode === 'SAME_ACTOR' ? 'INVALID_ACTOR' : 'SAME_ACTOR' },
+  };
   assert.ok((await rules([...records.filter((r) => r.send.id !== refused.send.id), relabelled])).includes('rejected'));
 });
 
@@ -98,11 +105,15 @@ test('two Linear issues, or two creations, for one rejection are caught; so is a
 });
 
 test('balances changed behind the ledger fail the invariants', async () => {
-  await t.db.query("UPDATE balances SET amount = amount + 1 WHERE resource = 'water' AND actor_id = (SELECT id FROM actors WHERE name = 'acct-00')");
+  await t.db.query(
+    "UPDATE balances SET amount = amount + 1 WHERE resource = 'water' AND actor_id = (SELECT id FROM actors WHERE name = 'acct-00')",
+  );
   try {
     assert.ok((await rules(records)).includes('invariant'));
   } finally {
-    await t.db.query("UPDATE balances SET amount = amount - 1 WHERE resource = 'water' AND actor_id = (SELECT id FROM actors WHERE name = 'acct-00')");
+    await t.db.query(
+      "UPDATE balances SET amount = amount - 1 WHERE resource = 'water' AND actor_id = (SELECT id FROM actors WHERE name = 'acct-00')",
+    );
   }
 });
 

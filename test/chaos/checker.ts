@@ -72,12 +72,19 @@ function engineCanonical(legs: ReadonlyArray<WireLeg>, actorIds: Map<string, str
   return canonicalLegs(resolved);
 }
 
-export async function checkRun(db: Db, records: ReadonlyArray<SendRecord>, tickets: TicketView, options: { drained: boolean }): Promise<Verdict> {
+export async function checkRun(
+  db: Db,
+  records: ReadonlyArray<SendRecord>,
+  tickets: TicketView,
+  options: { drained: boolean },
+): Promise<Verdict> {
   const violations: string[] = [];
   const add = (rule: string, message: string) => violations.push(`${rule}: ${message}`);
   for (const message of await invariantViolations(db)) add('invariant', message);
 
-  const actorIds = new Map((await db.query<{ id: string; name: string }>('SELECT id::text, name FROM actors')).rows.map((r) => [r.name, r.id]));
+  const actorIds = new Map(
+    (await db.query<{ id: string; name: string }>('SELECT id::text, name FROM actors')).rows.map((r) => [r.name, r.id]),
+  );
   const ledger = new Map<string, LedgerRow[]>();
   for (const row of (
     await db.query<LedgerRow>(
@@ -134,7 +141,9 @@ export async function checkRun(db: Db, records: ReadonlyArray<SendRecord>, ticke
 
     // What the database says this id settled as, in the engine's canonical form.
     const storedCanonical = rows.length
-      ? canonicalLegs(rows.map((r) => ({ actor_from: r.actor_from, actor_to: r.actor_to, resource: r.resource, amount: microFromDb(r.amount) })))
+      ? canonicalLegs(
+          rows.map((r) => ({ actor_from: r.actor_from, actor_to: r.actor_to, resource: r.resource, amount: microFromDb(r.amount) })),
+        )
       : rejection?.canonical;
 
     const acks = decisive.filter((s) => s.decisive!.status === 200);
@@ -142,9 +151,14 @@ export async function checkRun(db: Db, records: ReadonlyArray<SendRecord>, ticke
     if (acked) {
       applied++;
       const actual = JSON.stringify(rows.map((r) => r.id));
-      if (rows.length !== acked.send.legs.length) add('acknowledged applied', `${id} has ${rows.length} ledger rows for ${acked.send.legs.length} legs`);
+      if (rows.length !== acked.send.legs.length)
+        add('acknowledged applied', `${id} has ${rows.length} ledger rows for ${acked.send.legs.length} legs`);
       const wrong = acks.find((s) => JSON.stringify(s.decisive!.ledgerIds) !== actual);
-      if (wrong) add('acknowledged applied', `${id} was acknowledged as ledger ${JSON.stringify(wrong.decisive!.ledgerIds)}, the ledger holds ${actual}`);
+      if (wrong)
+        add(
+          'acknowledged applied',
+          `${id} was acknowledged as ledger ${JSON.stringify(wrong.decisive!.ledgerIds)}, the ledger holds ${actual}`,
+        );
       if (rows.length && acks.some((s) => storedCanonical !== engineCanonical(s.send.legs, actorIds))) {
         add('acknowledged applied', `${id} is in the ledger with another payload than the acknowledged one`);
       }
@@ -158,7 +172,8 @@ export async function checkRun(db: Db, records: ReadonlyArray<SendRecord>, ticke
       else {
         if (rejection.rows !== 1) add('rejected', `${id} has ${rejection.rows} rejection rows`);
         const relabelled = refusals.find((s) => s.decisive!.errorCode !== rejection.validation_error_code);
-        if (relabelled) add('rejected', `${id} was answered ${relabelled.decisive!.errorCode}, recorded as ${rejection.validation_error_code}`);
+        if (relabelled)
+          add('rejected', `${id} was answered ${relabelled.decisive!.errorCode}, recorded as ${rejection.validation_error_code}`);
         if (refusals.some((s) => rejection.canonical !== engineCanonical(s.send.legs, actorIds))) {
           add('rejected', `${id} is recorded as rejected with another payload than the refused one`);
         }
@@ -168,7 +183,8 @@ export async function checkRun(db: Db, records: ReadonlyArray<SendRecord>, ticke
     }
     for (const conflict of conflicts) {
       if (storedCanonical === undefined) add('conflict', `${id} was refused as a conflict but nothing is recorded for it`);
-      else if (storedCanonical === engineCanonical(conflict.send.legs, actorIds)) add('conflict', `${id} was refused as a conflict with the very payload that was recorded`);
+      else if (storedCanonical === engineCanonical(conflict.send.legs, actorIds))
+        add('conflict', `${id} was refused as a conflict with the very payload that was recorded`);
     }
   }
 
@@ -184,10 +200,12 @@ export async function checkRun(db: Db, records: ReadonlyArray<SendRecord>, ticke
   }
   for (const [proposal, count] of issuesPerProposal) if (count > 1) add('tickets', `${proposal} has ${count} Linear issues`);
   for (const [issueId, count] of tickets.creates) if (count > 1) add('tickets', `issue ${issueId} was created ${count} times`);
-  for (const proposal of issuesPerProposal.keys()) if (!rejections.has(proposal)) add('tickets', `a Linear issue names ${proposal}, which was not rejected`);
+  for (const proposal of issuesPerProposal.keys())
+    if (!rejections.has(proposal)) add('tickets', `a Linear issue names ${proposal}, which was not rejected`);
   if (options.drained) {
     for (const proposal of rejections.keys()) {
-      if (!tickets.issues.has(linearIssueIdFor(proposal))) add('tickets', `rejected ${proposal} has no Linear issue after the outbox drained`);
+      if (!tickets.issues.has(linearIssueIdFor(proposal)))
+        add('tickets', `rejected ${proposal} has no Linear issue after the outbox drained`);
     }
     const refs = await db.query<{ proposal_id: string; ref: string | null }>(
       `SELECT payload->>'proposal_id' AS proposal_id, external_ref->>'id' AS ref FROM outbox WHERE topic = 'linear' AND status = 'delivered'`,
@@ -197,5 +215,8 @@ export async function checkRun(db: Db, records: ReadonlyArray<SendRecord>, ticke
     }
   }
 
-  return { violations, stats: { ids: byId.size, applied, rejected, inDoubtSettled, recordedDespite503, linearIssues: tickets.issues.size } };
+  return {
+    violations,
+    stats: { ids: byId.size, applied, rejected, inDoubtSettled, recordedDespite503, linearIssues: tickets.issues.size },
+  };
 }

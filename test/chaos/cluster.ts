@@ -44,7 +44,6 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-
 /**
  * Services connect as operators run them: a LOGIN role in gridgov_app, which may append but not
  * rewrite history. Falls back to the owner when the migrations made no such role.
@@ -106,7 +105,9 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
     const admin = new pg.Client({ connectionString: serverUrl });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${database}`);
-    const { rows } = await admin.query<{ server: string }>("SELECT split_part(version(), ' on ', 1) || ', jit ' || current_setting('jit') || CASE WHEN pg_jit_available() THEN '' ELSE ' (no LLVM: nothing is compiled)' END AS server");
+    const { rows } = await admin.query<{ server: string }>(
+      "SELECT split_part(version(), ' on ', 1) || ', jit ' || current_setting('jit') || CASE WHEN pg_jit_available() THEN '' ELSE ' (no LLVM: nothing is compiled)' END AS server",
+    );
     await admin.end();
     if (kind === 'external') cleanups.push(() => dropDatabaseAndLogin(serverUrl, database, login));
     const directUrl = databaseUrl(serverUrl, database);
@@ -156,13 +157,27 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
       if (closing) return;
       unexpectedExits.push(exit);
       options.log(`${exit.name} (pid ${exit.pid}) exited on its own: ${exit.code ?? exit.signal}; restarting it`);
-      setTimeout(() => void processes.get(exit.name)?.start().catch((error: unknown) => options.log(String(error))), 200);
+      setTimeout(
+        () =>
+          void processes
+            .get(exit.name)
+            ?.start()
+            .catch((error: unknown) => options.log(String(error))),
+        200,
+      );
     };
     const validators: Cluster['validators'] = [];
     for (const name of ['validator-a', 'validator-b']) {
       const port = await freePort();
       const validator = Object.assign(
-        new GridgovProcess(name, ['validator', '--no-migrate', '--port', String(port)], env, /listening on http:\/\/\S+/, join(dir, `${name}.log`), onExit),
+        new GridgovProcess(
+          name,
+          ['validator', '--no-migrate', '--port', String(port)],
+          env,
+          /listening on http:\/\/\S+/,
+          join(dir, `${name}.log`),
+          onExit,
+        ),
         { url: `http://127.0.0.1:${port}` },
       );
       validators.push(validator);
@@ -173,7 +188,21 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
     processes.set('dispatcher', dispatcher);
     cleanups.push(() => dispatcher.kill('SIGTERM'));
     await Promise.all([...validators.map((v) => v.start()), dispatcher.start()]);
-    return { dir, postgres, server: rows[0]!.server, directUrl, db, proxy, validators, dispatcher, linear, linearCreates, discord, unexpectedExits, stop };
+    return {
+      dir,
+      postgres,
+      server: rows[0]!.server,
+      directUrl,
+      db,
+      proxy,
+      validators,
+      dispatcher,
+      linear,
+      linearCreates,
+      discord,
+      unexpectedExits,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -71,7 +71,13 @@ async function setBreaker(cluster: Cluster, enabled: boolean): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const validator = cluster.validators[attempt % cluster.validators.length]!;
     try {
-      const reply = await http(validator.url, 'POST', '/admin/circuit-breaker', { enabled, reason: 'chaos: breaker flip' }, bearer(ADMIN_KEY));
+      const reply = await http(
+        validator.url,
+        'POST',
+        '/admin/circuit-breaker',
+        { enabled, reason: 'chaos: breaker flip' },
+        bearer(ADMIN_KEY),
+      );
       if (reply.status === 200) return;
     } catch {
       // replica down: try the other one
@@ -192,7 +198,8 @@ export function createFaultInjector(cluster: Cluster, profile: ChaosProfile, pro
     async finish(): Promise<void> {
       stopping = true;
       await running;
-      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(`the fault schedule failed: ${JSON.stringify(failure)}`);
+      if (failure !== undefined)
+        throw failure instanceof Error ? failure : new Error(`the fault schedule failed: ${JSON.stringify(failure)}`);
     },
   };
 }

@@ -112,7 +112,9 @@ export class GridgovProcess {
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(Object.assign(new Error(`${this.name} exited (${code ?? signal}) before it was ready; see ${this.logFile}`), { exitCode: code }));
+        reject(
+          Object.assign(new Error(`${this.name} exited (${code ?? signal}) before it was ready; see ${this.logFile}`), { exitCode: code }),
+        );
       });
     });
     child.once('exit', (code, signal) => {

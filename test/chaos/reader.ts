@@ -25,12 +25,16 @@ function micro(value: unknown): bigint | undefined {
 export function genesisSupply(scenario: Scenario): Map<string, bigint> {
   const supply = new Map<string, bigint>(scenario.resources.map((r) => [r.name, 0n]));
   for (const actor of scenario.actors) {
-    for (const [resource, amount] of Object.entries(actor.balances)) supply.set(resource, (supply.get(resource) ?? 0n) + (micro(amount) ?? 0n));
+    for (const [resource, amount] of Object.entries(actor.balances))
+      supply.set(resource, (supply.get(resource) ?? 0n) + (micro(amount) ?? 0n));
   }
   return supply;
 }
 
-export function checkSnapshot(state: { ledger_head?: unknown; supply?: unknown; actors?: unknown }, expected: Map<string, bigint>): string[] {
+export function checkSnapshot(
+  state: { ledger_head?: unknown; supply?: unknown; actors?: unknown },
+  expected: Map<string, bigint>,
+): string[] {
   const problems: string[] = [];
   const supply = (state.supply ?? {}) as Record<string, unknown>;
   const sums = new Map<string, bigint>();
@@ -47,7 +51,8 @@ export function checkSnapshot(state: { ledger_head?: unknown; supply?: unknown; 
   for (const [resource, total] of expected) {
     const reported = micro(supply[resource]);
     if (reported !== total) problems.push(`supply of ${resource} is ${String(supply[resource])}, genesis gave out ${formatMicro(total)}`);
-    if ((sums.get(resource) ?? 0n) !== total) problems.push(`balances of ${resource} add up to ${formatMicro(sums.get(resource) ?? 0n)}, not ${formatMicro(total)}`);
+    if ((sums.get(resource) ?? 0n) !== total)
+      problems.push(`balances of ${resource} add up to ${formatMicro(sums.get(resource) ?? 0n)}, not ${formatMicro(total)}`);
   }
   return problems;
 }
@@ -80,7 +85,8 @@ export function startReader(replicas: string[], expected: Map<string, bigint>, i
       } else {
         log.reads++;
         const state = reply.body as { ledger_head?: unknown };
-        for (const problem of checkSnapshot(state, expected)) log.violations.push(`read at ledger ${String(state.ledger_head)}: ${problem}`);
+        for (const problem of checkSnapshot(state, expected))
+          log.violations.push(`read at ledger ${String(state.ledger_head)}: ${problem}`);
         const seen = Number(state.ledger_head);
         if (seen < head) log.violations.push(`read: ledger head went back from ${head} to ${seen}`);
         head = Math.max(head, seen);

@@ -49,16 +49,23 @@ export function summaryTable(summary: RunSummary): string {
   const decisive = records.filter((r) => r.decisive);
   const replayed = (status: number) => decisive.filter((r) => r.decisive!.status === status && r.decisive!.replayed).length;
   const byStatus = countBy(decisive, (r) => String(r.decisive!.status));
-  const codes = countBy(decisive.filter((r) => r.decisive!.status === 422), (r) => r.decisive!.errorCode);
+  const codes = countBy(
+    decisive.filter((r) => r.decisive!.status === 422),
+    (r) => r.decisive!.errorCode,
+  );
   const failed = records.flatMap((r) => r.replies.filter((reply) => reply !== r.decisive));
-  const causes = countBy(failed, (reply) => (reply.status === 0 ? `no answer (${reply.code})` : `${reply.status} ${reply.code ?? ''}`.trim()));
+  const causes = countBy(failed, (reply) =>
+    reply.status === 0 ? `no answer (${reply.code})` : `${reply.status} ${reply.code ?? ''}`.trim(),
+  );
   const retried = records.filter((r) => r.replies.length > 1).length;
   const unresolved = records.filter((r) => !r.decisive).length;
   const faultRows = Object.values(FaultKind).map((kind) => {
     let detail = '';
     if (kind === FaultKind.proxyCut) detail = ` (${n(faults.connectionsCut)} connections reset)`;
-    if (kind === FaultKind.linearDown) detail = ` of ${n([...faults.notifierModes.linear.values()].reduce((a, b) => a + b, 0))} (${list(faults.notifierModes.linear)})`;
-    if (kind === FaultKind.discordDown) detail = ` of ${n([...faults.notifierModes.discord.values()].reduce((a, b) => a + b, 0))} (${list(faults.notifierModes.discord)})`;
+    if (kind === FaultKind.linearDown)
+      detail = ` of ${n([...faults.notifierModes.linear.values()].reduce((a, b) => a + b, 0))} (${list(faults.notifierModes.linear)})`;
+    if (kind === FaultKind.discordDown)
+      detail = ` of ${n([...faults.notifierModes.discord.values()].reduce((a, b) => a + b, 0))} (${list(faults.notifierModes.discord)})`;
     return `| fault: ${kind} | ${n(faults.counts.get(kind) ?? 0)}${detail} |`;
   });
   const loadSeconds = summary.durations.loadMs / 1000;

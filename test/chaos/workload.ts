@@ -114,18 +114,41 @@ export function makeWorkload(count: number, seed: number): Send[] {
     if (fresh.length >= 20 && roll < 0.2) {
       const original = earlier();
       const legs = original.legs.map((leg) => ({ ...leg, amount: random() < 0.5 ? respell(leg.amount) : leg.amount }));
-      sends.push({ index, id: original.id, kind: SendKind.duplicate, key: original.key, legs, body: bodyOf(original.id, legs, { retry: index }) });
+      sends.push({
+        index,
+        id: original.id,
+        kind: SendKind.duplicate,
+        key: original.key,
+        legs,
+        body: bodyOf(original.id, legs, { retry: index }),
+      });
       continue;
     }
     if (fresh.length >= 20 && roll < 0.25) {
       const original = earlier();
-      const legs = original.legs.map((leg, i) => (i === 0 ? { ...leg, amount: formatMicro(parseAmountOrZero(leg.amount) + 1_000_000n) } : leg));
-      sends.push({ index, id: original.id, kind: SendKind.reuse, key: payloadKey(legs), legs, body: bodyOf(original.id, legs, { reuse: index }) });
+      const legs = original.legs.map((leg, i) =>
+        i === 0 ? { ...leg, amount: formatMicro(parseAmountOrZero(leg.amount) + 1_000_000n) } : leg,
+      );
+      sends.push({
+        index,
+        id: original.id,
+        kind: SendKind.reuse,
+        key: payloadKey(legs),
+        legs,
+        body: bodyOf(original.id, legs, { reuse: index }),
+      });
       continue;
     }
     const id = uuidFrom(random);
     const legs = freshLegs();
-    const send: Send = { index, id, kind: SendKind.fresh, key: payloadKey(legs), legs, body: bodyOf(id, legs, { client_seq: index, note: 'chaos' }) };
+    const send: Send = {
+      index,
+      id,
+      kind: SendKind.fresh,
+      key: payloadKey(legs),
+      legs,
+      body: bodyOf(id, legs, { client_seq: index, note: 'chaos' }),
+    };
     sends.push(send);
     fresh.push(send);
   }

@@ -25,6 +25,12 @@ test('a pretty log line is one readable line: time, level, component, message, f
 test('LOG_FORMAT and LOG_LEVEL are checked and named', () => {
   assert.equal(loadConfig({ LOG_FORMAT: 'json' }).logFormat, 'json');
   assert.equal(loadConfig({ LOG_FORMAT: 'pretty' }).logFormat, 'pretty');
-  assert.throws(() => loadConfig({ LOG_FORMAT: 'xml' }), (e: unknown) => e instanceof ConfigError && /LOG_FORMAT must be json or pretty/.test(e.message));
-  assert.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), (e: unknown) => e instanceof ConfigError && /LOG_LEVEL must be one of/.test(e.message));
+  assert.throws(
+    () => loadConfig({ LOG_FORMAT: 'xml' }),
+    (e: unknown) => e instanceof ConfigError && /LOG_FORMAT must be json or pretty/.test(e.message),
+  );
+  assert.throws(
+    () => loadConfig({ LOG_LEVEL: 'loud' }),
+    (e: unknown) => e instanceof ConfigError && /LOG_LEVEL must be one of/.test(e.message),
+  );
 });

@@ -40,7 +40,14 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const cliEnv = () => ({ ...process.env, GRIDGOV_DATA_DIR: dataDir, DATABASE_URL: '', GRIDGOV_URL: base, LOG_FORMAT: '', GRIDGOV_ADMIN_KEY: '' });
+const cliEnv = () => ({
+  ...process.env,
+  GRIDGOV_DATA_DIR: dataDir,
+  DATABASE_URL: '',
+  GRIDGOV_URL: base,
+  LOG_FORMAT: '',
+  GRIDGOV_ADMIN_KEY: '',
+});
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -88,7 +95,16 @@ before(async () => {
   const child = spawn('npm', ['start'], {
     cwd: ROOT,
     detached: true,
-    env: { ...process.env, PORT: String(port), GRIDGOV_DASHBOARD_PORT: String(dashboardPort), GRIDGOV_DATA_DIR: dataDir, DATABASE_URL: '', GRIDGOV_ADMIN_KEY: '', GRIDGOV_RUNNER_INTERVAL_MS: '300', LOG_FORMAT: '' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      GRIDGOV_DASHBOARD_PORT: String(dashboardPort),
+      GRIDGOV_DATA_DIR: dataDir,
+      DATABASE_URL: '',
+      GRIDGOV_ADMIN_KEY: '',
+      GRIDGOV_RUNNER_INTERVAL_MS: '300',
+      LOG_FORMAT: '',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child.pid!);
@@ -151,13 +167,29 @@ test('database commands reach the running server; usage errors exit 2 and name t
   const refused = await cli(['keys', 'list'], { DATABASE_URL: 'postgres://nobody:x@127.0.0.1:1/none' });
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /cannot connect to DATABASE_URL \(127\.0\.0\.1:1\/none\)/);
-  const taken = await cli(['start', '--port', '0', '--dashboard-port', String(dashboardPort), '--no-runner', '--data-dir', join(dataDir, 'other')]);
+  const taken = await cli([
+    'start',
+    '--port',
+    '0',
+    '--dashboard-port',
+    String(dashboardPort),
+    '--no-runner',
+    '--data-dir',
+    join(dataDir, 'other'),
+  ]);
   assert.equal(taken.code, 2);
-  assert.match(taken.stderr, new RegExp(`dashboard's port 127\\.0\\.0\\.1:${dashboardPort} is in use; choose another with --dashboard-port`));
+  assert.match(
+    taken.stderr,
+    new RegExp(`dashboard's port 127\\.0\\.0\\.1:${dashboardPort} is in use; choose another with --dashboard-port`),
+  );
 });
 
 test('the API names the body of malformed JSON and refuses text/plain with 415', async () => {
-  const post = (type: string, body: string) => fetch(`${base}/execute`, { method: 'POST', headers: { 'content-type': type }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+  const post = (type: string, body: string) =>
+    fetch(`${base}/execute`, { method: 'POST', headers: { 'content-type': type }, body }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as Record<string, unknown>,
+    }));
   const malformed = await post('application/json', '{bad');
   assert.equal(malformed.status, 400);
   assert.equal(malformed.body.error_code, 'MALFORMED_PROPOSAL');
@@ -180,7 +212,19 @@ test('a runner pointed at another scenario world is refused, naming both; runs t
   assert.equal(afterwards.actors.length, before.actors.length, 'no actor was added');
   assert.deepEqual(afterwards.constraints, before.constraints, 'no limit was changed');
 
-  const demo = await cli(['runner', '--validator', base, '--scenario', 'scenarios/demo.json', '--epochs', '1', '--seed', '7', '--key', key]);
+  const demo = await cli([
+    'runner',
+    '--validator',
+    base,
+    '--scenario',
+    'scenarios/demo.json',
+    '--epochs',
+    '1',
+    '--seed',
+    '7',
+    '--key',
+    key,
+  ]);
   assert.equal(demo.code, 0, demo.stderr);
   const runId = /run ([0-9a-f-]{36}): finished/.exec(demo.stdout)?.[1];
   assert.ok(runId, demo.stdout);
@@ -193,12 +237,29 @@ test('a wrong Gemini key: the cause is logged once and named on every epoch line
   const gemini = await startFakeGemini({ apiKey: 'the-right-key' });
   try {
     const key = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
-    const run = await cli(['runner', '--validator', base, '--scenario', 'scenarios/demo.json', '--epochs', '3', '--seed', 'gemini-wrong-key', '--strategy', 'gemini', '--key', key], {
-      GEMINI_API_KEY: 'a-wrong-key',
-      GEMINI_BASE_URL: gemini.url,
-      GEMINI_RETRIES: '0',
-      LOG_FORMAT: 'json',
-    });
+    const run = await cli(
+      [
+        'runner',
+        '--validator',
+        base,
+        '--scenario',
+        'scenarios/demo.json',
+        '--epochs',
+        '3',
+        '--seed',
+        'gemini-wrong-key',
+        '--strategy',
+        'gemini',
+        '--key',
+        key,
+      ],
+      {
+        GEMINI_API_KEY: 'a-wrong-key',
+        GEMINI_BASE_URL: gemini.url,
+        GEMINI_RETRIES: '0',
+        LOG_FORMAT: 'json',
+      },
+    );
     assert.equal(run.code, 0, run.stderr);
     const epochLines = run.stdout.split('\n').filter((l) => l.startsWith('epoch '));
     assert.equal(epochLines.length, 3);
@@ -211,35 +272,39 @@ test('a wrong Gemini key: the cause is logged once and named on every epoch line
   }
 });
 
-test('reset deletes the cluster wherever it lives; deleting the data dir also works', { skip: userInfo().uid !== 0 ? 'the moved cluster exists only under root (PostgreSQL runs as postgres)' : false }, async () => {
-  // A checkout in a 0700 folder: the postgres user cannot reach DATA_DIR/pg, so the cluster moves.
-  const home = mkdtempSync(join(tmpdir(), 'gridgov-home-'));
-  chmodSync(home, 0o700);
-  const dir = join(home, 'checkout', '.gridgov');
-  mkdirSync(dir, { recursive: true });
-  const env = { GRIDGOV_DATA_DIR: dir };
-  try {
-    const first = await cli(['migrate'], env);
-    assert.equal(first.code, 0, first.stderr);
-    const moved = movedClusterPath(dir);
-    assert.ok(existsSync(join(moved, 'PG_VERSION')), 'the cluster moved where the postgres user can reach it');
-    assert.equal(readFileSync(join(dir, 'cluster-location'), 'utf8').trim(), moved);
-    const quiet = await cli(['migrate'], env);
-    assert.equal(quiet.stderr, '', 'no log line about the postgres user on every call');
+test(
+  'reset deletes the cluster wherever it lives; deleting the data dir also works',
+  { skip: userInfo().uid !== 0 ? 'the moved cluster exists only under root (PostgreSQL runs as postgres)' : false },
+  async () => {
+    // A checkout in a 0700 folder: the postgres user cannot reach DATA_DIR/pg, so the cluster moves.
+    const home = mkdtempSync(join(tmpdir(), 'gridgov-home-'));
+    chmodSync(home, 0o700);
+    const dir = join(home, 'checkout', '.gridgov');
+    mkdirSync(dir, { recursive: true });
+    const env = { GRIDGOV_DATA_DIR: dir };
+    try {
+      const first = await cli(['migrate'], env);
+      assert.equal(first.code, 0, first.stderr);
+      const moved = movedClusterPath(dir);
+      assert.ok(existsSync(join(moved, 'PG_VERSION')), 'the cluster moved where the postgres user can reach it');
+      assert.equal(readFileSync(join(dir, 'cluster-location'), 'utf8').trim(), moved);
+      const quiet = await cli(['migrate'], env);
+      assert.equal(quiet.stderr, '', 'no log line about the postgres user on every call');
 
-    rmSync(dir, { recursive: true, force: true });
-    const afresh = await cli(['migrate'], env);
-    assert.equal(afresh.code, 0, `deleting the data dir starts afresh: ${afresh.stderr}`);
+      rmSync(dir, { recursive: true, force: true });
+      const afresh = await cli(['migrate'], env);
+      assert.equal(afresh.code, 0, `deleting the data dir starts afresh: ${afresh.stderr}`);
 
-    const unconfirmed = await cli(['reset'], env);
-    assert.equal(unconfirmed.code, 2);
-    assert.match(unconfirmed.stderr, /--yes/);
-    const reset = await cli(['reset', '--yes'], env);
-    assert.equal(reset.code, 0, reset.stderr);
-    assert.ok(!existsSync(moved), 'the moved cluster is gone');
-    assert.ok(!existsSync(dir), 'the data dir is gone');
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-    rmSync(join(movedClusterPath(dir), '..'), { recursive: true, force: true });
-  }
-});
+      const unconfirmed = await cli(['reset'], env);
+      assert.equal(unconfirmed.code, 2);
+      assert.match(unconfirmed.stderr, /--yes/);
+      const reset = await cli(['reset', '--yes'], env);
+      assert.equal(reset.code, 0, reset.stderr);
+      assert.ok(!existsSync(moved), 'the moved cluster is gone');
+      assert.ok(!existsSync(dir), 'the data dir is gone');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+      rmSync(join(movedClusterPath(dir), '..'), { recursive: true, force: true });
+    }
+  },
+);

@@ -81,11 +81,22 @@ test('gridgov start runs on its embedded database, survives kill -9 and stops it
   assert.equal(applied.status, 200);
   // The validator connects as the generated application login, not as the cluster's owner.
   const port = readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[3];
-  const owner = new pg.Client({ host: '127.0.0.1', port: Number(port), user: 'gridgov', database: 'gridgov', password: readFileSync(join(dataDir, 'password'), 'utf8').trim() });
+  const owner = new pg.Client({
+    host: '127.0.0.1',
+    port: Number(port),
+    user: 'gridgov',
+    database: 'gridgov',
+    password: readFileSync(join(dataDir, 'password'), 'utf8').trim(),
+  });
   await owner.connect();
-  const { rows } = await owner.query("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'gridgov' AND application_name = 'gridgov'");
+  const { rows } = await owner.query(
+    "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'gridgov' AND application_name = 'gridgov'",
+  );
   await owner.end();
-  assert.deepEqual(rows.map((r: { usename: string }) => r.usename), ['gridgov_validator']);
+  assert.deepEqual(
+    rows.map((r: { usename: string }) => r.usename),
+    ['gridgov_validator'],
+  );
   const dashboard = /dashboard\s+(http:\/\/\S+)/.exec(first.output())?.[1];
   assert.ok(dashboard, `the banner names the dashboard:\n${first.output()}`);
   assert.equal((await fetch(`${dashboard}/`)).status, 200);
@@ -120,7 +131,13 @@ test('gridgov migrate is idempotent and the CLI reports usage errors', async () 
   assert.match(first.stdout, /schema is up to date|applied \d+ migration/);
   const second = await run(process.execPath, [BIN, 'migrate'], { env });
   assert.match(second.stdout, /schema is up to date/);
-  await assert.rejects(run(process.execPath, [BIN, 'seed'], { env }), (error: { code: number; stderr: string }) => error.code === 2 && /--scenario FILE is required/.test(error.stderr));
+  await assert.rejects(
+    run(process.execPath, [BIN, 'seed'], { env }),
+    (error: { code: number; stderr: string }) => error.code === 2 && /--scenario FILE is required/.test(error.stderr),
+  );
   await assert.rejects(run(process.execPath, [BIN, 'frobnicate'], { env }), (error: { code: number }) => error.code === 2);
-  await assert.rejects(run(process.execPath, [BIN, 'validator', '--port', 'abc'], { env }), (error: { code: number; stderr: string }) => error.code === 2 && /PORT must be an integer/.test(error.stderr));
+  await assert.rejects(
+    run(process.execPath, [BIN, 'validator', '--port', 'abc'], { env }),
+    (error: { code: number; stderr: string }) => error.code === 2 && /PORT must be an integer/.test(error.stderr),
+  );
 });

@@ -33,7 +33,10 @@ test('the overview shows the hash-chain check that /health reports, and long cod
     await page.locator('#overview-activity figure.chart').first().waitFor({ timeout: TIMEOUT });
     // No two tick labels of a bar chart overlap.
     const boxes = await page.$$eval('#overview-activity figure.chart svg text.tick', (els) =>
-      els.filter((e) => e.getAttribute('text-anchor') === 'middle').map((e) => (e as SVGTextElement).getBBox()).map((b) => ({ x: b.x, w: b.width, y: b.y })),
+      els
+        .filter((e) => e.getAttribute('text-anchor') === 'middle')
+        .map((e) => (e as SVGTextElement).getBBox())
+        .map((b) => ({ x: b.x, w: b.width, y: b.y })),
     );
     for (let i = 1; i < boxes.length; i++) assert.ok(boxes[i]!.x >= boxes[i - 1]!.x + boxes[i - 1]!.w, `labels ${i - 1} and ${i} overlap`);
     await browser.screenshot(page, 'newcomer-overview');

@@ -5,7 +5,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createApiKey } from '../../src/governance/keys.ts';
-import { browserAvailability, launchBrowser, rowsOf, text, TIMEOUT, visit, waitText, withPages, type TestBrowser } from '../support/browser.ts';
+import {
+  browserAvailability,
+  launchBrowser,
+  rowsOf,
+  text,
+  TIMEOUT,
+  visit,
+  waitText,
+  withPages,
+  type TestBrowser,
+} from '../support/browser.ts';
 import { startDashboard, type TestDashboard } from '../support/dashboard.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedTestScenario } from '../support/scenario.ts';

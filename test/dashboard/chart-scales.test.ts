@@ -5,7 +5,10 @@ import { test } from 'node:test';
 const modulePath = '../../src/dashboard/public/js/charts.js';
 const { niceTicks, binCategories, fitLabel } = (await import(modulePath)) as {
   niceTicks(min: number, max: number, count?: number): number[];
-  binCategories(categories: string[], series: Array<{ name: string; values: number[] }>): { categories: string[]; series: Array<{ name: string; values: number[] }>; size: number };
+  binCategories(
+    categories: string[],
+    series: Array<{ name: string; values: number[] }>,
+  ): { categories: string[]; series: Array<{ name: string; values: number[] }>; size: number };
   fitLabel(label: string, width: number): string[];
 };
 
@@ -35,6 +38,9 @@ test('long category labels are split at underscores and cut to the room they hav
   assert.deepEqual(fitLabel('SAME_ACTOR', 200), ['SAME_ACTOR']);
   assert.deepEqual(fitLabel('INSUFFICIENT_BALANCE', 90), ['INSUFFICIENT', 'BALANCE']);
   const narrow = fitLabel('CONSTRAINT_VIOLATION', 40);
-  assert.ok(narrow.every((line) => line.length <= Math.floor(40 / 6.6)), JSON.stringify(narrow));
+  assert.ok(
+    narrow.every((line) => line.length <= Math.floor(40 / 6.6)),
+    JSON.stringify(narrow),
+  );
   assert.ok(narrow[0]!.endsWith('…'));
 });

@@ -12,7 +12,20 @@ test('flat and nested epoch stats read alike', () => {
   const flat = normalizeEpochs({
     runs: [{ run_id: 'r1', scenario: 'demo', strategy: 'heuristic', seed: '1' }],
     epochs: [
-      { run_id: 'r1', epoch: 2, stats: { applied: 3, rejected: 1, rejected_by_code: { SAME_ACTOR: 1 }, supply: { energy: 10 }, gini: { energy: 0.5 }, deficit_actors: 2, unmet_need: { water: 1.5 }, llm_tokens: 40 } },
+      {
+        run_id: 'r1',
+        epoch: 2,
+        stats: {
+          applied: 3,
+          rejected: 1,
+          rejected_by_code: { SAME_ACTOR: 1 },
+          supply: { energy: 10 },
+          gini: { energy: 0.5 },
+          deficit_actors: 2,
+          unmet_need: { water: 1.5 },
+          llm_tokens: 40,
+        },
+      },
       { run_id: 'r1', epoch: 1, stats: { applied: 1, rejected: 0 } },
     ],
   });
@@ -35,7 +48,11 @@ test('flat and nested epoch stats read alike', () => {
   });
   assert.deepEqual(nested, flat);
   assert.equal(flat.runId, 'r1');
-  assert.deepEqual(flat.epochs.map((e) => e.epoch), [1, 2], 'in epoch order');
+  assert.deepEqual(
+    flat.epochs.map((e) => e.epoch),
+    [1, 2],
+    'in epoch order',
+  );
   assert.deepEqual(flat.epochs[1], {
     runId: 'r1',
     epoch: 2,
@@ -57,7 +74,16 @@ test('flat and nested epoch stats read alike', () => {
 });
 
 test('odd answers give no epochs rather than an exception', () => {
-  for (const body of [null, undefined, 'text', 42, [], {}, { epochs: 'no' }, { epochs: [null, 7, { stats: null }, { epoch: 1, stats: {} }] }]) {
+  for (const body of [
+    null,
+    undefined,
+    'text',
+    42,
+    [],
+    {},
+    { epochs: 'no' },
+    { epochs: [null, 7, { stats: null }, { epoch: 1, stats: {} }] },
+  ]) {
     assert.deepEqual(normalizeEpochs(body).epochs, [], JSON.stringify(body));
   }
   const strings = normalizeEpochs({ epochs: [{ epoch: '3', stats: { applied: '5', supply: { energy: '1.25', bad: 'x' } } }] });
@@ -67,6 +93,11 @@ test('odd answers give no epochs rather than an exception', () => {
 });
 
 test('keysOf lists the series of a chart', () => {
-  const { epochs } = normalizeEpochs({ epochs: [{ epoch: 1, stats: { supply: { water: 1 } } }, { epoch: 2, stats: { supply: { energy: 1 } } }] });
+  const { epochs } = normalizeEpochs({
+    epochs: [
+      { epoch: 1, stats: { supply: { water: 1 } } },
+      { epoch: 2, stats: { supply: { energy: 1 } } },
+    ],
+  });
   assert.deepEqual(keysOf(epochs, 'supply'), ['energy', 'water']);
 });

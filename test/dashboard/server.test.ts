@@ -69,14 +69,29 @@ test('with the envelope header every answer is a 200 carrying the status and the
   assert.equal(ok.body.body.resources.length, 3);
   const missing = await http(d.url, 'GET', '/api/no-such-route', undefined, envelope);
   assert.equal(missing.status, 200);
-  assert.deepEqual(missing.body, { status: 404, body: { status: 'error', error_code: 'NOT_FOUND', message: 'no route GET /no-such-route' } });
-  const denied = await http(d.url, 'POST', '/api/admin/circuit-breaker', { enabled: true }, { ...envelope, ...bearer('wrong-key-wrong-key') });
+  assert.deepEqual(missing.body, {
+    status: 404,
+    body: { status: 'error', error_code: 'NOT_FOUND', message: 'no route GET /no-such-route' },
+  });
+  const denied = await http(
+    d.url,
+    'POST',
+    '/api/admin/circuit-breaker',
+    { enabled: true },
+    { ...envelope, ...bearer('wrong-key-wrong-key') },
+  );
   assert.equal(denied.body.status, 401);
   assert.equal(denied.body.body.message, 'unknown API key');
 });
 
 test('admin overrides pass through with the Authorization header; /execute does not', async () => {
-  const forced = await http(d.url, 'POST', '/api/admin/balance', { actor_id: 'alice', resource: 'water', amount: '42.5' }, bearer(ADMIN_KEY));
+  const forced = await http(
+    d.url,
+    'POST',
+    '/api/admin/balance',
+    { actor_id: 'alice', resource: 'water', amount: '42.5' },
+    bearer(ADMIN_KEY),
+  );
   assert.equal(forced.status, 200);
   assert.equal(forced.body.amount, 42.5);
   const audit = await http(v.url, 'GET', '/admin/audit?action=admin.balance&limit=1', undefined, bearer(ADMIN_KEY));
@@ -96,7 +111,13 @@ test('/api/events streams the validator’s events through the dashboard', async
     assert.equal(stream.status, 200);
     const hello = await stream.next('hello');
     if (!hello.data.listening) await stream.next((e) => e.event === 'status' && e.data.listening);
-    const applied = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'bob', actor_to: 'carol', resource: 'energy', amount: 2 });
+    const applied = await http(v.url, 'POST', '/execute', {
+      proposal_id: randomUUID(),
+      actor_from: 'bob',
+      actor_to: 'carol',
+      resource: 'energy',
+      amount: 2,
+    });
     // Matched by proposal: an earlier test's adjustment may still be on its way.
     const event = await stream.next((e) => e.event === 'ledger' && e.data.proposal_ids.includes(applied.body.proposal_id));
     assert.equal(event.data.ledger_head, applied.body.ledger_ids[0]);
@@ -165,6 +186,7 @@ test('gridgov dashboard serves the pages for the validator it is given, and stop
   const run = promisify(execFile);
   await assert.rejects(
     run(process.execPath, [BIN, 'dashboard', '--validator', 'ftp://nowhere'], { env: process.env }),
-    (error: { code: number; stderr: string }) => error.code === 2 && /--validator \/ GRIDGOV_URL must be an http\(s\) URL/.test(error.stderr),
+    (error: { code: number; stderr: string }) =>
+      error.code === 2 && /--validator \/ GRIDGOV_URL must be an http\(s\) URL/.test(error.stderr),
   );
 });

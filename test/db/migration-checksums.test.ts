@@ -29,7 +29,10 @@ function copyWith(name: string, edit: (folder: string) => void): string {
   return folder;
 }
 
-const ledgerBlocks = () => readdirSync(MIGRATIONS).find((f) => f.startsWith('000012_'))!.replace(/\.sql$/, '');
+const ledgerBlocks = () =>
+  readdirSync(MIGRATIONS)
+    .find((f) => f.startsWith('000012_'))!
+    .replace(/\.sql$/, '');
 
 test('every applied migration has the sha256 of its file recorded', async () => {
   const files = await loadMigrations();
@@ -82,7 +85,11 @@ test('a database that applied the retired 000030 before checksums were kept migr
   const { rows } = await t.db.query("SELECT to_regclass('ledger_executed_at_brin') IS NULL AS gone");
   assert.equal(rows[0]!.gone, true);
   await t.db.query("UPDATE schema_migrations SET checksum = repeat('0', 64) WHERE id = 30");
-  await assert.rejects(migrate(t.db), MigrationIntegrityError, 'a retired migration recorded with a checksum is not one that predates them');
+  await assert.rejects(
+    migrate(t.db),
+    MigrationIntegrityError,
+    'a retired migration recorded with a checksum is not one that predates them',
+  );
   await t.db.query('DELETE FROM schema_migrations WHERE id = 30');
 });
 

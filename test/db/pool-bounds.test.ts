@@ -94,7 +94,8 @@ test('over HTTP a timed-out commit is a retry-safe 503, and the retry records th
   }
   assert.equal(reply.status, 503, JSON.stringify(reply.body));
   assert.ok(['DATABASE_UNAVAILABLE', 'COMMIT_FAILED'].includes(reply.body.error_code), JSON.stringify(reply.body));
-  const count = async () => (await t.db.query<{ n: number }>('SELECT count(*) AS n FROM ledger WHERE proposal_id = $1', [body.proposal_id])).rows[0]!.n;
+  const count = async () =>
+    (await t.db.query<{ n: number }>('SELECT count(*) AS n FROM ledger WHERE proposal_id = $1', [body.proposal_id])).rows[0]!.n;
   assert.equal(await count(), 0, 'nothing was recorded');
   const retry = await http(validator.url, 'POST', '/execute', body);
   assert.equal(retry.status, 200, JSON.stringify(retry.body));

@@ -49,7 +49,9 @@ test('the ledger schema enforces positive amounts, one row per (proposal_id, leg
   await assert.rejects(insert('11111111-1111-4111-8111-111111111111', '-5'), /check constraint/);
   await assert.rejects(insert('11111111-1111-4111-8111-111111111111', '5', '99999999-9999-4999-8999-999999999999'), /foreign key/);
   await assert.rejects(insert('11111111-1111-4111-8111-111111111111', '5', alice), /ledger_distinct_actors/);
-  const { rows: genesis } = await t.db.query<{ proposal_id: string }>("SELECT proposal_id::text FROM ledger WHERE kind = 'genesis' LIMIT 1");
+  const { rows: genesis } = await t.db.query<{ proposal_id: string }>(
+    "SELECT proposal_id::text FROM ledger WHERE kind = 'genesis' LIMIT 1",
+  );
   await assert.rejects(insert(genesis[0]!.proposal_id, '5'), /ledger_proposal_leg/);
 });
 
@@ -65,7 +67,21 @@ test('every table of the data model exists', async () => {
     "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
   );
   const names = rows.map((r) => r.table_name);
-  for (const table of ['actors', 'resources', 'constraints', 'ledger', 'balances', 'rejected_proposals', 'admin_audit', 'control', 'outbox', 'checkpoints', 'api_keys', 'runs', 'epochs']) {
+  for (const table of [
+    'actors',
+    'resources',
+    'constraints',
+    'ledger',
+    'balances',
+    'rejected_proposals',
+    'admin_audit',
+    'control',
+    'outbox',
+    'checkpoints',
+    'api_keys',
+    'runs',
+    'epochs',
+  ]) {
     assert.ok(names.includes(table), `missing table ${table}`);
   }
   const { rows: world } = await t.db.query<{ name: string; kind: string }>("SELECT name, kind FROM actors WHERE kind = 'system'");

@@ -40,14 +40,19 @@ const total = (balances: ReadonlyMap<string, bigint>, resource: string) =>
 
 test('a group conserves every resource and leaves no one but world below min_balance', () => {
   fc.assert(
-    fc.property(fc.array(itemArb, { maxLength: 8 }), balancesArb, fc.bigInt({ min: 0n, max: 20_000_000n }), (items, balances, minBalance) => {
-      const { balances: after } = decide(items, world(balances, minBalance));
-      for (const resource of RESOURCES) assert.equal(total(after, resource), total(balances, resource));
-      for (const [key, amount] of after) {
-        if (key.startsWith(`${WORLD}|`) || amount === balances.get(key)) continue;
-        assert.ok(amount >= minBalance || amount >= (balances.get(key) ?? 0n), `${key} ended at ${amount}`);
-      }
-    }),
+    fc.property(
+      fc.array(itemArb, { maxLength: 8 }),
+      balancesArb,
+      fc.bigInt({ min: 0n, max: 20_000_000n }),
+      (items, balances, minBalance) => {
+        const { balances: after } = decide(items, world(balances, minBalance));
+        for (const resource of RESOURCES) assert.equal(total(after, resource), total(balances, resource));
+        for (const [key, amount] of after) {
+          if (key.startsWith(`${WORLD}|`) || amount === balances.get(key)) continue;
+          assert.ok(amount >= minBalance || amount >= (balances.get(key) ?? 0n), `${key} ended at ${amount}`);
+        }
+      },
+    ),
     { numRuns: 1500 },
   );
 });
@@ -81,7 +86,10 @@ test('deciding a group again, with its outcomes as the prior, replays everything
       items.forEach((item, index) => {
         const outcome = once.outcomes[index]!;
         if (prior.has(item.proposalId) || outcome.kind === 'conflict') return;
-        prior.set(item.proposalId, { canonical: item.canonical, outcome: outcome.kind === 'applied' ? { kind: 'applied' } : { kind: 'rejected', code: outcome.code, message: outcome.message } });
+        prior.set(item.proposalId, {
+          canonical: item.canonical,
+          outcome: outcome.kind === 'applied' ? { kind: 'applied' } : { kind: 'rejected', code: outcome.code, message: outcome.message },
+        });
       });
       const twice = decide(items, { ...world(once.balances), prior });
       assert.deepEqual(twice.balances, once.balances);
@@ -92,13 +100,29 @@ test('deciding a group again, with its outcomes as the prior, replays everything
 });
 
 test('world moves need the system role, and an agent key moves only its own actor', () => {
-  const balances = new Map([[balanceKey('a', 'energy'), 50_000_000n], [balanceKey('b', 'energy'), 50_000_000n]]);
-  const item = (legs: Leg[], grant: GroupItem['grant']): GroupItem => ({ proposalId: JSON.stringify([legs.length, grant]), canonical: canonicalLegs(legs), legs, grant });
+  const balances = new Map([
+    [balanceKey('a', 'energy'), 50_000_000n],
+    [balanceKey('b', 'energy'), 50_000_000n],
+  ]);
+  const item = (legs: Leg[], grant: GroupItem['grant']): GroupItem => ({
+    proposalId: JSON.stringify([legs.length, grant]),
+    canonical: canonicalLegs(legs),
+    legs,
+    grant,
+  });
   const fromWorld: Leg[] = [{ actor_from: WORLD, actor_to: 'a', resource: 'water', amount: 5n }];
   const fromB: Leg[] = [{ actor_from: 'b', actor_to: 'a', resource: 'energy', amount: 5n }];
   const { outcomes } = decide(
-    [item(fromWorld, { role: null, actorId: null }), item(fromWorld, { role: 'system', actorId: null }), item(fromB, { role: 'agent', actorId: 'a' }), item(fromB, { role: 'agent', actorId: 'b' })],
+    [
+      item(fromWorld, { role: null, actorId: null }),
+      item(fromWorld, { role: 'system', actorId: null }),
+      item(fromB, { role: 'agent', actorId: 'a' }),
+      item(fromB, { role: 'agent', actorId: 'b' }),
+    ],
     world(balances),
   );
-  assert.deepEqual(outcomes.map((o) => (o.kind === 'rejected' ? o.code : o.kind)), ['FORBIDDEN_ACTOR', 'applied', 'FORBIDDEN_ACTOR', 'applied']);
+  assert.deepEqual(
+    outcomes.map((o) => (o.kind === 'rejected' ? o.code : o.kind)),
+    ['FORBIDDEN_ACTOR', 'applied', 'FORBIDDEN_ACTOR', 'applied'],
+  );
 });

@@ -18,10 +18,29 @@ const plainScenario = (() => {
 
 test('settlement: production first, then consumption of at most what is held, the rest unmet', () => {
   const profiles: EconomyProfile[] = [
-    { actorId: 'a', actorName: 'a', production: new Map([['water', M(5)]]), consumption: new Map([['water', M(8)], ['energy', M(3)]]) },
+    {
+      actorId: 'a',
+      actorName: 'a',
+      production: new Map([['water', M(5)]]),
+      consumption: new Map([
+        ['water', M(8)],
+        ['energy', M(3)],
+      ]),
+    },
   ];
-  const balances = new Map([['a|water', M(1)], ['a|energy', 0n]]);
-  const input = { runId: 'run', epoch: 2, scenario: plainScenario, profiles, idFor: (n: string) => n, balance: (actor: string, resource: string) => balances.get(`${actor}|${resource}`) ?? 0n, previous: undefined };
+  const balances = new Map([
+    ['a|water', M(1)],
+    ['a|energy', 0n],
+  ]);
+  const input = {
+    runId: 'run',
+    epoch: 2,
+    scenario: plainScenario,
+    profiles,
+    idFor: (n: string) => n,
+    balance: (actor: string, resource: string) => balances.get(`${actor}|${resource}`) ?? 0n,
+    previous: undefined,
+  };
   const { entries, summary } = settleEconomy(input);
   assert.deepEqual(
     entries.map((e) => [e.kind, e.from === WORLD_ACTOR_ID ? 'world' : e.from, e.resource, e.amount]),
@@ -31,9 +50,16 @@ test('settlement: production first, then consumption of at most what is held, th
     ],
   );
   assert.deepEqual(summary.unmet, { energy: 3, water: 2 });
-  assert.deepEqual(summary.deficits.map((d) => `${d.resource}:${d.taken}/${d.need}`), ['energy:0/3', 'water:6/8']);
+  assert.deepEqual(
+    summary.deficits.map((d) => `${d.resource}:${d.taken}/${d.need}`),
+    ['energy:0/3', 'water:6/8'],
+  );
   const again = settleEconomy(input);
-  assert.deepEqual(again.entries.map((e) => e.proposalId), entries.map((e) => e.proposalId), 'ids derive from (run, epoch, actor, resource, kind)');
+  assert.deepEqual(
+    again.entries.map((e) => e.proposalId),
+    entries.map((e) => e.proposalId),
+    'ids derive from (run, epoch, actor, resource, kind)',
+  );
 });
 
 test('gini: 0 for equal holdings, towards 1 for one holder, exact on micro units', () => {
@@ -74,14 +100,22 @@ test('settlement: the commons regrows, sinks drain, and an actor short too long 
     name: 'sinks',
     resources: [{ name: 'water' }, { name: 'credits' }],
     economy: { upkeep: { credits: 2 }, tax: { credits: 0.1 }, fail_after_unmet_epochs: 2, holdings_on_failure: { heir: 'b' } },
-    commons: { name: 'lake', resources: { water: { stock: 500, capacity: 1000, regrowth_rate: 0.4, collapse_below: 100, max_extraction: 30 } } },
+    commons: {
+      name: 'lake',
+      resources: { water: { stock: 500, capacity: 1000, regrowth_rate: 0.4, collapse_below: 100, max_extraction: 30 } },
+    },
     actors: [
       { name: 'a', balances: { credits: 50 }, consumption: { water: 5 } },
       { name: 'b', balances: { credits: 50, water: 40 }, consumption: { water: 5 } },
     ],
   });
   if (!parsed.ok) throw new Error(parsed.message);
-  const balances = new Map([['a|credits', M(50)], ['b|credits', M(50)], ['b|water', M(40)], ['lake|water', M(500)]]);
+  const balances = new Map([
+    ['a|credits', M(50)],
+    ['b|credits', M(50)],
+    ['b|water', M(40)],
+    ['lake|water', M(500)],
+  ]);
   const { entries, summary } = settleEconomy({
     runId: 'run',
     epoch: 3,
@@ -91,7 +125,10 @@ test('settlement: the commons regrows, sinks drain, and an actor short too long 
     balance: (actor, resource) => balances.get(`${actor}|${resource}`) ?? 0n,
     previous: { streaks: { a: 1, b: 0 }, failed: [] },
   });
-  const seen = entries.map((e) => `${e.kind} ${e.from === WORLD_ACTOR_ID ? 'world' : e.from}>${e.to === WORLD_ACTOR_ID ? 'world' : e.to} ${e.resource} ${microToNumber(e.amount)}`);
+  const seen = entries.map(
+    (e) =>
+      `${e.kind} ${e.from === WORLD_ACTOR_ID ? 'world' : e.from}>${e.to === WORLD_ACTOR_ID ? 'world' : e.to} ${e.resource} ${microToNumber(e.amount)}`,
+  );
   assert.deepEqual(seen, [
     'regrowth world>lake water 100',
     'upkeep a>world credits 2',
@@ -102,7 +139,10 @@ test('settlement: the commons regrows, sinks drain, and an actor short too long 
     'failure a>world credits 43.2',
     'inheritance world>b credits 43.2',
   ]);
-  assert.ok(entries.every((e) => e.from === WORLD_ACTOR_ID || e.to === WORLD_ACTOR_ID), 'every system entry has world on one side');
+  assert.ok(
+    entries.every((e) => e.from === WORLD_ACTOR_ID || e.to === WORLD_ACTOR_ID),
+    'every system entry has world on one side',
+  );
   assert.deepEqual(summary.failed, ['a']);
   assert.deepEqual(summary.failures, [{ actor: 'a', heirs: ['b'] }]);
   assert.deepEqual(summary.stock, { water: 600 });

@@ -34,29 +34,35 @@ const balancesArb = fc
 
 test('an accepted proposal conserves every resource and leaves no sender below min_balance', () => {
   fc.assert(
-    fc.property(fc.array(legArb, { minLength: 1, maxLength: 4 }), balancesArb, fc.boolean(), fc.bigInt({ min: 0n, max: 50_000_000n }), (legs, balances, system, minBalance) => {
-      const ctx = context(balances, { system, minBalance });
-      const result = validateLegs(legs as Leg[], ctx);
-      if (!result.ok) return;
-      const perResource = new Map<string, bigint>();
-      for (const [key, delta] of result.deltas) {
-        const [actor, resource] = key.split('|') as [string, string];
-        perResource.set(resource, (perResource.get(resource) ?? 0n) + delta);
-        const after = ctx.balance(actor, resource) + delta;
-        if (actor !== WORLD) assert.ok(after >= 0n, `${key} would go negative`);
-      }
-      for (const total of perResource.values()) assert.equal(total, 0n);
-      // Each sending leg left its sender at or above the floor at that point.
-      const running = new Map(balances);
-      for (const leg of legs) {
-        if (leg.actor_from !== WORLD) {
-          const left = (running.get(balanceKey(leg.actor_from, leg.resource)) ?? 0n) - leg.amount;
-          assert.ok(left >= minBalance);
+    fc.property(
+      fc.array(legArb, { minLength: 1, maxLength: 4 }),
+      balancesArb,
+      fc.boolean(),
+      fc.bigInt({ min: 0n, max: 50_000_000n }),
+      (legs, balances, system, minBalance) => {
+        const ctx = context(balances, { system, minBalance });
+        const result = validateLegs(legs as Leg[], ctx);
+        if (!result.ok) return;
+        const perResource = new Map<string, bigint>();
+        for (const [key, delta] of result.deltas) {
+          const [actor, resource] = key.split('|') as [string, string];
+          perResource.set(resource, (perResource.get(resource) ?? 0n) + delta);
+          const after = ctx.balance(actor, resource) + delta;
+          if (actor !== WORLD) assert.ok(after >= 0n, `${key} would go negative`);
         }
-        running.set(balanceKey(leg.actor_from, leg.resource), (running.get(balanceKey(leg.actor_from, leg.resource)) ?? 0n) - leg.amount);
-        running.set(balanceKey(leg.actor_to, leg.resource), (running.get(balanceKey(leg.actor_to, leg.resource)) ?? 0n) + leg.amount);
-      }
-    }),
+        for (const total of perResource.values()) assert.equal(total, 0n);
+        // Each sending leg left its sender at or above the floor at that point.
+        const running = new Map(balances);
+        for (const leg of legs) {
+          if (leg.actor_from !== WORLD) {
+            const left = (running.get(balanceKey(leg.actor_from, leg.resource)) ?? 0n) - leg.amount;
+            assert.ok(left >= minBalance);
+          }
+          running.set(balanceKey(leg.actor_from, leg.resource), (running.get(balanceKey(leg.actor_from, leg.resource)) ?? 0n) - leg.amount);
+          running.set(balanceKey(leg.actor_to, leg.resource), (running.get(balanceKey(leg.actor_to, leg.resource)) ?? 0n) + leg.amount);
+        }
+      },
+    ),
     { numRuns: 2000 },
   );
 });
@@ -101,12 +107,15 @@ test('the system role may move world funds, which may go negative', () => {
   assert.equal(result.ok, true);
 });
 
-test('an agent key moves only its own actor\'s funds; messages name actors', () => {
+test("an agent key moves only its own actor's funds; messages name actors", () => {
   const balances = new Map([[balanceKey('a', 'energy'), 30_000_000n]]);
   const own = validateLegs([{ actor_from: 'a', actor_to: 'b', resource: 'energy', amount: 5n }], context(balances, { agentOf: 'a' }));
   assert.equal(own.ok, true);
   const other = validateLegs([{ actor_from: 'b', actor_to: 'a', resource: 'energy', amount: 5n }], context(balances, { agentOf: 'a' }));
-  assert.deepEqual(other.ok ? other : [other.code, other.message], ['FORBIDDEN_ACTOR', 'leg 0: this key may only move the funds of name-of-a']);
+  assert.deepEqual(other.ok ? other : [other.code, other.message], [
+    'FORBIDDEN_ACTOR',
+    'leg 0: this key may only move the funds of name-of-a',
+  ]);
   const short = validateLegs([{ actor_from: 'a', actor_to: 'b', resource: 'energy', amount: 40_000_000n }], context(balances));
   assert.equal(!short.ok && short.message, 'leg 0: name-of-a holds 30 energy, needs 40');
 });

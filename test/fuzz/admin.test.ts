@@ -16,11 +16,27 @@ const key = (): fc.Arbitrary<Record<string, string>> =>
   fc.oneof(
     { weight: 2, arbitrary: fc.constant({}) },
     { weight: 4, arbitrary: fc.constantFrom(ADMIN_KEY, fuzz.target.keys.admin).map((k) => ({ authorization: `Bearer ${k}` })) },
-    { weight: 2, arbitrary: fc.constantFrom(fuzz.target.keys.viewer, fuzz.target.keys.operator, fuzz.target.keys.revoked).map((k) => ({ authorization: `Bearer ${k}` })) },
     {
       weight: 2,
       arbitrary: fc
-        .oneof(fc.constantFrom('Bearer', 'Bearer ', 'Basic YWRtaW46YWRtaW4=', `bearer ${ADMIN_KEY}`, `Bearer ${ADMIN_KEY} `, `Bearer  ${ADMIN_KEY}`, `Bearer ${ADMIN_KEY}x`), nastyString.map((k) => `Bearer ${k}`))
+        .constantFrom(fuzz.target.keys.viewer, fuzz.target.keys.operator, fuzz.target.keys.revoked)
+        .map((k) => ({ authorization: `Bearer ${k}` })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .oneof(
+          fc.constantFrom(
+            'Bearer',
+            'Bearer ',
+            'Basic YWRtaW46YWRtaW4=',
+            `bearer ${ADMIN_KEY}`,
+            `Bearer ${ADMIN_KEY} `,
+            `Bearer  ${ADMIN_KEY}`,
+            `Bearer ${ADMIN_KEY}x`,
+          ),
+          nastyString.map((k) => `Bearer ${k}`),
+        )
         .map((h) => ({ authorization: h })),
     },
   );
@@ -32,16 +48,27 @@ const balanceBody = fc.oneof(
 );
 const resetBody = fc.oneof(fc.record({ actor_id: actorRef }), fc.record({ actor_id: weirdValue, extra: weirdValue }, { requiredKeys: [] }));
 const breakerBody = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ enabled: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.boolean() }), reason: fc.option(nastyString, { nil: undefined }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      enabled: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.boolean() }),
+      reason: fc.option(nastyString, { nil: undefined }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ enabled: weirdValue, reason: weirdValue }, { requiredKeys: [] }) },
 );
 const auditQuery = fc
-  .array(fc.tuple(fc.oneof(fc.constantFrom('cursor', 'limit', 'action', 'admin_user'), nastyString), fc.oneof(nastyString, fc.constantFrom('1', '0', '-1', '501', 'admin.balance', 'fuzz-admin', '%00'))), { maxLength: 3 })
+  .array(
+    fc.tuple(
+      fc.oneof(fc.constantFrom('cursor', 'limit', 'action', 'admin_user'), nastyString),
+      fc.oneof(nastyString, fc.constantFrom('1', '0', '-1', '501', 'admin.balance', 'fuzz-admin', '%00')),
+    ),
+    { maxLength: 3 },
+  )
   .map((pairs) => {
     const params = new URLSearchParams(pairs);
     return params.size ? `?${params}` : '';
   });
-
 
 test('admin routes under generated bodies and keys', async () => {
   const request = fc.oneof(
@@ -68,9 +95,15 @@ test('the audit log under generated queries', async () => {
 
 test('admin bodies that are not JSON objects, of any content type and size', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom('/admin/balance', '/admin/reset-credit', '/admin/circuit-breaker'), rawPayload, contentType, key(), async (url, payload, type, auth) => {
-      await send('POST', url, payload, { 'content-type': type, ...auth });
-    }),
+    fc.asyncProperty(
+      fc.constantFrom('/admin/balance', '/admin/reset-credit', '/admin/circuit-breaker'),
+      rawPayload,
+      contentType,
+      key(),
+      async (url, payload, type, auth) => {
+        await send('POST', url, payload, { 'content-type': type, ...auth });
+      },
+    ),
     { numRuns: runs(300) },
   );
   await send('POST', '/admin/balance', JSON.stringify({ actor_id: 'alice', resource: 'water', amount: 1, pad: 'x'.repeat(300 * 1024) }), {
@@ -96,8 +129,12 @@ test('while the breaker is on, /execute answers 503 CIRCUIT_BREAKER_OPEN and rec
 });
 
 test('the breaker is left off, and the tally covers every admin outcome', async (t) => {
-  await send('POST', '/admin/circuit-breaker', JSON.stringify({ enabled: false }), { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` });
-  for (const status of [200, 400, 401, 403, 404]) assert.ok(tally.counts.get('POST /admin/balance')?.get(status), `no ${status} from /admin/balance`);
+  await send('POST', '/admin/circuit-breaker', JSON.stringify({ enabled: false }), {
+    'content-type': 'application/json',
+    authorization: `Bearer ${ADMIN_KEY}`,
+  });
+  for (const status of [200, 400, 401, 403, 404])
+    assert.ok(tally.counts.get('POST /admin/balance')?.get(status), `no ${status} from /admin/balance`);
   t.diagnostic(`${tally.total} requests`);
   for (const line of tally.lines()) t.diagnostic(line);
 });

@@ -13,21 +13,60 @@ export const nastyString: fc.Arbitrary<string> = fc.oneof(
   // Any UTF-16 code unit, lone surrogates included.
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }) },
   { weight: 3, arbitrary: fc.constantFrom(...INJECTIONS) },
-  { weight: 2, arbitrary: fc.constantFrom('', ' ', '\u0000', 'a\u0000b', '\ud800', 'x\udfff', 'world', 'alice', 'WORLD', ' alice ', 'energy', 'é') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom('', ' ', '\u0000', 'a\u0000b', '\ud800', 'x\udfff', 'world', 'alice', 'WORLD', ' alice ', 'energy', 'é'),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 60, max: 5_000 }).map((n) => 'x'.repeat(n)) },
 );
 
 export const weirdNumber: fc.Arbitrary<number> = fc.oneof(
   fc.double(),
   fc.integer(),
-  fc.constantFrom(1e308, -1e308, 1e21, 1e-7, 2 ** 53, 2 ** 53 + 2, -0, 0, 0.1 + 0.2, 999_999_999.999999, 1_000_000_000, 5e-324, -1, -0.000001, 0.000001, 1.5e-6),
+  fc.constantFrom(
+    1e308,
+    -1e308,
+    1e21,
+    1e-7,
+    2 ** 53,
+    2 ** 53 + 2,
+    -0,
+    0,
+    0.1 + 0.2,
+    999_999_999.999999,
+    1_000_000_000,
+    5e-324,
+    -1,
+    -0.000001,
+    0.000001,
+    1.5e-6,
+  ),
 );
 
 export const decimalString: fc.Arbitrary<string> = fc.oneof(
   fc
     .tuple(fc.boolean(), fc.stringMatching(/^\d{1,30}$/), fc.stringMatching(/^\d{0,12}$/))
     .map(([negative, whole, fraction]) => `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`),
-  fc.constantFrom('1e3', '1E-2', '0x10', ' 5 ', '5.', '.5', '+5', '--5', '5,5', 'Infinity', '-Infinity', 'NaN', '', '١٢٣', '0.1234567', '12.500000000', '00012', '1_000'),
+  fc.constantFrom(
+    '1e3',
+    '1E-2',
+    '0x10',
+    ' 5 ',
+    '5.',
+    '.5',
+    '+5',
+    '--5',
+    '5,5',
+    'Infinity',
+    '-Infinity',
+    'NaN',
+    '',
+    '١٢٣',
+    '0.1234567',
+    '12.500000000',
+    '00012',
+    '1_000',
+  ),
 );
 
 /** Any JSON value, from harmless to hostile. */
@@ -62,8 +101,16 @@ export const resourceRef: fc.Arbitrary<string> = fc.oneof(
 );
 
 export const amount: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 5, arbitrary: fc.tuple(fc.double({ min: 0.000001, max: 60, noNaN: true }), fc.integer({ min: 0, max: 6 })).map(([n, d]) => Number(n.toFixed(d)) || 1) },
-  { weight: 1, arbitrary: fc.tuple(fc.double({ min: 0.000001, max: 60, noNaN: true }), fc.integer({ min: 0, max: 9 })).map(([n, d]) => n.toFixed(d)) },
+  {
+    weight: 5,
+    arbitrary: fc
+      .tuple(fc.double({ min: 0.000001, max: 60, noNaN: true }), fc.integer({ min: 0, max: 6 }))
+      .map(([n, d]) => Number(n.toFixed(d)) || 1),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.double({ min: 0.000001, max: 60, noNaN: true }), fc.integer({ min: 0, max: 9 })).map(([n, d]) => n.toFixed(d)),
+  },
   { weight: 2, arbitrary: weirdNumber },
   { weight: 2, arbitrary: decimalString },
   { weight: 1, arbitrary: weirdValue },
@@ -91,9 +138,21 @@ const leg = fc.record({ actor_from: actorRef, actor_to: actorRef, resource: reso
 
 type Mutation = { op: 'delete' | 'set' | 'add'; key: string; value: unknown };
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ op: fc.constant('delete' as const), key: fc.constantFrom('proposal_id', 'actor_from', 'actor_to', 'resource', 'amount', 'legs', 'metadata'), value: fc.constant(undefined) }),
-  fc.record({ op: fc.constant('set' as const), key: fc.constantFrom('proposal_id', 'actor_from', 'actor_to', 'resource', 'amount', 'legs', 'metadata'), value: weirdValue }),
-  fc.record({ op: fc.constant('add' as const), key: fc.oneof(nastyString, fc.constantFrom('legs', 'extra', 'amount ', 'Amount')), value: weirdValue }),
+  fc.record({
+    op: fc.constant('delete' as const),
+    key: fc.constantFrom('proposal_id', 'actor_from', 'actor_to', 'resource', 'amount', 'legs', 'metadata'),
+    value: fc.constant(undefined),
+  }),
+  fc.record({
+    op: fc.constant('set' as const),
+    key: fc.constantFrom('proposal_id', 'actor_from', 'actor_to', 'resource', 'amount', 'legs', 'metadata'),
+    value: weirdValue,
+  }),
+  fc.record({
+    op: fc.constant('add' as const),
+    key: fc.oneof(nastyString, fc.constantFrom('legs', 'extra', 'amount ', 'Amount')),
+    value: weirdValue,
+  }),
 );
 
 function mutate(body: Record<string, unknown>, mutations: Mutation[]): Record<string, unknown> {
@@ -113,7 +172,10 @@ export const proposalBody: fc.Arbitrary<Record<string, unknown>> = fc
       { weight: 3, arbitrary: fc.record({ proposal_id: proposalId, leg, metadata }).map(({ leg: l, ...rest }) => ({ ...rest, ...l })) },
       { weight: 2, arbitrary: fc.record({ proposal_id: proposalId, legs: fc.array(leg, { minLength: 0, maxLength: 18 }), metadata }) },
     ),
-    fc.oneof({ weight: 2, arbitrary: fc.constant([] as Mutation[]) }, { weight: 1, arbitrary: fc.array(mutation, { minLength: 1, maxLength: 3 }) }),
+    fc.oneof(
+      { weight: 2, arbitrary: fc.constant([] as Mutation[]) },
+      { weight: 1, arbitrary: fc.array(mutation, { minLength: 1, maxLength: 3 }) },
+    ),
   )
   .map(([body, mutations]) => mutate(body, mutations));
 
@@ -145,7 +207,12 @@ export const contentType: fc.Arbitrary<string | undefined> = fc.oneof(
 export const rawPayload: fc.Arbitrary<string> = fc.oneof(
   fc.string({ maxLength: 60 }),
   fc.string({ unit: 'binary', maxLength: 60 }),
-  fc.tuple(proposalBody.map((b) => JSON.stringify(b)), fc.nat()).map(([text, cut]) => text.slice(0, cut % Math.max(1, text.length))),
+  fc
+    .tuple(
+      proposalBody.map((b) => JSON.stringify(b)),
+      fc.nat(),
+    )
+    .map(([text, cut]) => text.slice(0, cut % Math.max(1, text.length))),
   fc.integer({ min: 1, max: 20_000 }).map((depth) => '['.repeat(depth) + ']'.repeat(depth)),
   fc.integer({ min: 1, max: 8_000 }).map((depth) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth)),
   fc.constantFrom(

@@ -14,9 +14,16 @@ const { send, tally } = fuzz;
 const authorization: fc.Arbitrary<Record<string, string>> = fc.oneof(
   { weight: 8, arbitrary: fc.constant({}) },
   { weight: 2, arbitrary: fc.constant({ authorization: `Bearer ${ADMIN_KEY}` }) },
-  { weight: 1, arbitrary: fc.oneof(fc.constantFrom('Bearer', 'Bearer ', 'Basic YWxpY2U6eA==', `bearer ${ADMIN_KEY}`), nastyString.map((k) => `Bearer ${k}`)).map((h) => ({ authorization: h })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .oneof(
+        fc.constantFrom('Bearer', 'Bearer ', 'Basic YWxpY2U6eA==', `bearer ${ADMIN_KEY}`),
+        nastyString.map((k) => `Bearer ${k}`),
+      )
+      .map((h) => ({ authorization: h })),
+  },
 );
-
 
 test('generated /execute proposals: well-formed, bent and hostile', async () => {
   await fc.assert(
@@ -52,9 +59,22 @@ test('generated /execute/batch requests', async () => {
 });
 
 test('oversized bodies are refused whole, before anything is decided', async () => {
-  const proposal = { proposal_id: '6a1d2f0e-1b9c-4e57-9a39-7d3f2b8c1e99', actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1 };
-  for (const [url, size] of [['/execute', 300 * 1024], ['/execute', 2 * 1024 * 1024], ['/execute/batch', 5 * 1024 * 1024]] as const) {
-    const body = url === '/execute' ? { ...proposal, metadata: { blob: 'x'.repeat(size) } } : { proposals: [{ ...proposal, metadata: { blob: 'x'.repeat(size) } }] };
+  const proposal = {
+    proposal_id: '6a1d2f0e-1b9c-4e57-9a39-7d3f2b8c1e99',
+    actor_from: 'alice',
+    actor_to: 'bob',
+    resource: 'energy',
+    amount: 1,
+  };
+  for (const [url, size] of [
+    ['/execute', 300 * 1024],
+    ['/execute', 2 * 1024 * 1024],
+    ['/execute/batch', 5 * 1024 * 1024],
+  ] as const) {
+    const body =
+      url === '/execute'
+        ? { ...proposal, metadata: { blob: 'x'.repeat(size) } }
+        : { proposals: [{ ...proposal, metadata: { blob: 'x'.repeat(size) } }] };
     await send('POST', url, JSON.stringify(body), { 'content-type': 'application/json' });
   }
   assert.equal(tally.counts.get('POST /execute')?.get(413), 2);
@@ -64,7 +84,8 @@ test('oversized bodies are refused whole, before anything is decided', async () 
 test('no request polluted Object.prototype, and the tally covers every outcome', (t) => {
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   const execute = tally.counts.get('POST /execute')!;
-  for (const status of [200, 400, 401, 409, 413, 415, 422]) assert.ok(execute.get(status), `no ${status} from /execute in ${tally.total} requests`);
+  for (const status of [200, 400, 401, 409, 413, 415, 422])
+    assert.ok(execute.get(status), `no ${status} from /execute in ${tally.total} requests`);
   t.diagnostic(`${tally.total} requests`);
   for (const line of tally.lines()) t.diagnostic(line);
 });

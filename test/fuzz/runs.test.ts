@@ -39,29 +39,80 @@ const epochSegment: fc.Arbitrary<string> = fc.oneof(
 const auth: fc.Arbitrary<Record<string, string>> = fc.oneof(
   { weight: 4, arbitrary: fc.constant({ authorization: `Bearer ${ADMIN_KEY}` }) },
   { weight: 1, arbitrary: fc.constant({}) },
-  { weight: 1, arbitrary: fc.constantFrom('viewer', 'operator', 'admin', 'revoked').map((role) => ({ authorization: `Bearer ${fuzz.target.keys[role as keyof FuzzTarget['keys']]}` })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('viewer', 'operator', 'admin', 'revoked')
+      .map((role) => ({ authorization: `Bearer ${fuzz.target.keys[role as keyof FuzzTarget['keys']]}` })),
+  },
   { weight: 1, arbitrary: nastyString.map((k) => ({ authorization: `Bearer ${k}` })) },
 );
 
 const scenario: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 2, arbitrary: fc.constant(fuzzScenario) },
-  { weight: 2, arbitrary: fc.record({ name: nastyString, field: fc.constantFrom('resources', 'actors', 'constraints', 'default_credit', 'name'), value: weirdValue }).map(({ name, field, value }) => ({ ...fuzzScenario, name, [field]: value })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({
+        name: nastyString,
+        field: fc.constantFrom('resources', 'actors', 'constraints', 'default_credit', 'name'),
+        value: weirdValue,
+      })
+      .map(({ name, field, value }) => ({ ...fuzzScenario, name, [field]: value })),
+  },
   { weight: 1, arbitrary: fc.dictionary(nastyString, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }) },
   { weight: 1, arbitrary: weirdValue },
 );
 
 const request: () => fc.Arbitrary<{ method: string; url: string; body?: unknown }> = () =>
   fc.oneof(
-    fc.record({ scenario, seed: fc.oneof(fc.integer(), nastyString, weirdValue), strategy: fc.oneof(fc.constant('heuristic'), nastyString), run_id: fc.oneof(fc.uuid(), weirdValue) }, { requiredKeys: ['scenario'] }).map((body) => ({ method: 'POST', url: '/runs', body })),
+    fc
+      .record(
+        {
+          scenario,
+          seed: fc.oneof(fc.integer(), nastyString, weirdValue),
+          strategy: fc.oneof(fc.constant('heuristic'), nastyString),
+          run_id: fc.oneof(fc.uuid(), weirdValue),
+        },
+        { requiredKeys: ['scenario'] },
+      )
+      .map((body) => ({ method: 'POST', url: '/runs', body })),
     fc.tuple(runIdSegment(), epochSegment).map(([id, epoch]) => ({ method: 'POST', url: `/runs/${id}/epochs/${epoch}/settle` })),
-    fc.tuple(runIdSegment(), epochSegment, fc.oneof(fc.record({ plan: fc.dictionary(nastyString, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }) }), weirdValue)).map(([id, epoch, body]) => ({ method: 'PUT', url: `/runs/${id}/epochs/${epoch}/plan`, body })),
-    fc.tuple(runIdSegment(), epochSegment, fc.oneof(fc.record({ stats: fc.dictionary(nastyString, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }) }), weirdValue)).map(([id, epoch, body]) => ({ method: 'PUT', url: `/runs/${id}/epochs/${epoch}/stats`, body })),
+    fc
+      .tuple(
+        runIdSegment(),
+        epochSegment,
+        fc.oneof(fc.record({ plan: fc.dictionary(nastyString, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }) }), weirdValue),
+      )
+      .map(([id, epoch, body]) => ({ method: 'PUT', url: `/runs/${id}/epochs/${epoch}/plan`, body })),
+    fc
+      .tuple(
+        runIdSegment(),
+        epochSegment,
+        fc.oneof(fc.record({ stats: fc.dictionary(nastyString, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }) }), weirdValue),
+      )
+      .map(([id, epoch, body]) => ({ method: 'PUT', url: `/runs/${id}/epochs/${epoch}/stats`, body })),
     fc.tuple(runIdSegment(), epochSegment).map(([id, epoch]) => ({ method: 'GET', url: `/runs/${id}/epochs/${epoch}` })),
     runIdSegment().map((id) => ({ method: 'GET', url: `/runs/${id}` })),
-    fc.oneof(fc.constant(''), fc.constantFrom('1', '0', '501', 'x', '%00').map((l) => `?limit=${l}`)).map((q) => ({ method: 'GET', url: `/runs${q}` })),
     fc
-      .array(fc.tuple(fc.oneof(fc.constantFrom('run_id', 'from', 'limit', 'window'), nastyString), fc.oneof(nastyString, weirdNumber.map(String), fc.constant(runId))), { maxLength: 3 })
-      .chain((pairs) => fc.constantFrom('/epochs', '/stats').map((path) => ({ method: 'GET', url: `${path}${pairs.length ? `?${new URLSearchParams(pairs)}` : ''}` }))),
+      .oneof(
+        fc.constant(''),
+        fc.constantFrom('1', '0', '501', 'x', '%00').map((l) => `?limit=${l}`),
+      )
+      .map((q) => ({ method: 'GET', url: `/runs${q}` })),
+    fc
+      .array(
+        fc.tuple(
+          fc.oneof(fc.constantFrom('run_id', 'from', 'limit', 'window'), nastyString),
+          fc.oneof(nastyString, weirdNumber.map(String), fc.constant(runId)),
+        ),
+        { maxLength: 3 },
+      )
+      .chain((pairs) =>
+        fc
+          .constantFrom('/epochs', '/stats')
+          .map((path) => ({ method: 'GET', url: `${path}${pairs.length ? `?${new URLSearchParams(pairs)}` : ''}` })),
+      ),
   );
 
 test('simulation-run routes under generated ids, epochs and bodies', async () => {

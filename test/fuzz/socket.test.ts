@@ -57,45 +57,56 @@ const BAD_UTF8 = [
 const field = fc.constantFrom('actor_from', 'actor_to', 'resource', 'metadata_value', 'metadata_key', 'proposal_id', 'amount');
 
 /** A proposal whose one field carries raw bytes. */
-const badBytesBody = fc.tuple(field, fc.array(fc.constantFrom(...BAD_UTF8), { minLength: 1, maxLength: 3 }), fc.uuid()).map(([where, pieces, id]) => {
-  const bad = Buffer.concat(pieces);
-  const value = (name: string, plain: string) => (where === name ? Buffer.concat([Buffer.from(plain.slice(0, 2)), bad, Buffer.from(plain.slice(2))]) : Buffer.from(plain));
-  const meta = where === 'metadata_key' ? [Buffer.from('{"'), bad, Buffer.from('":1}')] : [Buffer.from('{"note":"'), value('metadata_value', 'hello'), Buffer.from('"}')];
-  return Buffer.concat([
-    Buffer.from(`{"proposal_id":"`),
-    value('proposal_id', id),
-    Buffer.from('","actor_from":"'),
-    value('actor_from', 'alice'),
-    Buffer.from('","actor_to":"'),
-    value('actor_to', 'bob'),
-    Buffer.from('","resource":"'),
-    value('resource', 'water'),
-    Buffer.from('","amount":'),
-    where === 'amount' ? Buffer.concat([Buffer.from('1'), bad]) : Buffer.from('0.5'),
-    Buffer.from(',"metadata":'),
-    ...meta,
-    Buffer.from('}'),
-  ]);
-});
+const badBytesBody = fc
+  .tuple(field, fc.array(fc.constantFrom(...BAD_UTF8), { minLength: 1, maxLength: 3 }), fc.uuid())
+  .map(([where, pieces, id]) => {
+    const bad = Buffer.concat(pieces);
+    const value = (name: string, plain: string) =>
+      where === name ? Buffer.concat([Buffer.from(plain.slice(0, 2)), bad, Buffer.from(plain.slice(2))]) : Buffer.from(plain);
+    const meta =
+      where === 'metadata_key'
+        ? [Buffer.from('{"'), bad, Buffer.from('":1}')]
+        : [Buffer.from('{"note":"'), value('metadata_value', 'hello'), Buffer.from('"}')];
+    return Buffer.concat([
+      Buffer.from(`{"proposal_id":"`),
+      value('proposal_id', id),
+      Buffer.from('","actor_from":"'),
+      value('actor_from', 'alice'),
+      Buffer.from('","actor_to":"'),
+      value('actor_to', 'bob'),
+      Buffer.from('","resource":"'),
+      value('resource', 'water'),
+      Buffer.from('","amount":'),
+      where === 'amount' ? Buffer.concat([Buffer.from('1'), bad]) : Buffer.from('0.5'),
+      Buffer.from(',"metadata":'),
+      ...meta,
+      Buffer.from('}'),
+    ]);
+  });
 
 /** An /admin/balance body whose one field carries raw bytes. */
-const badBytesAdminBody = fc.tuple(fc.constantFrom('actor_id', 'resource', 'amount'), fc.array(fc.constantFrom(...BAD_UTF8), { minLength: 1, maxLength: 3 })).map(([where, pieces]) => {
-  const bad = Buffer.concat(pieces);
-  const value = (name: string, plain: string) => (where === name ? Buffer.concat([Buffer.from(plain.slice(0, 1)), bad, Buffer.from(plain.slice(1))]) : Buffer.from(plain));
-  return Buffer.concat([
-    Buffer.from('{"actor_id":"'),
-    value('actor_id', 'alice'),
-    Buffer.from('","resource":"'),
-    value('resource', 'water'),
-    Buffer.from('","amount":"'),
-    value('amount', '75'),
-    Buffer.from('"}'),
-  ]);
-});
+const badBytesAdminBody = fc
+  .tuple(fc.constantFrom('actor_id', 'resource', 'amount'), fc.array(fc.constantFrom(...BAD_UTF8), { minLength: 1, maxLength: 3 }))
+  .map(([where, pieces]) => {
+    const bad = Buffer.concat(pieces);
+    const value = (name: string, plain: string) =>
+      where === name ? Buffer.concat([Buffer.from(plain.slice(0, 1)), bad, Buffer.from(plain.slice(1))]) : Buffer.from(plain);
+    return Buffer.concat([
+      Buffer.from('{"actor_id":"'),
+      value('actor_id', 'alice'),
+      Buffer.from('","resource":"'),
+      value('resource', 'water'),
+      Buffer.from('","amount":"'),
+      value('amount', '75'),
+      Buffer.from('"}'),
+    ]);
+  });
 
 const request = (method: string, path: string, body: Buffer, headers: string[] = []) =>
   Buffer.concat([
-    Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`),
+    Buffer.from(
+      `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`,
+    ),
     body,
   ]);
 
@@ -132,19 +143,30 @@ async function judgeRaw(label: string, bytes: Buffer): Promise<void> {
   if (reply.status >= 400 && reply.status < 500) {
     const admin = /^\S+ \/admin\//.test(bytes.toString('latin1', 0, 100));
     // 403 is FORBIDDEN_ACTOR here (no key is ever sent): a business rejection like a 422.
-    const changed = changedParts(state, after, admin ? ['audit', 'authFailures'] : reply.status === 422 || reply.status === 403 ? ['rejections', 'outbox'] : []);
+    const changed = changedParts(
+      state,
+      after,
+      admin ? ['audit', 'authFailures'] : reply.status === 422 || reply.status === 403 ? ['rejections', 'outbox'] : [],
+    );
     if (changed.length > 0) problems.push(`a ${reply.status} changed ${changed.join(', ')}`);
   }
   state = after;
-  if (problems.length > 0) assert.fail(`${label} ${bytes.toString('latin1').slice(0, 300)}\n→ ${reply.text.slice(0, 300)}\n${problems.join('\n')}`);
+  if (problems.length > 0)
+    assert.fail(`${label} ${bytes.toString('latin1').slice(0, 300)}\n→ ${reply.text.slice(0, 300)}\n${problems.join('\n')}`);
 }
 
 test('proposals carrying invalid UTF-8, NUL and control bytes', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.oneof(badBytesBody.map((b) => ['/execute', b] as const), badBytesAdminBody.map((b) => ['/admin/balance', b] as const)), async ([path, body]) => {
-      const headers = path === '/admin/balance' ? [`Authorization: Bearer ${ADMIN_KEY}`] : [];
-      await judgeRaw(`POST ${path}`, request('POST', path, body, headers));
-    }),
+    fc.asyncProperty(
+      fc.oneof(
+        badBytesBody.map((b) => ['/execute', b] as const),
+        badBytesAdminBody.map((b) => ['/admin/balance', b] as const),
+      ),
+      async ([path, body]) => {
+        const headers = path === '/admin/balance' ? [`Authorization: Bearer ${ADMIN_KEY}`] : [];
+        await judgeRaw(`POST ${path}`, request('POST', path, body, headers));
+      },
+    ),
     { numRuns: runs(260) },
   );
 });
@@ -176,8 +198,20 @@ function openEvents(bytes: Buffer): Promise<{ status: number; text: string }> {
 }
 
 test('GET /events, the live stream, under odd queries and headers', async () => {
-  const query = fc.oneof(fc.constant(''), fc.string({ unit: 'binary', maxLength: 20 }).map((q) => `?${[...Buffer.from(q)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}`));
-  const header = fc.constantFrom('', 'Last-Event-ID: 99999999999999999999\r\n', 'Last-Event-ID: \u00ff\r\n', 'Accept: text/html\r\n', `Authorization: Bearer ${ADMIN_KEY}\r\n`, 'Authorization: Bearer nope\r\n');
+  const query = fc.oneof(
+    fc.constant(''),
+    fc
+      .string({ unit: 'binary', maxLength: 20 })
+      .map((q) => `?${[...Buffer.from(q)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}`),
+  );
+  const header = fc.constantFrom(
+    '',
+    'Last-Event-ID: 99999999999999999999\r\n',
+    'Last-Event-ID: \u00ff\r\n',
+    'Accept: text/html\r\n',
+    `Authorization: Bearer ${ADMIN_KEY}\r\n`,
+    'Authorization: Bearer nope\r\n',
+  );
   await fc.assert(
     fc.asyncProperty(query, header, async (q, h) => {
       const reply = await openEvents(Buffer.from(`GET /events${q} HTTP/1.1\r\nHost: 127.0.0.1\r\n${h}\r\n`, 'latin1'));

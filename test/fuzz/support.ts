@@ -51,7 +51,10 @@ export const fuzzScenario: Scenario = (() => {
   const parsed = parseScenario({
     ...testScenario,
     name: 'fuzz',
-    actors: [...testScenario.actors, ...INJECTED_ACTORS.map((name) => ({ name, kind: 'agent', balances: { energy: 50, water: 50, credits: 100 } }))],
+    actors: [
+      ...testScenario.actors,
+      ...INJECTED_ACTORS.map((name) => ({ name, kind: 'agent', balances: { energy: 50, water: 50, credits: 100 } })),
+    ],
   });
   if (!parsed.ok) throw new Error(parsed.message);
   return parsed.scenario;
@@ -79,7 +82,12 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
   await revokeApiKey(t.db, 'fuzz-revoked');
   // The admin rate limit (per client address) would turn most admin calls into 429s after the
   // first hundred; the fuzzers need every call to reach the route.
-  const config = loadConfig({ GRIDGOV_ADMIN_KEY: ADMIN_KEY, GRIDGOV_VALIDATOR_VERSION: 'fuzz', GRIDGOV_ADMIN_RATE_PER_MIN: '1000000', GRIDGOV_ADMIN_AUTH_FAILURES_PER_MIN: '1000000' });
+  const config = loadConfig({
+    GRIDGOV_ADMIN_KEY: ADMIN_KEY,
+    GRIDGOV_VALIDATOR_VERSION: 'fuzz',
+    GRIDGOV_ADMIN_RATE_PER_MIN: '1000000',
+    GRIDGOV_ADMIN_AUTH_FAILURES_PER_MIN: '1000000',
+  });
   // Durability is not what the fuzzers test: commits skip the WAL flush wait to keep runs short.
   const url = new URL(t.url);
   url.searchParams.set('options', '-c synchronous_commit=off');
@@ -145,7 +153,9 @@ export async function stateDigest(db: Db | pg.Client): Promise<StateDigest> {
 
 /** Parts of the state that differ, leaving out the ones the caller allows to change. */
 export function changedParts(before: StateDigest, after: StateDigest, allowed: ReadonlyArray<keyof StateDigest> = []): string[] {
-  return (Object.keys(before) as Array<keyof StateDigest>).filter((key) => key !== 'breakerOn' && !allowed.includes(key) && before[key] !== after[key]);
+  return (Object.keys(before) as Array<keyof StateDigest>).filter(
+    (key) => key !== 'breakerOn' && !allowed.includes(key) && before[key] !== after[key],
+  );
 }
 
 export const ADMIN_ROUTES = new Set(['POST /admin/balance', 'POST /admin/reset-credit', 'POST /admin/circuit-breaker', 'GET /admin/audit']);
@@ -158,7 +168,9 @@ const CLIENT_DATA = new Set(['metadata', 'proposal', 'payload', 'request', 'plan
 export function inexactNumbers(value: unknown, path = ''): string[] {
   if (typeof value === 'number') return DECIMAL.test(String(value)) ? [] : [`${path || 'body'} = ${String(value)}`];
   if (typeof value !== 'object' || value === null) return [];
-  return Object.entries(value).flatMap(([key, child]) => (CLIENT_DATA.has(key) ? [] : inexactNumbers(child, path ? `${path}.${key}` : key)));
+  return Object.entries(value).flatMap(([key, child]) =>
+    CLIENT_DATA.has(key) ? [] : inexactNumbers(child, path ? `${path}.${key}` : key),
+  );
 }
 
 /** Replies per route and status, for the report a fuzz file prints. */
@@ -250,7 +262,11 @@ export interface Judged {
  */
 export type FuzzRequest = Omit<InjectOptions, 'method'> & { method: string; url: string };
 
-export async function judge(target: FuzzTarget, request: FuzzRequest, before: StateDigest): Promise<Judged & { after: StateDigest; reply: LightMyRequestResponse }> {
+export async function judge(
+  target: FuzzTarget,
+  request: FuzzRequest,
+  before: StateDigest,
+): Promise<Judged & { after: StateDigest; reply: LightMyRequestResponse }> {
   const reply = await target.app.inject(request as InjectOptions);
   const after = await stateDigest(target.digestClient);
   const route = routeOf(request.method, request.url, KNOWN_ROUTES);
@@ -286,13 +302,18 @@ export async function judge(target: FuzzTarget, request: FuzzRequest, before: St
     const [countBefore] = before.audit.split(':').map(Number);
     const [countAfter] = after.audit.split(':').map(Number);
     const counted = Number(after.authFailures) - Number(before.authFailures);
-    if (countAfter! - countBefore! + counted !== 1) problems.push(`an admin call left ${countAfter! - countBefore!} audit rows and ${counted} counted failures`);
+    if (countAfter! - countBefore! + counted !== 1)
+      problems.push(`an admin call left ${countAfter! - countBefore!} audit rows and ${counted} counted failures`);
   }
   if (status < 300 && body !== undefined) problems.push(...inexactNumbers(body).map((n) => `inexact number ${n}`));
   // /health's 503 is its own documented body: each check's result.
   if (status >= 400 && request.method !== 'HEAD' && !route.endsWith(' /health')) {
     const shape = body as { status?: unknown; error_code?: unknown; message?: unknown } | undefined;
-    if ((shape?.status !== 'error' && shape?.status !== 'rejected') || typeof shape.error_code !== 'string' || typeof shape.message !== 'string') {
+    if (
+      (shape?.status !== 'error' && shape?.status !== 'rejected') ||
+      typeof shape.error_code !== 'string' ||
+      typeof shape.message !== 'string'
+    ) {
       problems.push(`a ${status} without the error shape: ${reply.body.slice(0, 200)}`);
     }
   }
@@ -322,7 +343,9 @@ export function useFuzzTarget(prepare?: (target: FuzzTarget) => Promise<void>): 
       session.state = verdict.after;
       session.tally.add(verdict.route, verdict.status);
       if (verdict.problems.length > 0) {
-        assert.fail(`${method} ${url} ${JSON.stringify(clean)} ${String(payload).slice(0, 300)}\n→ ${verdict.status} ${verdict.reply.body.slice(0, 300)}\n${verdict.problems.join('\n')}`);
+        assert.fail(
+          `${method} ${url} ${JSON.stringify(clean)} ${String(payload).slice(0, 300)}\n→ ${verdict.status} ${verdict.reply.body.slice(0, 300)}\n${verdict.problems.join('\n')}`,
+        );
       }
     },
   } as FuzzSession;

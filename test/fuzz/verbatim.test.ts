@@ -59,7 +59,12 @@ test('actors named with attack strings trade, and every read shows their names e
 
 test('admin actions on such actors are audited with the names exactly', async () => {
   for (const name of INJECTED_ACTORS.slice(0, 8)) {
-    const reply = await call('POST', '/admin/balance', { actor_id: name, resource: 'water', amount: '12.5' }, { authorization: `Bearer ${ADMIN_KEY}` });
+    const reply = await call(
+      'POST',
+      '/admin/balance',
+      { actor_id: name, resource: 'water', amount: '12.5' },
+      { authorization: `Bearer ${ADMIN_KEY}` },
+    );
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     assert.equal(reply.body.actor, name);
     const reason = `maintenance: ${name}`;
@@ -74,11 +79,26 @@ test('admin actions on such actors are audited with the names exactly', async ()
 test('any storable metadata comes back exactly as sent', async () => {
   const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.constantFrom(...INJECTIONS), fc.string({ unit: 'binary', maxLength: 20 }));
   const value = fc.letrec((tie) => ({
-    node: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(text, tie('node'), { maxKeys: 4 })),
+    node: fc.oneof(
+      { depthSize: 'small' },
+      text,
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(tie('node'), { maxLength: 4 }),
+      fc.dictionary(text, tie('node'), { maxKeys: 4 }),
+    ),
   })).node;
   await fc.assert(
     fc.asyncProperty(fc.dictionary(text, value, { maxKeys: 6 }), async (metadata) => {
-      const sent = { proposal_id: randomUUID(), actor_from: 'carol', actor_to: INJECTIONS[0]!, resource: 'credits', amount: 0.01, metadata };
+      const sent = {
+        proposal_id: randomUUID(),
+        actor_from: 'carol',
+        actor_to: INJECTIONS[0]!,
+        resource: 'credits',
+        amount: 0.01,
+        metadata,
+      };
       const reply = await call('POST', '/execute', JSON.stringify(sent), { 'content-type': 'application/json' });
       if (findUnstorable(metadata) || hasProtoKey(metadata)) {
         // NUL and lone surrogates cannot be stored verbatim, and a "__proto__" key is refused as

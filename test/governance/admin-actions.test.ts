@@ -20,7 +20,11 @@ before(async () => {
   t = await createTestDatabase();
   await seedTestScenario(t.db);
   const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => ((logs += chunk.toString()), done()) }));
-  const app = await createValidatorApp({ db: t.db, config: loadConfig({ GRIDGOV_ADMIN_KEY: ADMIN_KEY, GRIDGOV_VALIDATOR_VERSION: 'test' }), logger });
+  const app = await createValidatorApp({
+    db: t.db,
+    config: loadConfig({ GRIDGOV_ADMIN_KEY: ADMIN_KEY, GRIDGOV_VALIDATOR_VERSION: 'test' }),
+    logger,
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -33,10 +37,12 @@ after(async () => {
 
 const admin = (path: string, body: unknown) => http(url, 'POST', path, body, bearer(ADMIN_KEY));
 const balance = async (actor: string, resource: string) =>
-  (await t.db.query<{ amount: string }>(
-    'SELECT b.amount::text FROM balances b JOIN actors a ON a.id = b.actor_id WHERE a.name = $1 AND b.resource = $2',
-    [actor, resource],
-  )).rows[0]!.amount;
+  (
+    await t.db.query<{ amount: string }>(
+      'SELECT b.amount::text FROM balances b JOIN actors a ON a.id = b.actor_id WHERE a.name = $1 AND b.resource = $2',
+      [actor, resource],
+    )
+  ).rows[0]!.amount;
 
 test('POST /admin/balance sets the balance through an adjustment entry against world, audited in the same transaction', async () => {
   const up = await admin('/admin/balance', { actor_id: 'bob', resource: 'water', amount: '250.5' });
@@ -50,10 +56,13 @@ test('POST /admin/balance sets the balance through an adjustment entry against w
        JOIN actors af ON af.id = l.actor_from JOIN actors at ON at.id = l.actor_to WHERE l.id = ANY($1::bigint[]) ORDER BY l.id`,
     [[up.body.ledger_id, down.body.ledger_id]],
   );
-  assert.deepEqual(rows.map((r) => [r.kind, r.from, r.to, r.amount, r.metadata.admin_user]), [
-    ['adjustment', 'world', 'bob', '150.500000', 'bootstrap'],
-    ['adjustment', 'bob', 'world', '250.500000', 'bootstrap'],
-  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.kind, r.from, r.to, r.amount, r.metadata.admin_user]),
+    [
+      ['adjustment', 'world', 'bob', '150.500000', 'bootstrap'],
+      ['adjustment', 'bob', 'world', '250.500000', 'bootstrap'],
+    ],
+  );
   const same = await admin('/admin/balance', { actor_id: 'bob', resource: 'water', amount: 0 });
   assert.equal(same.body.ledger_id, null, 'no entry when nothing changes');
   const audit = await t.db.query("SELECT 1 FROM admin_audit WHERE action = 'admin.balance' AND outcome = 'applied'");
@@ -80,7 +89,11 @@ test('POST /admin/reset-credit restores default_credit, or the starting credits 
   assert.equal(reset.body.default_credit_source, 'default_credit');
   assert.equal(await balance('carol', 'credits'), '100.000000');
 
-  const parsed = parseScenario({ name: 'no-default', resources: [{ name: 'credits' }], actors: [{ name: 'erin', balances: { credits: 42 } }] });
+  const parsed = parseScenario({
+    name: 'no-default',
+    resources: [{ name: 'credits' }],
+    actors: [{ name: 'erin', balances: { credits: 42 } }],
+  });
   assert.ok(parsed.ok);
   await seedScenario(t.db, parsed.scenario, 'test');
   await admin('/admin/balance', { actor_id: 'erin', resource: 'credits', amount: 0 });
@@ -101,7 +114,10 @@ test('the breaker halts /execute (nothing recorded) and /health, and a retry app
   const health = await http(url, 'GET', '/health');
   assert.equal(health.status, 503);
   assert.equal(health.body.checks.circuit_breaker.reason, 'audit in progress');
-  const recorded = await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1 UNION ALL SELECT 1 FROM rejected_proposals WHERE proposal_id = $1', [proposal.proposal_id]);
+  const recorded = await t.db.query(
+    'SELECT 1 FROM ledger WHERE proposal_id = $1 UNION ALL SELECT 1 FROM rejected_proposals WHERE proposal_id = $1',
+    [proposal.proposal_id],
+  );
   assert.equal(recorded.rowCount, 0);
   await http(url, 'POST', '/admin/circuit-breaker', { enabled: false }, bearer(ADMIN_KEY));
   const retry = await http(url, 'POST', '/execute', proposal);

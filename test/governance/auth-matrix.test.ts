@@ -22,7 +22,13 @@ after(async () => {
 });
 
 const routes = [
-  { method: 'POST', path: '/admin/balance', body: { actor_id: 'alice', resource: 'water', amount: 100 }, role: 'admin', action: 'admin.balance' },
+  {
+    method: 'POST',
+    path: '/admin/balance',
+    body: { actor_id: 'alice', resource: 'water', amount: 100 },
+    role: 'admin',
+    action: 'admin.balance',
+  },
   { method: 'POST', path: '/admin/reset-credit', body: { actor_id: 'alice' }, role: 'admin', action: 'admin.reset_credit' },
   { method: 'POST', path: '/admin/circuit-breaker', body: { enabled: false }, role: 'operator', action: 'admin.circuit_breaker' },
   { method: 'GET', path: '/admin/audit?limit=5', body: undefined, role: 'viewer', action: 'admin.audit' },
@@ -40,7 +46,8 @@ const callers: Array<{ label: string; header: string | undefined; rank: number; 
   { label: 'admin', header: '', rank: 3, user: 'admin-key' },
 ];
 
-const failureCount = async () => (await t.db.query<{ n: number }>('SELECT coalesce(sum(failures), 0)::int AS n FROM admin_auth_failures')).rows[0]!.n;
+const failureCount = async () =>
+  (await t.db.query<{ n: number }>('SELECT coalesce(sum(failures), 0)::int AS n FROM admin_auth_failures')).rows[0]!.n;
 
 test('every admin route × every kind of caller: the right status, and one audit row or one counted failure per attempt', async () => {
   for (const caller of callers) {
@@ -57,7 +64,9 @@ test('every admin route × every kind of caller: the right status, and one audit
         // Without a valid key the audit is the address's count for the minute, not a row per call.
         assert.equal(after.rows[0]!.n - before.rows[0]!.n, 0, `${caller.label} → ${route.path} wrote no audit row`);
         assert.equal((await failureCount()) - failuresBefore, 1, `${caller.label} → ${route.path} was counted once`);
-        const row = await t.db.query<{ last_action: string; last_outcome: string }>('SELECT last_action, last_outcome FROM admin_auth_failures ORDER BY minute DESC LIMIT 1');
+        const row = await t.db.query<{ last_action: string; last_outcome: string }>(
+          'SELECT last_action, last_outcome FROM admin_auth_failures ORDER BY minute DESC LIMIT 1',
+        );
         assert.equal(row.rows[0]!.last_action, route.action);
         assert.equal(row.rows[0]!.last_outcome, 'UNAUTHORIZED');
         continue;
@@ -79,20 +88,36 @@ test('a failed admin call that never reached its handler is audited too', async 
   const before = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
   const broken = await http(v.url, 'POST', '/admin/balance', '{"actor_id":', { authorization: `Bearer ${keys.admin}` });
   assert.equal(broken.status, 400);
-  const bad = await http(v.url, 'POST', '/admin/balance', { actor_id: 'alice', resource: 'water', amount: -1 }, { authorization: `Bearer ${keys.admin}` });
+  const bad = await http(
+    v.url,
+    'POST',
+    '/admin/balance',
+    { actor_id: 'alice', resource: 'water', amount: -1 },
+    { authorization: `Bearer ${keys.admin}` },
+  );
   assert.equal(bad.status, 400);
   assert.equal(bad.body.field, 'amount');
   const after = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
   assert.equal(after.rows[0]!.n - before.rows[0]!.n, 2);
-  const last = await t.db.query<{ outcome: string; admin_user: string }>('SELECT outcome, admin_user FROM admin_audit ORDER BY id DESC LIMIT 2');
-  assert.deepEqual(last.rows.map((r) => r.outcome), ['BAD_REQUEST', 'BAD_REQUEST']);
-  assert.deepEqual(last.rows.map((r) => r.admin_user), ['admin-key', 'admin-key']);
+  const last = await t.db.query<{ outcome: string; admin_user: string }>(
+    'SELECT outcome, admin_user FROM admin_audit ORDER BY id DESC LIMIT 2',
+  );
+  assert.deepEqual(
+    last.rows.map((r) => r.outcome),
+    ['BAD_REQUEST', 'BAD_REQUEST'],
+  );
+  assert.deepEqual(
+    last.rows.map((r) => r.admin_user),
+    ['admin-key', 'admin-key'],
+  );
 });
 
 test('GET /admin/audit pages newest first', async () => {
   const page = await http(v.url, 'GET', '/admin/audit?limit=3', undefined, { authorization: `Bearer ${keys.viewer}` });
   assert.equal(page.body.entries.length, 3);
   assert.ok(page.body.entries[0].id > page.body.entries[2].id);
-  const next = await http(v.url, 'GET', `/admin/audit?limit=3&cursor=${page.body.next_cursor}`, undefined, { authorization: `Bearer ${keys.viewer}` });
+  const next = await http(v.url, 'GET', `/admin/audit?limit=3&cursor=${page.body.next_cursor}`, undefined, {
+    authorization: `Bearer ${keys.viewer}`,
+  });
   assert.ok(next.body.entries[0].id < page.body.entries[2].id);
 });

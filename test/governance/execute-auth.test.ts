@@ -8,8 +8,16 @@ import { ADMIN_KEY, http, runCli, useSeededValidator } from '../support/validato
 const world = useSeededValidator({ env: { GRIDGOV_EXECUTE_AUTH: 'required', GRIDGOV_READ_AUTH: 'required' } });
 
 const keys: Record<string, string> = {};
-const auth = (who: string | undefined): Record<string, string> => (who === undefined ? {} : { authorization: `Bearer ${who === 'bootstrap' ? ADMIN_KEY : keys[who]}` });
-const trade = (over: Record<string, unknown> = {}) => ({ proposal_id: randomUUID(), actor_from: 'carol', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
+const auth = (who: string | undefined): Record<string, string> =>
+  who === undefined ? {} : { authorization: `Bearer ${who === 'bootstrap' ? ADMIN_KEY : keys[who]}` };
+const trade = (over: Record<string, unknown> = {}) => ({
+  proposal_id: randomUUID(),
+  actor_from: 'carol',
+  actor_to: 'bob',
+  resource: 'energy',
+  amount: 1,
+  ...over,
+});
 const swap = () => ({
   proposal_id: randomUUID(),
   legs: [
@@ -17,14 +25,18 @@ const swap = () => ({
     { actor_from: 'bob', actor_to: 'alice', resource: 'water', amount: 1 },
   ],
 });
-const rejections = async (id: string) => (await world.t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rejected_proposals WHERE proposal_id = $1', [id])).rows[0]!.n;
+const rejections = async (id: string) =>
+  (await world.t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rejected_proposals WHERE proposal_id = $1', [id])).rows[0]!.n;
 
 test('gridgov keys create --role agent --actor binds a key to one actor and prints it alone on the last line', async () => {
   const made = await runCli(['keys', 'create', '--name', 'carol-agent', '--role', 'agent', '--actor', 'carol'], world.t.url);
   assert.equal(made.code, 0, made.stderr);
   keys.agent = made.stdout.trim().split('\n').at(-1)!;
   assert.match(keys.agent, /^ggk_[A-Za-z0-9_-]{40,}$/);
-  const { rows } = await world.t.db.query<{ name: string }>('SELECT a.name FROM api_keys k JOIN actors a ON a.id = k.actor_id WHERE k.name = $1', ['carol-agent']);
+  const { rows } = await world.t.db.query<{ name: string }>(
+    'SELECT a.name FROM api_keys k JOIN actors a ON a.id = k.actor_id WHERE k.name = $1',
+    ['carol-agent'],
+  );
   assert.deepEqual(rows, [{ name: 'carol' }]);
 
   const noActor = await runCli(['keys', 'create', '--name', 'lost', '--role', 'agent'], world.t.url);
@@ -69,11 +81,29 @@ test("an agent key moving another actor's funds is 403 FORBIDDEN_ACTOR, recorded
   assert.equal(again.status, 403);
   assert.equal(again.body.replayed, true);
   assert.equal(await rejections(body.proposal_id), 1);
-  const outbox = await world.t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE payload->>'proposal_id' = $1", [body.proposal_id]);
+  const outbox = await world.t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE payload->>'proposal_id' = $1", [
+    body.proposal_id,
+  ]);
   assert.ok(outbox.rows[0]!.n >= 1, 'the rejection reaches the outbox like any other');
 
   // A swap whose second leg debits someone else is refused as a whole, in a batch too.
-  const batch = await http(world.v.url, 'POST', '/execute/batch', { proposals: [{ ...swap(), legs: [{ actor_from: 'carol', actor_to: 'bob', resource: 'energy', amount: 1 }, { actor_from: 'bob', actor_to: 'carol', resource: 'water', amount: 1 }] }] }, auth('agent'));
+  const batch = await http(
+    world.v.url,
+    'POST',
+    '/execute/batch',
+    {
+      proposals: [
+        {
+          ...swap(),
+          legs: [
+            { actor_from: 'carol', actor_to: 'bob', resource: 'energy', amount: 1 },
+            { actor_from: 'bob', actor_to: 'carol', resource: 'water', amount: 1 },
+          ],
+        },
+      ],
+    },
+    auth('agent'),
+  );
   assert.equal(batch.body.results[0].error_code, 'FORBIDDEN_ACTOR');
   assert.equal(batch.body.results[0].http_status, 403);
   // Its own funds move: carol pays bob.
@@ -93,7 +123,17 @@ test('a swap debiting several actors needs system or operator and above', async 
 });
 
 test('reads, /events and /metrics need a viewer key; /livez, /health and the docs do not', async () => {
-  const reads = ['/world-state', '/ledger?limit=1', '/rejections?limit=1', '/actors', '/resources', '/stats', '/runs', '/epochs', '/metrics'];
+  const reads = [
+    '/world-state',
+    '/ledger?limit=1',
+    '/rejections?limit=1',
+    '/actors',
+    '/resources',
+    '/stats',
+    '/runs',
+    '/epochs',
+    '/metrics',
+  ];
   for (const path of reads) {
     const anonymous = await http(world.v.url, 'GET', path);
     assert.equal(anonymous.status, 401, `${path} without a key: ${JSON.stringify(anonymous.body)}`);

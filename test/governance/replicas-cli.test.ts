@@ -22,7 +22,8 @@ after(async () => {
   await t.drop();
 });
 
-const gridgov = (...args: string[]) => run(process.execPath, [BIN, ...args], { env: { ...process.env, DATABASE_URL: t.url, GRIDGOV_ADMIN_KEY: '' } });
+const gridgov = (...args: string[]) =>
+  run(process.execPath, [BIN, ...args], { env: { ...process.env, DATABASE_URL: t.url, GRIDGOV_ADMIN_KEY: '' } });
 
 test('keys create prints the key once, alone on the last line; list shows it; revoke stops it at once', async () => {
   const created = await gridgov('keys', 'create', '--name', 'ops', '--role', 'operator');

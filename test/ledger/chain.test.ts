@@ -36,9 +36,15 @@ before(async () => {
 
 test('sealing covers every settled id in contiguous blocks that chain from 32 zero bytes', async () => {
   const { t } = untouched;
-  const { rows } = await t.db.query<{ block_no: number; first_id: number; last_id: number; row_count: number; content_hash: Buffer; prev_hash: Buffer; hash: Buffer }>(
-    'SELECT block_no, first_id, last_id, row_count, content_hash, prev_hash, hash FROM ledger_blocks ORDER BY block_no',
-  );
+  const { rows } = await t.db.query<{
+    block_no: number;
+    first_id: number;
+    last_id: number;
+    row_count: number;
+    content_hash: Buffer;
+    prev_hash: Buffer;
+    hash: Buffer;
+  }>('SELECT block_no, first_id, last_id, row_count, content_hash, prev_hash, hash FROM ledger_blocks ORDER BY block_no');
   const head = await t.db.query<{ id: number }>('SELECT max(id) AS id FROM ledger');
   assert.ok(rows.length >= 6);
   let prev: Buffer = GENESIS_HASH;
@@ -63,7 +69,8 @@ test('gridgov verify passes on an untouched ledger and names a modified, a delet
   const modified = await sealedLedger();
   const deleted = await sealedLedger();
   const inserted = await sealedLedger();
-  const pick = async (t: TestDatabase) => (await t.db.query<{ id: number }>("SELECT id FROM ledger WHERE kind = 'trade' ORDER BY id LIMIT 1 OFFSET 3")).rows[0]!.id;
+  const pick = async (t: TestDatabase) =>
+    (await t.db.query<{ id: number }>("SELECT id FROM ledger WHERE kind = 'trade' ORDER BY id LIMIT 1 OFFSET 3")).rows[0]!.id;
   const modifiedId = await pick(modified.t);
   const deletedId = await pick(deleted.t);
   await asSuperuserWithoutTriggers(modified.t.db, 'UPDATE ledger SET amount = amount + 100 WHERE id = $1', [modifiedId]);
@@ -107,7 +114,10 @@ test('a rewritten block, a removed block and a row below the first block break t
   assert.equal((await check()).break?.kind, 'block');
   const other = await sealedLedger();
   await asSuperuserWithoutTriggers(other.t.db, 'DELETE FROM ledger_blocks WHERE block_no = 3');
-  assert.deepEqual([(await verifyBlocks(other.t.db, 1, 1_000)).break?.kind, (await verifyBlocks(other.t.db, 1, 1_000)).break?.block_no], ['link', 3]);
+  assert.deepEqual(
+    [(await verifyBlocks(other.t.db, 1, 1_000)).break?.kind, (await verifyBlocks(other.t.db, 1, 1_000)).break?.block_no],
+    ['link', 3],
+  );
   const third = await sealedLedger();
   await asSuperuserWithoutTriggers(
     third.t.db,
@@ -128,7 +138,7 @@ test('the rolling re-verification walks the whole chain in slices and finds a la
   } while ((await t.db.query('SELECT 1 FROM chain_state WHERE last_pass_at IS NOT NULL')).rowCount === 0);
   assert.equal(steps, blocks, 'one block of 4 rows per step, each block once');
   const last = (await t.db.query<{ id: number }>('SELECT max(id) AS id FROM ledger')).rows[0]!.id;
-  await asSuperuserWithoutTriggers(t.db, "UPDATE ledger SET metadata = '{\"note\": \"rewritten\"}' WHERE id = $1", [last]);
+  await asSuperuserWithoutTriggers(t.db, 'UPDATE ledger SET metadata = \'{"note": "rewritten"}\' WHERE id = $1', [last]);
   let found;
   for (let i = 0; i <= blocks && !found; i++) found = (await t.db.transaction((tx) => recheckStep(tx, 4)))?.break;
   assert.deepEqual([found?.kind, found?.ledger_id], ['modified', last]);

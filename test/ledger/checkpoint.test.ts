@@ -53,7 +53,10 @@ test('a fence holds back ids while a writer that took a lower id is still open',
   const counted: Db = { ...t.db, query: (sql, params) => ((queries += 1), t.db.query(sql, params)) };
   const pending = checkpointNow(counted);
   let done = false;
-  void pending.then(() => (done = true), () => (done = true));
+  void pending.then(
+    () => (done = true),
+    () => (done = true),
+  );
   await waitUntil(() => done || queries >= 5, 'the checkpoint polled the fence a few times');
   assert.equal(done, false, 'the checkpoint waits for the open writer');
   await slow.commit();
@@ -84,7 +87,10 @@ test('checkpoints chain from the previous one, match a full replay, and carry di
 
   // A checkpoint row changed by hand no longer matches its digest.
   const alter = (delta: number) =>
-    t.db.query("UPDATE checkpoint_balances SET amount = amount + $2 WHERE ledger_id = $1 AND resource = 'energy' AND amount > 0", [first.ledger_id, delta]);
+    t.db.query("UPDATE checkpoint_balances SET amount = amount + $2 WHERE ledger_id = $1 AND resource = 'energy' AND amount > 0", [
+      first.ledger_id,
+      delta,
+    ]);
   await alter(1);
   assert.equal((await verifyCheckpoint(t.db, first.ledger_id)).ok, false);
   await alter(-1);

@@ -13,7 +13,11 @@ test('32 concurrent clients with transfers, swaps, retries and conflicting ids k
 
   const statuses = new Map<number, number>();
   for (const { reply } of sent) statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
-  assert.deepEqual([...statuses.keys()].filter((s) => ![200, 409, 422].includes(s)), [], `unexpected statuses ${JSON.stringify([...statuses])}`);
+  assert.deepEqual(
+    [...statuses.keys()].filter((s) => ![200, 409, 422].includes(s)),
+    [],
+    `unexpected statuses ${JSON.stringify([...statuses])}`,
+  );
   assert.ok((statuses.get(200) ?? 0) > 300, 'many trades applied');
   assert.ok((statuses.get(422) ?? 0) > 50, 'some trades rejected');
   assert.ok((statuses.get(409) ?? 0) > 10, 'conflicting ids detected');
@@ -35,12 +39,19 @@ test('32 concurrent clients with transfers, swaps, retries and conflicting ids k
   const rejected = new Set(rejectedRows.rows.map((r) => r.proposal_id));
   // Both kinds of outcome occur (the proposals include amounts over max_transfer), so the checks
   // below that depend on the outcome each run.
-  assert.ok([...byId.values()].some((e) => e.applied.size === 1), 'some proposals applied');
-  assert.ok([...byId.values()].some((e) => e.rejected > 0), 'some proposals rejected');
+  assert.ok(
+    [...byId.values()].some((e) => e.applied.size === 1),
+    'some proposals applied',
+  );
+  assert.ok(
+    [...byId.values()].some((e) => e.rejected > 0),
+    'some proposals rejected',
+  );
   for (const [id, entry] of byId) {
     assert.ok(entry.applied.size <= 1, `${id} got different ledger ids`);
     assert.ok(!(entry.applied.size === 1 && entry.rejected > 0), `${id} was both applied and rejected`);
-    if (entry.applied.size === 1) assert.equal(inLedger.get(id), [...entry.applied][0], `${id} acknowledged but not in the ledger as acknowledged`);
+    if (entry.applied.size === 1)
+      assert.equal(inLedger.get(id), [...entry.applied][0], `${id} acknowledged but not in the ledger as acknowledged`);
     if (entry.rejected > 0) assert.ok(rejected.has(id) && !inLedger.has(id), `${id} rejected without exactly one rejection row`);
   }
   assert.deepEqual(await invariantViolations(world.t.db), []);

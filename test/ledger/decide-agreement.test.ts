@@ -45,7 +45,9 @@ async function loadWorld(): Promise<World> {
   const limits = await t.db.query<{ resource: string | null; max_transfer: string | null; min_balance: string | null }>(
     'SELECT resource, max_transfer::text, min_balance::text FROM constraints',
   );
-  const balances = await t.db.query<{ actor_id: string; resource: string; amount: string }>('SELECT actor_id::text, resource, amount::text FROM balances');
+  const balances = await t.db.query<{ actor_id: string; resource: string; amount: string }>(
+    'SELECT actor_id::text, resource, amount::text FROM balances',
+  );
   const parse = (v: string | null | undefined) => (v === null || v === undefined ? null : microFromDb(v));
   const global = limits.rows.find((r) => r.resource === null)!;
   return {
@@ -54,7 +56,10 @@ async function loadWorld(): Promise<World> {
     resources: new Set(resources.rows.map((r) => r.name)),
     limits: (resource) => {
       const own = limits.rows.find((r) => r.resource === resource);
-      return { maxTransfer: parse(own?.max_transfer) ?? parse(global.max_transfer), minBalance: parse(own?.min_balance) ?? parse(global.min_balance) ?? 0n };
+      return {
+        maxTransfer: parse(own?.max_transfer) ?? parse(global.max_transfer),
+        minBalance: parse(own?.min_balance) ?? parse(global.min_balance) ?? 0n,
+      };
     },
     balances: new Map(balances.rows.map((b) => [balanceKey(b.actor_id, b.resource), microFromDb(b.amount)])),
   };
@@ -62,19 +67,26 @@ async function loadWorld(): Promise<World> {
 
 async function loadPrior(ids: string[]): Promise<Map<string, PriorDecision>> {
   const prior = new Map<string, PriorDecision>();
-  const applied = await t.db.query<{ proposal_id: string; legs: Array<{ actor_from: string; actor_to: string; resource: string; amount: string }> }>(
+  const applied = await t.db.query<{
+    proposal_id: string;
+    legs: Array<{ actor_from: string; actor_to: string; resource: string; amount: string }>;
+  }>(
     `SELECT proposal_id::text, json_agg(json_build_object('actor_from', actor_from, 'actor_to', actor_to, 'resource', resource, 'amount', amount::text) ORDER BY leg) AS legs
        FROM ledger WHERE proposal_id = ANY($1::uuid[]) GROUP BY proposal_id`,
     [ids],
   );
   for (const row of applied.rows) {
-    prior.set(row.proposal_id, { canonical: canonicalLegs(row.legs.map((l) => ({ ...l, amount: microFromDb(l.amount) }))), outcome: { kind: 'applied' } });
+    prior.set(row.proposal_id, {
+      canonical: canonicalLegs(row.legs.map((l) => ({ ...l, amount: microFromDb(l.amount) }))),
+      outcome: { kind: 'applied' },
+    });
   }
   const rejected = await t.db.query<{ proposal_id: string; canonical: string; code: BusinessErrorCode; message: string }>(
     'SELECT proposal_id::text, canonical, validation_error_code AS code, message FROM rejected_proposals WHERE proposal_id = ANY($1::uuid[])',
     [ids],
   );
-  for (const row of rejected.rows) prior.set(row.proposal_id, { canonical: row.canonical, outcome: { kind: 'rejected', code: row.code, message: row.message } });
+  for (const row of rejected.rows)
+    prior.set(row.proposal_id, { canonical: row.canonical, outcome: { kind: 'rejected', code: row.code, message: row.message } });
   return prior;
 }
 
@@ -94,8 +106,17 @@ const bodyArb = fc.record({
 });
 
 const simple = (o: ExecuteOutcome | GroupOutcome): unknown => {
-  if ('status' in o) return o.status === 'conflict' ? ['conflict'] : o.status === 'applied' ? ['applied', o.replayed] : ['rejected', o.replayed, o.error_code, o.message];
-  return o.kind === 'conflict' ? ['conflict'] : o.kind === 'applied' ? ['applied', o.replayed] : ['rejected', o.replayed, o.code, o.message];
+  if ('status' in o)
+    return o.status === 'conflict'
+      ? ['conflict']
+      : o.status === 'applied'
+        ? ['applied', o.replayed]
+        : ['rejected', o.replayed, o.error_code, o.message];
+  return o.kind === 'conflict'
+    ? ['conflict']
+    : o.kind === 'applied'
+      ? ['applied', o.replayed]
+      : ['rejected', o.replayed, o.code, o.message];
 };
 
 test('random groups: the pure decide and record_proposals agree on outcomes, codes, messages and balances', async () => {
@@ -115,10 +136,22 @@ test('random groups: the pure decide and record_proposals agree on outcomes, cod
         items.map((item, index) => {
           const legs = item.proposal.legs.map((l) => ({ ...l, actor_from: resolve(l.actor_from), actor_to: resolve(l.actor_to) }));
           const key = group[index]!.key;
-          const grant = key === 'system' ? { role: 'system', actorId: null } : key === 'agent' ? { role: 'agent', actorId: w.byName.get('carol')! } : { role: null, actorId: null };
+          const grant =
+            key === 'system'
+              ? { role: 'system', actorId: null }
+              : key === 'agent'
+                ? { role: 'agent', actorId: w.byName.get('carol')! }
+                : { role: null, actorId: null };
           return { proposalId: item.proposal.proposal_id, canonical: canonicalLegs(legs), legs, grant };
         }),
-        { worldId: WORLD_ACTOR_ID, actorName: (id) => w.names.get(id), resources: w.resources, limits: w.limits, balances: w.balances, prior },
+        {
+          worldId: WORLD_ACTOR_ID,
+          actorName: (id) => w.names.get(id),
+          resources: w.resources,
+          limits: w.limits,
+          balances: w.balances,
+          prior,
+        },
       );
       const actual = await record(items);
       assert.deepEqual(actual.map(simple), expected.outcomes.map(simple));

@@ -24,7 +24,14 @@ function item(body: Record<string, unknown>, key: string | null = null): Execute
   if (!parsed.ok) throw new Error(parsed.message);
   return { proposal: parsed.proposal, raw: body, caller: { key, name: 'test' } };
 }
-const trade = (over: Record<string, unknown> = {}) => ({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1, ...over });
+const trade = (over: Record<string, unknown> = {}) => ({
+  proposal_id: randomUUID(),
+  actor_from: 'alice',
+  actor_to: 'bob',
+  resource: 'energy',
+  amount: 1,
+  ...over,
+});
 
 test('calls that arrive while the lane is busy share one transaction, each with its own outcome', async () => {
   const committer = createGroupCommitter(executor(), { maxGroup: 100, lanes: 1 });
@@ -42,9 +49,15 @@ test('calls that arrive while the lane is busy share one transaction, each with 
   await first;
   assert.equal(committer.stats().groups, 2, 'the six calls went in one group');
   assert.equal(committer.stats().largest, 6);
-  assert.deepEqual(outcomes.map((o) => o.status), ['applied', 'applied', 'conflict', 'applied', 'rejected', 'rejected']);
+  assert.deepEqual(
+    outcomes.map((o) => o.status),
+    ['applied', 'applied', 'conflict', 'applied', 'rejected', 'rejected'],
+  );
   assert.equal(outcomes[1]!.status === 'applied' && outcomes[1]!.replayed, true);
-  assert.deepEqual(outcomes[1]!.status === 'applied' && outcomes[1]!.ledger_ids, outcomes[0]!.status === 'applied' && outcomes[0]!.ledger_ids);
+  assert.deepEqual(
+    outcomes[1]!.status === 'applied' && outcomes[1]!.ledger_ids,
+    outcomes[0]!.status === 'applied' && outcomes[0]!.ledger_ids,
+  );
   assert.equal(outcomes[4]!.status === 'rejected' && outcomes[4]!.error_code, 'INSUFFICIENT_BALANCE');
   assert.equal(outcomes[5]!.status === 'rejected' && outcomes[5]!.error_code, 'INVALID_RESOURCE');
   const rows = await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1', [a.proposal_id]);
@@ -69,11 +82,17 @@ test('a commit that fails mid-group answers COMMIT_FAILED to the item that fails
   assert.equal(settled[2]!.status, 'fulfilled');
   assert.equal(settled[1]!.status, 'rejected');
   assert.equal((settled[1] as PromiseRejectedResult).reason.code, 'COMMIT_FAILED');
-  const recorded = await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1 UNION ALL SELECT 1 FROM rejected_proposals WHERE proposal_id = $1', [poison.proposal_id]);
+  const recorded = await t.db.query(
+    'SELECT 1 FROM ledger WHERE proposal_id = $1 UNION ALL SELECT 1 FROM rejected_proposals WHERE proposal_id = $1',
+    [poison.proposal_id],
+  );
   assert.equal(recorded.rowCount, 0);
   // A batch is one unit: it fails together and records nothing.
   const batchIds = [trade(), poison].map((b) => b.proposal_id);
-  await assert.rejects(committer.executeMany([item(trade({ proposal_id: batchIds[0] })), item(poison)]), (e: { code?: string }) => e.code === 'COMMIT_FAILED');
+  await assert.rejects(
+    committer.executeMany([item(trade({ proposal_id: batchIds[0] })), item(poison)]),
+    (e: { code?: string }) => e.code === 'COMMIT_FAILED',
+  );
   assert.equal((await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = ANY($1::uuid[])', [batchIds])).rowCount, 0);
   await t.db.query('DROP TRIGGER fail_commit ON ledger');
   const retry = await committer.execute(item(poison));
@@ -84,9 +103,14 @@ test('a commit that fails mid-group answers COMMIT_FAILED to the item that fails
 test('a key the database refuses fails only the call that presented it, not the rest of its group', async () => {
   const committer = createGroupCommitter(executor(), { maxGroup: 100, lanes: 1 });
   const blocker = committer.execute(item(trade()));
-  const settled = await Promise.allSettled([trade(), trade(), trade()].map((b, i) => committer.execute(item(b, i === 1 ? 'ggk_revoked-or-never-issued' : null))));
+  const settled = await Promise.allSettled(
+    [trade(), trade(), trade()].map((b, i) => committer.execute(item(b, i === 1 ? 'ggk_revoked-or-never-issued' : null))),
+  );
   await blocker;
-  assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.deepEqual(
+    settled.map((s) => s.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   assert.equal((settled[1] as PromiseRejectedResult).reason.code, 'UNAUTHORIZED');
   assert.ok(committer.stats().groups >= 2);
 });
@@ -96,10 +120,14 @@ test('over HTTP, 64 concurrent clients are coalesced into fewer transactions and
   try {
     const proposals = makeProposals(3000, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 21);
     const { sent } = await runLoad(v.url, proposals, 64);
-    assert.ok(sent.every((s) => [200, 409, 422].includes(s.reply.status)), 'only final outcomes');
+    assert.ok(
+      sent.every((s) => [200, 409, 422].includes(s.reply.status)),
+      'only final outcomes',
+    );
     const metrics = await (await fetch(`${v.url}/metrics`)).text();
     // Summed over every commit path.
-    const metric = (name: string) => [...metrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+    const metric = (name: string) =>
+      [...metrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
     assert.equal(metric('gridgov_group_commit_proposals_sum'), sent.length);
     assert.ok(metric('gridgov_group_commit_proposals_count') < sent.length / 2, `coalesced: ${metrics}`);
     assert.ok(metric('gridgov_group_commit_largest') > 2);

@@ -26,7 +26,9 @@ const ledgerHead = async () => (await t.db.query<{ id: number }>('SELECT coalesc
 test('rehydrating again and again while 16 clients trade loses and double-counts nothing', async () => {
   // Corrupt rows the load does not trade (it moves energy and water), so the repair is predictable;
   // the one credits trade below moves carol's row by what the ledger moves, keeping it off by 3.
-  await t.db.query("UPDATE balances SET amount = amount + 3 WHERE resource = 'credits' AND actor_id = (SELECT id FROM actors WHERE name = 'carol')");
+  await t.db.query(
+    "UPDATE balances SET amount = amount + 3 WHERE resource = 'credits' AND actor_id = (SELECT id FROM actors WHERE name = 'carol')",
+  );
   await t.db.query("DELETE FROM balances WHERE resource = 'credits' AND actor_id = (SELECT id FROM actors WHERE name = 'dave')");
 
   const proposals = makeProposals(1500, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 21);
@@ -56,18 +58,28 @@ test('rehydrating again and again while 16 clients trade loses and double-counts
     await waitUntil(async () => loadDone || (await ledgerHead()) > head, 'the load moved on');
   }
   for (const report of reports) assert.equal(report.ok, true, report.failures.join('; '));
-  assert.deepEqual(reports.flatMap((r) => r.corrections), [], 'a repaired table stays repaired under load');
+  assert.deepEqual(
+    reports.flatMap((r) => r.corrections),
+    [],
+    'a repaired table stays repaired under load',
+  );
   assert.ok(reports[0]!.fromCheckpoint !== null, 'a run with --from-id starts from a checkpoint');
 
   // Once more as an operator would, with the CLI, after corrupting one row again.
-  await t.db.query("UPDATE balances SET amount = amount + 3 WHERE resource = 'credits' AND actor_id = (SELECT id FROM actors WHERE name = 'carol')");
+  await t.db.query(
+    "UPDATE balances SET amount = amount + 3 WHERE resource = 'credits' AND actor_id = (SELECT id FROM actors WHERE name = 'carol')",
+  );
   const cli = await runCli(['rehydrate', '--from-id', '999999999'], t.url);
   assert.equal(cli.code, 0, cli.stdout + cli.stderr);
   assert.match(cli.stdout, /corrected 1 balance row\(s\)/);
 
   const { sent } = await load;
   const statuses = new Set(sent.map((s) => s.reply.status));
-  assert.deepEqual([...statuses].filter((s) => ![200, 409, 422].includes(s)), [], 'every proposal got a definite answer');
+  assert.deepEqual(
+    [...statuses].filter((s) => ![200, 409, 422].includes(s)),
+    [],
+    'every proposal got a definite answer',
+  );
   const applied = sent.filter((s) => s.reply.status === 200);
   assert.ok(applied.length > 0, 'some proposals applied');
   const ids = applied.flatMap((s) => s.reply.body.ledger_ids as number[]);

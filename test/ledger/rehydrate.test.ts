@@ -33,7 +33,8 @@ after(async () => {
   await t.drop();
 });
 
-const where = (actor: string, resource: string) => `actor_id = (SELECT id FROM actors WHERE name = '${actor}') AND resource = '${resource}'`;
+const where = (actor: string, resource: string) =>
+  `actor_id = (SELECT id FROM actors WHERE name = '${actor}') AND resource = '${resource}'`;
 
 test('rehydrate from genesis and from a checkpoint agree with the live balances', async () => {
   const live = await balanceMap(t.db);
@@ -44,7 +45,14 @@ test('rehydrate from genesis and from a checkpoint agree with the live balances'
   const entries = (await t.db.query<{ n: number }>('SELECT count(*) AS n FROM ledger')).rows[0]!.n;
   assert.ok(entries > 12 + 20);
   assert.equal(fromGenesis.bulkEntries + fromGenesis.catchUpEntries, entries);
-  assert.deepEqual(fromGenesis.supply.map((s) => [s.resource, s.total, s.ok]), [['credits', '0', true], ['energy', '0', true], ['water', '0', true]]);
+  assert.deepEqual(
+    fromGenesis.supply.map((s) => [s.resource, s.total, s.ok]),
+    [
+      ['credits', '0', true],
+      ['energy', '0', true],
+      ['water', '0', true],
+    ],
+  );
 
   const fromCheckpoint = await rehydrate(t.db, { dryRun: true, fromId: checkpoint + 3 });
   assert.equal(fromCheckpoint.fromCheckpoint, checkpoint);
@@ -80,11 +88,14 @@ test('changed, deleted and extra balance rows: /health fails, a dry run reports 
 
   const dry = await rehydrate(t.db, { dryRun: true });
   const summary = dry.corrections.map((c) => [c.kind, c.actor, c.resource, c.balance, c.expected]);
-  assert.deepEqual(summary.sort(), [
-    ['changed', 'alice', 'energy', String(Number(healthy.get('alice/energy')) + 5), healthy.get('alice/energy')],
-    ['extra', 'carol', 'gold', '12', '0'],
-    ['missing', 'bob', 'water', null, healthy.get('bob/water')],
-  ].sort());
+  assert.deepEqual(
+    summary.sort(),
+    [
+      ['changed', 'alice', 'energy', String(Number(healthy.get('alice/energy')) + 5), healthy.get('alice/energy')],
+      ['extra', 'carol', 'gold', '12', '0'],
+      ['missing', 'bob', 'water', null, healthy.get('bob/water')],
+    ].sort(),
+  );
   assert.deepEqual(await balanceMap(t.db), corrupted, 'a dry run changes nothing');
 
   const cli = await runCli(['rehydrate'], t.url);
@@ -102,7 +113,9 @@ test('changed, deleted and extra balance rows: /health fails, a dry run reports 
 test('a failed verification exits non-zero and changes nothing', async () => {
   await t.db.query(`UPDATE balances SET amount = amount + 1 WHERE ${where('dave', 'water')}`);
   const before = await balanceMap(t.db);
-  await t.db.query("UPDATE checkpoint_balances SET amount = amount + 50 WHERE ledger_id = $1 AND resource = 'credits' AND amount > 0", [checkpoint]);
+  await t.db.query("UPDATE checkpoint_balances SET amount = amount + 50 WHERE ledger_id = $1 AND resource = 'credits' AND amount > 0", [
+    checkpoint,
+  ]);
   const cli = await runCli(['rehydrate', '--from-id', String(checkpoint)], t.url);
   assert.equal(cli.code, 1, cli.stdout + cli.stderr);
   assert.match(cli.stdout, new RegExp(`FAILED: checkpoint ${checkpoint} was altered`));
@@ -111,6 +124,9 @@ test('a failed verification exits non-zero and changes nothing', async () => {
   // From genesis it does not depend on that checkpoint, and repairs the row.
   const repaired = await rehydrate(t.db);
   assert.equal(repaired.ok, true);
-  assert.deepEqual(repaired.corrections.map((c) => [c.actor, c.resource]), [['dave', 'water']]);
+  assert.deepEqual(
+    repaired.corrections.map((c) => [c.actor, c.resource]),
+    [['dave', 'water']],
+  );
   assert.deepEqual(await findDrift(t.db), []);
 });

@@ -57,7 +57,14 @@ function item(body: Record<string, unknown>, key: string | null = null): Execute
   if (!parsed.ok) throw new Error(parsed.message);
   return { proposal: parsed.proposal, raw: body, caller: { key, name: 'test' } };
 }
-const trade = (over: Record<string, unknown> = {}) => ({ proposal_id: randomUUID(), actor_from: 'dave', actor_to: 'alice', resource: 'credits', amount: 1, ...over });
+const trade = (over: Record<string, unknown> = {}) => ({
+  proposal_id: randomUUID(),
+  actor_from: 'dave',
+  actor_to: 'alice',
+  resource: 'credits',
+  amount: 1,
+  ...over,
+});
 const code = (o: ExecuteOutcome) => (o.status === 'rejected' ? o.error_code : o.status);
 
 test('once the actors are known, a group costs one statement, whatever another replica did meanwhile', async () => {
@@ -80,7 +87,11 @@ test('a balance moved by another replica, or by the ledger directly, is the one 
   assert.equal((await b.execute(item(trade({ amount: 45, actor_to: 'bob' })))).status, 'applied'); // dave holds 4
   const outcome = await a.execute(item(trade({ amount: 10 })));
   assert.equal(code(outcome), 'INSUFFICIENT_BALANCE');
-  assert.equal(outcome.status === 'rejected' && outcome.message, 'leg 0: dave holds 4 credits, needs 10', 'actors are named, amounts exact');
+  assert.equal(
+    outcome.status === 'rejected' && outcome.message,
+    'leg 0: dave holds 4 credits, needs 10',
+    'actors are named, amounts exact',
+  );
   await db.transaction((tx) => appendTrade(tx, 'world', 'dave', 'credits', 100));
   assert.equal((await a.execute(item(trade({ amount: 100 })))).status, 'applied', 'the 104 credits dave holds now');
   assert.deepEqual(await invariantViolations(db), []);
@@ -98,8 +109,14 @@ test('rules changed and the breaker flipped elsewhere take effect at once', asyn
 
   await db.query("UPDATE control SET breaker_on = true, reason = 'drill' WHERE id = 1");
   const refused = trade();
-  await assert.rejects(a.execute(item(refused)), (e: { code?: string; details?: { reason?: string } }) => e.code === 'CIRCUIT_BREAKER_OPEN' && e.details?.reason === 'drill');
-  const recorded = await db.query('SELECT 1 FROM ledger WHERE proposal_id = $1 UNION ALL SELECT 1 FROM rejected_proposals WHERE proposal_id = $1', [refused.proposal_id]);
+  await assert.rejects(
+    a.execute(item(refused)),
+    (e: { code?: string; details?: { reason?: string } }) => e.code === 'CIRCUIT_BREAKER_OPEN' && e.details?.reason === 'drill',
+  );
+  const recorded = await db.query(
+    'SELECT 1 FROM ledger WHERE proposal_id = $1 UNION ALL SELECT 1 FROM rejected_proposals WHERE proposal_id = $1',
+    [refused.proposal_id],
+  );
   assert.equal(recorded.rowCount, 0);
   await db.query('UPDATE control SET breaker_on = false, reason = NULL WHERE id = 1');
   assert.equal((await a.execute(item(refused))).status, 'applied');
@@ -134,7 +151,9 @@ test('groups in flight at once that share a balance wait for each other and buil
     a.executeMany([item(trade({ amount: 10 })), item(trade({ amount: 10 })), item(trade({ amount: 10 }))]),
   ]);
   assert.deepEqual(outcomes.flat().map(code).sort(), ['INSUFFICIENT_BALANCE', 'applied', 'applied', 'applied', 'applied']);
-  const { rows } = await db.query<{ amount: string }>("SELECT amount::text FROM balances WHERE actor_id = $1 AND resource = 'credits'", [actorIdFor('dave')]);
+  const { rows } = await db.query<{ amount: string }>("SELECT amount::text FROM balances WHERE actor_id = $1 AND resource = 'credits'", [
+    actorIdFor('dave'),
+  ]);
   assert.equal(Number(rows[0]!.amount), 9);
   assert.deepEqual(await invariantViolations(db), []);
 });

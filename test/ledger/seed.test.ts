@@ -22,7 +22,10 @@ test('the shipped demo scenario seeds at least 8 actors with energy, water and c
   assert.ok(first.actorsAdded >= 8);
   assert.ok(first.entriesAdded >= 24);
   const { rows } = await t.db.query<{ name: string }>('SELECT name FROM resources ORDER BY name');
-  assert.deepEqual(rows.map((r) => r.name), ['credits', 'energy', 'water']);
+  assert.deepEqual(
+    rows.map((r) => r.name),
+    ['credits', 'energy', 'water'],
+  );
   assert.deepEqual(await invariantViolations(t.db), []);
 });
 
@@ -58,7 +61,10 @@ test('a YAML scenario is read too, and a broken one is refused with the path of 
   assert.equal(tiny.actors[0]!.name, 'solo');
   const broken = join(dir, 'broken.json');
   await writeFile(broken, JSON.stringify({ name: 'x', resources: [{ name: 'energy' }], actors: [{ name: 'a', balances: { gold: 1 } }] }));
-  await assert.rejects(readScenarioFile(broken), (error: Error) => error instanceof ScenarioError && /unknown resource gold/.test(error.message));
+  await assert.rejects(
+    readScenarioFile(broken),
+    (error: Error) => error instanceof ScenarioError && /unknown resource gold/.test(error.message),
+  );
   await writeFile(broken, '{ not json');
   await assert.rejects(readScenarioFile(broken), /not valid JSON/);
 });

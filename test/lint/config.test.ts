@@ -34,7 +34,11 @@ test('a planted floating promise, misused promise and unused variable fail the l
     assert.ok(result, 'eslint linted the planted file');
     const rules = new Set(result.messages.map((m) => m.ruleId));
     assert.equal(result.errorCount, result.messages.length, 'every finding is an error, so `npm run lint` fails');
-    for (const rule of ['@typescript-eslint/no-floating-promises', '@typescript-eslint/no-misused-promises', '@typescript-eslint/no-unused-vars']) {
+    for (const rule of [
+      '@typescript-eslint/no-floating-promises',
+      '@typescript-eslint/no-misused-promises',
+      '@typescript-eslint/no-unused-vars',
+    ]) {
       assert.ok(rules.has(rule), `${rule} did not fire: ${[...rules].join(', ')}`);
     }
   } finally {

@@ -51,7 +51,8 @@ beforeEach(() => {
   discord.setMode('ok');
 });
 
-const dispatcher = (over: Record<string, string> = {}) => dispatcherFromConfig(t.db, loadConfig({ ...env, ...over }), pino({ level: 'silent' }));
+const dispatcher = (over: Record<string, string> = {}) =>
+  dispatcherFromConfig(t.db, loadConfig({ ...env, ...over }), pino({ level: 'silent' }));
 const reject = async () => {
   const body = { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 75 };
   const reply = await http(v.url, 'POST', '/execute', body);
@@ -59,10 +60,17 @@ const reject = async () => {
   return body.proposal_id;
 };
 const outbox = async (proposalId: string) =>
-  (await t.db.query<{ topic: string; status: string; attempts: number; external_ref: { identifier?: string; url?: string } | null; last_error: string | null }>(
-    "SELECT topic, status, attempts, external_ref, last_error FROM outbox WHERE payload->>'proposal_id' = $1 ORDER BY topic",
-    [proposalId],
-  )).rows;
+  (
+    await t.db.query<{
+      topic: string;
+      status: string;
+      attempts: number;
+      external_ref: { identifier?: string; url?: string } | null;
+      last_error: string | null;
+    }>("SELECT topic, status, attempts, external_ref, last_error FROM outbox WHERE payload->>'proposal_id' = $1 ORDER BY topic", [
+      proposalId,
+    ])
+  ).rows;
 const makeDue = () => t.db.query("UPDATE outbox SET next_attempt_at = now() WHERE status = 'pending'");
 const drain = async (d = dispatcher()) => {
   while ((await d.runOnce()) > 0);
@@ -79,13 +87,22 @@ test('each rejection becomes one Linear issue and one Discord message; the issue
     assert.match(issue.description ?? '', /validation_error_code/);
     assert.match(issue.description ?? '', /"amount": 75/);
     const rows = await outbox(id);
-    assert.deepEqual(rows.map((r) => [r.topic, r.status]), [['discord', 'delivered'], ['linear', 'delivered']]);
+    assert.deepEqual(
+      rows.map((r) => [r.topic, r.status]),
+      [
+        ['discord', 'delivered'],
+        ['linear', 'delivered'],
+      ],
+    );
     assert.equal(rows[1]!.external_ref?.identifier, issue.identifier);
     assert.equal(rows[1]!.external_ref?.url, issue.url);
   }
   assert.equal(discord.messages.length, 3);
   const rejections = await http(v.url, 'GET', `/rejections?proposal_id=${ids[0]}`);
-  assert.equal(rejections.body.rejections[0].deliveries.find((d: { topic: string }) => d.topic === 'linear').external_ref.identifier, linear.issues.get(linearIssueIdFor(ids[0]!))!.identifier);
+  assert.equal(
+    rejections.body.rejections[0].deliveries.find((d: { topic: string }) => d.topic === 'linear').external_ref.identifier,
+    linear.issues.get(linearIssueIdFor(ids[0]!))!.identifier,
+  );
 });
 
 test('a reply lost after Linear created the issue: the retry finds it, still one issue', async () => {
@@ -101,7 +118,9 @@ test('a reply lost after Linear created the issue: the retry finds it, still one
   const second = (await outbox(id)).find((r) => r.topic === 'linear')!;
   assert.equal(second.status, 'delivered');
   assert.equal(second.attempts, 2);
-  const creates = linear.requests.filter((r) => JSON.stringify(r.body?.variables ?? {}).includes(linearIssueIdFor(id)) && r.body?.query?.includes('issueCreate'));
+  const creates = linear.requests.filter(
+    (r) => JSON.stringify(r.body?.variables ?? {}).includes(linearIssueIdFor(id)) && r.body?.query?.includes('issueCreate'),
+  );
   assert.equal(creates.length, 2, 'two create calls');
   assert.equal([...linear.issues.values()].filter((i) => i.id === linearIssueIdFor(id)).length, 1, 'one issue');
 });
@@ -112,7 +131,10 @@ test('failures back off and, after the last attempt, the row is dead; a 429 wait
   discord.setMode('rateLimit');
   await dispatcher().runOnce();
   let rows = await outbox(id);
-  assert.deepEqual(rows.map((r) => r.status), ['pending', 'pending']);
+  assert.deepEqual(
+    rows.map((r) => r.status),
+    ['pending', 'pending'],
+  );
   assert.match(rows[1]!.last_error ?? '', /500/);
   const { rows: due } = await t.db.query<{ topic: string; wait_ms: number }>(
     "SELECT topic, extract(epoch FROM next_attempt_at - updated_at) * 1000 AS wait_ms FROM outbox WHERE payload->>'proposal_id' = $1 ORDER BY topic",
@@ -124,7 +146,13 @@ test('failures back off and, after the last attempt, the row is dead; a 429 wait
     await dispatcher().runOnce();
   }
   rows = await outbox(id);
-  assert.deepEqual(rows.map((r) => [r.status, r.attempts]), [['pending', 0], ['dead', 3]]);
+  assert.deepEqual(
+    rows.map((r) => [r.status, r.attempts]),
+    [
+      ['pending', 0],
+      ['dead', 3],
+    ],
+  );
   assert.match(rows[0]!.last_error ?? '', /rate limited/);
 });
 
@@ -135,8 +163,17 @@ test('a hanging Linear times out and never holds up /execute', async () => {
   try {
     const id = await reject();
     // Trade once the dispatcher is stuck on Linear's hanging socket.
-    await waitUntil(() => linear.requests.some((r) => JSON.stringify(r.body?.variables ?? {}).includes(linearIssueIdFor(id))), 'Linear holds the delivery');
-    const applied = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1 });
+    await waitUntil(
+      () => linear.requests.some((r) => JSON.stringify(r.body?.variables ?? {}).includes(linearIssueIdFor(id))),
+      'Linear holds the delivery',
+    );
+    const applied = await http(v.url, 'POST', '/execute', {
+      proposal_id: randomUUID(),
+      actor_from: 'alice',
+      actor_to: 'bob',
+      resource: 'energy',
+      amount: 1,
+    });
     assert.equal(applied.status, 200);
     const linearRow = async () => (await outbox(id)).find((r) => r.topic === 'linear')!;
     await waitUntil(async () => (await linearRow()).last_error !== null, 'the hung delivery timed out');
@@ -153,9 +190,15 @@ test('a dispatcher process killed mid-delivery leaves the row to the next one, w
   await drain();
   const id = await reject();
   linear.setMode('hang');
-  const child = spawn(process.execPath, [BIN, 'dispatcher'], { env: { ...process.env, ...env, DATABASE_URL: t.url, GRIDGOV_OUTBOX_TIMEOUT_MS: '60000' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [BIN, 'dispatcher'], {
+    env: { ...process.env, ...env, DATABASE_URL: t.url, GRIDGOV_OUTBOX_TIMEOUT_MS: '60000' },
+    stdio: 'ignore',
+  });
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  await waitUntil(() => linear.requests.some((r) => JSON.stringify(r.body?.variables ?? {}).includes(linearIssueIdFor(id))), 'the dispatcher process sent the delivery');
+  await waitUntil(
+    () => linear.requests.some((r) => JSON.stringify(r.body?.variables ?? {}).includes(linearIssueIdFor(id))),
+    'the dispatcher process sent the delivery',
+  );
   child.kill('SIGKILL');
   await exited;
   linear.setMode('ok');
@@ -178,5 +221,9 @@ test('several dispatchers at once deliver each row once', async () => {
   await Promise.all([drain(), drain(), drain()]);
   const creates = linear.requests.slice(before).filter((r) => r.body?.query?.includes('issueCreate'));
   assert.equal(creates.length, ids.length);
-  for (const id of ids) assert.equal((await outbox(id)).every((r) => r.status === 'delivered'), true);
+  for (const id of ids)
+    assert.equal(
+      (await outbox(id)).every((r) => r.status === 'delivered'),
+      true,
+    );
 });

@@ -20,12 +20,22 @@ test('promtool accepts the shipped alert rules', { skip }, () => {
 test("promtool's unit tests pass, and every alert has one that sees it quiet and then firing", { skip }, () => {
   const result = run('test', 'rules', RULE_TESTS);
   assert.equal(result.status, 0, result.stdout + result.stderr);
-  const alerts = (parse(readFileSync(ALERT_RULES, 'utf8')) as { groups: Array<{ rules: Array<{ alert: string }> }> }).groups.flatMap((g) => g.rules.map((r) => r.alert));
-  const tests = (parse(readFileSync(RULE_TESTS, 'utf8')) as { tests: Array<{ alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }> }).tests.flatMap((t) => t.alert_rule_test);
+  const alerts = (parse(readFileSync(ALERT_RULES, 'utf8')) as { groups: Array<{ rules: Array<{ alert: string }> }> }).groups.flatMap((g) =>
+    g.rules.map((r) => r.alert),
+  );
+  const tests = (
+    parse(readFileSync(RULE_TESTS, 'utf8')) as { tests: Array<{ alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }> }
+  ).tests.flatMap((t) => t.alert_rule_test);
   assert.ok(alerts.length >= 10);
   for (const alert of alerts) {
     const cases = tests.filter((c) => c.alertname === alert);
-    assert.ok(cases.some((c) => c.exp_alerts.length === 0), `${alert} has a case where it stays quiet`);
-    assert.ok(cases.some((c) => c.exp_alerts.length > 0), `${alert} has a case where it fires`);
+    assert.ok(
+      cases.some((c) => c.exp_alerts.length === 0),
+      `${alert} has a case where it stays quiet`,
+    );
+    assert.ok(
+      cases.some((c) => c.exp_alerts.length > 0),
+      `${alert} has a case where it fires`,
+    );
   }
 });

@@ -46,11 +46,23 @@ after(async () => {
 test('with OTEL_EXPORTER_OTLP_ENDPOINT set, the validator exports its spans over OTLP, the client trace continued', async () => {
   const traceId = randomBytes(16).toString('hex');
   const parent = randomBytes(8).toString('hex');
-  const reply = await http(validator.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1 }, { traceparent: `00-${traceId}-${parent}-01` });
+  const reply = await http(
+    validator.url,
+    'POST',
+    '/execute',
+    { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1 },
+    { traceparent: `00-${traceId}-${parent}-01` },
+  );
   assert.equal(reply.status, 200);
   const deadline = Date.now() + 20_000;
   const spansOf = () =>
-    received.flatMap((r) => r.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans.map((span) => ({ span, service: rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue })))));
+    received.flatMap((r) =>
+      r.resourceSpans.flatMap((rs) =>
+        rs.scopeSpans.flatMap((s) =>
+          s.spans.map((span) => ({ span, service: rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue })),
+        ),
+      ),
+    );
   while (!spansOf().some(({ span }) => span.traceId === traceId && span.name === 'POST /execute') && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -59,5 +71,9 @@ test('with OTEL_EXPORTER_OTLP_ENDPOINT set, the validator exports its spans over
   assert.ok(server, `exported: ${ours.map(({ span }) => span.name).join(', ') || 'nothing'}`);
   assert.equal(server.span.parentSpanId, parent);
   assert.equal(server.service, 'gridgov-validator');
-  for (const name of ['gridgov.group_commit', 'gridgov.decide', 'db.query']) assert.ok(ours.some(({ span }) => span.name === name), `${name} exported`);
+  for (const name of ['gridgov.group_commit', 'gridgov.decide', 'db.query'])
+    assert.ok(
+      ours.some(({ span }) => span.name === name),
+      `${name} exported`,
+    );
 });

@@ -43,7 +43,12 @@ before(async () => {
   await seedTestScenario(t.db);
   discord = await startFakeDiscord();
   gemini = await startFakeGemini({ apiKey: 'test-gemini-key' });
-  env = { GRIDGOV_ADMIN_KEY: ADMIN_KEY, GRIDGOV_VALIDATOR_VERSION: 'test', GRIDGOV_LEDGER_GUARD: 'off', DISCORD_WEBHOOK_URL: discord.webhookUrl };
+  env = {
+    GRIDGOV_ADMIN_KEY: ADMIN_KEY,
+    GRIDGOV_VALIDATOR_VERSION: 'test',
+    GRIDGOV_LEDGER_GUARD: 'off',
+    DISCORD_WEBHOOK_URL: discord.webhookUrl,
+  };
   app = await createValidatorApp({ db: t.db, config: loadConfig(env), logger });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -102,12 +107,20 @@ test('a request without traceparent starts a trace of its own; background work s
 });
 
 test('an outbox delivery is a span with its target, and the dispatcher counts it', async () => {
-  const reply = await http(url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1_000_000 });
+  const reply = await http(url, 'POST', '/execute', {
+    proposal_id: randomUUID(),
+    actor_from: 'alice',
+    actor_to: 'bob',
+    resource: 'energy',
+    amount: 1_000_000,
+  });
   assert.equal(reply.status, 422);
   const registry = createRegistry();
   const dispatcher = dispatcherFromConfig(t.db, loadConfig(env), logger, registry);
   assert.ok((await dispatcher.runOnce()) >= 1);
-  const deliveries = named(exporter.getFinishedSpans(), 'gridgov.outbox.deliver').filter((s) => s.attributes['gridgov.proposal_id'] === reply.body.proposal_id);
+  const deliveries = named(exporter.getFinishedSpans(), 'gridgov.outbox.deliver').filter(
+    (s) => s.attributes['gridgov.proposal_id'] === reply.body.proposal_id,
+  );
   assert.equal(deliveries.length, 1);
   assert.equal(deliveries[0]!.attributes['gridgov.target'], 'discord');
   assert.equal(discord.messages.length >= 1, true);
@@ -118,7 +131,15 @@ test('an outbox delivery is a span with its target, and the dispatcher counts it
 
 test("a model call is a span carrying the model and the call's token counts", async () => {
   gemini.setResponder(() => ({ text: '{"action":"pass","reasoning":"nothing to do"}' }));
-  const strategy = createGeminiStrategy({ apiKey: 'test-gemini-key', model: 'gemini-test', baseUrl: gemini.url, temperature: 0.3, timeoutMs: 5_000, retries: 0, retryBaseMs: 10 });
+  const strategy = createGeminiStrategy({
+    apiKey: 'test-gemini-key',
+    model: 'gemini-test',
+    baseUrl: gemini.url,
+    temperature: 0.3,
+    timeoutMs: 5_000,
+    retries: 0,
+    retryBaseMs: 10,
+  });
   const decided = await strategy.propose(sampleTurn());
   assert.equal(decided.value?.action, 'pass');
   const [call] = named(exporter.getFinishedSpans(), 'gridgov.model.call');

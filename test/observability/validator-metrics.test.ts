@@ -6,7 +6,14 @@ import { ADMIN_KEY, bearer, http, startValidator, useSeededValidator } from '../
 import { sampleSum, scrape, type Sample } from '../support/exposition.ts';
 
 const world = useSeededValidator({ env: { GRIDGOV_VERIFY_INTERVAL_MS: '100' } });
-const trade = (over: Record<string, unknown> = {}) => ({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 5, ...over });
+const trade = (over: Record<string, unknown> = {}) => ({
+  proposal_id: randomUUID(),
+  actor_from: 'alice',
+  actor_to: 'bob',
+  resource: 'energy',
+  amount: 5,
+  ...over,
+});
 const bobWater = "actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'";
 
 /** Scrapes until `accept` holds (the ledger-state gauges follow the background verifier). */
@@ -43,10 +50,19 @@ test('/metrics names every series by Prometheus conventions and counts decisions
   assert.equal(sampleSum(samples, 'gridgov_proposals_decided_total', { outcome: 'rejected', error_code: rejected.body.error_code }), 1);
   assert.equal(sampleSum(samples, 'gridgov_proposals_decided_total', { outcome: 'conflict', error_code: 'IDEMPOTENCY_CONFLICT' }), 1);
   assert.equal(sampleSum(samples, 'gridgov_group_commit_proposals_sum'), 4);
-  assert.equal(sampleSum(samples, 'gridgov_group_commit_proposals_count'), sampleSum(samples, 'gridgov_group_commit_duration_seconds_count'));
+  assert.equal(
+    sampleSum(samples, 'gridgov_group_commit_proposals_count'),
+    sampleSum(samples, 'gridgov_group_commit_duration_seconds_count'),
+  );
   assert.ok(sampleSum(samples, 'gridgov_group_commit_duration_seconds_sum') > 0);
-  assert.equal(sampleSum(samples, 'gridgov_http_request_duration_seconds_count', { method: 'POST', route: '/execute', status_code: '200' }), 2);
-  assert.equal(sampleSum(samples, 'gridgov_http_request_duration_seconds_count', { method: 'POST', route: '/execute', status_code: '422' }), 1);
+  assert.equal(
+    sampleSum(samples, 'gridgov_http_request_duration_seconds_count', { method: 'POST', route: '/execute', status_code: '200' }),
+    2,
+  );
+  assert.equal(
+    sampleSum(samples, 'gridgov_http_request_duration_seconds_count', { method: 'POST', route: '/execute', status_code: '422' }),
+    1,
+  );
   assert.ok(sampleSum(samples, 'gridgov_ledger_head') >= 1);
   assert.equal(sampleSum(samples, 'gridgov_circuit_breaker_open'), 0);
   assert.equal(sampleSum(samples, 'gridgov_database_up'), 1);
@@ -60,7 +76,10 @@ test('/metrics names every series by Prometheus conventions and counts decisions
 });
 
 test('the breaker and a balance changed behind the ledger show in the gauges', async () => {
-  await scrapeUntil((s) => sampleSum(s, 'gridgov_drift_verdict_ok') === 1 && sampleSum(s, 'gridgov_drift_verdict_age_seconds') < 5, 'a fresh verdict');
+  await scrapeUntil(
+    (s) => sampleSum(s, 'gridgov_drift_verdict_ok') === 1 && sampleSum(s, 'gridgov_drift_verdict_age_seconds') < 5,
+    'a fresh verdict',
+  );
   const on = await http(world.v.url, 'POST', '/admin/circuit-breaker', { enabled: true, reason: 'metrics test' }, bearer(ADMIN_KEY));
   assert.equal(on.status, 200);
   assert.equal((await http(world.v.url, 'POST', '/execute', trade())).status, 503);
@@ -74,7 +93,10 @@ test('the breaker and a balance changed behind the ledger show in the gauges', a
     await world.t.db.query(`UPDATE balances SET amount = amount - 3 WHERE ${bobWater}`);
     await http(world.v.url, 'POST', '/admin/circuit-breaker', { enabled: false }, bearer(ADMIN_KEY));
   }
-  await scrapeUntil((s) => sampleSum(s, 'gridgov_drift_verdict_ok') === 1 && sampleSum(s, 'gridgov_circuit_breaker_open') === 0, 'recovery');
+  await scrapeUntil(
+    (s) => sampleSum(s, 'gridgov_drift_verdict_ok') === 1 && sampleSum(s, 'gridgov_circuit_breaker_open') === 0,
+    'recovery',
+  );
 });
 
 test('a scrape while the database is unreachable reports gridgov_database_up 0 and no stale ledger state', async () => {

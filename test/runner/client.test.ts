@@ -22,20 +22,28 @@ after(async () => {
   await t.drop();
 });
 
-const client = (over: Record<string, number> = {}) => createValidatorClient({ baseUrl: proxy.url, apiKey: ADMIN_KEY, retryBaseMs: 5, retryMaxMs: 50, ...over });
+const client = (over: Record<string, number> = {}) =>
+  createValidatorClient({ baseUrl: proxy.url, apiKey: ADMIN_KEY, retryBaseMs: 5, retryMaxMs: 50, ...over });
 const trade = (amount = 1) => ({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount });
 const ledgerRows = async (id: string) => (await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1', [id])).rowCount;
 
 test('503s are retried with backoff and the same proposal_id until it applies', async () => {
   const body = trade();
   let failures = 0;
-  proxy.setRule((method, path) => (path === '/execute' && failures++ < 2 ? { respond: { status: 503, body: { status: 'error', error_code: 'CIRCUIT_BREAKER_OPEN' } } } : undefined));
+  proxy.setRule((method, path) =>
+    path === '/execute' && failures++ < 2
+      ? { respond: { status: 503, body: { status: 'error', error_code: 'CIRCUIT_BREAKER_OPEN' } } }
+      : undefined,
+  );
   const c = client();
   const result = await c.execute(body);
   assert.deepEqual({ result: result.result }, { result: 'applied' });
   const sent = proxy.seen.filter((s) => s.path === '/execute' && JSON.parse(s.body).proposal_id === body.proposal_id);
   assert.equal(sent.length, 3);
-  assert.ok(sent.every((s) => s.body === JSON.stringify(body)), 'every retry carried the same payload');
+  assert.ok(
+    sent.every((s) => s.body === JSON.stringify(body)),
+    'every retry carried the same payload',
+  );
   assert.equal(c.retries(), 2);
   assert.equal(await ledgerRows(body.proposal_id), 1);
 });
@@ -67,7 +75,12 @@ test('409 is a settled slot, 422 a rejection; past the retries the call throws',
   await c.execute(body);
   assert.deepEqual(await c.execute({ ...body, amount: 2 }), { result: 'conflict' });
   const rejected = await c.execute(trade(1_000));
-  assert.deepEqual(rejected, { result: 'rejected', replayed: false, errorCode: 'CONSTRAINT_VIOLATION', message: 'leg 0: amount 1000 exceeds max_transfer 50 for energy' });
+  assert.deepEqual(rejected, {
+    result: 'rejected',
+    replayed: false,
+    errorCode: 'CONSTRAINT_VIOLATION',
+    message: 'leg 0: amount 1000 exceeds max_transfer 50 for energy',
+  });
   proxy.setRule(() => ({ respond: { status: 503, body: { status: 'error', error_code: 'DATABASE_UNAVAILABLE' } } }));
   try {
     await assert.rejects(client({ retries: 2 }).execute(trade()), /failed after 3 attempts: 503 DATABASE_UNAVAILABLE/);

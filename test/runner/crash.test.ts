@@ -30,14 +30,22 @@ after(async () => {
 });
 
 function runner(): { exited: Promise<number | null>; kill: () => void; output: () => string } {
-  const child = spawn(process.execPath, [BIN, 'runner', '--validator', proxy.url, '--scenario', SCENARIO, '--epochs', String(EPOCHS), '--batch-size', '1'], {
-    env: { ...process.env, GRIDGOV_ADMIN_KEY: ADMIN_KEY, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'runner', '--validator', proxy.url, '--scenario', SCENARIO, '--epochs', String(EPOCHS), '--batch-size', '1'],
+    {
+      env: { ...process.env, GRIDGOV_ADMIN_KEY: ADMIN_KEY, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  return { exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))), kill: () => child.kill('SIGKILL'), output: () => output };
+  return {
+    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+    kill: () => child.kill('SIGKILL'),
+    output: () => output,
+  };
 }
 
 /** An epoch whose plan is stored, some of whose trades are in the ledger and not yet all. */

@@ -46,15 +46,32 @@ test('Gemini agents drive the loop; garbage, late and rate-limited answers cost 
     if (n % 7 === 0) return { text: '{"action":"offer","reasoning":"forgot the terms"}' };
     if (n % 11 === 0) return { text: '{"action":"pass","reasoning":"slow"}', delayMs: 4_000 };
     if (n % 13 === 0) return { status: 429, body: { error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'quota' } } };
-    if (self === 'farm') return { text: '{"action":"offer","counterparty":"well","give_resource":"credits","give_amount":12,"get_resource":"water","get_amount":6,"reasoning":"I need water"}' };
-    if (self === 'plant') return { text: '{"action":"transfer","counterparty":"farm","give_resource":"energy","give_amount":3,"reasoning":"spare energy"}' };
+    if (self === 'farm')
+      return {
+        text: '{"action":"offer","counterparty":"well","give_resource":"credits","give_amount":12,"get_resource":"water","get_amount":6,"reasoning":"I need water"}',
+      };
+    if (self === 'plant')
+      return { text: '{"action":"transfer","counterparty":"farm","give_resource":"energy","give_amount":3,"reasoning":"spare energy"}' };
     return { text: '{"action":"pass","reasoning":"nothing to do"}' };
   });
-  const env = { GEMINI_API_KEY: 'k', GEMINI_MODEL: 'gemini-fake', GEMINI_BASE_URL: gemini.url, GEMINI_TIMEOUT_MS: '1500', GEMINI_RETRIES: '1', GEMINI_RETRY_BASE_MS: '5' };
+  const env = {
+    GEMINI_API_KEY: 'k',
+    GEMINI_MODEL: 'gemini-fake',
+    GEMINI_BASE_URL: gemini.url,
+    GEMINI_TIMEOUT_MS: '1500',
+    GEMINI_RETRIES: '1',
+    GEMINI_RETRY_BASE_MS: '5',
+  };
   const { stats } = await simulate(v.url, scenario, { epochs: 6, strategy: 'gemini', env });
   assert.equal(stats.length, 6, 'every epoch completed');
   const total = stats.reduce(
-    (s, e) => ({ calls: s.calls + e.llm.calls, tokens: s.tokens + e.llm.total_tokens, errors: s.errors + e.llm.errors, applied: s.applied + e.proposals.applied, invalid: s.invalid + e.moves.invalid }),
+    (s, e) => ({
+      calls: s.calls + e.llm.calls,
+      tokens: s.tokens + e.llm.total_tokens,
+      errors: s.errors + e.llm.errors,
+      applied: s.applied + e.proposals.applied,
+      invalid: s.invalid + e.moves.invalid,
+    }),
     { calls: 0, tokens: 0, errors: 0, applied: 0, invalid: 0 },
   );
   assert.ok(total.tokens > 0 && total.calls >= 36, JSON.stringify(total));
@@ -65,7 +82,10 @@ test('Gemini agents drive the loop; garbage, late and rate-limited answers cost 
     "SELECT metadata FROM ledger WHERE kind = 'trade' AND metadata->>'kind' = 'swap' LIMIT 1",
   );
   assert.equal(rows[0]?.metadata.strategy, 'gemini');
-  assert.deepEqual(rows[0]?.metadata.transcript.map((e) => `${e.by}:${e.type}`), ['farm:offer', 'well:accept']);
+  assert.deepEqual(
+    rows[0]?.metadata.transcript.map((e) => `${e.by}:${e.type}`),
+    ['farm:offer', 'well:accept'],
+  );
   assert.deepEqual(await invariantViolations(t.db), []);
 });
 
@@ -75,22 +95,46 @@ test('what the model proposes is what the validator judges: unknown actors and r
     prompts.push(request.prompt);
     if (/Terms on the table/.test(request.prompt)) return { text: '{"decision":"reject","reasoning":"no"}' };
     const self = /"you":\{"name":"([a-z]+)"/.exec(request.prompt)?.[1];
-    if (self === 'farm') return { text: '{"action":"offer","counterparty":"ghost-plant","give_resource":"credits","give_amount":12,"get_resource":"water","get_amount":6,"reasoning":"I need water"}' };
-    if (self === 'well') return { text: '{"action":"transfer","counterparty":"farm","give_resource":"gold","give_amount":3,"reasoning":"a gift"}' };
-    if (self === 'plant') return { text: '{"action":"transfer","counterparty":"farm","give_resource":"energy","give_amount":80,"reasoning":"all at once"}' };
+    if (self === 'farm')
+      return {
+        text: '{"action":"offer","counterparty":"ghost-plant","give_resource":"credits","give_amount":12,"get_resource":"water","get_amount":6,"reasoning":"I need water"}',
+      };
+    if (self === 'well')
+      return { text: '{"action":"transfer","counterparty":"farm","give_resource":"gold","give_amount":3,"reasoning":"a gift"}' };
+    if (self === 'plant')
+      return { text: '{"action":"transfer","counterparty":"farm","give_resource":"energy","give_amount":80,"reasoning":"all at once"}' };
     return { text: '{"action":"pass","reasoning":"nothing to do"}' };
   });
-  const env = { GEMINI_API_KEY: 'k', GEMINI_MODEL: 'gemini-fake', GEMINI_BASE_URL: gemini.url, GEMINI_RETRIES: '0', GEMINI_PRICE_INPUT_PER_MTOK: '1', GEMINI_PRICE_OUTPUT_PER_MTOK: '4' };
+  const env = {
+    GEMINI_API_KEY: 'k',
+    GEMINI_MODEL: 'gemini-fake',
+    GEMINI_BASE_URL: gemini.url,
+    GEMINI_RETRIES: '0',
+    GEMINI_PRICE_INPUT_PER_MTOK: '1',
+    GEMINI_PRICE_OUTPUT_PER_MTOK: '4',
+  };
   const { stats, runId } = await simulate(v.url, scenario, { epochs: 2, strategy: 'gemini', env, seed: 'hallucination' });
 
-  const { rows } = await t.db.query<{ proposal_id: string; validation_error_code: string; message: string; proposal_json: { metadata: Record<string, unknown> } }>(
+  const { rows } = await t.db.query<{
+    proposal_id: string;
+    validation_error_code: string;
+    message: string;
+    proposal_json: { metadata: Record<string, unknown> };
+  }>(
     "SELECT proposal_id::text, validation_error_code, message, proposal_json FROM rejected_proposals WHERE proposal_json->'metadata'->>'run_id' = $1 AND proposal_json->'metadata'->>'epoch' = '1' ORDER BY validation_error_code",
     [runId],
   );
   assert.deepEqual(
     rows.map((r) => `${String(r.proposal_json.metadata.agent)}:${r.validation_error_code}`),
     // Two turns each, both answered alike.
-    ['plant:CONSTRAINT_VIOLATION', 'plant:CONSTRAINT_VIOLATION', 'farm:INVALID_ACTOR', 'farm:INVALID_ACTOR', 'well:INVALID_RESOURCE', 'well:INVALID_RESOURCE'],
+    [
+      'plant:CONSTRAINT_VIOLATION',
+      'plant:CONSTRAINT_VIOLATION',
+      'farm:INVALID_ACTOR',
+      'farm:INVALID_ACTOR',
+      'well:INVALID_RESOURCE',
+      'well:INVALID_RESOURCE',
+    ],
   );
   const ghost = rows.find((r) => r.validation_error_code === 'INVALID_ACTOR')!;
   assert.match(ghost.message, /ghost-plant/);

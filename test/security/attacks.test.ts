@@ -19,7 +19,13 @@ let t: TestDatabase;
 const login = `t_app_${randomBytes(4).toString('hex')}`;
 const password = randomBytes(12).toString('hex');
 let app: pg.Client;
-const keys: Record<'viewer' | 'operator' | 'admin' | 'revoked' | 'system', string> = { viewer: '', operator: '', admin: '', revoked: '', system: '' };
+const keys: Record<'viewer' | 'operator' | 'admin' | 'revoked' | 'system', string> = {
+  viewer: '',
+  operator: '',
+  admin: '',
+  revoked: '',
+  system: '',
+};
 const alice = actorIdFor('alice');
 const bob = actorIdFor('bob');
 
@@ -64,44 +70,96 @@ const mint = (fn: string) =>
   `SELECT * FROM ${fn}(ARRAY['${randomUUID()}']::uuid[], ARRAY[0]::smallint[], ARRAY['adjustment'], ARRAY['${WORLD_ACTOR_ID}']::uuid[],
      ARRAY['${alice}']::uuid[], ARRAY['credits'], ARRAY[999999]::numeric[], ARRAY['{}']::jsonb[], 'x', false)`;
 const entry = (e: Partial<Record<string, unknown>>) =>
-  JSON.stringify([{ proposal_id: randomUUID(), leg: 0, kind: 'production', actor_from: WORLD_ACTOR_ID, actor_to: alice, resource: 'energy', amount: '5', metadata: {}, ...e }]);
+  JSON.stringify([
+    {
+      proposal_id: randomUUID(),
+      leg: 0,
+      kind: 'production',
+      actor_from: WORLD_ACTOR_ID,
+      actor_to: alice,
+      resource: 'energy',
+      amount: '5',
+      metadata: {},
+      ...e,
+    },
+  ]);
 
 const DENIED = /permission denied/;
 const UNKNOWN_KEY = /unknown API key/;
 
 /** [what is tried, SQL, parameters, the refusal expected] */
 const attacks = (): Array<[string, string, unknown[], RegExp]> => [
-  ['insert a key and use it as admin', "INSERT INTO api_keys (id, name, role, key_hash) VALUES ($1, 'mine', 'admin', $2)", [randomUUID(), hashKey('mine')], DENIED],
+  [
+    'insert a key and use it as admin',
+    "INSERT INTO api_keys (id, name, role, key_hash) VALUES ($1, 'mine', 'admin', $2)",
+    [randomUUID(), hashKey('mine')],
+    DENIED,
+  ],
   ['revive a revoked key', "UPDATE api_keys SET revoked_at = NULL WHERE name = 'wall-revoked'", [], DENIED],
   ['elevate a key', "UPDATE api_keys SET role = 'admin' WHERE name = 'wall-viewer'", [], DENIED],
   ['delete a key', 'DELETE FROM api_keys', [], DENIED],
   ['register a bootstrap key', 'INSERT INTO bootstrap_key (key_hash) VALUES ($1)', [hashKey('mine')], DENIED],
   ['read the bootstrap key hash', 'SELECT key_hash FROM bootstrap_key', [], DENIED],
   ['mint through ledger_append', mint('ledger_append'), [], DENIED],
-  ['insert a ledger row', `INSERT INTO ledger (proposal_id, leg, kind, actor_from, actor_to, resource, amount, validator_version)
-     VALUES ($1, 0, 'adjustment', $2, $3, 'credits', 999999, 'x')`, [randomUUID(), WORLD_ACTOR_ID, alice], DENIED],
+  [
+    'insert a ledger row',
+    `INSERT INTO ledger (proposal_id, leg, kind, actor_from, actor_to, resource, amount, validator_version)
+     VALUES ($1, 0, 'adjustment', $2, $3, 'credits', 999999, 'x')`,
+    [randomUUID(), WORLD_ACTOR_ID, alice],
+    DENIED,
+  ],
   ['rewrite a ledger row', 'UPDATE ledger SET amount = amount + 1', [], DENIED],
   ['delete ledger rows', 'DELETE FROM ledger', [], DENIED],
   ['raise a balance', 'UPDATE balances SET amount = 999999 WHERE actor_id = $1', [alice], DENIED],
   ['insert a funded balance row', "INSERT INTO balances (actor_id, resource, amount) VALUES ($1, 'nothing', 999999)", [alice], DENIED],
   ['delete balances', 'DELETE FROM balances', [], DENIED],
-  ['insert a rejection', "INSERT INTO rejected_proposals (proposal_id, validation_error_code, message, proposal_json, canonical, validator_version) VALUES ($1, 'X', 'x', '{}', 'x', 'x')", [randomUUID()], DENIED],
+  [
+    'insert a rejection',
+    "INSERT INTO rejected_proposals (proposal_id, validation_error_code, message, proposal_json, canonical, validator_version) VALUES ($1, 'X', 'x', '{}', 'x', 'x')",
+    [randomUUID()],
+    DENIED,
+  ],
   ['rewrite a rejection', "UPDATE rejected_proposals SET message = 'x'", [], DENIED],
   ['delete rejections', 'DELETE FROM rejected_proposals', [], DENIED],
   ['forge an audit row', "INSERT INTO admin_audit (admin_user, action, outcome) VALUES ('alice', 'admin.balance', 'applied')", [], DENIED],
   ['rewrite the audit', "UPDATE admin_audit SET outcome = 'applied'", [], DENIED],
   ['delete the audit', 'DELETE FROM admin_audit', [], DENIED],
-  ['forge an applied row through audit_denied', "SELECT audit_denied(NULL, 'admin.balance', '{}', 'applied')", [], /outcome: a refusal is recorded with an error code/],
-  ['write a verdict', "INSERT INTO verifier_status (id, ok, settled_through, base_id, tail_entries, checked_at, duration_ms, verifier) VALUES (1, true, 0, 0, 0, now(), 0, 'x') ON CONFLICT (id) DO UPDATE SET ok = true", [], DENIED],
+  [
+    'forge an applied row through audit_denied',
+    "SELECT audit_denied(NULL, 'admin.balance', '{}', 'applied')",
+    [],
+    /outcome: a refusal is recorded with an error code/,
+  ],
+  [
+    'write a verdict',
+    "INSERT INTO verifier_status (id, ok, settled_through, base_id, tail_entries, checked_at, duration_ms, verifier) VALUES (1, true, 0, 0, 0, now(), 0, 'x') ON CONFLICT (id) DO UPDATE SET ok = true",
+    [],
+    DENIED,
+  ],
   ['rewrite the verdict', 'UPDATE verifier_status SET ok = true, checked_at = now()', [], DENIED],
-  ['move the verifier\'s base', 'UPDATE verifier_base SET amount = amount + 7', [], DENIED],
-  ['add to the verifier\'s base', "INSERT INTO verifier_base (actor_id, resource, amount) VALUES ($1, 'energy', 7)", [bob], DENIED],
-  ['move the verifier\'s base id', 'INSERT INTO verifier_base_head (id, base_id) VALUES (1, 999999) ON CONFLICT (id) DO UPDATE SET base_id = 999999', [], DENIED],
+  ["move the verifier's base", 'UPDATE verifier_base SET amount = amount + 7', [], DENIED],
+  ["add to the verifier's base", "INSERT INTO verifier_base (actor_id, resource, amount) VALUES ($1, 'energy', 7)", [bob], DENIED],
+  [
+    "move the verifier's base id",
+    'INSERT INTO verifier_base_head (id, base_id) VALUES (1, 999999) ON CONFLICT (id) DO UPDATE SET base_id = 999999',
+    [],
+    DENIED,
+  ],
   ['clear the tamper flag', 'UPDATE chain_state SET broken = NULL', [], DENIED],
-  ['record a chain check', "SELECT chain_record(1, 1, '{\"break\": null}', 1, true)", [], DENIED],
-  ['seal a forged block', "INSERT INTO ledger_blocks (block_no, first_id, last_id, row_count, row_ids, row_fingerprints, content_hash, prev_hash, hash) VALUES (999, 1, 1, 1, '{1}', '\\x00', '\\x00', '\\x00', '\\x00')", [], DENIED],
+  ['record a chain check', 'SELECT chain_record(1, 1, \'{"break": null}\', 1, true)', [], DENIED],
+  [
+    'seal a forged block',
+    "INSERT INTO ledger_blocks (block_no, first_id, last_id, row_count, row_ids, row_fingerprints, content_hash, prev_hash, hash) VALUES (999, 1, 1, 1, '{1}', '\\x00', '\\x00', '\\x00', '\\x00')",
+    [],
+    DENIED,
+  ],
   ['forge a checkpoint', "INSERT INTO checkpoints (ledger_id, balances_digest, supply) VALUES (999999, 'x', '{}')", [], DENIED],
-  ['forge checkpoint rows', 'INSERT INTO checkpoint_balances (ledger_id, actor_id, resource, amount, last_ledger_id) VALUES (1, $1, $2, 1, 1)', [alice, 'energy'], DENIED],
+  [
+    'forge checkpoint rows',
+    'INSERT INTO checkpoint_balances (ledger_id, actor_id, resource, amount, last_ledger_id) VALUES (1, $1, $2, 1, 1)',
+    [alice, 'energy'],
+    DENIED,
+  ],
   ['finish a forged checkpoint', "SELECT checkpoint_finish(1, 0, 'manual')", [], DENIED],
   ['lift a limit', 'UPDATE constraints SET max_transfer = NULL, min_balance = 0', [], DENIED],
   ['add a limit', "INSERT INTO constraints (resource, max_transfer, min_balance) VALUES ('energy', 1e9, 0)", [], DENIED],
@@ -112,25 +170,75 @@ const attacks = (): Array<[string, string, unknown[], RegExp]> => [
   ['look a key up', 'SELECT * FROM key_caller($1)', [keys.admin], DENIED],
   ['check a key by hand', "SELECT require_key($1, 'admin')", [keys.admin], DENIED],
   ['append system entries unchecked', "SELECT * FROM system_entries_append(ARRAY[]::system_entry[], 'x')", [], DENIED],
-  ['set a balance with a junk key', "SELECT admin_set_balance('junk', 'admin.balance', $1, 'credits', 999999, '{}', 'x')", [alice], UNKNOWN_KEY],
+  [
+    'set a balance with a junk key',
+    "SELECT admin_set_balance('junk', 'admin.balance', $1, 'credits', 999999, '{}', 'x')",
+    [alice],
+    UNKNOWN_KEY,
+  ],
   ['set a balance with no key', "SELECT admin_set_balance(NULL, 'admin.balance', $1, 'credits', 999999, '{}', 'x')", [alice], UNKNOWN_KEY],
-  ['set a balance with a revoked admin key', "SELECT admin_set_balance($2, 'admin.balance', $1, 'credits', 999999, '{}', 'x')", [alice, keys.revoked], /revoked/],
-  ['set a balance with an operator key', "SELECT admin_set_balance($2, 'admin.balance', $1, 'credits', 999999, '{}', 'x')", [alice, keys.operator], /needs the admin role/],
-  ['set a balance with a system key', "SELECT admin_set_balance($2, 'admin.balance', $1, 'credits', 999999, '{}', 'x')", [alice, keys.system], /needs the admin role/],
-  ['reset credit with a viewer key', "SELECT admin_set_balance($2, 'admin.reset_credit', $1, 'credits', 999999, '{}', 'x')", [alice, keys.viewer], /needs the admin role/],
+  [
+    'set a balance with a revoked admin key',
+    "SELECT admin_set_balance($2, 'admin.balance', $1, 'credits', 999999, '{}', 'x')",
+    [alice, keys.revoked],
+    /revoked/,
+  ],
+  [
+    'set a balance with an operator key',
+    "SELECT admin_set_balance($2, 'admin.balance', $1, 'credits', 999999, '{}', 'x')",
+    [alice, keys.operator],
+    /needs the admin role/,
+  ],
+  [
+    'set a balance with a system key',
+    "SELECT admin_set_balance($2, 'admin.balance', $1, 'credits', 999999, '{}', 'x')",
+    [alice, keys.system],
+    /needs the admin role/,
+  ],
+  [
+    'reset credit with a viewer key',
+    "SELECT admin_set_balance($2, 'admin.reset_credit', $1, 'credits', 999999, '{}', 'x')",
+    [alice, keys.viewer],
+    /needs the admin role/,
+  ],
   ['open the breaker with a junk key', "SELECT admin_set_breaker('junk', true, 'x', '{}')", [], UNKNOWN_KEY],
   ['open the breaker with a viewer key', "SELECT admin_set_breaker($1, true, 'x', '{}')", [keys.viewer], /needs the operator role/],
   ['open the breaker with a revoked key', "SELECT admin_set_breaker($1, true, 'x', '{}')", [keys.revoked], /revoked/],
   ['settle with a junk key', "SELECT * FROM settle_entries('junk', $1, 'x')", [entry({})], UNKNOWN_KEY],
   ['settle with an admin key', 'SELECT * FROM settle_entries($2, $1, $3)', [entry({}), keys.admin, 'x'], /needs the system role/],
   ['settle with a revoked key', 'SELECT * FROM settle_entries($2, $1, $3)', [entry({}), keys.revoked, 'x'], /revoked/],
-  ['seed (and set the limits) with a junk key', "SELECT * FROM seed_scenario('junk', 'x', '{}', '[]', $1, '[]', '[]', 'x')", ['[{"resource": null, "max_transfer": null, "min_balance": 0}]'], UNKNOWN_KEY],
-  ['seed with an operator key', "SELECT * FROM seed_scenario($2, 'x', '{}', '[]', $1, '[]', '[]', 'x')", ['[{"resource": null, "max_transfer": null, "min_balance": 0}]', keys.operator], /needs the system role/],
+  [
+    'seed (and set the limits) with a junk key',
+    "SELECT * FROM seed_scenario('junk', 'x', '{}', '[]', $1, '[]', '[]', 'x')",
+    ['[{"resource": null, "max_transfer": null, "min_balance": 0}]'],
+    UNKNOWN_KEY,
+  ],
+  [
+    'seed with an operator key',
+    "SELECT * FROM seed_scenario($2, 'x', '{}', '[]', $1, '[]', '[]', 'x')",
+    ['[{"resource": null, "max_transfer": null, "min_balance": 0}]', keys.operator],
+    /needs the system role/,
+  ],
   // A valid system key still cannot do what settlement never does.
-  ['mint an adjustment with a system key', 'SELECT * FROM settle_entries($2, $1, $3)', [entry({ kind: 'adjustment', resource: 'credits', amount: '999999' }), keys.system, 'x'], /refused/],
-  ['trade between traders with a system key', 'SELECT * FROM settle_entries($2, $1, $3)', [entry({ kind: 'consumption', actor_from: alice, actor_to: bob }), keys.system, 'x'], /refused/],
+  [
+    'mint an adjustment with a system key',
+    'SELECT * FROM settle_entries($2, $1, $3)',
+    [entry({ kind: 'adjustment', resource: 'credits', amount: '999999' }), keys.system, 'x'],
+    /refused/,
+  ],
+  [
+    'trade between traders with a system key',
+    'SELECT * FROM settle_entries($2, $1, $3)',
+    [entry({ kind: 'consumption', actor_from: alice, actor_to: bob }), keys.system, 'x'],
+    /refused/,
+  ],
   ['a trade kind with a system key', 'SELECT * FROM settle_entries($2, $1, $3)', [entry({ kind: 'trade' }), keys.system, 'x'], /refused/],
-  ['overdraw a trader with a system key', 'SELECT * FROM settle_entries($2, $1, $3)', [entry({ kind: 'consumption', actor_from: alice, actor_to: WORLD_ACTOR_ID, amount: '100.000001' }), keys.system, 'x'], /below zero/],
+  [
+    'overdraw a trader with a system key',
+    'SELECT * FROM settle_entries($2, $1, $3)',
+    [entry({ kind: 'consumption', actor_from: alice, actor_to: WORLD_ACTOR_ID, amount: '100.000001' }), keys.system, 'x'],
+    /below zero/,
+  ],
 ];
 
 test('the validator login cannot move money, mint, make a key, forge a verdict or the audit, or change the rules', async () => {
@@ -149,13 +257,23 @@ test('what the validator login may write moves nothing', async () => {
   // is_world follows the actor's kind, whatever a writer says: a trader cannot be let below zero.
   await app.query('UPDATE balances SET is_world = true WHERE actor_id = $1', [alice]);
   await app.query("INSERT INTO balances (actor_id, resource, is_world) VALUES ($1, 'energy', true) ON CONFLICT DO NOTHING", [bob]);
-  const { rows } = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM balances WHERE is_world AND actor_id <> $1', [WORLD_ACTOR_ID]);
+  const { rows } = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM balances WHERE is_world AND actor_id <> $1', [
+    WORLD_ACTOR_ID,
+  ]);
   assert.equal(rows[0]!.n, 0);
   // A refusal can be audited, but only under the name the presented key proves.
   await app.query("SELECT audit_denied('junk', 'admin.balance', '{}', 'FORBIDDEN')");
   await app.query("SELECT audit_denied($1, 'admin.balance', '{}', 'RATE_LIMITED')", [keys.admin]);
-  const audit = await t.db.query<{ admin_user: string; outcome: string }>('SELECT admin_user, outcome FROM admin_audit ORDER BY id DESC LIMIT 2');
-  assert.deepEqual(audit.rows.map((r) => [r.admin_user, r.outcome]), [['wall-admin', 'RATE_LIMITED'], ['(invalid key)', 'FORBIDDEN']]);
+  const audit = await t.db.query<{ admin_user: string; outcome: string }>(
+    'SELECT admin_user, outcome FROM admin_audit ORDER BY id DESC LIMIT 2',
+  );
+  assert.deepEqual(
+    audit.rows.map((r) => [r.admin_user, r.outcome]),
+    [
+      ['wall-admin', 'RATE_LIMITED'],
+      ['(invalid key)', 'FORBIDDEN'],
+    ],
+  );
   assert.equal(await fingerprint(), before);
 });
 
@@ -169,13 +287,16 @@ test('tables created later give the validator login SELECT only', async () => {
   }
 });
 
-test('a verdict asked for by the validator login is the database\'s own', async () => {
+test("a verdict asked for by the validator login is the database's own", async () => {
   const bobEnergy = "actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'energy'";
   await t.db.query(`UPDATE balances SET amount = amount + 7 WHERE ${bobEnergy}`);
   try {
     const { rows } = await app.query("SELECT verifier_tick('attacker', NULL, 1000000) AS v");
     assert.equal(rows[0].v.ok, false);
-    assert.deepEqual(rows[0].v.drift.map((d: { actor: string }) => d.actor), ['bob']);
+    assert.deepEqual(
+      rows[0].v.drift.map((d: { actor: string }) => d.actor),
+      ['bob'],
+    );
     const stored = await t.db.query<{ ok: boolean }>('SELECT ok FROM verifier_status');
     assert.equal(stored.rows[0]!.ok, false);
   } finally {
@@ -186,14 +307,30 @@ test('a verdict asked for by the validator login is the database\'s own', async 
 });
 
 test('with the right key, the same login settles, overrides and halts, each audited by the database', async () => {
-  const settled = await app.query('SELECT * FROM settle_entries($1, $2, $3)', [keys.system, entry({ proposal_id: '11111111-1111-4111-8111-111111111111' }), 'test']);
+  const settled = await app.query('SELECT * FROM settle_entries($1, $2, $3)', [
+    keys.system,
+    entry({ proposal_id: '11111111-1111-4111-8111-111111111111' }),
+    'test',
+  ]);
   assert.equal(settled.rowCount, 1);
-  const again = await app.query('SELECT * FROM settle_entries($1, $2, $3)', [keys.system, entry({ proposal_id: '11111111-1111-4111-8111-111111111111' }), 'test']);
+  const again = await app.query('SELECT * FROM settle_entries($1, $2, $3)', [
+    keys.system,
+    entry({ proposal_id: '11111111-1111-4111-8111-111111111111' }),
+    'test',
+  ]);
   assert.equal(again.rowCount, 0, 'idempotent on (proposal_id, leg)');
   const change = await app.query("SELECT admin_set_balance($1, 'admin.balance', $2, 'water', 42, '{}', 'test') AS c", [keys.admin, alice]);
   assert.equal(change.rows[0].c.amount, 42);
   const breaker = await app.query("SELECT admin_set_breaker($1, false, NULL, '{}') AS s", [keys.operator]);
   assert.equal(breaker.rows[0].s.changed_by, 'wall-operator');
-  const audit = await t.db.query<{ admin_user: string; action: string }>("SELECT admin_user, action FROM admin_audit WHERE outcome = 'applied' ORDER BY id DESC LIMIT 2");
-  assert.deepEqual(audit.rows.map((r) => [r.admin_user, r.action]), [['wall-operator', 'admin.circuit_breaker'], ['wall-admin', 'admin.balance']]);
+  const audit = await t.db.query<{ admin_user: string; action: string }>(
+    "SELECT admin_user, action FROM admin_audit WHERE outcome = 'applied' ORDER BY id DESC LIMIT 2",
+  );
+  assert.deepEqual(
+    audit.rows.map((r) => [r.admin_user, r.action]),
+    [
+      ['wall-operator', 'admin.circuit_breaker'],
+      ['wall-admin', 'admin.balance'],
+    ],
+  );
 });

@@ -29,14 +29,27 @@ test('admin routes are rate limited per client, with Retry-After, and the refusa
   assert.equal(rows[0]!.n, 3);
   // Trading is not limited by the admin limiter.
   for (let i = 0; i < 10; i++) {
-    const r = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'water', amount: 1 });
+    const r = await http(v.url, 'POST', '/execute', {
+      proposal_id: randomUUID(),
+      actor_from: 'alice',
+      actor_to: 'bob',
+      resource: 'water',
+      amount: 1,
+    });
     assert.equal(r.status, 200);
   }
 });
 
 test('oversized bodies are refused with 413 and change nothing', async () => {
   const before = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger');
-  const huge = { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'water', amount: 1, metadata: { blob: 'x'.repeat(300 * 1024) } };
+  const huge = {
+    proposal_id: randomUUID(),
+    actor_from: 'alice',
+    actor_to: 'bob',
+    resource: 'water',
+    amount: 1,
+    metadata: { blob: 'x'.repeat(300 * 1024) },
+  };
   const reply = await http(v.url, 'POST', '/execute', huge);
   assert.equal(reply.status, 413);
   assert.equal(reply.body.error_code, 'PAYLOAD_TOO_LARGE');
@@ -47,12 +60,23 @@ test('oversized bodies are refused with 413 and change nothing', async () => {
 test('secrets never reach the logs, even at debug level and on errors', async () => {
   const url = new URL(t.url);
   const dbPassword = decodeURIComponent(url.password);
-  const p = await spawnValidator(t.url, { LOG_LEVEL: 'debug', LINEAR_API_KEY: 'lin_api_supersecret_123456', LINEAR_TEAM_ID: 't', LINEAR_API_URL: 'http://127.0.0.1:1/graphql' });
+  const p = await spawnValidator(t.url, {
+    LOG_LEVEL: 'debug',
+    LINEAR_API_KEY: 'lin_api_supersecret_123456',
+    LINEAR_TEAM_ID: 't',
+    LINEAR_API_URL: 'http://127.0.0.1:1/graphql',
+  });
   try {
     await http(p.url, 'POST', '/admin/balance', { actor_id: 'alice', resource: 'water', amount: 1 }, bearer(ADMIN_KEY));
     await http(p.url, 'POST', '/admin/balance', { actor_id: 'alice' }, bearer('ggk_wrong_key_value_0000'));
     await http(p.url, 'POST', '/execute', '{"broken', bearer(ADMIN_KEY));
-    await http(p.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'water', amount: 999 });
+    await http(p.url, 'POST', '/execute', {
+      proposal_id: randomUUID(),
+      actor_from: 'alice',
+      actor_to: 'bob',
+      resource: 'water',
+      amount: 999,
+    });
   } finally {
     p.child.kill('SIGTERM');
     await p.exited;

@@ -62,18 +62,30 @@ test('DATABASE_READ_URL sends reads to a streaming replica; they stay correct an
   const primaryUrl = databaseUrl(primary.url, 'gridgov');
   const replicaUrl = databaseUrl(replica.url, 'gridgov');
   assert.equal(await scalar<boolean>(replicaUrl, 'SELECT pg_is_in_recovery()'), true, 'the replica is a standby');
-  assert.equal(await scalar<string>(primaryUrl, "SELECT state FROM pg_stat_replication WHERE application_name = 'gridgov-standby'"), 'streaming');
+  assert.equal(
+    await scalar<string>(primaryUrl, "SELECT state FROM pg_stat_replication WHERE application_name = 'gridgov-standby'"),
+    'streaming',
+  );
 
   const v = await spawnValidator(primaryUrl, { DATABASE_READ_URL: replicaUrl });
   try {
     for (let i = 0; i < 20; i++) {
-      const reply = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'water', amount: 1 });
+      const reply = await http(v.url, 'POST', '/execute', {
+        proposal_id: randomUUID(),
+        actor_from: 'alice',
+        actor_to: 'bob',
+        resource: 'water',
+        amount: 1,
+      });
       assert.equal(reply.status, 200, 'writes reach the primary');
     }
-    assert.equal((await http(v.url, 'POST', '/admin/balance', { actor_id: 'carol', resource: 'energy', amount: 55 }, bearer(ADMIN_KEY))).status, 200);
+    assert.equal(
+      (await http(v.url, 'POST', '/admin/balance', { actor_id: 'carol', resource: 'energy', amount: 55 }, bearer(ADMIN_KEY))).status,
+      200,
+    );
     // Wait until the standby has replayed everything the primary wrote.
     const target = await scalar<string>(primaryUrl, 'SELECT pg_current_wal_lsn()::text');
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
       const caughtUp = await scalar<boolean>(replicaUrl, `SELECT pg_last_wal_replay_lsn() >= '${target}'::pg_lsn`);
       if (caughtUp) break;
       await new Promise((r) => setTimeout(r, 50));
@@ -82,7 +94,7 @@ test('DATABASE_READ_URL sends reads to a streaming replica; they stay correct an
     const primaryDb = createDb(primaryUrl, { max: 1 });
     const truth = await getWorldState(primaryDb);
     await primaryDb.close();
-    assert.deepEqual({ ...served.body, timestamp: null }, { ...truth, timestamp: null }, 'the replica serves the primary\'s state');
+    assert.deepEqual({ ...served.body, timestamp: null }, { ...truth, timestamp: null }, "the replica serves the primary's state");
     const ledger = await http(v.url, 'GET', '/ledger?limit=500');
     assert.equal(ledger.body.entries.length, truth.ledger_head);
     assert.equal((await http(v.url, 'GET', '/admin/audit?limit=5', undefined, bearer(ADMIN_KEY))).status, 200);

@@ -56,15 +56,36 @@ test('a validator connected as the application role does all its work', async ()
   assert.match(migrated.stdout, /GRIDGOV_ADMIN_KEY registered/);
   const v = await spawnValidator(appUrl);
   try {
-    const applied = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 2 });
+    const applied = await http(v.url, 'POST', '/execute', {
+      proposal_id: randomUUID(),
+      actor_from: 'alice',
+      actor_to: 'bob',
+      resource: 'energy',
+      amount: 2,
+    });
     assert.equal(applied.status, 200);
-    const rejected = await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 500 });
+    const rejected = await http(v.url, 'POST', '/execute', {
+      proposal_id: randomUUID(),
+      actor_from: 'alice',
+      actor_to: 'bob',
+      resource: 'energy',
+      amount: 500,
+    });
     assert.equal(rejected.status, 422);
-    assert.equal((await http(v.url, 'POST', '/admin/balance', { actor_id: 'carol', resource: 'water', amount: 7 }, bearer(ADMIN_KEY))).status, 200);
+    assert.equal(
+      (await http(v.url, 'POST', '/admin/balance', { actor_id: 'carol', resource: 'water', amount: 7 }, bearer(ADMIN_KEY))).status,
+      200,
+    );
     assert.equal((await http(v.url, 'POST', '/admin/circuit-breaker', { enabled: false }, bearer(ADMIN_KEY))).status, 200);
     assert.equal((await http(v.url, 'GET', '/health')).status, 200);
-    const { rows } = await t.db.query<{ usename: string }>("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = $1 AND application_name = 'gridgov'", [t.name]);
-    assert.ok(rows.some((r) => r.usename === login), 'the validator connected as the application role');
+    const { rows } = await t.db.query<{ usename: string }>(
+      "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = $1 AND application_name = 'gridgov'",
+      [t.name],
+    );
+    assert.ok(
+      rows.some((r) => r.usename === login),
+      'the validator connected as the application role',
+    );
   } finally {
     v.child.kill('SIGTERM');
     await v.exited;

@@ -36,6 +36,8 @@ for (const name of ['commons', 'demo', 'drought', 'energy-crisis']) {
     assert.equal(run.served.epochs.length, EPOCHS);
     assert.equal(run.summary.epochs, EPOCHS);
     assert.ok(run.summary.efficiency > 0 && run.summary.efficiency <= 1);
-    console.log(`${name}: credits peak ${peak.toFixed(0)} of ceiling ${ceiling.toFixed(0)}, last ${credits[EPOCHS - 1]!.toFixed(0)}; ${applied} applied, ${rejected} rejected; survival ${run.summary.survival.rate}; ${(run.ms / EPOCHS).toFixed(0)} ms per epoch`);
+    console.log(
+      `${name}: credits peak ${peak.toFixed(0)} of ceiling ${ceiling.toFixed(0)}, last ${credits[EPOCHS - 1]!.toFixed(0)}; ${applied} applied, ${rejected} rejected; survival ${run.summary.survival.rate}; ${(run.ms / EPOCHS).toFixed(0)} ms per epoch`,
+    );
   });
 }

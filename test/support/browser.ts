@@ -16,7 +16,9 @@ export function findChromium(): string | undefined {
   if (process.env.CHROMIUM_PATH) return existsSync(process.env.CHROMIUM_PATH) ? process.env.CHROMIUM_PATH : undefined;
   for (const name of ['chromium', 'chromium-browser']) {
     try {
-      const path = execFileSync('sh', ['-c', `command -v ${name}`], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+      const path = execFileSync('sh', ['-c', `command -v ${name}`], { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim();
       if (path) return path;
     } catch {
       // not this one
@@ -127,5 +129,7 @@ export const waitText = (page: Page, selector: string, pattern: RegExp | string)
 
 /** A table's body as text, row by row. */
 export async function rowsOf(page: Page, table: string): Promise<string[][]> {
-  return page.$$eval(`${table} tbody tr`, (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((c) => (c as HTMLElement).innerText.trim())));
+  return page.$$eval(`${table} tbody tr`, (rows) =>
+    rows.map((r) => [...r.querySelectorAll('td')].map((c) => (c as HTMLElement).innerText.trim())),
+  );
 }

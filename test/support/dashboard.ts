@@ -81,17 +81,43 @@ export async function startDashboardWorld(chromiumPath: string): Promise<Dashboa
     metadata: {
       reasoning: 'alice is short of water and holds spare energy',
       transcript: [
-        { round: 0, by: 'alice', type: 'offer', give: { resource: 'energy', amount: 10 }, get: { resource: 'water', amount: 8 }, reasoning: 'energy for water' },
-        { round: 1, by: 'bob', type: 'counter', give: { resource: 'water', amount: 8 }, get: { resource: 'energy', amount: 12 }, reasoning: 'water is dear this epoch' },
+        {
+          round: 0,
+          by: 'alice',
+          type: 'offer',
+          give: { resource: 'energy', amount: 10 },
+          get: { resource: 'water', amount: 8 },
+          reasoning: 'energy for water',
+        },
+        {
+          round: 1,
+          by: 'bob',
+          type: 'counter',
+          give: { resource: 'water', amount: 8 },
+          get: { resource: 'energy', amount: 12 },
+          reasoning: 'water is dear this epoch',
+        },
         { round: 2, by: 'alice', type: 'accept', reasoning: 'fair enough' },
       ],
       strategy: 'heuristic',
     },
   });
   assert.equal(swap.status, 200);
-  await http(v.url, 'POST', '/execute', { proposal_id: randomUUID(), actor_from: 'carol', actor_to: 'dave', resource: 'credits', amount: 25 });
+  await http(v.url, 'POST', '/execute', {
+    proposal_id: randomUUID(),
+    actor_from: 'carol',
+    actor_to: 'dave',
+    resource: 'credits',
+    amount: 25,
+  });
   const rejected = randomUUID();
-  const refused = await http(v.url, 'POST', '/execute', { proposal_id: rejected, actor_from: 'dave', actor_to: 'alice', resource: 'energy', amount: 15 });
+  const refused = await http(v.url, 'POST', '/execute', {
+    proposal_id: rejected,
+    actor_from: 'dave',
+    actor_to: 'alice',
+    resource: 'energy',
+    amount: 15,
+  });
   assert.equal(refused.status, 422);
   const dispatcher = dispatcherFromConfig(t.db, loadConfig({ ...env, GRIDGOV_OUTBOX_TIMEOUT_MS: '2000' }), pino({ level: 'silent' }));
   while ((await dispatcher.runOnce()) > 0);

@@ -28,7 +28,14 @@ export async function runFresh(scenario: Scenario | string, epochs: number, seed
     const result = await simulate(v.url, world, { epochs, seed });
     const served = await http(v.url, 'GET', `/epochs?run_id=${result.runId}&limit=1000`);
     const summary = await http(v.url, 'GET', `/runs/${result.runId}/summary`);
-    return { ...result, ms: Date.now() - started, digest: await ledgerDigest(t.db), violations: await invariantViolations(t.db), served: served.body, summary: summary.body };
+    return {
+      ...result,
+      ms: Date.now() - started,
+      digest: await ledgerDigest(t.db),
+      violations: await invariantViolations(t.db),
+      served: served.body,
+      summary: summary.body,
+    };
   } finally {
     await v.close();
     await t.drop();

@@ -127,16 +127,21 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       res.writeHead(204, limits).end();
       return;
     }
-    send(res, 200, {
-      id,
-      type: 0,
-      content: message.content ?? '',
-      embeds: message.embeds ?? [],
-      channel_id: '1180000000000000002',
-      webhook_id: webhookId,
-      author: { id: webhookId, username: 'Grid Governance', bot: true },
-      timestamp: new Date().toISOString(),
-    }, limits);
+    send(
+      res,
+      200,
+      {
+        id,
+        type: 0,
+        content: message.content ?? '',
+        embeds: message.embeds ?? [],
+        channel_id: '1180000000000000002',
+        webhook_id: webhookId,
+        author: { id: webhookId, username: 'Grid Governance', bot: true },
+        timestamp: new Date().toISOString(),
+      },
+      limits,
+    );
   }
 
   const server = await startFakeServer(handle, (res, err) => send(res, 500, { message: String(err), code: 0 }));

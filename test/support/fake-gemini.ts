@@ -3,7 +3,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { setTimeout as delay } from 'node:timers/promises';
 import { readJson, sendJson, startFakeServer } from './fake-http.ts';
 
-const send = (res: ServerResponse, status: number, body: unknown) => sendJson(res, status, body, { 'content-type': 'application/json; charset=UTF-8' });
+const send = (res: ServerResponse, status: number, body: unknown) =>
+  sendJson(res, status, body, { 'content-type': 'application/json; charset=UTF-8' });
 
 /**
  * The Gemini API's generateContent, as the official @google/genai SDK calls it:

@@ -12,7 +12,18 @@ export async function appendTrade(tx: Db, from: string, to: string, resource: st
   if (!parsed.ok) throw new Error(`bad amount ${amount}`);
   const [row] = await appendEntries(
     tx,
-    [{ proposalId: deriveId('test-trade', process.pid, Date.now(), counter++), leg: 0, kind: LedgerKind.trade, from: actorIdFor(from), to: actorIdFor(to), resource, amount: parsed.value, metadata: {} }],
+    [
+      {
+        proposalId: deriveId('test-trade', process.pid, Date.now(), counter++),
+        leg: 0,
+        kind: LedgerKind.trade,
+        from: actorIdFor(from),
+        to: actorIdFor(to),
+        resource,
+        amount: parsed.value,
+        metadata: {},
+      },
+    ],
     'test',
   );
   return row!;

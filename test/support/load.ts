@@ -38,7 +38,10 @@ export function makeProposals(count: number, actors: string[], resources: string
     }
     if (out.length > 10 && roll < 0.2) {
       const original = pick(out);
-      out.push({ body: { ...original.body, metadata: { conflict: true }, ...(original.body.legs ? { legs: [] } : { amount: 0.5 }) }, legs: 0 });
+      out.push({
+        body: { ...original.body, metadata: { conflict: true }, ...(original.body.legs ? { legs: [] } : { amount: 0.5 }) },
+        legs: 0,
+      });
       const last = out[out.length - 1]!;
       if (original.body.legs) last.body.legs = [{ actor_from: actors[0], actor_to: actors[1], resource: resources[0], amount: 0.25 }];
       continue;

@@ -50,10 +50,7 @@ export function n8nBinary(): string {
 
 /** True when `npm ci --prefix n8n` has run, including sqlite3's native build. */
 export function n8nInstalled(): boolean {
-  return (
-    existsSync(n8nBinary()) &&
-    existsSync(join(N8N_DIR, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node'))
-  );
+  return existsSync(n8nBinary()) && existsSync(join(N8N_DIR, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node'));
 }
 
 async function freePort(): Promise<number> {

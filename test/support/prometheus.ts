@@ -64,7 +64,12 @@ export async function startPrometheus(binary: string, jobs: Record<string, strin
   const port = await freePort();
   const child: ChildProcess = spawn(
     binary,
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -83,7 +88,10 @@ export async function startPrometheus(binary: string, jobs: Record<string, strin
       await stop();
       throw new Error(`prometheus exited with ${child.exitCode}:\n${output}`);
     }
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();
@@ -93,8 +101,15 @@ export async function startPrometheus(binary: string, jobs: Record<string, strin
   }
   return {
     url,
-    query: async (expr) => (await api<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).result,
-    alerts: async () => (await api<{ alerts: Array<{ labels: Record<string, string>; state: 'pending' | 'firing'; value: string }> }>(`${url}/api/v1/alerts`)).alerts,
+    query: async (expr) =>
+      (
+        await api<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(
+          `${url}/api/v1/query?query=${encodeURIComponent(expr)}`,
+        )
+      ).result,
+    alerts: async () =>
+      (await api<{ alerts: Array<{ labels: Record<string, string>; state: 'pending' | 'firing'; value: string }> }>(`${url}/api/v1/alerts`))
+        .alerts,
     metricNames: async () => new Set(Object.keys(await api<Record<string, unknown>>(`${url}/api/v1/metadata`))),
     output: () => output,
     stop,

@@ -90,7 +90,9 @@ export async function runReplicaPause(options: ReplicaPauseOptions): Promise<Rep
   let paused = false;
   try {
     for (const name of names) {
-      replicas.push(await spawnValidator(withApplicationName(options.databaseUrl, name), { GRIDGOV_VALIDATOR_VERSION: name, ...options.env }));
+      replicas.push(
+        await spawnValidator(withApplicationName(options.databaseUrl, name), { GRIDGOV_VALIDATOR_VERSION: name, ...options.env }),
+      );
     }
     const [a, b] = replicas as [ValidatorProcess, ValidatorProcess];
     log(`replicas: A ${a.url} (pid ${a.child.pid}), B ${b.url} (pid ${b.child.pid})`);
@@ -106,15 +108,28 @@ export async function runReplicaPause(options: ReplicaPauseOptions): Promise<Rep
       const url = replicas[replica]!.url;
       while (!stopping) {
         const other = pick(options.actors.filter((x) => x !== options.hub));
-        const [from, to] = options.hub ? (random() < 0.5 ? [options.hub, other] : [other, options.hub]) : [other, pick(options.actors.filter((x) => x !== other))];
+        const [from, to] = options.hub
+          ? random() < 0.5
+            ? [options.hub, other]
+            : [other, options.hub]
+          : [other, pick(options.actors.filter((x) => x !== other))];
         const proposalId = randomUUID();
         const swap = random() < 0.2;
         const body = swap
-          ? { proposal_id: proposalId, legs: [
-              { actor_from: from, actor_to: to, resource: options.resources[0], amount: amount() },
-              { actor_from: to, actor_to: from, resource: options.resources[1], amount: amount() },
-            ] }
-          : { proposal_id: proposalId, actor_from: from, actor_to: to, resource: options.hub ? options.resources[0] : pick(options.resources), amount: amount() };
+          ? {
+              proposal_id: proposalId,
+              legs: [
+                { actor_from: from, actor_to: to, resource: options.resources[0], amount: amount() },
+                { actor_from: to, actor_to: from, resource: options.resources[1], amount: amount() },
+              ],
+            }
+          : {
+              proposal_id: proposalId,
+              actor_from: from,
+              actor_to: to,
+              resource: options.hub ? options.resources[0] : pick(options.resources),
+              amount: amount(),
+            };
         // Retried with the same id until decided: a 503 or a lost connection records nothing twice.
         const deadline = Date.now() + 60_000;
         for (;;) {
@@ -142,9 +157,7 @@ export async function runReplicaPause(options: ReplicaPauseOptions): Promise<Rep
     }
 
     const warmupStart = Date.now();
-    const load = Promise.all(
-      Array.from({ length: options.clientsPerReplica * 2 }, (_, i) => client((i % 2) as 0 | 1)),
-    );
+    const load = Promise.all(Array.from({ length: options.clientsPerReplica * 2 }, (_, i) => client((i % 2) as 0 | 1)));
     await sleep(options.warmupMs);
 
     // Catch A between two statements of a transaction that holds row locks, and freeze it there.
@@ -198,7 +211,9 @@ export async function runReplicaPause(options: ReplicaPauseOptions): Promise<Rep
       const ids = (inLedger.get(reply.proposalId) ?? []).map(Number);
       const told = reply.ledgerIds.map(Number);
       if (ids.length !== reply.legs || told.length !== ids.length || told.some((id) => !ids.includes(id))) {
-        lost.push(`${reply.proposalId}: acknowledged with ids ${reply.ledgerIds.join(',')}, the ledger holds ${ids.join(',') || 'nothing'}`);
+        lost.push(
+          `${reply.proposalId}: acknowledged with ids ${reply.ledgerIds.join(',')}, the ledger holds ${ids.join(',') || 'nothing'}`,
+        );
       }
     }
     return {

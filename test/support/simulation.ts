@@ -14,7 +14,11 @@ export async function simulate(
   options: { epochs: number; strategy?: StrategyName; env?: Env; seed?: string; signal?: AbortSignal },
 ): Promise<{ runId: string; stats: RecordedStats[]; lines: string[] }> {
   const config = loadConfig({ GRIDGOV_ADMIN_KEY: ADMIN_KEY, ...options.env });
-  const names = new Set<StrategyName>([options.strategy ?? 'heuristic', 'heuristic', ...scenario.actors.map((a) => a.strategy ?? 'heuristic')]);
+  const names = new Set<StrategyName>([
+    options.strategy ?? 'heuristic',
+    'heuristic',
+    ...scenario.actors.map((a) => a.strategy ?? 'heuristic'),
+  ]);
   const stats: RecordedStats[] = [];
   const lines: string[] = [];
   const { runId } = await runSimulation({

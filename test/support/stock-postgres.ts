@@ -1,6 +1,19 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -48,7 +61,8 @@ const SUPERUSER = 'postgres';
 export function testServerKind(env: NodeJS.ProcessEnv = process.env): 'external' | 'stock' | 'embedded' {
   if (env.TEST_DATABASE_URL) return 'external';
   if (env.TEST_POSTGRES === 'stock') return 'stock';
-  if (env.TEST_POSTGRES && env.TEST_POSTGRES !== 'embedded') throw new Error(`TEST_POSTGRES must be stock or embedded, got "${env.TEST_POSTGRES}"`);
+  if (env.TEST_POSTGRES && env.TEST_POSTGRES !== 'embedded')
+    throw new Error(`TEST_POSTGRES must be stock or embedded, got "${env.TEST_POSTGRES}"`);
   return 'embedded';
 }
 
@@ -75,10 +89,14 @@ function initCluster(bin: string, dir: string, owner: { uid: number; gid: number
       chownSync(data, owner.uid, owner.gid);
       chownSync(pwFile, owner.uid, owner.gid);
     }
-    execFileSync(join(bin, 'initdb'), [`--pgdata=${data}`, `--username=${SUPERUSER}`, `--pwfile=${pwFile}`, '--auth=scram-sha-256', '--encoding=UTF8'], {
-      ...(owner ?? {}),
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    execFileSync(
+      join(bin, 'initdb'),
+      [`--pgdata=${data}`, `--username=${SUPERUSER}`, `--pwfile=${pwFile}`, '--auth=scram-sha-256', '--encoding=UTF8'],
+      {
+        ...(owner ?? {}),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
   } finally {
     rmSync(pwFile, { force: true });
   }
@@ -95,7 +113,8 @@ function openPath(folder: string): void {
   for (let current = folder; ; current = resolve(current, '..')) {
     const mode = statSync(current).mode;
     if ((mode & 0o001) === 0) {
-      if (!current.startsWith(`${temp}/`)) throw new Error(`the postgres user cannot pass through ${current}: put the cluster elsewhere (a folder under ${temp})`);
+      if (!current.startsWith(`${temp}/`))
+        throw new Error(`the postgres user cannot pass through ${current}: put the cluster elsewhere (a folder under ${temp})`);
       chmodSync(current, mode | 0o711);
     }
     if (current === resolve(current, '..')) return;
@@ -105,14 +124,17 @@ function openPath(folder: string): void {
 /** Initialises (when needed) and starts a stock cluster on a free loopback port. */
 export async function startStockPostgres(options: StockOptions = {}): Promise<StockPostgres> {
   const bin = stockBinDir();
-  if (!bin) throw new Error("Debian's postgresql package is not installed (no /usr/lib/postgresql/N/bin/postgres): apt-get install postgresql");
+  if (!bin)
+    throw new Error("Debian's postgresql package is not installed (no /usr/lib/postgresql/N/bin/postgres): apt-get install postgresql");
   const owner = runAs();
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'gridgov-stock-'));
   mkdirSync(dir, { recursive: true });
   // The postgres user must reach data/ and write its log; secrets stay in 0600 files.
   chmodSync(dir, 0o711);
   if (owner) openPath(resolve(dir, '..'));
-  const password = existsSync(join(dir, 'data', 'PG_VERSION')) ? readFileSync(join(dir, 'password'), 'utf8').trim() : initCluster(bin, dir, owner);
+  const password = existsSync(join(dir, 'data', 'PG_VERSION'))
+    ? readFileSync(join(dir, 'password'), 'utf8').trim()
+    : initCluster(bin, dir, owner);
   const port = options.port ?? (await freePort());
   const logFile = join(dir, 'postgres.log');
   const log = openSync(logFile, 'a');
@@ -134,7 +156,9 @@ export async function startStockPostgres(options: StockOptions = {}): Promise<St
   const pid = child.pid!;
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const { rows } = await client.query<{ version: string; jit: string }>("SELECT split_part(version(), ' on ', 1) AS version, current_setting('jit') AS jit");
+  const { rows } = await client.query<{ version: string; jit: string }>(
+    "SELECT split_part(version(), ' on ', 1) AS version, current_setting('jit') AS jit",
+  );
   await client.end();
 
   let stopping: Promise<void> | undefined;

@@ -116,11 +116,16 @@ export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
  * Polls GET /health until `accept` holds for the reply, or fails after timeoutMs. /health reads the
  * background verifier's verdict, so a change is seen within one verification interval.
  */
-export async function waitForHealth(base: string, accept: (reply: HttpReply) => boolean, timeoutMs = 5000): Promise<HttpReply & { waitedMs: number }> {
+export async function waitForHealth(
+  base: string,
+  accept: (reply: HttpReply) => boolean,
+  timeoutMs = 5000,
+): Promise<HttpReply & { waitedMs: number }> {
   const started = Date.now();
   let reply = await http(base, 'GET', '/health');
   while (!accept(reply)) {
-    if (Date.now() - started > timeoutMs) throw new Error(`/health did not reach the expected state within ${timeoutMs} ms: ${JSON.stringify(reply.body)}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`/health did not reach the expected state within ${timeoutMs} ms: ${JSON.stringify(reply.body)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
     reply = await http(base, 'GET', '/health');
   }
@@ -128,7 +133,11 @@ export async function waitForHealth(base: string, accept: (reply: HttpReply) => 
 }
 
 /** Runs `gridgov <args>` against a database to completion, as an operator would. */
-export async function runCli(args: string[], databaseUrl: string, env: Env = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  databaseUrl: string,
+  env: Env = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

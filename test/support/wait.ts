@@ -5,7 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * limit only turns a condition that never comes into a failure naming it; it is generous on
  * purpose, because the machine may be busy, and it asserts nothing about speed.
  */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<void> {
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  options: { timeoutMs?: number; pollMs?: number } = {},
+): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);

@@ -16,10 +16,19 @@ declare module 'fastify' {
   }
 }
 
-const balanceBody = z.strictObject({ actor_id: z.string().min(1).max(200), resource: z.string().min(1).max(64), amount: z.union([z.number(), z.string().max(64)]) });
+const balanceBody = z.strictObject({
+  actor_id: z.string().min(1).max(200),
+  resource: z.string().min(1).max(64),
+  amount: z.union([z.number(), z.string().max(64)]),
+});
 const resetBody = z.strictObject({ actor_id: z.string().min(1).max(200) });
 const breakerBody = z.strictObject({ enabled: z.boolean(), reason: z.string().max(500).optional() });
-const auditQuery = z.strictObject({ cursor: ledgerIdParam.optional(), limit: limitParam, action: z.string().max(64).optional(), admin_user: z.string().max(64).optional() });
+const auditQuery = z.strictObject({
+  cursor: ledgerIdParam.optional(),
+  limit: limitParam,
+  action: z.string().max(64).optional(),
+  admin_user: z.string().max(64).optional(),
+});
 
 /** Who to name in the audit: the key's name, never the key itself. */
 async function auditName(deps: AppDeps, request: FastifyRequest): Promise<{ name: string; caller?: Caller; denial?: ApiError }> {

@@ -34,7 +34,8 @@ async function proposer(request: FastifyRequest, deps: AppDeps): Promise<Execute
   const caller: Caller | undefined = await identify(request, deps.authenticate);
   if (deps.access?.execute === 'required') {
     if (!caller) throw new ApiError('UNAUTHORIZED', 'an API key is required to propose: Authorization: Bearer <key>');
-    if (!PROPOSERS.some((role) => hasRole(caller, role))) throw new ApiError('FORBIDDEN', 'proposing needs an agent, system or operator key');
+    if (!PROPOSERS.some((role) => hasRole(caller, role)))
+      throw new ApiError('FORBIDDEN', 'proposing needs an agent, system or operator key');
   }
   return { key: caller ? (presentedKey(request.headers.authorization) ?? null) : null, name: caller?.name ?? 'anonymous' };
 }
@@ -47,7 +48,8 @@ function item(body: unknown, caller: ExecuteItem['caller'], field = ''): Execute
 
 function logRejections(request: FastifyRequest, outcomes: ExecuteOutcome[]): void {
   for (const o of outcomes) {
-    if (o.status === 'rejected' && !o.replayed) request.log.debug({ proposal_id: o.proposal_id, error_code: o.error_code, reason: o.message }, 'proposal rejected');
+    if (o.status === 'rejected' && !o.replayed)
+      request.log.debug({ proposal_id: o.proposal_id, error_code: o.error_code, reason: o.message }, 'proposal rejected');
   }
 }
 
@@ -72,7 +74,9 @@ export function registerExecuteRoutes(app: FastifyInstance, deps: AppDeps): void
     const body = request.body as { proposals?: unknown } | null;
     const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
     if (!body || !Array.isArray(body.proposals) || keys.some((k) => k !== 'proposals')) {
-      throw new ApiError('MALFORMED_PROPOSAL', 'body must be {"proposals": [ ... ]}', { field: keys.find((k) => k !== 'proposals') ?? 'proposals' });
+      throw new ApiError('MALFORMED_PROPOSAL', 'body must be {"proposals": [ ... ]}', {
+        field: keys.find((k) => k !== 'proposals') ?? 'proposals',
+      });
     }
     if (body.proposals.length === 0 || body.proposals.length > MAX_BATCH) {
       throw new ApiError('MALFORMED_PROPOSAL', `proposals must hold 1 to ${MAX_BATCH} items`, { field: 'proposals' });

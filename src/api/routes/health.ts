@@ -61,7 +61,13 @@ export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void 
       const h = await readHealthSnapshot(deps.db);
       checks.database = { ok: true };
       checks.circuit_breaker = h.breaker.on
-        ? { ok: false, state: 'open', reason: h.breaker.reason, changed_by: h.breaker.changedBy, changed_at: h.breaker.changedAt.toISOString() }
+        ? {
+            ok: false,
+            state: 'open',
+            reason: h.breaker.reason,
+            changed_by: h.breaker.changedBy,
+            changed_at: h.breaker.changedAt.toISOString(),
+          }
         : { ok: true, state: 'closed' };
       checks.ledger_consistency = ledgerConsistency(h, maxAgeMs);
       checks.hash_chain = hashChain(h);

@@ -18,19 +18,42 @@ function registerLedgerState(registry: Registry, db: Db): () => Promise<string> 
   // after a successful read (and the verdict's only once there is a verdict).
   const stateRegistry = new Registry();
   const verdictRegistry = new Registry();
-  const gauge = (name: string, help: string, labelNames: string[] = [], on = stateRegistry) => new Gauge({ name, help, labelNames, registers: [on] });
-  const up = new Gauge({ registers: [registry], name: 'gridgov_database_up', help: '1 when this scrape could read the ledger state from the database; the gauges of that state are absent otherwise.' });
+  const gauge = (name: string, help: string, labelNames: string[] = [], on = stateRegistry) =>
+    new Gauge({ name, help, labelNames, registers: [on] });
+  const up = new Gauge({
+    registers: [registry],
+    name: 'gridgov_database_up',
+    help: '1 when this scrape could read the ledger state from the database; the gauges of that state are absent otherwise.',
+  });
   const breaker = gauge('gridgov_circuit_breaker_open', '1 while the circuit breaker refuses trades.');
   const head = gauge('gridgov_ledger_head', 'The newest ledger id.');
-  const verdictOk = gauge('gridgov_drift_verdict_ok', "1 when the drift verifier's newest verdict found every balance equal to the ledger, 0 on drift.", [], verdictRegistry);
+  const verdictOk = gauge(
+    'gridgov_drift_verdict_ok',
+    "1 when the drift verifier's newest verdict found every balance equal to the ledger, 0 on drift.",
+    [],
+    verdictRegistry,
+  );
   const driftRows = gauge('gridgov_drift_rows', 'Balance rows that differ from the ledger in the newest verdict.', [], verdictRegistry);
-  const verdictAge = gauge('gridgov_drift_verdict_age_seconds', 'Age of the newest drift verdict, by the database clock.', [], verdictRegistry);
+  const verdictAge = gauge(
+    'gridgov_drift_verdict_age_seconds',
+    'Age of the newest drift verdict, by the database clock.',
+    [],
+    verdictRegistry,
+  );
   const settled = gauge('gridgov_drift_settled_through', 'The ledger id the newest verdict verified through.', [], verdictRegistry);
   const chainOk = gauge('gridgov_hash_chain_ok', '1 while no sealed ledger row or block was found changed, 0 once one was.');
   const chainBlocks = gauge('gridgov_hash_chain_blocks', 'Blocks sealed into the hash chain.');
   const sealedThrough = gauge('gridgov_hash_chain_sealed_through', 'The last ledger id sealed into the hash chain.');
-  const outboxRows = gauge('gridgov_outbox_rows', 'Outbox rows by target and status (pending, dead); delivered rows are counted by the dispatcher.', ['target', 'status']);
-  const oldest = gauge('gridgov_outbox_oldest_pending_age_seconds', 'Age of the oldest outbox row not yet delivered, by target (0 when none).', ['target']);
+  const outboxRows = gauge(
+    'gridgov_outbox_rows',
+    'Outbox rows by target and status (pending, dead); delivered rows are counted by the dispatcher.',
+    ['target', 'status'],
+  );
+  const oldest = gauge(
+    'gridgov_outbox_oldest_pending_age_seconds',
+    'Age of the oldest outbox row not yet delivered, by target (0 when none).',
+    ['target'],
+  );
 
   async function readOutbox() {
     const { rows } = await db.query<{ topic: string; status: string; n: number; age: number | null }>(
@@ -80,8 +103,22 @@ export function registerMetricsRoutes(app: FastifyInstance, deps: AppDeps, regis
   const refresh = registerLedgerState(registry, deps.db);
   registerPoolMetrics(registry, deps.readDb === deps.db ? { primary: deps.db } : { primary: deps.db, read: deps.readDb });
   const stats = () => deps.committer.stats();
-  new Gauge({ name: 'gridgov_group_commit_pending', help: 'Calls waiting for a free lane of the group committer.', registers: [registry], collect() { this.set(stats().pending); } });
-  new Gauge({ name: 'gridgov_group_commit_largest', help: 'The largest group committed so far, in proposals.', registers: [registry], collect() { this.set(stats().largest); } });
+  new Gauge({
+    name: 'gridgov_group_commit_pending',
+    help: 'Calls waiting for a free lane of the group committer.',
+    registers: [registry],
+    collect() {
+      this.set(stats().pending);
+    },
+  });
+  new Gauge({
+    name: 'gridgov_group_commit_largest',
+    help: 'The largest group committed so far, in proposals.',
+    registers: [registry],
+    collect() {
+      this.set(stats().largest);
+    },
+  });
 
   app.get('/metrics', async (_request, reply) => {
     const state = await refresh();

@@ -50,10 +50,17 @@ function decodeCursor(cursor: string | undefined): { at: string; id: string } | 
 
 /** `at` is a ledger id, or an ISO 8601 date-time with a zone (Z or an offset). */
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/;
-const atParam = z.union([
-  ledgerIdParam,
-  z.string().regex(TIMESTAMP).refine((s) => !Number.isNaN(Date.parse(s))).transform((s) => ({ time: s })),
-], { error: 'must be a ledger id or an ISO 8601 timestamp with a zone, such as 2025-02-28T12:00:00Z' });
+const atParam = z.union(
+  [
+    ledgerIdParam,
+    z
+      .string()
+      .regex(TIMESTAMP)
+      .refine((s) => !Number.isNaN(Date.parse(s)))
+      .transform((s) => ({ time: s })),
+  ],
+  { error: 'must be a ledger id or an ISO 8601 timestamp with a zone, such as 2025-02-28T12:00:00Z' },
+);
 
 export function registerReadRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/world-state', async (request) => {
@@ -70,7 +77,14 @@ export function registerReadRoutes(app: FastifyInstance, deps: AppDeps): void {
       if (!actor) return { entries: [], next_cursor: null };
       actorId = actor.id;
     }
-    return listLedger(deps.readDb, { before: q.cursor, limit: q.limit, actorId, resource: q.resource, proposalId: q.proposal_id, kind: q.kind });
+    return listLedger(deps.readDb, {
+      before: q.cursor,
+      limit: q.limit,
+      actorId,
+      resource: q.resource,
+      proposalId: q.proposal_id,
+      kind: q.kind,
+    });
   });
 
   app.get('/rejections', async (request) => {

@@ -2,7 +2,21 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseScenario } from '../../domain/scenario.ts';
 import { EVENTS_CHANNEL } from '../../ledger/activity.ts';
-import { endRun, getEpoch, getRun, getRunSummary, latestRunId, RunEnd, listEpochs, listRuns, registerRun, RunError, settleEpoch, storePlan, storeStats } from '../../ledger/runs.ts';
+import {
+  endRun,
+  getEpoch,
+  getRun,
+  getRunSummary,
+  latestRunId,
+  RunEnd,
+  listEpochs,
+  listRuns,
+  registerRun,
+  RunError,
+  settleEpoch,
+  storePlan,
+  storeStats,
+} from '../../ledger/runs.ts';
 import { ScenarioError } from '../../ledger/seed.ts';
 import { fromDatabaseRefusal, presentedKey } from '../../governance/auth.ts';
 import type { AppDeps } from '../deps.ts';
@@ -21,7 +35,10 @@ const runParams = z.strictObject({ run_id: uuidParam });
 const registerBody = z.strictObject({
   scenario: z.record(z.string(), z.unknown()),
   seed: z.union([z.string().max(200), z.number().int()]).optional(),
-  strategy: z.string().regex(/^[a-z0-9][a-z0-9:+,._-]{0,63}$/, 'must be a short lowercase name').default('heuristic'),
+  strategy: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9:+,._-]{0,63}$/, 'must be a short lowercase name')
+    .default('heuristic'),
   run_id: uuidParam.optional(),
   /** Seed this scenario into a world seeded from another one, on purpose. */
   merge: z.boolean().optional(),
@@ -120,13 +137,19 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     const { stats } = parseBody(statsBody, request.body);
     const stored = await mapped(() => storeStats(deps.db, run_id, epoch, stats));
     // Dashboards redraw their epoch charts on this; sent after the commit, outside it.
-    await deps.db.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, JSON.stringify({ type: 'epoch', run_id, epoch })]).catch(() => undefined);
+    await deps.db
+      .query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, JSON.stringify({ type: 'epoch', run_id, epoch })])
+      .catch(() => undefined);
     return stored;
   });
 
   app.get('/epochs', async (request) => {
     const q = parseQuery(
-      z.strictObject({ run_id: uuidParam.optional(), from: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+      z.strictObject({
+        run_id: uuidParam.optional(),
+        from: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
       request.query,
     );
     const runId = q.run_id ?? (await latestRunId(deps.db));
@@ -137,7 +160,13 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
   });
 }
 
-const p = (name: string, description: string, schema: unknown = { type: 'string' }, where = 'query') => ({ name, in: where, required: where === 'path', description, schema });
+const p = (name: string, description: string, schema: unknown = { type: 'string' }, where = 'query') => ({
+  name,
+  in: where,
+  required: where === 'path',
+  description,
+  schema,
+});
 const ok = (description: string) => ({ 200: { description } });
 const runPath = p('run_id', 'Run id', { type: 'string', format: 'uuid' }, 'path');
 const epochPath = p('epoch', 'Epoch number (from 1)', { type: 'integer' }, 'path');
@@ -159,7 +188,8 @@ export const runPaths = {
   '/runs/{run_id}': { get: { summary: 'A run and its last epoch', parameters: [runPath], responses: ok('OK') } },
   '/runs/{run_id}/summary': {
     get: {
-      summary: 'The figures of a whole run: survival rate and time, efficiency, equality, over-usage, the commons, payoffs, rounds to deal, rejections by code, tokens and cost',
+      summary:
+        'The figures of a whole run: survival rate and time, efficiency, equality, over-usage, the commons, payoffs, rounds to deal, rejections by code, tokens and cost',
       parameters: [runPath],
       responses: ok('OK'),
     },
@@ -177,20 +207,40 @@ export const runPaths = {
       summary: "Settle the epoch's production and consumption (system role); exactly once, replays answer from the record",
       security: [{ bearer: [] }],
       parameters: [runPath, epochPath],
-      responses: { ...ok('Settled (replayed: true when it already was)'), 409: { description: 'EPOCH_OUT_OF_ORDER' }, 503: { description: 'CIRCUIT_BREAKER_OPEN' } },
+      responses: {
+        ...ok('Settled (replayed: true when it already was)'),
+        409: { description: 'EPOCH_OUT_OF_ORDER' },
+        503: { description: 'CIRCUIT_BREAKER_OPEN' },
+      },
     },
   },
-  '/runs/{run_id}/epochs/{epoch}': { get: { summary: 'One epoch with its settlement, plan and stats', parameters: [runPath, epochPath], responses: ok('OK') } },
+  '/runs/{run_id}/epochs/{epoch}': {
+    get: { summary: 'One epoch with its settlement, plan and stats', parameters: [runPath, epochPath], responses: ok('OK') },
+  },
   '/runs/{run_id}/epochs/{epoch}/plan': {
-    put: { summary: "Record the epoch's plan (system role); the first plan wins and is returned to every later call", security: [{ bearer: [] }], parameters: [runPath, epochPath], responses: ok('The stored plan') },
+    put: {
+      summary: "Record the epoch's plan (system role); the first plan wins and is returned to every later call",
+      security: [{ bearer: [] }],
+      parameters: [runPath, epochPath],
+      responses: ok('The stored plan'),
+    },
   },
   '/runs/{run_id}/epochs/{epoch}/stats': {
-    put: { summary: "Record the epoch's stats and mark it finished (system role)", security: [{ bearer: [] }], parameters: [runPath, epochPath], responses: ok('OK') },
+    put: {
+      summary: "Record the epoch's stats and mark it finished (system role)",
+      security: [{ bearer: [] }],
+      parameters: [runPath, epochPath],
+      responses: ok('OK'),
+    },
   },
   '/epochs': {
     get: {
       summary: 'Per-epoch stats of a run (the latest when none is named), in epoch order',
-      parameters: [p('run_id', 'Run id'), p('from', 'First epoch', { type: 'integer' }), p('limit', '1-1000, default 100', { type: 'integer' })],
+      parameters: [
+        p('run_id', 'Run id'),
+        p('from', 'First epoch', { type: 'integer' }),
+        p('limit', '1-1000, default 100', { type: 'integer' }),
+      ],
       responses: ok('OK'),
     },
   },

@@ -73,7 +73,12 @@ export async function api(path, { method = 'GET', body, auth = false, key, accep
   if (token) headers.authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(`/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
+    response = await fetch(`/api${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    });
   } catch {
     throw new ApiError(0, null, 'The dashboard server could not be reached. Is it still running?');
   }

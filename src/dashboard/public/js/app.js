@@ -32,7 +32,8 @@ const LIVE_TEXT = { live: 'Live', connecting: 'Connecting…', offline: 'Offline
 function setLive(state) {
   liveStatus.dataset.state = state;
   liveStatus.textContent = LIVE_TEXT[state] ?? state;
-  liveStatus.title = state === 'live' ? 'New entries, rejections and breaker changes appear as they happen' : 'Live updates are paused; pages still load';
+  liveStatus.title =
+    state === 'live' ? 'New entries, rejections and breaker changes appear as they happen' : 'Live updates are paused; pages still load';
 }
 
 function showBreaker(breaker) {
@@ -78,7 +79,11 @@ function render() {
   }
   if (!route) {
     document.title = 'Not found · Grid Governance';
-    replace(main, h('h1', {}, 'Not found'), notice('error', 'There is no page at ', h('code', {}, hash), '. ', h('a', { href: '#/overview' }, 'Go to the overview')));
+    replace(
+      main,
+      h('h1', {}, 'Not found'),
+      notice('error', 'There is no page at ', h('code', {}, hash), '. ', h('a', { href: '#/overview' }, 'Go to the overview')),
+    );
     return;
   }
   const params = hash.match(route.pattern).slice(1).map(decodeURIComponent);
@@ -125,7 +130,13 @@ function askForKey() {
     field('Viewer key', input, 'This validator asks for an API key to read (any role will do). Kept for this browser session only.'),
     h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Use this key')),
   );
-  const panel = h('section', { id: 'key-needed', class: 'notice notice-info', 'aria-label': 'API key needed' }, h('h2', {}, 'An API key is needed'), form, outcome);
+  const panel = h(
+    'section',
+    { id: 'key-needed', class: 'notice notice-info', 'aria-label': 'API key needed' },
+    h('h2', {}, 'An API key is needed'),
+    form,
+    outcome,
+  );
   main.before(panel);
   input.focus();
 }

@@ -38,7 +38,13 @@ let chartCount = 0;
 
 function frame({ title, description, legend, showLegend, table }) {
   const id = `chart-${++chartCount}`;
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': `${id}-title`, class: 'chart-svg', preserveAspectRatio: 'xMidYMid meet' });
+  const svg = s('svg', {
+    viewBox: `0 0 ${W} ${H}`,
+    role: 'img',
+    'aria-labelledby': `${id}-title`,
+    class: 'chart-svg',
+    preserveAspectRatio: 'xMidYMid meet',
+  });
   svg.append(s('title', { id: `${id}-title` }, description ? `${title}: ${description}` : title));
   const figure = h(
     'figure',
@@ -46,7 +52,11 @@ function frame({ title, description, legend, showLegend, table }) {
     h('figcaption', {}, title),
     svg,
     legend && (showLegend ?? legend.length > 1)
-      ? h('ul', { class: 'legend' }, legend.map((name, i) => h('li', {}, h('span', { class: `swatch swatch-${i % PALETTE.length}`, 'aria-hidden': 'true' }), name)))
+      ? h(
+          'ul',
+          { class: 'legend' },
+          legend.map((name, i) => h('li', {}, h('span', { class: `swatch swatch-${i % PALETTE.length}`, 'aria-hidden': 'true' }), name)),
+        )
       : null,
     table ? h('details', { class: 'chart-data' }, h('summary', {}, 'Show the numbers'), table) : null,
   );
@@ -80,8 +90,26 @@ function dataTable(headers, rows) {
   return h(
     'table',
     { class: 'compact' },
-    h('thead', {}, h('tr', {}, headers.map((c, i) => h('th', { scope: 'col', class: i > 0 ? 'num' : undefined }, c)))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c, i) => (i === 0 ? h('th', { scope: 'row' }, c) : h('td', { class: 'num' }, c)))))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((c, i) => h('th', { scope: 'col', class: i > 0 ? 'num' : undefined }, c)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.map((r) =>
+        h(
+          'tr',
+          {},
+          r.map((c, i) => (i === 0 ? h('th', { scope: 'row' }, c) : h('td', { class: 'num' }, c))),
+        ),
+      ),
+    ),
   );
 }
 
@@ -89,7 +117,17 @@ function dataTable(headers, rows) {
  * Lines over a numeric x; `legend` forces the legend on (or off) whatever the number of series. series: [{ name, points: [{ x, y, label? }] }]. `step` draws each value
  * until the next one (balances change at entries, not between them).
  */
-export function lineChart({ title, description, series, xLabel, xFormat = short, yFormat = short, step = false, legend, empty = 'No data yet.' }) {
+export function lineChart({
+  title,
+  description,
+  series,
+  xLabel,
+  xFormat = short,
+  yFormat = short,
+  step = false,
+  legend,
+  empty = 'No data yet.',
+}) {
   const all = series.flatMap((sr) => sr.points);
   if (all.length === 0) return emptyChart(title, empty);
   const xs = all.map((p) => p.x);
@@ -121,7 +159,13 @@ export function lineChart({ title, description, series, xLabel, xFormat = short,
     svg.append(s('path', { d, fill: 'none', stroke: color, 'stroke-width': 2, class: 'series', 'data-series': sr.name }));
     if (points.length <= 60) {
       for (const p of points) {
-        svg.append(s('circle', { cx: x(p.x), cy: y(p.y), r: 3, fill: color }, s('title', {}, `${sr.name}: ${num(p.y)} at ${p.label ?? xFormat(p.x)}`)));
+        svg.append(
+          s(
+            'circle',
+            { cx: x(p.x), cy: y(p.y), r: 3, fill: color },
+            s('title', {}, `${sr.name}: ${num(p.y)} at ${p.label ?? xFormat(p.x)}`),
+          ),
+        );
       }
     }
   });
@@ -161,26 +205,52 @@ export function binCategories(categories, series) {
   }
   return {
     categories: binned,
-    series: series.map((sr) => ({ ...sr, values: binned.map((_, b) => sr.values.slice(b * size, b * size + size).reduce((sum, v) => sum + (v ?? 0), 0)) })),
+    series: series.map((sr) => ({
+      ...sr,
+      values: binned.map((_, b) => sr.values.slice(b * size, b * size + size).reduce((sum, v) => sum + (v ?? 0), 0)),
+    })),
     size,
   };
 }
 
-export function barChart({ title, description, categories: allCategories, series: allSeries, stacked = false, xLabel, yFormat = short, legend, empty = 'No data yet.' }) {
+export function barChart({
+  title,
+  description,
+  categories: allCategories,
+  series: allSeries,
+  stacked = false,
+  xLabel,
+  yFormat = short,
+  legend,
+  empty = 'No data yet.',
+}) {
   if (allCategories.length === 0 || allSeries.length === 0) return emptyChart(title, empty);
   const { categories, series, size } = binCategories(allCategories, allSeries);
-  const totals = categories.map((_, c) => (stacked ? series.reduce((sum, sr) => sum + (sr.values[c] ?? 0), 0) : Math.max(...series.map((sr) => sr.values[c] ?? 0))));
+  const totals = categories.map((_, c) =>
+    stacked ? series.reduce((sum, sr) => sum + (sr.values[c] ?? 0), 0) : Math.max(...series.map((sr) => sr.values[c] ?? 0)),
+  );
   const yTicks = niceTicks(0, Math.max(1, ...totals));
   const y1 = yTicks[yTicks.length - 1];
   const y = (v) => H - M.bottom - (v / y1) * (H - M.top - M.bottom);
   const band = (W - M.left - M.right) / categories.length;
   const x = (c) => M.left + band * c + band / 2;
   const every = Math.max(1, Math.ceil(categories.length / 12));
-  const xTicks = categories.map((label, c) => ({ value: c, label: fitLabel(String(label), band * every - 4), full: String(label) })).filter((_, c) => c % every === 0);
+  const xTicks = categories
+    .map((label, c) => ({ value: c, label: fitLabel(String(label), band * every - 4), full: String(label) }))
+    .filter((_, c) => c % every === 0);
   // The table keeps every category, binned or not.
-  const table = dataTable([xLabel ?? '', ...allSeries.map((sr) => sr.name)], allCategories.map((label, c) => [label, ...allSeries.map((sr) => num(sr.values[c] ?? 0))]));
+  const table = dataTable(
+    [xLabel ?? '', ...allSeries.map((sr) => sr.name)],
+    allCategories.map((label, c) => [label, ...allSeries.map((sr) => num(sr.values[c] ?? 0))]),
+  );
   const binned = size > 1 ? `each bar sums ${size} ${xLabel ? `${xLabel}s` : 'categories'}` : '';
-  const { figure, svg } = frame({ title: binned ? `${title} (${binned})` : title, description, legend: series.map((sr) => sr.name), showLegend: legend, table });
+  const { figure, svg } = frame({
+    title: binned ? `${title} (${binned})` : title,
+    description,
+    legend: series.map((sr) => sr.name),
+    showLegend: legend,
+    table,
+  });
   const twoLines = xTicks.some((t) => t.label.length > 1);
   axes(svg, { xTicks, yTicks, x, y, xFormat: (v) => v, yFormat, xLabel: twoLines ? undefined : xLabel });
   const inner = Math.max(1, band * 0.8);
@@ -193,8 +263,18 @@ export function barChart({ title, description, categories: allCategories, series
       const left = x(c) - inner / 2 + (stacked ? 0 : width * i);
       const top = y(base + v);
       svg.append(
-        s('rect', { x: left.toFixed(1), y: top.toFixed(1), width: Math.max(0.5, width - 1).toFixed(1), height: (y(base) - top).toFixed(1), fill: PALETTE[i % PALETTE.length], class: 'bar' },
-          s('title', {}, `${label} · ${sr.name}: ${num(v)}`)),
+        s(
+          'rect',
+          {
+            x: left.toFixed(1),
+            y: top.toFixed(1),
+            width: Math.max(0.5, width - 1).toFixed(1),
+            height: (y(base) - top).toFixed(1),
+            fill: PALETTE[i % PALETTE.length],
+            class: 'bar',
+          },
+          s('title', {}, `${label} · ${sr.name}: ${num(v)}`),
+        ),
       );
       if (stacked) base += v;
     });

@@ -89,13 +89,16 @@ export function hashWith(path, params) {
 
 /** A link to the actor's page; world, the system actor, has none (it is everyone's counterpart). */
 export const actorLink = (id, name) =>
-  name === 'world' ? h('span', { class: 'world', title: 'the system actor: source and sink of all supply' }, 'world') : h('a', { href: `#/actors/${encodeURIComponent(id)}` }, name ?? shortId(id));
+  name === 'world'
+    ? h('span', { class: 'world', title: 'the system actor: source and sink of all supply' }, 'world')
+    : h('a', { href: `#/actors/${encodeURIComponent(id)}` }, name ?? shortId(id));
 export const proposalLink = (id, label) => h('a', { href: `#/proposals/${id}`, class: 'mono', title: id }, label ?? shortId(id));
 
 /** A section with a heading; `level` 2 by default. */
 export const section = (title, ...children) => h('section', { class: 'panel' }, h('h2', {}, title), ...children);
 
-export const notice = (kind, ...children) => h('div', { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, ...children);
+export const notice = (kind, ...children) =>
+  h('div', { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, ...children);
 
 export function loading(what = 'Loading…') {
   return h('p', { class: 'muted loading', role: 'status' }, what);
@@ -113,11 +116,20 @@ export function dataTable({ columns, rows, caption, empty = 'Nothing to show.', 
     if (col.sortable === false || !sort) append(th, col.label);
     else {
       th.append(
-        h('button', { type: 'button', class: 'sort', onclick: () => {
-          state = { key: col.key, dir: state?.key === col.key && state.dir === 'asc' ? 'desc' : 'asc' };
-          onSort?.(state);
-          render();
-        } }, col.label, h('span', { class: 'sort-mark', 'aria-hidden': 'true' })),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'sort',
+            onclick: () => {
+              state = { key: col.key, dir: state?.key === col.key && state.dir === 'asc' ? 'desc' : 'asc' };
+              onSort?.(state);
+              render();
+            },
+          },
+          col.label,
+          h('span', { class: 'sort-mark', 'aria-hidden': 'true' }),
+        ),
       );
     }
     return th;
@@ -147,12 +159,20 @@ export function dataTable({ columns, rows, caption, empty = 'Nothing to show.', 
       list.length === 0
         ? h('tr', {}, h('td', { colspan: columns.length, class: 'muted' }, empty))
         : list.map((row) =>
-            h('tr', { class: rowClass?.(row) }, columns.map((col) => h('td', { class: col.numeric ? 'num' : undefined }, col.render ? col.render(row) : valueOf(col, row)))),
+            h(
+              'tr',
+              { class: rowClass?.(row) },
+              columns.map((col) => h('td', { class: col.numeric ? 'num' : undefined }, col.render ? col.render(row) : valueOf(col, row))),
+            ),
           ),
     );
   }
   render();
-  return h('div', { class: 'table-wrap' }, h('table', { id }, caption ? h('caption', {}, caption) : null, h('thead', {}, h('tr', {}, headers)), tbody));
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h('table', { id }, caption ? h('caption', {}, caption) : null, h('thead', {}, h('tr', {}, headers)), tbody),
+  );
 }
 
 /** A labelled form field: label + control, joined by id. */

@@ -4,13 +4,21 @@
 // llm: {total_tokens}}), and a body with `runs` or a single `run`.
 
 const object = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v : {});
-const number = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : Number.isFinite(Number(v)) && v !== null && v !== '' ? Number(v) : 0);
+const number = (v) =>
+  typeof v === 'number' && Number.isFinite(v) ? v : Number.isFinite(Number(v)) && v !== null && v !== '' ? Number(v) : 0;
 const numbers = (v) => Object.fromEntries(Object.entries(object(v)).map(([k, n]) => [k, number(n)]));
 
 /** One run as the charts name it. */
 function runOf(run) {
   const r = object(run);
-  return { id: r.run_id ?? r.id ?? null, scenario: r.scenario ?? null, strategy: r.strategy ?? null, seed: r.seed ?? null, started_at: r.started_at ?? null, status: r.status ?? null };
+  return {
+    id: r.run_id ?? r.id ?? null,
+    scenario: r.scenario ?? null,
+    strategy: r.strategy ?? null,
+    seed: r.seed ?? null,
+    started_at: r.started_at ?? null,
+    status: r.status ?? null,
+  };
 }
 
 /**

@@ -1,6 +1,21 @@
 import { api } from '../api.js';
 import { lineChart } from '../charts.js';
-import { actorLink, dataTable, field, h, loading, notice, num, proposalLink, replace, section, signed, throttle, time, timeEl } from '../dom.js';
+import {
+  actorLink,
+  dataTable,
+  field,
+  h,
+  loading,
+  notice,
+  num,
+  proposalLink,
+  replace,
+  section,
+  signed,
+  throttle,
+  time,
+  timeEl,
+} from '../dom.js';
 
 export function actorsPage(main) {
   let sort = { key: 'name', dir: 'asc' };
@@ -8,7 +23,12 @@ export function actorsPage(main) {
   const filter = h('input', { type: 'search', id: 'actor-filter', placeholder: 'name or type', autocomplete: 'off' });
   const slot = h('div', {}, loading());
   const status = h('div');
-  main.append(h('h1', {}, 'Actors'), h('form', { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() }, field('Filter actors', filter)), status, slot);
+  main.append(
+    h('h1', {}, 'Actors'),
+    h('form', { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() }, field('Filter actors', filter)),
+    status,
+    slot,
+  );
   let alive = true;
 
   function render() {
@@ -27,7 +47,12 @@ export function actorsPage(main) {
         columns: [
           { key: 'name', label: 'Actor', render: (a) => actorLink(a.id, a.name) },
           { key: 'type', label: 'Type' },
-          ...data.resources.map((r) => ({ key: `r:${r}`, label: `${r}${data.units[r] ? ` (${data.units[r]})` : ''}`, numeric: true, render: (a) => num(a[`r:${r}`]) })),
+          ...data.resources.map((r) => ({
+            key: `r:${r}`,
+            label: `${r}${data.units[r] ? ` (${data.units[r]})` : ''}`,
+            numeric: true,
+            render: (a) => num(a[`r:${r}`]),
+          })),
         ],
         rows,
         empty: q ? 'No actor matches the filter.' : 'No actors yet.',
@@ -103,12 +128,24 @@ export function actorPage(main, [ref]) {
       slot,
       section(
         'Balances now',
-        h('dl', { class: 'balances' }, resources.flatMap((r) => [h('dt', {}, r), h('dd', { class: 'num' }, num(actor.balances[r] ?? 0))])),
+        h(
+          'dl',
+          { class: 'balances' },
+          resources.flatMap((r) => [h('dt', {}, r), h('dd', { class: 'num' }, num(actor.balances[r] ?? 0))]),
+        ),
         h('p', { class: 'muted' }, `${actor.type} · id `, h('code', {}, actor.id)),
       ),
       section(
         'Balance history',
-        lineChart({ title: `Balances of ${actor.name} after each ledger entry`, series: history, xLabel: 'ledger entry', xFormat: (v) => String(Math.round(v)), step: true, legend: true, empty: 'No ledger entries for this actor yet.' }),
+        lineChart({
+          title: `Balances of ${actor.name} after each ledger entry`,
+          series: history,
+          xLabel: 'ledger entry',
+          xFormat: (v) => String(Math.round(v)),
+          step: true,
+          legend: true,
+          empty: 'No ledger entries for this actor yet.',
+        }),
       ),
       section(
         `Trades and other entries (${entries.length}${cursor ? '+' : ''})`,
@@ -121,7 +158,10 @@ export function actorPage(main, [ref]) {
             {
               key: 'counterparty',
               label: 'Counterparty',
-              render: (e) => (e.actor_to === actor.id ? ['from ', actorLink(e.actor_from, e.actor_from_name)] : ['to ', actorLink(e.actor_to, e.actor_to_name)]),
+              render: (e) =>
+                e.actor_to === actor.id
+                  ? ['from ', actorLink(e.actor_from, e.actor_from_name)]
+                  : ['to ', actorLink(e.actor_to, e.actor_to_name)],
             },
             { key: 'resource', label: 'Resource' },
             { key: 'change', label: 'Change', numeric: true, render: (e) => signed(e.actor_to === actor.id ? e.amount : -e.amount) },

@@ -28,36 +28,54 @@ export function adminPage(main, _params, context) {
   const keyState = h('p', { id: 'key-state', class: 'muted' });
   const keyResult = h('div', { id: 'key-result' });
   const showKeyState = () => {
-    keyState.textContent = session.key ? 'A key is set for this browser session (it is forgotten when the session ends).' : 'No key set: overrides and the audit log need one.';
+    keyState.textContent = session.key
+      ? 'A key is set for this browser session (it is forgotten when the session ends).'
+      : 'No key set: overrides and the audit log need one.';
   };
   const keyForm = h(
     'form',
-    { id: 'key-form', class: 'inline-form', onsubmit: async (e) => {
-      e.preventDefault();
-      const key = keyInput.value.trim();
-      if (!key) return result(keyResult, 'error', 'Enter an API key.');
-      try {
-        // Checked against the audit log, which every valid key may read.
-        await api('/admin/audit?limit=1', { key });
-        session.setKey(key);
-        keyInput.value = '';
-        result(keyResult, 'success', 'Key accepted.');
-        clearOverrideResults();
-        showKeyState();
-        loadAudit();
-      } catch (error) {
-        result(keyResult, 'error', error.message);
-        keyInput.focus();
-      }
-    } },
+    {
+      id: 'key-form',
+      class: 'inline-form',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const key = keyInput.value.trim();
+        if (!key) return result(keyResult, 'error', 'Enter an API key.');
+        try {
+          // Checked against the audit log, which every valid key may read.
+          await api('/admin/audit?limit=1', { key });
+          session.setKey(key);
+          keyInput.value = '';
+          result(keyResult, 'success', 'Key accepted.');
+          clearOverrideResults();
+          showKeyState();
+          loadAudit();
+        } catch (error) {
+          result(keyResult, 'error', error.message);
+          keyInput.focus();
+        }
+      },
+    },
     field('API key', keyInput, 'A key from “gridgov keys create”, or GRIDGOV_ADMIN_KEY. Kept in this tab’s session storage only.'),
-    h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Use this key'), h('button', { type: 'button', onclick: () => {
-      session.forget();
-      clearOverrideResults();
-      showKeyState();
-      result(keyResult, 'info', 'Key forgotten.');
-      loadAudit();
-    } }, 'Forget key')),
+    h(
+      'div',
+      { class: 'field actions' },
+      h('button', { type: 'submit' }, 'Use this key'),
+      h(
+        'button',
+        {
+          type: 'button',
+          onclick: () => {
+            session.forget();
+            clearOverrideResults();
+            showKeyState();
+            result(keyResult, 'info', 'Key forgotten.');
+            loadAudit();
+          },
+        },
+        'Forget key',
+      ),
+    ),
   );
 
   // --- circuit breaker -----------------------------------------------------------------------
@@ -84,46 +102,84 @@ export function adminPage(main, _params, context) {
     { id: 'breaker-form', onsubmit: (e) => e.preventDefault() },
     breakerState,
     field('Reason', reasonInput, 'Shown on /health and to every caller of /execute while trading is halted.'),
-    h('div', { class: 'field actions' }, h('button', { type: 'button', id: 'breaker-on', class: 'danger', onclick: () => setBreaker(true) }, 'Halt trading'), h('button', { type: 'button', id: 'breaker-off', onclick: () => setBreaker(false) }, 'Resume trading')),
+    h(
+      'div',
+      { class: 'field actions' },
+      h('button', { type: 'button', id: 'breaker-on', class: 'danger', onclick: () => setBreaker(true) }, 'Halt trading'),
+      h('button', { type: 'button', id: 'breaker-off', onclick: () => setBreaker(false) }, 'Resume trading'),
+    ),
     breakerResult,
   );
 
   // --- balances ------------------------------------------------------------------------------
   const balanceActor = select([], { id: 'balance-actor', name: 'actor_id', required: true });
   const balanceResource = select([], { id: 'balance-resource', name: 'resource', required: true });
-  const balanceAmount = h('input', { type: 'text', inputmode: 'decimal', id: 'balance-amount', name: 'amount', required: true, autocomplete: 'off' });
+  const balanceAmount = h('input', {
+    type: 'text',
+    inputmode: 'decimal',
+    id: 'balance-amount',
+    name: 'amount',
+    required: true,
+    autocomplete: 'off',
+  });
   const balanceResult = h('div', { id: 'balance-result' });
   const balanceForm = h(
     'form',
-    { id: 'balance-form', novalidate: true, onsubmit: async (e) => {
-      e.preventDefault();
-      // Checked here, in words, rather than by the browser's generic "match the requested format".
-      const amount = balanceAmount.value.trim();
-      if (!/^\d+(\.\d{1,6})?$/.test(amount)) {
-        balanceAmount.setAttribute('aria-invalid', 'true');
-        result(balanceResult, 'error', amount === '' ? 'New balance: enter an amount.' : `New balance: “${amount}” is not an amount; enter a number of 0 or more with at most 6 decimal places, such as 120 or 12.5.`);
-        balanceAmount.focus();
-        return;
-      }
-      balanceAmount.removeAttribute('aria-invalid');
-      try {
-        const change = await api('/admin/balance', { method: 'POST', body: { actor_id: balanceActor.value, resource: balanceResource.value, amount: balanceAmount.value.trim() }, auth: true });
-        result(
-          balanceResult,
-          'success',
-          `Set ${change.actor}’s ${change.resource} from ${num(change.previous)} to ${num(change.amount)} `,
-          change.ledger_id ? ['(adjustment ', signed(change.adjustment), ', ledger entry ', proposalLink(change.proposal_id, `#${change.ledger_id}`), ').'] : '(no change needed).',
-        );
-        balanceAmount.value = '';
-        loadAudit();
-      } catch (error) {
-        result(balanceResult, 'error', error.message);
-        loadAudit();
-      }
-    } },
+    {
+      id: 'balance-form',
+      novalidate: true,
+      onsubmit: async (e) => {
+        e.preventDefault();
+        // Checked here, in words, rather than by the browser's generic "match the requested format".
+        const amount = balanceAmount.value.trim();
+        if (!/^\d+(\.\d{1,6})?$/.test(amount)) {
+          balanceAmount.setAttribute('aria-invalid', 'true');
+          result(
+            balanceResult,
+            'error',
+            amount === ''
+              ? 'New balance: enter an amount.'
+              : `New balance: “${amount}” is not an amount; enter a number of 0 or more with at most 6 decimal places, such as 120 or 12.5.`,
+          );
+          balanceAmount.focus();
+          return;
+        }
+        balanceAmount.removeAttribute('aria-invalid');
+        try {
+          const change = await api('/admin/balance', {
+            method: 'POST',
+            body: { actor_id: balanceActor.value, resource: balanceResource.value, amount: balanceAmount.value.trim() },
+            auth: true,
+          });
+          result(
+            balanceResult,
+            'success',
+            `Set ${change.actor}’s ${change.resource} from ${num(change.previous)} to ${num(change.amount)} `,
+            change.ledger_id
+              ? [
+                  '(adjustment ',
+                  signed(change.adjustment),
+                  ', ledger entry ',
+                  proposalLink(change.proposal_id, `#${change.ledger_id}`),
+                  ').',
+                ]
+              : '(no change needed).',
+          );
+          balanceAmount.value = '';
+          loadAudit();
+        } catch (error) {
+          result(balanceResult, 'error', error.message);
+          loadAudit();
+        }
+      },
+    },
     field('Actor', balanceActor),
     field('Resource', balanceResource),
-    field('New balance', balanceAmount, 'An exact decimal, at most 6 places. Written as an adjustment entry against world for the difference.'),
+    field(
+      'New balance',
+      balanceAmount,
+      'An exact decimal, at most 6 places. Written as an adjustment entry against world for the difference.',
+    ),
     h('div', { class: 'field actions' }, h('button', { type: 'submit', id: 'balance-submit' }, 'Set balance')),
     balanceResult,
   );
@@ -132,18 +188,30 @@ export function adminPage(main, _params, context) {
   const creditResult = h('div', { id: 'credit-result' });
   const creditForm = h(
     'form',
-    { id: 'credit-form', onsubmit: async (e) => {
-      e.preventDefault();
-      try {
-        const change = await api('/admin/reset-credit', { method: 'POST', body: { actor_id: creditActor.value }, auth: true });
-        const source = { default_credit: 'the scenario’s default credit', starting_balance: 'its starting credits', zero: 'zero: its scenario sets none' }[change.default_credit_source] ?? change.default_credit_source;
-        result(creditResult, 'success', `Reset ${change.actor}’s credits from ${num(change.previous)} to ${num(change.amount)} (${source}).`);
-        loadAudit();
-      } catch (error) {
-        result(creditResult, 'error', error.message);
-        loadAudit();
-      }
-    } },
+    {
+      id: 'credit-form',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        try {
+          const change = await api('/admin/reset-credit', { method: 'POST', body: { actor_id: creditActor.value }, auth: true });
+          const source =
+            {
+              default_credit: 'the scenario’s default credit',
+              starting_balance: 'its starting credits',
+              zero: 'zero: its scenario sets none',
+            }[change.default_credit_source] ?? change.default_credit_source;
+          result(
+            creditResult,
+            'success',
+            `Reset ${change.actor}’s credits from ${num(change.previous)} to ${num(change.amount)} (${source}).`,
+          );
+          loadAudit();
+        } catch (error) {
+          result(creditResult, 'error', error.message);
+          loadAudit();
+        }
+      },
+    },
     field('Actor', creditActor),
     h('div', { class: 'field actions' }, h('button', { type: 'submit', id: 'credit-submit' }, 'Reset credits')),
     creditResult,
@@ -177,7 +245,11 @@ export function adminPage(main, _params, context) {
             { key: 'at', label: 'Time', render: (r) => timeEl(r.at) },
             { key: 'admin_user', label: 'Who' },
             { key: 'action', label: 'Action' },
-            { key: 'outcome', label: 'Outcome', render: (r) => h('span', { class: r.outcome === 'applied' ? 'outcome-ok' : 'outcome-bad' }, r.outcome) },
+            {
+              key: 'outcome',
+              label: 'Outcome',
+              render: (r) => h('span', { class: r.outcome === 'applied' ? 'outcome-ok' : 'outcome-bad' }, r.outcome),
+            },
             { key: 'payload', label: 'Details', render: (r) => h('span', { class: 'details' }, summarise(r.payload)) },
           ],
           rows: showReads.checked ? auditEntries : auditEntries.filter((r) => r.action !== 'admin.audit'),
@@ -196,7 +268,9 @@ export function adminPage(main, _params, context) {
       const b = health.checks?.circuit_breaker;
       if (!alive || !b) return;
       breakerState.textContent =
-        b.state === 'open' ? `Trading is halted: ${b.reason ?? 'no reason given'} (by ${b.changed_by ?? '?'} at ${time(b.changed_at)}).` : 'Trading is running (breaker closed).';
+        b.state === 'open'
+          ? `Trading is halted: ${b.reason ?? 'no reason given'} (by ${b.changed_by ?? '?'} at ${time(b.changed_at)}).`
+          : 'Trading is running (breaker closed).';
       breakerState.dataset.state = b.state;
     } catch (error) {
       breakerState.textContent = error.message;
@@ -207,8 +281,15 @@ export function adminPage(main, _params, context) {
     try {
       const [actors, resources] = await Promise.all([api('/actors'), api('/resources')]);
       const names = actors.actors.slice().sort((a, b) => a.name.localeCompare(b.name));
-      for (const s of [balanceActor, creditActor]) replace(s, names.map((a) => h('option', { value: a.id }, a.name)));
-      replace(balanceResource, resources.resources.map((r) => h('option', { value: r.name }, `${r.name} (${r.unit})`)));
+      for (const s of [balanceActor, creditActor])
+        replace(
+          s,
+          names.map((a) => h('option', { value: a.id }, a.name)),
+        );
+      replace(
+        balanceResource,
+        resources.resources.map((r) => h('option', { value: r.name }, `${r.name} (${r.unit})`)),
+      );
     } catch (error) {
       result(balanceResult, 'error', error.message);
     }
@@ -216,9 +297,19 @@ export function adminPage(main, _params, context) {
 
   main.append(
     h('h1', {}, 'Admin console'),
-    h('p', { class: 'muted' }, 'Overrides go through the validator’s admin API and are audited, allowed or denied. Balances change only by ledger entries.'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Overrides go through the validator’s admin API and are audited, allowed or denied. Balances change only by ledger entries.',
+    ),
     section('API key', keyState, keyForm, keyResult),
-    h('div', { class: 'cards' }, section('Circuit breaker', breakerForm), section('Force a balance', balanceForm), section('Reset credit', creditForm)),
+    h(
+      'div',
+      { class: 'cards' },
+      section('Circuit breaker', breakerForm),
+      section('Force a balance', balanceForm),
+      section('Reset credit', creditForm),
+    ),
     section('Audit log', auditOptions, auditSlot),
   );
   showKeyState();

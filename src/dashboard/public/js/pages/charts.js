@@ -10,7 +10,10 @@ function emptyState(id, title, ...text) {
 }
 
 const perResource = (epochs, field) =>
-  keysOf(epochs, field).map((name) => ({ name, points: epochs.map((e) => ({ x: e.epoch, y: e[field][name] ?? 0, label: `epoch ${e.epoch}` })) }));
+  keysOf(epochs, field).map((name) => ({
+    name,
+    points: epochs.map((e) => ({ x: e.epoch, y: e[field][name] ?? 0, label: `epoch ${e.epoch}` })),
+  }));
 
 function charts(epochs) {
   const labels = epochs.map((e) => String(e.epoch));
@@ -20,16 +23,25 @@ function charts(epochs) {
     'div',
     { class: 'chart-grid' },
     // One chart per resource: each on its own scale, so credits do not flatten the others.
-    ...perResource(epochs, 'supply').map((series) => lineChart({ title: `Held by actors: ${series.name}`, series: [series], ...epochAxis })),
+    ...perResource(epochs, 'supply').map((series) =>
+      lineChart({ title: `Held by actors: ${series.name}`, series: [series], ...epochAxis }),
+    ),
     epochs.some((e) => e.alive !== null)
       ? lineChart({
           title: 'Survival (actors still trading)',
-          series: [{ name: 'alive', points: epochs.map((e) => ({ x: e.epoch, y: e.alive ?? 0, label: `epoch ${e.epoch}: ${e.alive} of ${e.total}` })) }],
+          series: [
+            {
+              name: 'alive',
+              points: epochs.map((e) => ({ x: e.epoch, y: e.alive ?? 0, label: `epoch ${e.epoch}: ${e.alive} of ${e.total}` })),
+            },
+          ],
           step: true,
           ...epochAxis,
         })
       : null,
-    keysOf(epochs, 'stock').length ? lineChart({ title: 'Commons stock', series: perResource(epochs, 'stock'), legend: true, ...epochAxis }) : null,
+    keysOf(epochs, 'stock').length
+      ? lineChart({ title: 'Commons stock', series: perResource(epochs, 'stock'), legend: true, ...epochAxis })
+      : null,
     barChart({
       title: 'Applied vs rejected proposals',
       categories: labels,
@@ -48,12 +60,41 @@ function charts(epochs) {
       xLabel: 'epoch',
       empty: 'No proposal was rejected in these epochs.',
     }),
-    lineChart({ title: 'Unmet need per resource', series: perResource(epochs, 'unmet'), legend: true, ...epochAxis, empty: 'Every need was met in these epochs.' }),
-    lineChart({ title: 'Gini per resource', series: perResource(epochs, 'gini'), legend: true, ...epochAxis, yFormat: (v) => v.toFixed(2) }),
-    lineChart({ title: 'Actors in deficit', series: [{ name: 'actors in deficit', points: epochs.map((e) => ({ x: e.epoch, y: e.deficitActors })) }], ...epochAxis }),
-    epochs.some((e) => e.tokens > 0) ? barChart({ title: 'LLM tokens per epoch', categories: labels, series: [{ name: 'tokens', values: epochs.map((e) => e.tokens) }], xLabel: 'epoch' }) : null,
+    lineChart({
+      title: 'Unmet need per resource',
+      series: perResource(epochs, 'unmet'),
+      legend: true,
+      ...epochAxis,
+      empty: 'Every need was met in these epochs.',
+    }),
+    lineChart({
+      title: 'Gini per resource',
+      series: perResource(epochs, 'gini'),
+      legend: true,
+      ...epochAxis,
+      yFormat: (v) => v.toFixed(2),
+    }),
+    lineChart({
+      title: 'Actors in deficit',
+      series: [{ name: 'actors in deficit', points: epochs.map((e) => ({ x: e.epoch, y: e.deficitActors })) }],
+      ...epochAxis,
+    }),
+    epochs.some((e) => e.tokens > 0)
+      ? barChart({
+          title: 'LLM tokens per epoch',
+          categories: labels,
+          series: [{ name: 'tokens', values: epochs.map((e) => e.tokens) }],
+          xLabel: 'epoch',
+        })
+      : null,
     epochs.some((e) => e.cost > 0)
-      ? barChart({ title: 'Model cost per epoch ($)', categories: labels, series: [{ name: 'dollars', values: epochs.map((e) => e.cost) }], xLabel: 'epoch', yFormat: (v) => v.toFixed(4) })
+      ? barChart({
+          title: 'Model cost per epoch ($)',
+          categories: labels,
+          series: [{ name: 'dollars', values: epochs.map((e) => e.cost) }],
+          xLabel: 'epoch',
+          yFormat: (v) => v.toFixed(4),
+        })
       : null,
   );
 }
@@ -98,18 +139,41 @@ export function chartsPage(main) {
     replace(
       controls,
       runs.length > 1
-        ? h('form', { class: 'filters', onsubmit: (e) => {
-            e.preventDefault();
-            location.hash = hashWith('/charts', { run_id: e.target.elements.run.value });
-          } },
-          field('Run', select(runs.map((r) => [r.id, `${r.scenario ?? 'run'} · ${r.strategy ?? ''} · seed ${r.seed ?? '?'}`]), { name: 'run', value: runId || runs[0].id })),
-          h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Show run')))
+        ? h(
+            'form',
+            {
+              class: 'filters',
+              onsubmit: (e) => {
+                e.preventDefault();
+                location.hash = hashWith('/charts', { run_id: e.target.elements.run.value });
+              },
+            },
+            field(
+              'Run',
+              select(
+                runs.map((r) => [r.id, `${r.scenario ?? 'run'} · ${r.strategy ?? ''} · seed ${r.seed ?? '?'}`]),
+                { name: 'run', value: runId || runs[0].id },
+              ),
+            ),
+            h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Show run')),
+          )
         : runs.length === 1
-          ? h('p', { class: 'muted' }, `Run ${runs[0].scenario ?? ''} · ${runs[0].strategy ?? ''} · seed ${runs[0].seed ?? '?'}${runs[0].status ? ` · ${runs[0].status}` : ''}`)
+          ? h(
+              'p',
+              { class: 'muted' },
+              `Run ${runs[0].scenario ?? ''} · ${runs[0].strategy ?? ''} · seed ${runs[0].seed ?? '?'}${runs[0].status ? ` · ${runs[0].status}` : ''}`,
+            )
           : null,
     );
     if (epochs.length === 0) {
-      replace(slot, emptyState('epochs-empty', 'No epochs recorded yet', 'Start the agents runner (gridgov runner, or gridgov start) and the charts fill in as each epoch finishes.'));
+      replace(
+        slot,
+        emptyState(
+          'epochs-empty',
+          'No epochs recorded yet',
+          'Start the agents runner (gridgov runner, or gridgov start) and the charts fill in as each epoch finishes.',
+        ),
+      );
       return;
     }
     replace(slot, section(`${epochs.length} epoch${epochs.length === 1 ? '' : 's'}`, charts(epochs)));

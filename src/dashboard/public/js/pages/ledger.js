@@ -1,5 +1,20 @@
 import { api } from '../api.js';
-import { actorLink, dataTable, field, h, hashParams, hashWith, loading, notice, num, proposalLink, replace, select, throttle, timeEl } from '../dom.js';
+import {
+  actorLink,
+  dataTable,
+  field,
+  h,
+  hashParams,
+  hashWith,
+  loading,
+  notice,
+  num,
+  proposalLink,
+  replace,
+  select,
+  throttle,
+  timeEl,
+} from '../dom.js';
 
 const KINDS = ['trade', 'genesis', 'production', 'consumption', 'adjustment'];
 const SIZES = ['25', '50', '100', '200'];
@@ -22,36 +37,67 @@ export function ledgerPage(main) {
   const actorSelect = select([['', 'any actor']], { name: 'actor', id: 'filter-actor' });
   const resourceSelect = select([['', 'any resource']], { name: 'resource', id: 'filter-resource' });
   const kindSelect = select([['', 'any kind'], ...KINDS], { name: 'kind', id: 'filter-kind' });
-  const proposalInput = h('input', { name: 'proposal_id', id: 'filter-proposal', placeholder: 'uuid', autocomplete: 'off', spellcheck: 'false', size: 38 });
+  const proposalInput = h('input', {
+    name: 'proposal_id',
+    id: 'filter-proposal',
+    placeholder: 'uuid',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    size: 38,
+  });
   const limitSelect = select(SIZES, { name: 'limit', id: 'filter-limit' });
   const formError = h('div');
   const form = h(
     'form',
-    { class: 'filters', id: 'ledger-filters', onsubmit: (e) => {
-      e.preventDefault();
-      const id = proposalInput.value.trim();
-      if (id && !UUID.test(id)) {
-        replace(formError, notice('error', 'A proposal id is a UUID such as 6a1d2f0e-1b9c-4e57-9a39-7d3f2b8c1e42.'));
-        proposalInput.setAttribute('aria-invalid', 'true');
-        proposalInput.focus();
-        return;
-      }
-      proposalInput.removeAttribute('aria-invalid');
-      replace(formError);
-      location.hash = hashWith('/ledger', { actor: actorSelect.value, resource: resourceSelect.value, kind: kindSelect.value, proposal_id: id, limit: limitSelect.value });
-    } },
+    {
+      class: 'filters',
+      id: 'ledger-filters',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const id = proposalInput.value.trim();
+        if (id && !UUID.test(id)) {
+          replace(formError, notice('error', 'A proposal id is a UUID such as 6a1d2f0e-1b9c-4e57-9a39-7d3f2b8c1e42.'));
+          proposalInput.setAttribute('aria-invalid', 'true');
+          proposalInput.focus();
+          return;
+        }
+        proposalInput.removeAttribute('aria-invalid');
+        replace(formError);
+        location.hash = hashWith('/ledger', {
+          actor: actorSelect.value,
+          resource: resourceSelect.value,
+          kind: kindSelect.value,
+          proposal_id: id,
+          limit: limitSelect.value,
+        });
+      },
+    },
     field('Actor', actorSelect),
     field('Resource', resourceSelect),
     field('Kind', kindSelect),
     field('Proposal id', proposalInput),
     field('Per page', limitSelect),
-    h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Apply filters'), h('a', { href: '#/ledger', class: 'button-link' }, 'Clear')),
+    h(
+      'div',
+      { class: 'field actions' },
+      h('button', { type: 'submit' }, 'Apply filters'),
+      h('a', { href: '#/ledger', class: 'button-link' }, 'Clear'),
+    ),
   );
   const banner = h('div', { class: 'live-banner', 'aria-live': 'polite' });
   const status = h('div');
   const slot = h('div', {}, loading());
   const pager = h('nav', { class: 'pager', 'aria-label': 'Ledger pages' });
-  main.append(h('h1', {}, 'Ledger'), h('p', { class: 'muted' }, 'Every applied entry, newest first. The ledger is append-only: nothing here is ever changed or removed.'), form, formError, banner, status, slot, pager);
+  main.append(
+    h('h1', {}, 'Ledger'),
+    h('p', { class: 'muted' }, 'Every applied entry, newest first. The ledger is append-only: nothing here is ever changed or removed.'),
+    form,
+    formError,
+    banner,
+    status,
+    slot,
+    pager,
+  );
 
   let alive = true;
   let query = readQuery();
@@ -64,7 +110,8 @@ export function ledgerPage(main) {
   async function loadFilters() {
     try {
       const [actors, resources] = await Promise.all([api('/actors'), api('/resources')]);
-      for (const a of actors.actors.slice().sort((x, y) => x.name.localeCompare(y.name))) actorSelect.append(h('option', { value: a.id }, a.name));
+      for (const a of actors.actors.slice().sort((x, y) => x.name.localeCompare(y.name)))
+        actorSelect.append(h('option', { value: a.id }, a.name));
       for (const r of resources.resources) resourceSelect.append(h('option', { value: r.name }, r.name));
       filtersLoaded = true;
       // Only the two lists just filled take the URL's value: a kind or page size picked while
@@ -128,7 +175,11 @@ export function ledgerPage(main) {
         pager,
         h('button', { type: 'button', disabled: !query.cursor, onclick: () => go(previous.pop() ?? '') }, '← Newer'),
         h('button', { type: 'button', disabled: !query.cursor, onclick: () => ((previous.length = 0), go('')) }, 'Newest'),
-        h('button', { type: 'button', disabled: !page.next_cursor, onclick: () => (previous.push(query.cursor), go(String(page.next_cursor))) }, 'Older →'),
+        h(
+          'button',
+          { type: 'button', disabled: !page.next_cursor, onclick: () => (previous.push(query.cursor), go(String(page.next_cursor))) },
+          'Older →',
+        ),
       );
     } catch (error) {
       if (alive) replace(status, notice('error', error.message));
@@ -159,7 +210,14 @@ export function ledgerPage(main) {
       // On the first page new entries slide in; further back, say they are there.
       if (!query.cursor) return refresh();
       waiting += data.entries ?? 1;
-      replace(banner, notice('info', `${num(waiting)} new ledger entr${waiting === 1 ? 'y' : 'ies'} since this page loaded. `, h('button', { type: 'button', onclick: () => ((previous.length = 0), go('')) }, 'Show newest')));
+      replace(
+        banner,
+        notice(
+          'info',
+          `${num(waiting)} new ledger entr${waiting === 1 ? 'y' : 'ies'} since this page loaded. `,
+          h('button', { type: 'button', onclick: () => ((previous.length = 0), go('')) }, 'Show newest'),
+        ),
+      );
     },
     unmount: () => (alive = false),
   };

@@ -5,15 +5,26 @@ import { actorLink, dataTable, h, loading, notice, num, percent, proposalLink, r
 const WINDOW = 300;
 
 function check(name, ok, ...detail) {
-  return h('li', { class: `check ${ok ? 'ok' : 'bad'}`, dataset: { check: name } }, h('span', { class: 'check-mark', 'aria-hidden': 'true' }, ok ? '✓' : '✗'), h('strong', {}, name), ' ', ...detail);
+  return h(
+    'li',
+    { class: `check ${ok ? 'ok' : 'bad'}`, dataset: { check: name } },
+    h('span', { class: 'check-mark', 'aria-hidden': 'true' }, ok ? '✓' : '✗'),
+    h('strong', {}, name),
+    ' ',
+    ...detail,
+  );
 }
 
 /** The tamper-evidence check: how far the ledger is sealed, or where the chain broke. */
 function chainDetail(chain) {
   if (!chain) return 'not reported by this validator';
-  if (chain.broken) return `broken at block ${num(chain.broken.block_no)}${chain.broken.ledger_id ? ` (ledger entry ${num(chain.broken.ledger_id)})` : ''}: ${chain.broken.message}`;
+  if (chain.broken)
+    return `broken at block ${num(chain.broken.block_no)}${chain.broken.ledger_id ? ` (ledger entry ${num(chain.broken.ledger_id)})` : ''}: ${chain.broken.message}`;
   if (!chain.sealed_through) return 'intact; nothing sealed yet';
-  return [`intact: sealed through entry ${num(chain.sealed_through)} of ${num(chain.ledger_head)}`, chain.head_hash ? h('span', { class: 'muted' }, ` · head ${String(chain.head_hash).slice(0, 12)}…`) : null];
+  return [
+    `intact: sealed through entry ${num(chain.sealed_through)} of ${num(chain.ledger_head)}`,
+    chain.head_hash ? h('span', { class: 'muted' }, ` · head ${String(chain.head_hash).slice(0, 12)}…`) : null,
+  ];
 }
 
 function healthPanel(health) {
@@ -22,22 +33,42 @@ function healthPanel(health) {
   const drift = c.ledger_consistency?.drift ?? [];
   const chain = c.hash_chain;
   const items = [
-    check('Database', c.database?.ok, c.database?.ok ? 'answers' : c.database?.error ?? 'did not answer'),
+    check('Database', c.database?.ok, c.database?.ok ? 'answers' : (c.database?.error ?? 'did not answer')),
     check(
       'Ledger consistency',
       c.ledger_consistency?.ok,
-      c.ledger_consistency?.ok ? 'balances equal a replay of the ledger' : c.ledger_consistency?.error ?? `${drift.length} balance row(s) differ from the ledger`,
+      c.ledger_consistency?.ok
+        ? 'balances equal a replay of the ledger'
+        : (c.ledger_consistency?.error ?? `${drift.length} balance row(s) differ from the ledger`),
     ),
     check(
       'Circuit breaker',
       breaker?.ok,
-      breaker ? (breaker.state === 'open' ? h('span', { id: 'breaker-state' }, `open — ${breaker.reason ?? 'no reason given'} (by ${breaker.changed_by ?? '?'}, ${time(breaker.changed_at)})`) : h('span', { id: 'breaker-state' }, 'closed: trading runs')) : 'unknown',
+      breaker
+        ? breaker.state === 'open'
+          ? h(
+              'span',
+              { id: 'breaker-state' },
+              `open — ${breaker.reason ?? 'no reason given'} (by ${breaker.changed_by ?? '?'}, ${time(breaker.changed_at)})`,
+            )
+          : h('span', { id: 'breaker-state' }, 'closed: trading runs')
+        : 'unknown',
     ),
     check('Hash chain', chain?.ok, chainDetail(chain)),
   ];
   return section(
     'Health',
-    h('p', {}, h('span', { class: `pill ${health.status === 'ok' ? 'pill-ok' : 'pill-bad'}`, id: 'health-status' }, health.status === 'ok' ? 'Healthy' : 'Unhealthy'), ' ', h('span', { class: 'muted' }, `validator ${health.validator_version ?? ''}`)),
+    h(
+      'p',
+      {},
+      h(
+        'span',
+        { class: `pill ${health.status === 'ok' ? 'pill-ok' : 'pill-bad'}`, id: 'health-status' },
+        health.status === 'ok' ? 'Healthy' : 'Unhealthy',
+      ),
+      ' ',
+      h('span', { class: 'muted' }, `validator ${health.validator_version ?? ''}`),
+    ),
     h('ul', { class: 'checks' }, items),
     drift.length
       ? dataTable({
@@ -55,7 +86,13 @@ function healthPanel(health) {
 }
 
 function tile(label, value, id, hint) {
-  return h('div', { class: 'tile' }, h('div', { class: 'tile-label' }, label), h('div', { class: 'tile-value', id }, value), hint ? h('div', { class: 'tile-hint' }, hint) : null);
+  return h(
+    'div',
+    { class: 'tile' },
+    h('div', { class: 'tile-label' }, label),
+    h('div', { class: 'tile-value', id }, value),
+    hint ? h('div', { class: 'tile-hint' }, hint) : null,
+  );
 }
 
 function activityPanel(stats) {
@@ -82,11 +119,23 @@ function resourcesPanel(stats) {
     'Resources',
     dataTable({
       id: 'resources-table',
-      caption: 'Supply is the sum of every actor’s balance (world excluded); Gini is 0 when all hold the same, towards 1 when one holds everything.',
+      caption:
+        'Supply is the sum of every actor’s balance (world excluded); Gini is 0 when all hold the same, towards 1 when one holds everything.',
       columns: [
         { key: 'resource', label: 'Resource' },
         { key: 'supply', label: 'Supply', numeric: true, render: (r) => num(r.supply) },
-        { key: 'gini', label: 'Gini', numeric: true, render: (r) => h('span', { class: 'gini' }, h('meter', { min: 0, max: 1, value: r.gini, 'aria-label': `Gini ${r.resource}` }), ` ${r.gini.toFixed(4)}`) },
+        {
+          key: 'gini',
+          label: 'Gini',
+          numeric: true,
+          render: (r) =>
+            h(
+              'span',
+              { class: 'gini' },
+              h('meter', { min: 0, max: 1, value: r.gini, 'aria-label': `Gini ${r.resource}` }),
+              ` ${r.gini.toFixed(4)}`,
+            ),
+        },
       ],
       rows,
     }),
@@ -101,7 +150,10 @@ function outboxPanel(stats) {
     topics.length === 0
       ? h('p', { class: 'muted' }, 'Nothing queued yet: rows appear with the first rejection.')
       : dataTable({
-          columns: [{ key: 'topic', label: 'Target' }, ...statuses.map((s) => ({ key: s, label: s, numeric: true, render: (r) => num(r[s] ?? 0) }))],
+          columns: [
+            { key: 'topic', label: 'Target' },
+            ...statuses.map((s) => ({ key: s, label: s, numeric: true, render: (r) => num(r[s] ?? 0) })),
+          ],
           rows: topics.map((topic) => ({ topic, ...stats.outbox.by_topic[topic] })),
         }),
     stats.outbox.oldest_pending_at ? h('p', { class: 'muted' }, 'Oldest pending since ', timeEl(stats.outbox.oldest_pending_at)) : null,
@@ -116,7 +168,11 @@ function latestEntries(entries) {
       columns: [
         { key: 'id', label: '#', numeric: true },
         { key: 'kind', label: 'Kind' },
-        { key: 'from', label: 'From → to', render: (e) => [actorLink(e.actor_from, e.actor_from_name), ' → ', actorLink(e.actor_to, e.actor_to_name)] },
+        {
+          key: 'from',
+          label: 'From → to',
+          render: (e) => [actorLink(e.actor_from, e.actor_from_name), ' → ', actorLink(e.actor_to, e.actor_to_name)],
+        },
         { key: 'amount', label: 'Amount', numeric: true, render: (e) => `${num(e.amount)} ${e.resource}` },
         { key: 'proposal', label: 'Proposal', render: (e) => proposalLink(e.proposal_id) },
       ],
@@ -133,7 +189,11 @@ function rejectionsPanel(stats) {
     'Rejections by code',
     codes.length === 0
       ? h('p', { class: 'muted' }, 'No proposal has been rejected.')
-      : barChart({ title: `${num(stats.rejections.total)} rejected in all`, categories: codes.map(([c]) => c), series: [{ name: 'rejections', values: codes.map(([, n]) => n) }] }),
+      : barChart({
+          title: `${num(stats.rejections.total)} rejected in all`,
+          categories: codes.map(([c]) => c),
+          series: [{ name: 'rejections', values: codes.map(([, n]) => n) }],
+        }),
     h('p', {}, h('a', { href: '#/rejections' }, 'See the rejections')),
   );
 }
@@ -146,7 +206,11 @@ export function overviewPage(main, _params, context) {
   let alive = true;
   const problems = { health: null, activity: null };
   // Both halves fail alike when the validator is down: say it once.
-  const showProblems = () => replace(status, [...new Set(Object.values(problems).filter(Boolean))].map((m) => notice('error', m)));
+  const showProblems = () =>
+    replace(
+      status,
+      [...new Set(Object.values(problems).filter(Boolean))].map((m) => notice('error', m)),
+    );
   const unavailable = (what) => h('p', { class: 'muted' }, `${what} cannot be shown until the validator answers.`);
 
   // /health replays the ledger to check for drift: read it on breaker changes and every 30 s,
@@ -171,7 +235,12 @@ export function overviewPage(main, _params, context) {
       replace(
         activitySlot,
         activityPanel(stats),
-        h('div', { class: 'columns' }, h('div', {}, resourcesPanel(stats), rejectionsPanel(stats)), h('div', {}, latestEntries(ledger.entries), outboxPanel(stats))),
+        h(
+          'div',
+          { class: 'columns' },
+          h('div', {}, resourcesPanel(stats), rejectionsPanel(stats)),
+          h('div', {}, latestEntries(ledger.entries), outboxPanel(stats)),
+        ),
       );
       activitySlot.dataset.head = String(stats.ledger_head);
       problems.activity = null;

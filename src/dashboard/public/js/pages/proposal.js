@@ -13,12 +13,21 @@ function turn(entry) {
   if (!entry || typeof entry !== 'object') return h('li', {}, JSON.stringify(entry));
   const who = entry.by ?? entry.agent ?? entry.from ?? entry.speaker ?? entry.role ?? 'someone';
   const what = entry.type ?? entry.action ?? entry.decision ?? '';
-  const terms = [entry.give ? `gives ${quantity(entry.give)}` : '', entry.get ? `asks ${quantity(entry.get)}` : ''].filter(Boolean).join(', ');
+  const terms = [entry.give ? `gives ${quantity(entry.give)}` : '', entry.get ? `asks ${quantity(entry.get)}` : '']
+    .filter(Boolean)
+    .join(', ');
   const text = entry.reasoning ?? entry.message ?? entry.text ?? entry.content ?? '';
   return h(
     'li',
     { class: 'turn' },
-    h('div', { class: 'turn-head' }, entry.round !== undefined ? h('span', { class: 'muted' }, `round ${entry.round} · `) : null, h('strong', {}, String(who)), what ? ` ${what}` : '', terms ? ` — ${terms}` : ''),
+    h(
+      'div',
+      { class: 'turn-head' },
+      entry.round !== undefined ? h('span', { class: 'muted' }, `round ${entry.round} · `) : null,
+      h('strong', {}, String(who)),
+      what ? ` ${what}` : '',
+      terms ? ` — ${terms}` : '',
+    ),
     text ? h('p', {}, String(text)) : null,
   );
 }
@@ -28,15 +37,29 @@ function metadataSection(metadata) {
   const transcript = Array.isArray(m.transcript) ? m.transcript : [];
   const rest = Object.entries(m).filter(([k]) => !KNOWN.has(k));
   return [
-    section('AI reasoning', m.reasoning ? h('blockquote', { class: 'reasoning' }, String(m.reasoning)) : h('p', { class: 'muted' }, 'No reasoning was recorded with this proposal.')),
+    section(
+      'AI reasoning',
+      m.reasoning
+        ? h('blockquote', { class: 'reasoning' }, String(m.reasoning))
+        : h('p', { class: 'muted' }, 'No reasoning was recorded with this proposal.'),
+    ),
     section(
       'Negotiation transcript',
-      transcript.length ? h('ol', { class: 'transcript' }, transcript.map(turn)) : h('p', { class: 'muted' }, 'No negotiation transcript was recorded.'),
+      transcript.length
+        ? h('ol', { class: 'transcript' }, transcript.map(turn))
+        : h('p', { class: 'muted' }, 'No negotiation transcript was recorded.'),
     ),
     section(
       'Metadata',
       rest.length
-        ? h('dl', { class: 'meta' }, rest.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'object' && v !== null ? h('code', {}, JSON.stringify(v)) : String(v))]))
+        ? h(
+            'dl',
+            { class: 'meta' },
+            rest.flatMap(([k, v]) => [
+              h('dt', {}, k),
+              h('dd', {}, typeof v === 'object' && v !== null ? h('code', {}, JSON.stringify(v)) : String(v)),
+            ]),
+          )
         : h('p', { class: 'muted' }, 'No other metadata.'),
       h('details', {}, h('summary', {}, 'Raw JSON'), h('pre', {}, JSON.stringify(m, null, 2))),
     ),
@@ -46,7 +69,12 @@ function metadataSection(metadata) {
 export function proposalPage(main, [id]) {
   const status = h('div');
   const slot = h('div', {}, loading());
-  main.append(h('p', { class: 'crumbs' }, h('a', { href: '#/ledger' }, 'Ledger'), ' / proposal'), h('h1', {}, 'Proposal ', h('code', { class: 'proposal-id' }, id)), status, slot);
+  main.append(
+    h('p', { class: 'crumbs' }, h('a', { href: '#/ledger' }, 'Ledger'), ' / proposal'),
+    h('h1', {}, 'Proposal ', h('code', { class: 'proposal-id' }, id)),
+    status,
+    slot,
+  );
   let alive = true;
 
   async function load() {
@@ -57,7 +85,10 @@ export function proposalPage(main, [id]) {
       const rejected = await api(`/rejections?proposal_id=${id}&limit=1`);
       if (!alive) return;
       if (rejected.rejections.length > 0) return renderRejected(rejected.rejections[0]);
-      replace(slot, notice('info', 'No proposal with this id has been decided: it was never sent, or was malformed (which records nothing).'));
+      replace(
+        slot,
+        notice('info', 'No proposal with this id has been decided: it was never sent, or was malformed (which records nothing).'),
+      );
     } catch (error) {
       if (alive) replace(status, notice('error', error.message));
     }

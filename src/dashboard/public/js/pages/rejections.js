@@ -1,6 +1,20 @@
 import { api } from '../api.js';
 import { barChart } from '../charts.js';
-import { dataTable, field, h, hashParams, hashWith, loading, notice, num, proposalLink, replace, select, throttle, timeEl } from '../dom.js';
+import {
+  dataTable,
+  field,
+  h,
+  hashParams,
+  hashWith,
+  loading,
+  notice,
+  num,
+  proposalLink,
+  replace,
+  select,
+  throttle,
+  timeEl,
+} from '../dom.js';
 
 /** A delivery's state in words; a Linear issue links to itself. */
 export function deliveryCell(d) {
@@ -33,10 +47,18 @@ export function rejectionsPage(main) {
     h('h1', {}, 'Rejections'),
     h('p', { class: 'muted' }, 'Every rejected proposal, recorded once, with its Linear ticket and Discord alert.'),
     summary,
-    h('form', { class: 'filters', onsubmit: (e) => {
-      e.preventDefault();
-      location.hash = hashWith('/rejections', { error_code: codeSelect.value });
-    } }, field('Error code', codeSelect), h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Show'))),
+    h(
+      'form',
+      {
+        class: 'filters',
+        onsubmit: (e) => {
+          e.preventDefault();
+          location.hash = hashWith('/rejections', { error_code: codeSelect.value });
+        },
+      },
+      field('Error code', codeSelect),
+      h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Show')),
+    ),
     status,
     slot,
     pager,
@@ -63,13 +85,23 @@ export function rejectionsPage(main) {
             id: 'rejection-counts',
             caption: `${num(stats.rejections.total)} rejected in all`,
             columns: [
-              { key: 'code', label: 'Error code', render: (r) => h('a', { href: hashWith('/rejections', { error_code: r.code }) }, r.code) },
+              {
+                key: 'code',
+                label: 'Error code',
+                render: (r) => h('a', { href: hashWith('/rejections', { error_code: r.code }) }, r.code),
+              },
               { key: 'n', label: 'Count', numeric: true, render: (r) => num(r.n) },
             ],
             rows: codes.map(([c, n]) => ({ code: c, n })),
             empty: 'No proposal has been rejected.',
           }),
-          codes.length ? barChart({ title: 'Rejections by error code', categories: codes.map(([c]) => c), series: [{ name: 'rejections', values: codes.map(([, n]) => n) }] }) : null,
+          codes.length
+            ? barChart({
+                title: 'Rejections by error code',
+                categories: codes.map(([c]) => c),
+                series: [{ name: 'rejections', values: codes.map(([, n]) => n) }],
+              })
+            : null,
         ),
       );
     } catch (error) {
@@ -106,7 +138,11 @@ export function rejectionsPage(main) {
       replace(
         pager,
         h('button', { type: 'button', disabled: !cursor, onclick: () => go(previous.pop() ?? '') }, '← Newer'),
-        h('button', { type: 'button', disabled: !page.next_cursor, onclick: () => (previous.push(cursor), go(page.next_cursor)) }, 'Older →'),
+        h(
+          'button',
+          { type: 'button', disabled: !page.next_cursor, onclick: () => (previous.push(cursor), go(page.next_cursor)) },
+          'Older →',
+        ),
       );
     } catch (error) {
       if (alive) replace(status, notice('error', error.message));
