@@ -71,7 +71,6 @@ export interface Config {
     dispatcherMetricsPort: number;
     runnerMetricsPort: number;
     /** USD per million tokens, for the runner's estimated model cost. */
-    modelPriceUsdPerMTokens: { prompt: number; completion: number };
     /** Spans are exported (OTLP over HTTP) only when this is set. */
     otlpEndpoint: string | undefined;
   };
@@ -136,14 +135,6 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
   }
-  return value;
-}
-
-function decimal(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || !Number.isFinite(value))
-    throw new ConfigError(`${name} must be a non-negative decimal number, got "${raw}"`);
   return value;
 }
 
@@ -306,10 +297,6 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       metricsHost: nonEmpty(env.GRIDGOV_METRICS_HOST) ?? '127.0.0.1',
       dispatcherMetricsPort: integer('GRIDGOV_DISPATCHER_METRICS_PORT', env.GRIDGOV_DISPATCHER_METRICS_PORT, 9465, 0, 65535),
       runnerMetricsPort: integer('GRIDGOV_RUNNER_METRICS_PORT', env.GRIDGOV_RUNNER_METRICS_PORT, 9466, 0, 65535),
-      modelPriceUsdPerMTokens: {
-        prompt: decimal('GRIDGOV_MODEL_PROMPT_USD_PER_MTOK', env.GRIDGOV_MODEL_PROMPT_USD_PER_MTOK, 0),
-        completion: decimal('GRIDGOV_MODEL_COMPLETION_USD_PER_MTOK', env.GRIDGOV_MODEL_COMPLETION_USD_PER_MTOK, 0),
-      },
       otlpEndpoint,
     },
   });

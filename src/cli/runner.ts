@@ -76,7 +76,7 @@ export const command: Command = {
     await setupTracing({ serviceName: 'gridgov-runner', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'runner');
     const registry = createRegistry();
-    const metrics = runnerMetrics(registry, config.observability.modelPriceUsdPerMTokens);
+    const metrics = runnerMetrics(registry);
     const server = await startMetricsServer(registry, {
       host: config.observability.metricsHost,
       port: config.observability.runnerMetricsPort,

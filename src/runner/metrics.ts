@@ -1,19 +1,12 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { RecordedStats } from './runner.ts';
 
-export interface ModelPrices {
-  /** USD per million prompt (input) tokens. */
-  prompt: number;
-  /** USD per million completion (output) tokens. */
-  completion: number;
-}
-
 /**
  * The runner's own series, fed from each epoch's recorded stats: how long epochs take, what their
- * proposals became, and what the language models cost. The cost is an estimate from the
- * configured prices (0 when none are set).
+ * proposals became, and what the language models cost: the epoch's cost as the stats price it,
+ * per model (GEMINI_PRICE_* and OPENAI_PRICE_*).
  */
-export function runnerMetrics(registry: Registry, prices: ModelPrices) {
+export function runnerMetrics(registry: Registry) {
   const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers: [registry] });
   const duration = new Histogram({
     name: 'gridgov_runner_epoch_duration_seconds',
@@ -32,7 +25,7 @@ export function runnerMetrics(registry: Registry, prices: ModelPrices) {
   const tokens = counter('gridgov_runner_model_tokens_total', 'Language-model tokens, by kind: prompt or completion.', ['kind']);
   const cost = counter(
     'gridgov_runner_model_cost_usd_total',
-    'Estimated language-model cost in US dollars, from GRIDGOV_MODEL_*_USD_PER_MTOK.',
+    'Language-model cost in US dollars, priced per model (GEMINI_PRICE_*, OPENAI_PRICE_*).',
   );
   for (const result of ['applied', 'rejected', 'conflict', 'malformed']) proposals.inc({ result }, 0);
   for (const kind of ['prompt', 'completion']) tokens.inc({ kind }, 0);
@@ -52,7 +45,7 @@ export function runnerMetrics(registry: Registry, prices: ModelPrices) {
       errors.inc(stats.llm.errors);
       tokens.inc({ kind: 'prompt' }, stats.llm.prompt_tokens);
       tokens.inc({ kind: 'completion' }, stats.llm.completion_tokens);
-      cost.inc((stats.llm.prompt_tokens * prices.prompt + stats.llm.completion_tokens * prices.completion) / 1_000_000);
+      cost.inc(stats.llm.cost_usd ?? 0);
     },
   };
 }
