@@ -6,6 +6,7 @@ import pg from 'pg';
 import { createDb, type Db } from '../../src/db/db.ts';
 import { databaseUrl, freePort } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { registerBootstrapKey } from '../../src/governance/keys.ts';
 import { seedScenario } from '../../src/ledger/seed.ts';
 import { startFakeDiscord, type FakeDiscord } from '../support/fake-discord.ts';
 import { startFakeLinear, type FakeLinear } from '../support/fake-linear.ts';
@@ -114,6 +115,9 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
     const db = createDb(directUrl, { max: 4, applicationName: 'chaos-checker' });
     cleanups.push(() => db.close());
     await migrate(db);
+    // As `gridgov migrate` does with GRIDGOV_ADMIN_KEY: the database learns the bootstrap key,
+    // which the validators (the application role) present for the breaker flips.
+    await registerBootstrapKey(db, ADMIN_KEY);
     await seedScenario(db, chaosScenario, 'chaos');
     const serviceUrl = await applicationLogin(directUrl, login);
 
