@@ -1,5 +1,5 @@
--- ledger_append, as in 000050 but without `SET enable_seqscan = off`. That setting priced every
--- sequential scan below it at about 1e10, which crosses JIT's threshold on servers built with
+-- ledger_append, as in 000050 but without the planner switch that ruled out sequential scans. It
+-- priced every sequential scan below it at about 1e10, which crosses JIT's threshold on servers built with
 -- LLVM: each call paid tens of milliseconds of compilation. Its reason, plans made while a table
 -- was empty, does not hold: ANALYZE (after seeding, and autovacuum's) invalidates cached plans.
 -- Same signature and behaviour, so every caller keeps working.
