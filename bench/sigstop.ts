@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { createDb } from '../src/db/db.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { parseScenario } from '../src/domain/scenario.ts';
-import { seedScenario } from '../src/ledger/seed.ts';
+import { seedScenario } from '../src/ledger/writing/seed.ts';
 import { runReplicaPause } from '../test/support/replica-pause.ts';
 import { startStockPostgres } from '../test/support/stock-postgres.ts';
 import { benchServer, freshDatabase, machine } from './support.ts';

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     const client = createValidatorClient({ baseUrl: validator.url, apiKey: KEY });
     // Seeding goes through the operations path, as `gridgov seed` would.
     const seedDb = createDb(url, { max: 2 });
-    const { seedScenario } = await import('../src/ledger/seed.ts');
+    const { seedScenario } = await import('../src/ledger/writing/seed.ts');
     await seedScenario(seedDb, scenario, 'bench');
     await seedDb.close();
     const durations: number[] = [];

@@ -8,7 +8,7 @@ import { createDb } from '../src/db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { parseScenario } from '../src/domain/scenario.ts';
-import { seedScenario } from '../src/ledger/seed.ts';
+import { seedScenario } from '../src/ledger/writing/seed.ts';
 
 /** `--database-url URL` (or `--database-url=URL`) from the command line, else DATABASE_URL. */
 export function databaseUrlArg(argv: string[] = process.argv.slice(2)): string | undefined {

@@ -1,7 +1,7 @@
 import { parseScenario, type Scenario } from '../../src/domain/scenario.ts';
 import type { Db } from '../../src/db/db.ts';
-import { seedScenario } from '../../src/ledger/seed.ts';
-import { aggregatedMovesSql } from '../../src/ledger/replay.ts';
+import { seedScenario } from '../../src/ledger/writing/seed.ts';
+import { aggregatedMovesSql } from '../../src/ledger/integrity/replay.ts';
 
 export const RESOURCES = ['energy', 'water', 'credits'];
 

@@ -4,9 +4,9 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import type { Admin } from '../governance/admin.ts';
 import type { Authenticator } from '../governance/auth.ts';
-import type { ActivityPublisher } from '../ledger/activity.ts';
-import type { ActorDirectory } from '../ledger/actors.ts';
-import type { GroupCommitter } from '../ledger/group-commit.ts';
+import type { ActivityPublisher } from '../ledger/reads/activity.ts';
+import type { ActorDirectory } from '../ledger/writing/actors.ts';
+import type { GroupCommitter } from '../ledger/writing/group-commit.ts';
 import type { AccessModes } from './access.ts';
 import type { EventHub } from './events.ts';
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
 import type { Listener } from '../db/listen.ts';
-import { EVENTS_CHANNEL } from '../ledger/activity.ts';
+import { EVENTS_CHANNEL } from '../ledger/reads/activity.ts';
 
 export interface EventHubOptions {
   db: Db;

@@ -1,5 +1,5 @@
 import type { Admin } from '../governance/admin.ts';
-import type { ActivityPublisher } from '../ledger/activity.ts';
+import type { ActivityPublisher } from '../ledger/reads/activity.ts';
 
 /**
  * The admin actions, announcing the adjustments they committed to live dashboards. The

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
-import { checkpointNow, listCheckpoints } from '../ledger/checkpoint.ts';
+import { checkpointNow, listCheckpoints } from '../ledger/integrity/checkpoint.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';

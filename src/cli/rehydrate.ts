@@ -1,6 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
-import { rehydrate, type RehydrateReport } from '../ledger/rehydrate.ts';
+import { rehydrate, type RehydrateReport } from '../ledger/integrity/rehydrate.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';

@@ -3,12 +3,12 @@ import { createStrategies, StrategyUnavailableError } from '../agents/strategies
 import { StrategyName } from '../agents/types.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { isUuid } from '../domain/ids.ts';
-import { readScenarioFile } from '../ledger/seed.ts';
+import { readScenarioFile } from '../ledger/writing/seed.ts';
 import { createValidatorClient, ValidatorRefusedError } from '../runner/client.ts';
 import { summaryLines } from '../runner/progress.ts';
 import { runSimulation } from '../runner/runner.ts';
 import { markRunEnded } from '../runner/end.ts';
-import type { RunEnd } from '../ledger/runs.ts';
+import type { RunEnd } from '../runs/runs.ts';
 import { runnerMetrics } from '../runner/metrics.ts';
 import { createRegistry } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/server.ts';

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
-import { readScenarioFile, seedScenario } from '../ledger/seed.ts';
+import { readScenarioFile, seedScenario } from '../ledger/writing/seed.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';

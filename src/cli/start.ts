@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { setupTracing } from '../observability/tracing.ts';
 import { StrategyName } from '../agents/types.ts';
 import { createDashboardApp } from '../dashboard/server.ts';
-import { hasActors, lastSeededScenario, readScenarioFile, seedScenario } from '../ledger/seed.ts';
+import { hasActors, lastSeededScenario, readScenarioFile, seedScenario } from '../ledger/writing/seed.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
 import { startBackgroundRunner } from '../runner/embedded.ts';
 import { parseFlags, UsageError } from './args.ts';

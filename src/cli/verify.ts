@@ -1,8 +1,8 @@
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
-import { sealThrough } from '../ledger/chain.ts';
-import { verifyChain } from '../ledger/chain-audit.ts';
-import { settledHorizon } from '../ledger/fence.ts';
+import { sealThrough } from '../ledger/integrity/chain.ts';
+import { verifyChain } from '../ledger/integrity/chain-audit.ts';
+import { settledHorizon } from '../ledger/integrity/fence.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';

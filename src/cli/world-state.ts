@@ -1,6 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { CodedError } from '../domain/errors.ts';
-import { getWorldState } from '../ledger/world-state.ts';
+import { getWorldState } from '../ledger/reads/world-state.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';

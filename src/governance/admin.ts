@@ -3,7 +3,7 @@ import { WORLD_ACTOR_ID } from '../domain/ids.ts';
 import { formatMicro, MAX_LEG_MICRO, parseAmount, type Micro } from '../domain/money.ts';
 import { toMicro } from '../domain/scenario.ts';
 import type { Db } from '../db/db.ts';
-import type { ActorDirectory } from '../ledger/actors.ts';
+import type { ActorDirectory } from '../ledger/writing/actors.ts';
 import { auditPayload } from './audit.ts';
 import { fromDatabaseRefusal } from './auth.ts';
 

@@ -5,7 +5,7 @@ import type { SettlementSummary } from '../domain/economy.ts';
 import type { Scenario } from '../domain/scenario.ts';
 import { epochStats, type EpochStats, type SlotOutcome } from '../domain/stats.ts';
 import { carryFrom, commonsStats, initialCarry, nextCarry, type Carry, type SlotResult } from './carry.ts';
-import type { WorldState } from '../ledger/world-state.ts';
+import type { WorldState } from '../ledger/reads/world-state.ts';
 import type { ValidatorClient } from './client.ts';
 import { planEpoch, type EpochPlan } from './plan.ts';
 import { lostTurnCauses, progressLine } from './progress.ts';

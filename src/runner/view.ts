@@ -3,7 +3,7 @@ import { regrowth, stocksOf } from '../domain/commons.ts';
 import { actorIdFor } from '../domain/ids.ts';
 import { parseAmount, type Micro } from '../domain/money.ts';
 import { toMicro, type Scenario } from '../domain/scenario.ts';
-import type { WorldState } from '../ledger/world-state.ts';
+import type { WorldState } from '../ledger/reads/world-state.ts';
 
 /** A JSON number from the API (it prints the exact decimal) as micro units. */
 export function microOf(value: number | null | undefined): Micro {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createDriftVerifier, VERIFIER_LOCK_KEY } from '../../src/ledger/verifier.ts';
+import { createDriftVerifier, VERIFIER_LOCK_KEY } from '../../src/ledger/integrity/verifier.ts';
 import { findDrift } from '../support/drift.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { appendTrade, asSuperuserWithoutTriggers, openTransaction } from '../support/ledger.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { checkpointNow } from '../../src/ledger/checkpoint.ts';
+import { checkpointNow } from '../../src/ledger/integrity/checkpoint.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedTestScenario } from '../support/scenario.ts';
 import { http, startValidator, type TestValidator } from '../support/validator.ts';

@@ -7,7 +7,7 @@ import { createDb, type Db } from '../../src/db/db.ts';
 import { databaseUrl, freePort } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { registerBootstrapKey } from '../../src/governance/keys.ts';
-import { seedScenario } from '../../src/ledger/seed.ts';
+import { seedScenario } from '../../src/ledger/writing/seed.ts';
 import { startFakeDiscord, type FakeDiscord } from '../support/fake-discord.ts';
 import { startFakeLinear, type FakeLinear } from '../support/fake-linear.ts';
 import { testServerKind } from '../support/stock-postgres.ts';

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { createValidatorApp } from '../../src/api/validator.ts';
 import { loadConfig } from '../../src/config.ts';
-import { seedScenario } from '../../src/ledger/seed.ts';
+import { seedScenario } from '../../src/ledger/writing/seed.ts';
 import { parseScenario } from '../../src/domain/scenario.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { invariantViolations } from '../support/invariants.ts';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { blockHash, GENESIS_HASH, sealThrough } from '../../src/ledger/chain.ts';
-import { recheckStep, verifyChain } from '../../src/ledger/chain-audit.ts';
-import { verifyBlocks } from '../../src/ledger/chain-verify.ts';
-import { settledHorizon } from '../../src/ledger/fence.ts';
+import { blockHash, GENESIS_HASH, sealThrough } from '../../src/ledger/integrity/chain.ts';
+import { recheckStep, verifyChain } from '../../src/ledger/integrity/chain-audit.ts';
+import { verifyBlocks } from '../../src/ledger/integrity/chain-verify.ts';
+import { settledHorizon } from '../../src/ledger/integrity/fence.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { appendTrade, asSuperuserWithoutTriggers, openTransaction } from '../support/ledger.ts';
 import { seedTestScenario } from '../support/scenario.ts';

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { checkpointNow, createCheckpoint, getCheckpoint, listCheckpoints, verifyCheckpoint } from '../../src/ledger/checkpoint.ts';
-import { fenceCleared, raiseFence, settledHorizon, SettleTimeoutError } from '../../src/ledger/fence.ts';
-import { balancesAt } from '../../src/ledger/point-in-time.ts';
+import {
+  checkpointNow,
+  createCheckpoint,
+  getCheckpoint,
+  listCheckpoints,
+  verifyCheckpoint,
+} from '../../src/ledger/integrity/checkpoint.ts';
+import { fenceCleared, raiseFence, settledHorizon, SettleTimeoutError } from '../../src/ledger/integrity/fence.ts';
+import { balancesAt } from '../../src/ledger/reads/point-in-time.ts';
 import type { Db } from '../../src/db/db.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { appendTrade, openTransaction } from '../support/ledger.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { rehydrate, type RehydrateReport } from '../../src/ledger/rehydrate.ts';
+import { rehydrate, type RehydrateReport } from '../../src/ledger/integrity/rehydrate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { invariantViolations } from '../support/invariants.ts';
 import { appendTrade } from '../support/ledger.ts';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { checkpointNow } from '../../src/ledger/checkpoint.ts';
+import { checkpointNow } from '../../src/ledger/integrity/checkpoint.ts';
 import { findDrift } from '../support/drift.ts';
-import { rehydrate } from '../../src/ledger/rehydrate.ts';
+import { rehydrate } from '../../src/ledger/integrity/rehydrate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { balanceMap } from '../support/ledger.ts';
 import { seedTestScenario } from '../support/scenario.ts';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readScenarioFile, seedScenario, ScenarioError } from '../../src/ledger/seed.ts';
+import { readScenarioFile, seedScenario, ScenarioError } from '../../src/ledger/writing/seed.ts';
 import { findDrift } from '../support/drift.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { invariantViolations } from '../support/invariants.ts';

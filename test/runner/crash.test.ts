@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readScenarioFile } from '../../src/ledger/seed.ts';
+import { readScenarioFile } from '../../src/ledger/writing/seed.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { ledgerDigest } from '../support/digest.ts';
 import { invariantViolations } from '../support/invariants.ts';

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { createDb } from '../../src/db/db.ts';
 import { databaseUrl, freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { getWorldState } from '../../src/ledger/world-state.ts';
+import { getWorldState } from '../../src/ledger/reads/world-state.ts';
 import { seedTestScenario } from '../support/scenario.ts';
 import { ADMIN_KEY, bearer, http, spawnValidator } from '../support/validator.ts';
 

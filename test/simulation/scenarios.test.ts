@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readScenarioFile } from '../../src/ledger/seed.ts';
+import { readScenarioFile } from '../../src/ledger/writing/seed.ts';
 import { toMicro } from '../../src/domain/scenario.ts';
 import { microToNumber } from '../../src/domain/money.ts';
 import { runFresh, scenarioFile } from '../support/economy.ts';

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Character } from '../../src/agents/types.ts';
 import { parseScenario, type Scenario } from '../../src/domain/scenario.ts';
-import { readScenarioFile } from '../../src/ledger/seed.ts';
+import { readScenarioFile } from '../../src/ledger/writing/seed.ts';
 import { createTestDatabase } from './db.ts';
 import { ledgerDigest } from './digest.ts';
 import { invariantViolations } from './invariants.ts';

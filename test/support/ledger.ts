@@ -2,7 +2,7 @@ import pg from 'pg';
 import { actorIdFor, deriveId } from '../../src/domain/ids.ts';
 import { parseAmount } from '../../src/domain/money.ts';
 import type { Db } from '../../src/db/db.ts';
-import { appendEntries, LedgerKind } from '../../src/ledger/append.ts';
+import { appendEntries, LedgerKind } from '../../src/ledger/writing/append.ts';
 
 let counter = 0;
 

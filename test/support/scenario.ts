@@ -1,6 +1,6 @@
 import { parseScenario, type Scenario } from '../../src/domain/scenario.ts';
 import type { Db } from '../../src/db/db.ts';
-import { seedScenario } from '../../src/ledger/seed.ts';
+import { seedScenario } from '../../src/ledger/writing/seed.ts';
 
 /** The rules of the test worlds: max_transfer 50 and min_balance 10, credits up to 500 and down to 0. */
 export const testRules = {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseProposal } from '../../domain/proposal.ts';
 import { hasRole, presentedKey, type Caller } from '../../governance/auth.ts';
-import type { ExecuteItem, ExecuteOutcome } from '../../ledger/execute.ts';
+import type { ExecuteItem, ExecuteOutcome } from '../../ledger/writing/execute.ts';
 import type { AppDeps } from '../deps.ts';
 import { identify } from '../identify.ts';
 import { ApiError, httpStatus } from '../errors.ts';

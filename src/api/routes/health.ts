@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { readHealthSnapshot, type HealthSnapshot } from '../../ledger/health.ts';
+import { readHealthSnapshot, type HealthSnapshot } from '../../ledger/integrity/health.ts';
 import type { AppDeps } from '../deps.ts';
 
 type Check = { ok: boolean } & Record<string, unknown>;
@@ -7,7 +7,7 @@ type Check = { ok: boolean } & Record<string, unknown>;
 const DEFAULT_MAX_VERDICT_AGE_MS = 5000;
 
 /**
- * Drift, from the background verifier's verdict (src/ledger/verifier.ts): passing only when it is
+ * Drift, from the background verifier's verdict (src/ledger/integrity/verifier.ts): passing only when it is
  * recent enough, so a 200 always means that a snapshot at most maxAgeMs old had no drift.
  */
 function ledgerConsistency(h: HealthSnapshot, maxAgeMs: number): Check {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { readStats } from '../../ledger/stats.ts';
+import { readStats } from '../../ledger/reads/stats.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { createEventHub } from '../events.ts';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import type { Db } from '../../db/db.ts';
-import { readHealthSnapshot } from '../../ledger/health.ts';
+import { readHealthSnapshot } from '../../ledger/integrity/health.ts';
 import { PROMETHEUS_CONTENT_TYPE, registerPoolMetrics } from '../../observability/metrics.ts';
 import type { AppDeps } from '../deps.ts';
 

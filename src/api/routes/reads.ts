@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { listLedger, listRejections, listResources } from '../../ledger/reads.ts';
-import { LedgerKind } from '../../ledger/append.ts';
-import { getWorldState } from '../../ledger/world-state.ts';
+import { listLedger, listRejections, listResources } from '../../ledger/reads/reads.ts';
+import { LedgerKind } from '../../ledger/writing/append.ts';
+import { getWorldState } from '../../ledger/reads/world-state.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { ledgerIdParam, limitParam, parseQuery, uuidParam } from '../query.ts';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseScenario } from '../../domain/scenario.ts';
-import { EVENTS_CHANNEL } from '../../ledger/activity.ts';
+import { EVENTS_CHANNEL } from '../../ledger/reads/activity.ts';
 import {
   endRun,
   getEpoch,
@@ -16,8 +16,8 @@ import {
   settleEpoch,
   storePlan,
   storeStats,
-} from '../../ledger/runs.ts';
-import { ScenarioError } from '../../ledger/seed.ts';
+} from '../../runs/runs.ts';
+import { ScenarioError } from '../../ledger/writing/seed.ts';
 import { fromDatabaseRefusal, presentedKey } from '../../governance/auth.ts';
 import type { AppDeps } from '../deps.ts';
 import { identify, requireRole } from '../identify.ts';

@@ -1,7 +1,7 @@
-import { CodedError, type BusinessErrorCode } from '../domain/errors.ts';
-import { formatMicro, microFromDb, type Micro } from '../domain/money.ts';
-import { balanceKey } from '../domain/validate.ts';
-import type { Db } from '../db/db.ts';
+import { CodedError, type BusinessErrorCode } from '../../domain/errors.ts';
+import { formatMicro, microFromDb, type Micro } from '../../domain/money.ts';
+import { balanceKey } from '../../domain/validate.ts';
+import type { Db } from '../../db/db.ts';
 
 /** One proposal of a group, as record_proposals takes it (the proposal_spec row type, 000062). */
 export interface ProposalSpec {
@@ -93,7 +93,7 @@ const INSERT_MISSING_BALANCES = `
  * record_proposals, which locks the same way) and returns their amounts; a missing row (an actor
  * created before a resource existed) is created first. For admin overrides and settlement.
  */
-export async function lockBalances(tx: Db, pairs: Array<[string, string]>): Promise<Map<string, Micro>> {
+export async function lockBalanceRows(tx: Db, pairs: Array<[string, string]>): Promise<Map<string, Micro>> {
   const params = [pairs.map((p) => p[0]), pairs.map((p) => p[1])];
   let { rows } = await tx.query<{ actor_id: string; resource: string; amount: string }>(LOCK_BALANCES, params);
   if (rows.length < pairs.length) {

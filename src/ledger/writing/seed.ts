@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { actorIdFor, deriveId, WORLD_ACTOR_ID } from '../domain/ids.ts';
-import { formatMicro } from '../domain/money.ts';
-import { parseScenario, seededActors, toMicro, type Scenario } from '../domain/scenario.ts';
-import type { Db } from '../db/db.ts';
+import { actorIdFor, deriveId, WORLD_ACTOR_ID } from '../../domain/ids.ts';
+import { formatMicro } from '../../domain/money.ts';
+import { parseScenario, seededActors, toMicro, type Scenario } from '../../domain/scenario.ts';
+import type { Db } from '../../db/db.ts';
 import { LedgerKind, systemEntriesJson, type SystemEntry } from './append.ts';
 
 export class ScenarioError extends Error {}

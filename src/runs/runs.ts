@@ -7,10 +7,10 @@ import { runSummary, type EpochStats, type RunSummary } from '../domain/stats.ts
 import { parseScenario, seededActors, type Scenario } from '../domain/scenario.ts';
 import { balanceKey } from '../domain/validate.ts';
 import type { Db } from '../db/db.ts';
-import { LedgerKind, settleEntries } from './append.ts';
+import { LedgerKind, settleEntries } from '../ledger/writing/append.ts';
 import { CodedError } from '../domain/errors.ts';
-import { lockBalances } from './execute-sql.ts';
-import { seedScenario } from './seed.ts';
+import { lockBalanceRows } from '../ledger/writing/record.ts';
+import { seedScenario } from '../ledger/writing/seed.ts';
 
 /** Why a run operation cannot proceed; the API maps each reason to a status. */
 export class RunError extends Error {
@@ -238,7 +238,7 @@ export async function settleEpoch(
     const carried: CarriedState | undefined = before[0]?.settlement
       ? { streaks: before[0].settlement.streaks ?? {}, failed: before[0].settlement.failed ?? [] }
       : undefined;
-    const balances = await lockBalances(tx, runPairs(scenario));
+    const balances = await lockBalanceRows(tx, runPairs(scenario));
     const { entries, summary } = settleEconomy({
       runId,
       epoch,
@@ -348,7 +348,7 @@ async function settleExtraction(
   const members = new Set(scenario.actors.map((a) => a.name));
   const requests = extractionRequests(plan).filter((r) => members.has(r.actor) && !failed.has(r.actor));
   const commonsId = actorIdFor(scenario.commons!.name);
-  const balances = await lockBalances(tx, runPairs(scenario));
+  const balances = await lockBalanceRows(tx, runPairs(scenario));
   const { entries, grants } = grantExtraction(
     runId,
     epoch,

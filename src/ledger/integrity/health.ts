@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.ts';
+import type { Db } from '../../db/db.ts';
 import type { ChainBreak } from './chain-verify.ts';
 import type { Verdict } from './verifier.ts';
 

@@ -1,5 +1,5 @@
-import type { Db } from '../db/db.ts';
-import { aggregatedMovesSql } from './replay.ts';
+import type { Db } from '../../db/db.ts';
+import { aggregatedMovesSql } from '../integrity/replay.ts';
 
 export interface AsOf {
   ledger_id: number;

@@ -1,5 +1,5 @@
-import { formatMicro, type Micro } from '../domain/money.ts';
-import type { Db } from '../db/db.ts';
+import { formatMicro, type Micro } from '../../domain/money.ts';
+import type { Db } from '../../db/db.ts';
 
 export const LedgerKind = {
   trade: 'trade',

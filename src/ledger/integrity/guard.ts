@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { Db } from '../db/db.ts';
+import type { Db } from '../../db/db.ts';
 import { sealThrough } from './chain.ts';
 import { recheckStep } from './chain-audit.ts';
 import { createFenceTracker } from './fence.ts';

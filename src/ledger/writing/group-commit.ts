@@ -1,5 +1,5 @@
-import { CodedError } from '../domain/errors.ts';
-import { isDatabaseUnavailable } from '../db/db.ts';
+import { CodedError } from '../../domain/errors.ts';
+import { isDatabaseUnavailable } from '../../db/db.ts';
 import type { ExecuteItem, ExecuteOutcome, RecordGroup } from './execute.ts';
 
 export interface GroupCommitOptions {

@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.ts';
+import type { Db } from '../../db/db.ts';
 import { CheckpointMaker, createCheckpointFromTable, latestCheckpoint, verifyCheckpoint } from './checkpoint.ts';
 import { settledHorizon } from './fence.ts';
 import { aggregatedMovesSql } from './replay.ts';
@@ -140,7 +140,7 @@ async function applyStaging(tx: Db): Promise<void> {
  * trade takes, so once granted no trade is between locking its rows and committing. Each attempt
  * waits at most lockTimeoutMs, so a long transaction cannot stall trading behind this request.
  */
-async function lockBalances(tx: Db, timeoutMs: number, attempts: number): Promise<void> {
+async function lockBalanceTable(tx: Db, timeoutMs: number, attempts: number): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     await tx.query('SAVEPOINT rehydrate_lock');
     try {
@@ -247,7 +247,7 @@ export async function rehydrate(db: Db, options: RehydrateOptions = {}): Promise
       }
 
       const lockStart = Date.now();
-      if (!dryRun) await lockBalances(tx, options.lockTimeoutMs ?? 2000, options.lockAttempts ?? 10);
+      if (!dryRun) await lockBalanceTable(tx, options.lockTimeoutMs ?? 2000, options.lockAttempts ?? 10);
       const lockedAt = Date.now();
       report.lockWaitMs = dryRun ? 0 : lockedAt - lockStart;
       report.catchUpEntries = await mergeMoves(tx, report.settledThrough, null);

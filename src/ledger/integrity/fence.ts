@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.ts';
+import type { Db } from '../../db/db.ts';
 
 /**
  * Ledger ids come from an identity sequence and are taken before commit, so writers can commit out

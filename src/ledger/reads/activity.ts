@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Db } from '../db/db.ts';
-import type { ExecuteOutcome } from './execute.ts';
+import type { Db } from '../../db/db.ts';
+import type { ExecuteOutcome } from '../writing/execute.ts';
 
 /** The Postgres channel every validator LISTENs on and NOTIFYs to (the breaker writes to it too). */
 export const EVENTS_CHANNEL = 'gridgov_events';

@@ -1,6 +1,6 @@
-import { CodedError } from '../domain/errors.ts';
-import { dbAmountToNumber, microFromDb, microToNumber } from '../domain/money.ts';
-import type { Db } from '../db/db.ts';
+import { CodedError } from '../../domain/errors.ts';
+import { dbAmountToNumber, microFromDb, microToNumber } from '../../domain/money.ts';
+import type { Db } from '../../db/db.ts';
 import { balancesAt, ledgerIdAtTime, type AsOf } from './point-in-time.ts';
 import { listResources } from './reads.ts';
 

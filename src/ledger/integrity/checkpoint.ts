@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.ts';
+import type { Db } from '../../db/db.ts';
 import { settledHorizon } from './fence.ts';
 
 /** Serialises checkpoint writers (the verifier of each replica, `gridgov checkpoint`, rehydrate). */

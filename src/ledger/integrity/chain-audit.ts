@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.ts';
+import type { Db } from '../../db/db.ts';
 import { chainHead } from './chain.ts';
 import {
   blockRunEnd,

@@ -1,5 +1,5 @@
-import { dbAmountToNumber } from '../domain/money.ts';
-import type { Db } from '../db/db.ts';
+import { dbAmountToNumber } from '../../domain/money.ts';
+import type { Db } from '../../db/db.ts';
 
 export interface Stats {
   at: string;

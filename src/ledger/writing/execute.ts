@@ -1,10 +1,10 @@
-import type { BusinessErrorCode } from '../domain/errors.ts';
-import { canonicalLegs, type Proposal } from '../domain/proposal.ts';
-import type { Db } from '../db/db.ts';
-import { inSpan } from '../observability/tracing.ts';
-import { ignoreWritePath, type WritePathObserver } from '../observability/write-path.ts';
+import type { BusinessErrorCode } from '../../domain/errors.ts';
+import { canonicalLegs, type Proposal } from '../../domain/proposal.ts';
+import type { Db } from '../../db/db.ts';
+import { inSpan } from '../../observability/tracing.ts';
+import { ignoreWritePath, type WritePathObserver } from '../../observability/write-path.ts';
 import type { ActorDirectory } from './actors.ts';
-import { recordProposals, type LegSpec, type ProposalSpec } from './execute-sql.ts';
+import { recordProposals, type LegSpec, type ProposalSpec } from './record.ts';
 
 export interface ExecuteItem {
   proposal: Proposal;

@@ -1,5 +1,5 @@
-import { isUuid } from '../domain/ids.ts';
-import type { Db } from '../db/db.ts';
+import { isUuid } from '../../domain/ids.ts';
+import type { Db } from '../../db/db.ts';
 
 export interface Actor {
   id: string;

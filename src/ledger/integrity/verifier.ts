@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.ts';
+import type { Db } from '../../db/db.ts';
 import { createFenceTracker } from './fence.ts';
 
 /** One verifier at a time across replicas: whoever takes this lock for a tick does the work. */

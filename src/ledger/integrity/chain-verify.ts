@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.ts';
+import type { Db } from '../../db/db.ts';
 
 export const BreakKind = {
   /** A sealed row's content changed. */
