@@ -8,7 +8,7 @@ import { createValidatorClient, ValidatorRefusedError } from '../runner/client.t
 import { summaryLines } from '../runner/progress.ts';
 import { runSimulation } from '../runner/runner.ts';
 import { markRunEnded } from '../runner/end.ts';
-import type { RunEnd } from '../runs/runs.ts';
+import type { RunEnd } from '../runs/registry.ts';
 import { runnerMetrics } from '../runner/metrics.ts';
 import { createRegistry } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/server.ts';

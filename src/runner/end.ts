@@ -1,4 +1,4 @@
-import type { RunEnd } from '../runs/runs.ts';
+import type { RunEnd } from '../runs/registry.ts';
 import { createValidatorClient } from './client.ts';
 
 /**

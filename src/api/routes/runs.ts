@@ -2,21 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseScenario } from '../../domain/scenario.ts';
 import { EVENTS_CHANNEL } from '../../ledger/reads/activity.ts';
-import {
-  endRun,
-  getEpoch,
-  getRun,
-  getRunSummary,
-  latestRunId,
-  RunEnd,
-  listEpochs,
-  listRuns,
-  registerRun,
-  RunError,
-  settleEpoch,
-  storePlan,
-  storeStats,
-} from '../../runs/runs.ts';
+import { endRun, getRun, latestRunId, listRuns, registerRun, RunEnd, RunError } from '../../runs/registry.ts';
+import { settleEpoch } from '../../runs/settlement.ts';
+import { storePlan, storeStats } from '../../runs/epochs.ts';
+import { getEpoch, getRunSummary, listEpochs } from '../../runs/reads.ts';
 import { ScenarioError } from '../../ledger/writing/seed.ts';
 import { fromDatabaseRefusal, presentedKey } from '../../governance/auth.ts';
 import type { AppDeps } from '../deps.ts';
