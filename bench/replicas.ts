@@ -7,7 +7,17 @@
  * `--database-url URL` (or DATABASE_URL) runs on that server, else on an embedded one.
  * Environment: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CLIENTS (16).
  */
-import { benchEnv, benchServer, freshDatabase, loadAverage, machine, median, seedBenchWorld, startValidatorProcess, wrkLoad } from './support.ts';
+import {
+  benchEnv,
+  benchServer,
+  freshDatabase,
+  loadAverage,
+  machine,
+  median,
+  seedBenchWorld,
+  startValidatorProcess,
+  wrkLoad,
+} from './support.ts';
 import { writeSection } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
