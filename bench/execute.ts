@@ -7,9 +7,11 @@
  * (1,8,32,64), BENCH_ACTORS (1000).
  */
 import {
+  benchEnv,
   benchServer,
   freshDatabase,
   initPgbench,
+  loadAverage,
   machine,
   median,
   peakRssMiB,
@@ -66,7 +68,9 @@ async function main(): Promise<void> {
       for (const clients of CLIENTS) {
         const tps: number[] = [];
         const results: LoadResult[] = [];
+        const loads: number[] = [];
         for (let i = 0; i < RUNS; i++) {
+          loads.push(loadAverage());
           tps.push(await pgbench(server.url, clients));
           results.push(await load(validator.url, clients));
           console.error(
@@ -76,13 +80,15 @@ async function main(): Promise<void> {
         const base = median(tps);
         const rps = median(results.map((r) => r.requests_per_s));
         rows.push(
-          `| /execute | ${clients} | ${base.toFixed(0)} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(rps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} |`,
+          `| /execute | ${clients} | ${base.toFixed(0)} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(rps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} | ${median(loads).toFixed(1)} |`,
         );
       }
       const batchClients = 8;
       const tps: number[] = [];
       const results: LoadResult[] = [];
+      const loads: number[] = [];
       for (let i = 0; i < RUNS; i++) {
+        loads.push(loadAverage());
         tps.push(await pgbench(server.url, batchClients));
         results.push(await load(validator.url, batchClients, 'batch'));
         console.error(
@@ -92,7 +98,7 @@ async function main(): Promise<void> {
       const base = median(tps);
       const pps = median(results.map((r) => r.proposals_per_s));
       rows.push(
-        `| /execute/batch (100 per request) | ${batchClients} | ${base.toFixed(0)} | ${pps.toFixed(0)} validated | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(pps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} |`,
+        `| /execute/batch (100 per request) | ${batchClients} | ${base.toFixed(0)} | ${pps.toFixed(0)} validated | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(pps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} | ${median(loads).toFixed(1)} |`,
       );
       peak = peakRssMiB(validator.pid);
     } finally {
@@ -103,7 +109,9 @@ async function main(): Promise<void> {
     try {
       const tps: number[] = [];
       const results: LoadResult[] = [];
+      const loads: number[] = [];
       for (let i = 0; i < RUNS; i++) {
+        loads.push(loadAverage());
         tps.push(await pgbench(server.url, 1));
         results.push(await load(alone.url, 1));
         console.error(
@@ -113,16 +121,16 @@ async function main(): Promise<void> {
       const base = median(tps);
       const rps = median(results.map((r) => r.requests_per_s));
       rows.push(
-        `| /execute, no coalescing (\`GRIDGOV_GROUP_MAX=1\`) | 1 | ${base.toFixed(0)} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(rps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} |`,
+        `| /execute, no coalescing (\`GRIDGOV_GROUP_MAX=1\`) | 1 | ${base.toFixed(0)} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(rps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} | ${median(loads).toFixed(1)} |`,
       );
     } finally {
       await alone.stop();
     }
     const section = [
-      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${server.label} (fsync on), ${ACTORS} actors; medians of ${RUNS} runs of ${SECONDS} s each. Command: \`npm run bench${server.kind === 'external' ? ' -- --database-url postgres://…' : ''}\`.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${server.label} (fsync on), ${ACTORS} actors; medians of ${RUNS} runs of ${SECONDS} s each. Command: \`${benchEnv(['BENCH_RUNS', 'BENCH_SECONDS', 'BENCH_CLIENTS', 'BENCH_ACTORS'])}npm run bench${server.kind === 'external' ? ' -- --database-url postgres://…' : ''}\`. Load: the machine's 1-minute load average before each run (median).`,
       '',
-      '| route | clients | pgbench tpcb-like tps | validator req/s | applied/s | ratio to pgbench | p50 ms | p99 ms |',
-      '|---|---|---|---|---|---|---|---|',
+      '| route | clients | pgbench tpcb-like tps | validator req/s | applied/s | ratio to pgbench | p50 ms | p99 ms | load |',
+      '|---|---|---|---|---|---|---|---|---|',
       ...rows,
       '',
       `Validator peak RSS over the whole run: ${peak} MiB.`,

@@ -7,7 +7,17 @@
  * `--database-url URL` (or DATABASE_URL) runs on that server, else on an embedded one.
  * Environment: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CLIENTS (16).
  */
-import { benchServer, freshDatabase, machine, median, seedBenchWorld, startValidatorProcess, wrkLoad } from './support.ts';
+import {
+  benchEnv,
+  benchServer,
+  freshDatabase,
+  loadAverage,
+  machine,
+  median,
+  seedBenchWorld,
+  startValidatorProcess,
+  wrkLoad,
+} from './support.ts';
 import { writeSection } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -21,12 +31,14 @@ const spread = (replicas: number) =>
   Array.from({ length: replicas }, (_, i) => Math.floor(CLIENTS / replicas) + (i < CLIENTS % replicas ? 1 : 0));
 
 /** One run: every replica loaded at once; requests per second summed, the worst replica's p99. */
-async function runOnce(urls: string[], actors: number): Promise<{ rps: number; applied: number; p99: number }> {
+async function runOnce(urls: string[], actors: number): Promise<{ rps: number; applied: number; p99: number; load: number }> {
+  const load = loadAverage();
   const results = await Promise.all(urls.map((url, i) => wrkLoad(url, { clients: spread(urls.length)[i]!, seconds: SECONDS, actors })));
   return {
     rps: results.reduce((sum, r) => sum + r.requests / r.seconds, 0),
     applied: results.reduce((sum, r) => sum + r.applied / r.seconds, 0),
     p99: Math.max(...results.map((r) => r.p99_us / 1000)),
+    load,
   };
 }
 
@@ -62,7 +74,7 @@ async function main(): Promise<void> {
           const results = runs.get(count)!;
           const rps = median(results.map((r) => r.rps));
           rows.push(
-            `| ${actors} | ${count} | ${spread(count).join(' + ')} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied)).toFixed(0)} | ${(rps / single).toFixed(2)}× | ${median(results.map((r) => r.p99)).toFixed(1)} |`,
+            `| ${actors} | ${count} | ${spread(count).join(' + ')} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied)).toFixed(0)} | ${(rps / single).toFixed(2)}× | ${median(results.map((r) => r.p99)).toFixed(1)} | ${median(results.map((r) => r.load)).toFixed(1)} |`,
           );
         }
       } finally {
@@ -73,10 +85,10 @@ async function main(): Promise<void> {
     await server.stop();
   }
   const section = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${server.label}; medians of ${RUNS} runs of ${SECONDS} s each. Command: \`npm run bench:replicas${server.kind === 'external' ? ' -- --database-url postgres://…' : ''}\`.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${server.label}; medians of ${RUNS} runs of ${SECONDS} s each. Command: \`${benchEnv(['BENCH_RUNS', 'BENCH_SECONDS', 'BENCH_CLIENTS'])}npm run bench:replicas${server.kind === 'external' ? ' -- --database-url postgres://…' : ''}\`. Load: the machine's 1-minute load average before each run (median).`,
     '',
-    '| actors | validators | clients each | req/s (all) | applied/s | vs one validator | worst p99 ms |',
-    '|---|---|---|---|---|---|---|',
+    '| actors | validators | clients each | req/s (all) | applied/s | vs one validator | worst p99 ms | load |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
   console.log(section);

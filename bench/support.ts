@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -80,6 +80,20 @@ export function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const pgVersion = '';
   return `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${pgVersion}`;
+}
+
+/**
+ * The machine's 1-minute load average, taken before each measured run: the two cores may be
+ * shared, so every figure is printed beside the load it was measured under.
+ */
+export const loadAverage = (): number => loadavg()[0]!;
+
+/** The environment a benchmark was run with, for the command line printed with its figures. */
+export function benchEnv(names: string[]): string {
+  return names
+    .filter((name) => process.env[name] !== undefined)
+    .map((name) => `${name}=${process.env[name]} `)
+    .join('');
 }
 
 /** Peak resident memory of a process so far, in MiB (Linux VmHWM). */

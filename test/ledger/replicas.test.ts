@@ -28,12 +28,14 @@ async function world(): Promise<Db> {
   return d.db;
 }
 
-/** A Db that counts the statements sent through it, transactions included. */
-function counting(db: Db): Db & { statements: number } {
+/** A Db that counts the statements sent through it, transactions included, and keeps the last few. */
+function counting(db: Db): Db & { statements: number; recent: string[] } {
   const wrapped = {
     statements: 0,
+    recent: [] as string[],
     query: <T>(sql: string, params?: unknown[]) => {
       wrapped.statements++;
+      wrapped.recent = [...wrapped.recent.slice(-3), sql];
       return db.query<T>(sql, params);
     },
     transaction: <T>(fn: (tx: Db) => Promise<T>) =>
@@ -43,7 +45,7 @@ function counting(db: Db): Db & { statements: number } {
       }),
     close: () => db.close(),
   };
-  return wrapped as Db & { statements: number };
+  return wrapped as Db & { statements: number; recent: string[] };
 }
 
 /** One validator replica: its own actor cache and its own group committer. */
@@ -67,7 +69,7 @@ const trade = (over: Record<string, unknown> = {}) => ({
 });
 const code = (o: ExecuteOutcome) => (o.status === 'rejected' ? o.error_code : o.status);
 
-test('once the actors are known, a group costs one statement, whatever another replica did meanwhile', async () => {
+test('once the actors are known, a group costs one statement and a flush, whatever another replica did meanwhile', async () => {
   const db = counting(await world());
   const a = replica(db);
   const b = replica(db);
@@ -76,7 +78,9 @@ test('once the actors are known, a group costs one statement, whatever another r
   const before = db.statements;
   assert.equal((await a.execute(item(trade({ amount: 40 })))).status, 'applied', 'dave held 48');
   assert.equal(code(await b.execute(item(trade({ amount: 10 })))), 'INSUFFICIENT_BALANCE', 'b decides against the 8 dave holds now');
-  assert.equal(db.statements - before, 2, 'one round trip each: record_proposals in its own transaction');
+  assert.equal(db.statements - before, 4, 'two round trips each: record_proposals in its own transaction, then the flush');
+  assert.match(db.recent[2]!, /record_proposals\(/);
+  assert.match(db.recent[3]!, /pg_logical_emit_message\(true/, 'the outcome is answered only after a flush that covers it');
 });
 
 test('a balance moved by another replica, or by the ledger directly, is the one decided against', async () => {

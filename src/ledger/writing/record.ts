@@ -37,10 +37,25 @@ export interface RecordedRow {
 
 // Rows travel as JSON and become arrays of the row types in the statement, as graphile-worker's
 // add_jobs does: one parameter per table, so no column can fall out of step with another.
+//
+// The transaction commits without waiting for its WAL to reach disk (synchronous_commit off for
+// this transaction alone), so its row locks are released at once: a group of another replica
+// waiting on the same balances goes on while this one's flush is still in progress, and the
+// two flushes become one. Nothing is acknowledged before CONFIRM_DURABLE has returned.
 const RECORD_PROPOSALS = `
   SELECT item, outcome, replayed, error_code, message, ledger_ids, decided_at
     FROM record_proposals(array(SELECT json_populate_recordset(NULL::proposal_spec, $1::json)),
-                          array(SELECT json_populate_recordset(NULL::proposal_leg_spec, $2::json)), $3::text[], $4::boolean[], $5)`;
+                          array(SELECT json_populate_recordset(NULL::proposal_leg_spec, $2::json)), $3::text[], $4::boolean[], $5)
+   WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL`;
+
+// A transaction of its own that writes one small WAL record (a transactional logical message, which
+// takes a transaction id), so its commit waits, under the session's synchronous_commit (on, or
+// whatever the server requires: a synchronous standby included), for the WAL through its commit
+// record to be flushed. The WAL is one sequence, so that flush covers the group's commit before
+// it, and every commit the group read from. Concurrent flushes are served by one fsync
+// (PostgreSQL's own group commit). A transaction that only took an id would not do: with nothing
+// else written, PostgreSQL commits it without waiting.
+const CONFIRM_DURABLE = "SELECT pg_logical_emit_message(true, 'gridgov.durable', '')";
 
 /** SQLSTATEs record_proposals raises, in the registry's words; nothing was recorded. */
 function refusal(error: unknown): CodedError | undefined {
@@ -52,7 +67,10 @@ function refusal(error: unknown): CodedError | undefined {
   return undefined;
 }
 
-/** Decides and records a group in one statement (its own transaction); one row per spec, in order. */
+/**
+ * Decides and records a group in one statement (its own transaction), then waits until its commit
+ * is durable; one row per spec, in order. Two round trips: the row locks are held for the first only.
+ */
 export async function recordProposals(
   db: Db,
   group: {
@@ -71,6 +89,7 @@ export async function recordProposals(
       group.topics.map((t) => t.configured),
       group.validatorVersion,
     ]);
+    await db.query(CONFIRM_DURABLE);
     return rows;
   } catch (error) {
     throw refusal(error) ?? error;
