@@ -22,10 +22,10 @@ const escape = (text: string) =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;');
 
 /** A number for people: at most four significant digits, thousands kept whole. */
-export function formatNumber(v: number): string {
+export function formatNumber(v: number, digits = 4): string {
   if (!Number.isFinite(v)) return '–';
   if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
-  return String(Number(v.toPrecision(4)));
+  return String(Number(v.toPrecision(digits)));
 }
 
 function ticks(min: number, max: number, count = 5): number[] {
@@ -140,7 +140,7 @@ const EPOCH_CHARTS: Array<[column: string, title: string]> = [
 ];
 
 const cell = (ci: MeanCi) =>
-  ci.n === 0 ? '<td>–</td>' : `<td>${formatNumber(ci.mean)}${ci.half === null ? '' : ` ± ${formatNumber(ci.half)}`}</td>`;
+  ci.n === 0 ? '<td>–</td>' : `<td>${formatNumber(ci.mean)}${ci.half === null ? '' : ` ± ${formatNumber(ci.half, 2)}`}</td>`;
 
 function scenarioSection(scenario: string, episodes: EpisodeData[]): string {
   const byStrategy = groupBy(episodes, (e) => e.meta.strategy);
