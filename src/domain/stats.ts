@@ -80,6 +80,21 @@ export interface EpochStats {
   rounds_to_deal: number | null;
   prices: Record<string, number>;
   commons?: CommonsStats;
+  /** Each agent's own figures this epoch, by name. */
+  agents?: Record<string, AgentEpochStats>;
+}
+
+/** One agent in one epoch: what it holds, what it is worth, what it lacked and what it did. */
+export interface AgentEpochStats {
+  /** Holdings per resource at the end of the epoch. */
+  balances: Record<string, number>;
+  payoff: number;
+  /** Need left unmet at this epoch's settlement, per resource. */
+  unmet: Record<string, number>;
+  failed: boolean;
+  moves: { pass: number; transfer: number; offer: number; invalid: number };
+  proposals: { sent: number; applied: number; rejected: number };
+  llm: TokenUsage;
 }
 
 /** A commons resource in one epoch: its stock, what was taken, and how far beyond what regrows. */
@@ -107,6 +122,8 @@ export interface EpochStatsInput {
   totalActors: number;
   prices: Record<string, number>;
   commons?: CommonsStats;
+  /** Each agent's holdings per resource at the end of the epoch, by name; adds `agents` to the stats. */
+  balances?: Record<string, Record<string, number>>;
 }
 
 /** The per-epoch figures the runner stores and prints. */
@@ -155,7 +172,37 @@ export function epochStats(input: EpochStatsInput): EpochStats {
     rounds_to_deal: rounds.length ? Math.round((rounds.reduce((a, b) => a + b, 0) / rounds.length) * 100) / 100 : null,
     prices: input.prices,
     ...(input.commons ? { commons: input.commons } : {}),
+    ...(input.balances ? { agents: agentStats(input, input.balances) } : {}),
   };
+}
+
+function agentStats(input: EpochStatsInput, balances: Record<string, Record<string, number>>): Record<string, AgentEpochStats> {
+  const failed = new Set(input.settlement.failed ?? []);
+  const agents: Record<string, AgentEpochStats> = {};
+  const of = (name: string) =>
+    (agents[name] ??= {
+      balances: balances[name] ?? {},
+      payoff: input.payoff[name] ?? 0,
+      unmet: {},
+      failed: failed.has(name),
+      moves: { pass: 0, transfer: 0, offer: 0, invalid: 0 },
+      proposals: { sent: 0, applied: 0, rejected: 0 },
+      llm: { ...emptyUsage(), ...input.usage[name] },
+    });
+  for (const name of Object.keys(balances).sort()) of(name);
+  for (const d of input.settlement.deficits) {
+    const unmet = of(d.actor).unmet;
+    unmet[d.resource] = Math.round(((unmet[d.resource] ?? 0) + d.unmet) * 1e6) / 1e6;
+  }
+  for (const o of input.outcomes) {
+    const a = of(o.agent);
+    a.moves[o.move] += 1;
+    if (!o.result) continue;
+    a.proposals.sent += 1;
+    if (o.result === 'applied') a.proposals.applied += 1;
+    else if (o.result === 'rejected') a.proposals.rejected += 1;
+  }
+  return agents;
 }
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);

@@ -168,6 +168,7 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
         totalActors: agents.length,
         prices,
         ...(commons ? { commons } : {}),
+        balances: Object.fromEntries(mine.map((a) => [a.name, a.balances])),
       }),
       run_id: runId,
       duration_ms: Date.now() - started,

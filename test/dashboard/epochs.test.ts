@@ -66,6 +66,10 @@ test('flat and nested epoch stats read alike', () => {
     tokens: 40,
     cost: 0,
     alive: null,
+    survivalRate: null,
+    efficiency: null,
+    equality: null,
+    overUsage: null,
     total: null,
     stock: {},
     finishedAt: null,
@@ -100,4 +104,29 @@ test('keysOf lists the series of a chart', () => {
     ],
   });
   assert.deepEqual(keysOf(epochs, 'supply'), ['energy', 'water']);
+});
+
+test('the figures runs are compared on: present when the stats have them, null when they do not', () => {
+  const { epochs } = normalizeEpochs({
+    epochs: [
+      {
+        epoch: 1,
+        stats: {
+          applied: 1,
+          survival: { alive: 4, total: 5, rate: 0.8 },
+          efficiency: 0.9,
+          equality: 0.75,
+          commons: { over_usage_rate: 0.4 },
+        },
+      },
+      { epoch: 2, stats: { applied: 2 } },
+    ],
+  });
+  assert.deepEqual(
+    epochs.map((e) => [e.survivalRate, e.efficiency, e.equality, e.overUsage]),
+    [
+      [0.8, 0.9, 0.75, 0.4],
+      [null, null, null, null],
+    ],
+  );
 });

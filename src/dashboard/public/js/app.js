@@ -8,6 +8,7 @@ import { ledgerPage } from './pages/ledger.js';
 import { proposalPage } from './pages/proposal.js';
 import { rejectionsPage } from './pages/rejections.js';
 import { chartsPage } from './pages/charts.js';
+import { comparePage } from './pages/compare.js';
 import { adminPage } from './pages/admin.js';
 
 const ROUTES = [
@@ -18,6 +19,7 @@ const ROUTES = [
   { pattern: /^#\/proposals\/([0-9a-fA-F-]{36})$/, nav: 'ledger', page: proposalPage },
   { pattern: /^#\/rejections(?:\?.*)?$/, nav: 'rejections', page: rejectionsPage },
   { pattern: /^#\/charts(?:\?.*)?$/, nav: 'charts', page: chartsPage },
+  { pattern: /^#\/compare(?:\?.*)?$/, nav: 'compare', page: comparePage },
   { pattern: /^#\/admin$/, nav: 'admin', page: adminPage },
 ];
 

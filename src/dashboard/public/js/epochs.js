@@ -23,8 +23,9 @@ function runOf(run) {
 
 /**
  * { runs, runId, epochs: [{ epoch, applied, rejected, rejectedByCode, supply, gini, unmet,
- * deficitActors, tokens, finishedAt }] } in epoch order; epochs without stats yet (still
- * running) are left out.
+ * deficitActors, tokens, cost, alive, total, survivalRate, efficiency, equality, overUsage, stock,
+ * finishedAt }] } in epoch order; alive, survivalRate, efficiency, equality and overUsage are null
+ * where the stats lack them. Epochs without stats yet (still running) are left out.
  */
 export function normalizeEpochs(body) {
   const b = object(body);
@@ -51,6 +52,10 @@ export function normalizeEpochs(body) {
         tokens: number(s.llm_tokens ?? llm.total_tokens),
         cost: number(llm.cost_usd),
         alive: s.survival ? number(object(s.survival).alive) : null,
+        survivalRate: s.survival ? number(object(s.survival).rate) : null,
+        efficiency: s.efficiency === undefined ? null : number(s.efficiency),
+        equality: s.equality === undefined ? null : number(s.equality),
+        overUsage: s.commons ? number(object(s.commons).over_usage_rate) : null,
         total: s.survival ? number(object(s.survival).total) : null,
         stock: numbers(object(s.commons).stock),
         finishedAt: e.finished_at ?? null,

@@ -1,0 +1,219 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { columnCi, episodeOrder, groupBy, meanByEpoch, type MeanCi } from './summary.ts';
+import { writeFileAtomic } from './tables.ts';
+import type { EpisodeData, ExperimentMeta } from './types.ts';
+
+/**
+ * report.html: one self-contained page (inline CSS and SVG, no script, nothing fetched) comparing
+ * the strategies of each scenario: a table of mean ± 95% CI across seeds, and charts of the
+ * per-epoch means and of rejections by code, with the command and versions that produced it.
+ */
+
+type Row = Record<string, unknown>;
+
+// The Okabe-Ito palette, as the dashboard's charts: distinguishable with common colour-vision deficiencies.
+const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#8C6D1F', '#000000'];
+const W = 560;
+const H = 220;
+const M = { top: 10, right: 12, bottom: 32, left: 58 };
+
+const escape = (text: string) =>
+  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;');
+
+/** A number for people: at most four significant digits, thousands kept whole. */
+export function formatNumber(v: number, digits = 4): string {
+  if (!Number.isFinite(v)) return '–';
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  return String(Number(v.toPrecision(digits)));
+}
+
+function ticks(min: number, max: number, count = 5): number[] {
+  if (min === max) return max === 0 ? [0, 1] : ticks(Math.min(0, min), Math.max(0, max) * 1.1 || 1, count);
+  const raw = (max - min) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
+  const out: number[] = [];
+  for (let v = Math.floor(min / step) * step; v < max + step; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+interface Series {
+  name: string;
+  points: Array<{ x: number; y: number }>;
+}
+
+function figure(title: string, svg: string, legend: string[]): string {
+  const items = legend.map(
+    (name, i) => `<li><span class="swatch" style="background:${PALETTE[i % PALETTE.length]}"></span>${escape(name)}</li>`,
+  );
+  return `<figure><figcaption>${escape(title)}</figcaption>${svg}<ul class="legend">${items.join('')}</ul></figure>`;
+}
+
+function axes(yTicks: number[], y: (v: number) => number, xTicks: Array<{ at: number; label: string }>, xLabel: string): string {
+  const parts = yTicks.map(
+    (t) =>
+      `<line class="gl" x1="${M.left}" x2="${W - M.right}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}"/>` +
+      `<text x="${M.left - 6}" y="${(y(t) + 4).toFixed(1)}" text-anchor="end">${escape(formatNumber(t))}</text>`,
+  );
+  for (const t of xTicks)
+    parts.push(`<text x="${t.at.toFixed(1)}" y="${H - M.bottom + 15}" text-anchor="middle">${escape(t.label)}</text>`);
+  parts.push(`<line class="axis" x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}"/>`);
+  parts.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 3}" text-anchor="middle">${escape(xLabel)}</text>`);
+  return parts.join('');
+}
+
+/** Lines over epochs, one per strategy. */
+export function lineSvg(title: string, series: Series[]): string {
+  const points = series.flatMap((s) => s.points);
+  if (points.length === 0) return `<figure><figcaption>${escape(title)}</figcaption><p class="muted">No data.</p></figure>`;
+  const xs = points.map((p) => p.x);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const yTicks = ticks(Math.min(0, ...points.map((p) => p.y)), Math.max(...points.map((p) => p.y)));
+  const [y0, y1] = [yTicks[0]!, yTicks[yTicks.length - 1]!];
+  const x = (v: number) => (x1 === x0 ? (M.left + W - M.right) / 2 : M.left + ((v - x0) / (x1 - x0)) * (W - M.left - M.right));
+  const y = (v: number) => H - M.bottom - ((v - y0) / (y1 - y0 || 1)) * (H - M.top - M.bottom);
+  const xTicks = ticks(x0, x1, 6)
+    .filter((t) => t >= x0 && t <= x1 && Number.isInteger(t))
+    .map((t) => ({ at: x(t), label: String(t) }));
+  const lines = series.map((s, i) => {
+    const d = s.points.map((p, k) => `${k === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join('');
+    return `<path d="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2"><title>${escape(s.name)}</title></path>`;
+  });
+  const svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">${axes(yTicks, y, xTicks, 'epoch')}${lines.join('')}</svg>`;
+  return figure(
+    title,
+    svg,
+    series.map((s) => s.name),
+  );
+}
+
+/** Bars per category (an error code), side by side per strategy. */
+export function barSvg(title: string, categories: string[], series: Array<{ name: string; values: number[] }>): string {
+  if (categories.length === 0)
+    return `<figure><figcaption>${escape(title)}</figcaption><p class="muted">No proposal was rejected.</p></figure>`;
+  const yTicks = ticks(0, Math.max(...series.flatMap((s) => s.values)));
+  const top = yTicks[yTicks.length - 1]!;
+  const y = (v: number) => H - M.bottom - (v / (top || 1)) * (H - M.top - M.bottom);
+  const band = (W - M.left - M.right) / categories.length;
+  const inner = band * 0.8;
+  const bars = series.flatMap((s, i) =>
+    s.values.map((v, c) => {
+      const width = inner / series.length;
+      const left = M.left + band * c + (band - inner) / 2 + width * i;
+      return `<rect x="${left.toFixed(1)}" y="${y(v).toFixed(1)}" width="${Math.max(0.5, width - 1).toFixed(1)}" height="${(y(0) - y(v)).toFixed(1)}" fill="${PALETTE[i % PALETTE.length]}"><title>${escape(`${categories[c]} · ${s.name}: ${formatNumber(v)}`)}</title></rect>`;
+    }),
+  );
+  const xTicks = categories.map((label, c) => ({
+    at: M.left + band * c + band / 2,
+    label: label.length > 22 ? `${label.slice(0, 21)}…` : label,
+  }));
+  const svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">${axes(yTicks, y, xTicks, 'error code')}${bars.join('')}</svg>`;
+  return figure(
+    title,
+    svg,
+    series.map((s) => s.name),
+  );
+}
+
+/** The figures of the comparison table: the runs table's column and how it is headed. */
+export const SUMMARY_FIGURES: Array<[column: string, heading: string]> = [
+  ['survival_rate', 'Survival rate'],
+  ['survival_time', 'Survival time (epochs)'],
+  ['efficiency', 'Efficiency'],
+  ['equality', 'Equality (1 − Gini)'],
+  ['over_usage_rate', 'Over-usage rate'],
+  ['rejected', 'Rejected proposals'],
+  ['total_tokens', 'Tokens'],
+  ['cost_usd', 'Cost ($)'],
+];
+
+/** The charts over epochs: the epochs table's column and the chart's title. */
+const EPOCH_CHARTS: Array<[column: string, title: string]> = [
+  ['survival_rate', 'Survival rate'],
+  ['efficiency', 'Efficiency (need met / need)'],
+  ['equality', 'Equality of payoffs (1 − Gini)'],
+  ['over_usage_rate', 'Over-usage of the commons'],
+  ['rejected', 'Rejected proposals'],
+  ['total_tokens', 'Model tokens'],
+  ['cost_usd', 'Model cost ($)'],
+];
+
+const cell = (ci: MeanCi) =>
+  ci.n === 0 ? '<td>–</td>' : `<td>${formatNumber(ci.mean)}${ci.half === null ? '' : ` ± ${formatNumber(ci.half, 2)}`}</td>`;
+
+function scenarioSection(scenario: string, episodes: EpisodeData[]): string {
+  const byStrategy = groupBy(episodes, (e) => e.meta.strategy);
+  const strategies = [...byStrategy.keys()];
+  const runs = (s: string) => byStrategy.get(s)!.flatMap((e) => e.runs);
+  const epochs = (s: string) => byStrategy.get(s)!.flatMap((e) => e.epochs);
+  const figures = SUMMARY_FIGURES.filter(([column]) => strategies.some((s) => columnCi(runs(s), column).n > 0));
+  const head = `<tr><th scope="col">Strategy</th><th scope="col">Seeds</th>${figures.map(([, h]) => `<th scope="col">${escape(h)}</th>`).join('')}</tr>`;
+  const body = strategies.map(
+    (s) =>
+      `<tr><th scope="row">${escape(s)}</th><td>${runs(s).length}</td>${figures.map(([column]) => cell(columnCi(runs(s), column))).join('')}</tr>`,
+  );
+  const charts = EPOCH_CHARTS.filter(([column]) => strategies.some((s) => meanByEpoch(epochs(s), column).length > 0)).map(
+    ([column, title]) =>
+      lineSvg(
+        `${title}, mean per epoch`,
+        strategies.map((s) => ({ name: s, points: meanByEpoch(epochs(s), column) })),
+      ),
+  );
+  const rejections = episodes.flatMap((e) => e.rejections);
+  const codes = [...new Set(rejections.map((r) => String(r.code)))].sort();
+  charts.push(
+    barSvg(
+      'Rejections by code, mean per episode',
+      codes,
+      strategies.map((s) => {
+        const rows = byStrategy.get(s)!.flatMap((e) => e.rejections as Row[]);
+        const n = byStrategy.get(s)!.length;
+        return { name: s, values: codes.map((c) => rows.filter((r) => r.code === c).length / n) };
+      }),
+    ),
+  );
+  return `<section><h2>Scenario ${escape(scenario)}</h2>
+<p class="muted">Mean ± half-width of the 95% confidence interval across seeds (Student's t with n − 1 degrees of freedom); no interval with one seed.</p>
+<table><thead>${head}</thead><tbody>${body.join('')}</tbody></table>
+<div class="grid">${charts.join('')}</div></section>`;
+}
+
+const STYLE = `body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b1f24;margin:24px auto;max-width:1200px;padding:0 16px}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px}code,pre{font:13px ui-monospace,Menlo,Consolas,monospace}
+pre{background:#f4f6f8;padding:10px;border-radius:4px;white-space:pre-wrap;word-break:break-all}
+table{border-collapse:collapse;margin:8px 0}th,td{border-bottom:1px solid #d8dee4;padding:4px 10px;text-align:right}
+th[scope=row],thead th:first-child{text-align:left}.muted{color:#57606a}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px}
+figure{margin:0;border:1px solid #d8dee4;border-radius:6px;padding:8px}figcaption{font-weight:600;margin-bottom:4px}
+svg{width:100%;height:auto}svg text{font-size:11px;fill:#57606a}svg .gl{stroke:#eaeef2}svg .axis{stroke:#8c959f}
+.legend{list-style:none;padding:0;margin:4px 0 0;display:flex;flex-wrap:wrap;gap:4px 14px}.swatch{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}`;
+
+/** The whole page as a string. */
+export function reportHtml(episodes: readonly EpisodeData[], meta: ExperimentMeta): string {
+  const byScenario = groupBy(
+    [...episodes].sort((a, b) => episodeOrder(a.meta, b.meta)),
+    (e) => e.meta.scenario,
+  );
+  const failed = episodes.filter((e) => e.meta.status === 'failed').length;
+  const versions = Object.entries(meta.versions)
+    .map(([k, v]) => `<tr><th scope="row">${escape(k)}</th><td><code>${escape(v)}</code></td></tr>`)
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Experiment ${escape(meta.experiment_id)}</title><style>${STYLE}</style></head>
+<body><h1>Experiment ${escape(meta.experiment_id)}</h1>
+<p>${episodes.length} episode${episodes.length === 1 ? '' : 's'}${failed ? `, ${failed} failed` : ''}, from ${escape(meta.started_at)} to ${escape(meta.finished_at)}.</p>
+<h2>Produced by</h2><pre>${escape(meta.command)}</pre>
+<table><tbody>${versions}</tbody></table>
+${[...byScenario.entries()].map(([scenario, list]) => scenarioSection(scenario, list)).join('\n')}
+</body></html>
+`;
+}
+
+export async function writeReport(dir: string, episodes: readonly EpisodeData[], meta: ExperimentMeta): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'report.html');
+  await writeFileAtomic(path, reportHtml(episodes, meta));
+  return path;
+}

@@ -1,0 +1,96 @@
+/**
+ * The Compare page in Chromium over a real validator holding two runs of the commons (two seeds,
+ * three epochs each): it lists the runs from GET /runs, and once two are ticked overlays their
+ * per-epoch figures, one chart per figure with a line per run; a link with the runs in it draws
+ * the same. No console errors.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { browserAvailability, launchBrowser, TIMEOUT, visit, withPages, type TestBrowser } from '../support/browser.ts';
+import { startDashboard, type TestDashboard } from '../support/dashboard.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { scenarioFile } from '../support/economy.ts';
+import { simulate } from '../support/simulation.ts';
+import { startValidator, type TestValidator } from '../support/validator.ts';
+import { readScenarioFile } from '../../src/ledger/writing/seed.ts';
+
+const chromium = browserAvailability();
+const skip = 'reason' in chromium ? chromium.reason : false;
+const EPOCHS = 3;
+let t: TestDatabase;
+let v: TestValidator;
+let d: TestDashboard;
+let browser: TestBrowser;
+const runIds: string[] = [];
+
+before(async () => {
+  if (skip) return;
+  t = await createTestDatabase();
+  v = await startValidator(t.db);
+  const commons = await readScenarioFile(scenarioFile('commons'));
+  for (const seed of ['1', '2']) runIds.push((await simulate(v.url, commons, { epochs: EPOCHS, seed })).runId);
+  d = await startDashboard(v.url);
+  browser = await launchBrowser(chromium.path!);
+});
+
+after(async () => {
+  await browser?.close();
+  await d?.close();
+  await v?.close();
+  await t?.drop();
+});
+
+/** The runs each chart draws, by chart title. */
+const drawn = (page: import('playwright-core').Page) =>
+  page.$$eval('figure.chart', (figures) =>
+    Object.fromEntries(
+      figures.map((f) => [
+        f.querySelector('figcaption')?.textContent ?? '',
+        [...f.querySelectorAll('path.series')].map((p) => p.getAttribute('data-series')).sort(),
+      ]),
+    ),
+  );
+
+test('Compare lists the runs, and overlays the ticked ones on one chart per figure', { skip }, async () => {
+  await withPages(browser, 1, async ({ page }) => {
+    await visit(page, d.url, '#/overview');
+    await page.click('nav a[data-nav="compare"]');
+    await page.locator('#compare-hint').waitFor({ timeout: TIMEOUT });
+    assert.equal(await page.getAttribute('nav a[data-nav="compare"]', 'aria-current'), 'page');
+    assert.equal(await page.locator('#compare-form input[name=run]').count(), 2);
+    for (const id of runIds) await page.check(`#run-${id}`);
+    await page.click('#compare-form button[type=submit]');
+    await page.locator('figure.chart').first().waitFor({ timeout: TIMEOUT });
+    const linked = decodeURIComponent(new URL(page.url()).hash.split('runs=')[1] ?? '').split(',');
+    assert.deepEqual(linked.sort(), [...runIds].sort(), 'the chosen runs are in the address, to share');
+    const charts = await drawn(page);
+    const both = ['commons · heuristic · seed 1', 'commons · heuristic · seed 2'];
+    for (const title of [
+      'Survival rate',
+      'Efficiency (need met / need)',
+      'Equality of payoffs (1 − Gini)',
+      'Over-usage of the commons',
+      'Applied proposals',
+    ])
+      assert.deepEqual(charts[title], both, `${title}: ${JSON.stringify(charts)}`);
+    // Each line has a point per epoch.
+    const points = await page.$$eval('figure.chart', (fs) => fs[0]!.querySelectorAll('circle').length);
+    assert.equal(points, 2 * EPOCHS);
+    await browser.screenshot(page, 'compare');
+  });
+});
+
+test('a link naming the runs draws them straight away; an unknown run is said so', { skip }, async () => {
+  await withPages(browser, 1, async ({ page }) => {
+    await visit(page, d.url, `#/compare?runs=${runIds[1]}`);
+    await page.locator('figure.chart').first().waitFor({ timeout: TIMEOUT });
+    assert.deepEqual((await drawn(page))['Survival rate'], ['commons · heuristic · seed 2']);
+    assert.equal(await page.isChecked(`#run-${runIds[1]}`), true);
+    assert.equal(await page.isChecked(`#run-${runIds[0]}`), false);
+    await visit(page, d.url, '#/compare?runs=00000000-0000-0000-0000-000000000000');
+    await page
+      .locator('[role=alert]')
+      .filter({ hasText: /No run 00000000/ })
+      .waitFor({ timeout: TIMEOUT });
+  });
+});
