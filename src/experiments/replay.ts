@@ -62,10 +62,15 @@ export async function replayRun(client: ValidatorClient, run: StoredRun, onEpoch
  * (and seed, and the scenario as that strategy sees it). Only the fork's own database is changed.
  */
 export async function reassignRun(owner: Db, runId: string, next: { scenario: Scenario; seed: string; strategy: string }): Promise<void> {
+  // The digest is of the parsed form, as the validator computes it (a scenario read back from
+  // jsonb has its keys in another order).
+  const parsed = parseScenario(next.scenario);
+  if (!parsed.ok) throw new ReplayError(`the fork's scenario does not parse: ${parsed.message}`);
+  const scenario = parsed.scenario;
   await owner.query('UPDATE runs SET definition = $2, digest = $3, seed = $4, strategy = $5 WHERE id = $1', [
     runId,
-    JSON.stringify(next.scenario),
-    scenarioDigest(next.scenario),
+    JSON.stringify(scenario),
+    scenarioDigest(scenario),
     next.seed,
     next.strategy,
   ]);

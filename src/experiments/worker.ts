@@ -51,7 +51,8 @@ export async function workExperiment(deps: WorkerDeps, experiment: ExperimentRow
     const cost = episodes.reduce((sum, e) => sum + e.cost_usd, 0);
     const overBudget = options.maxCost !== undefined && cost >= options.maxCost;
     if (overBudget && running.size === 0) return 'budget';
-    const jobs = overBudget ? [] : await queue.fetch(Math.max(0, options.concurrency - running.size));
+    const free = options.concurrency - running.size;
+    const jobs = overBudget || free <= 0 ? [] : await queue.fetch(free);
     for (const job of jobs) {
       const task = runJob(deps, experiment, job, options.signal, changed).catch((error: unknown) => {
         // Only a configuration problem stops the worker: every episode would fail the same way.
