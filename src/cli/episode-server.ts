@@ -8,7 +8,10 @@ import { createLogger, openDatabase, poolOptions } from './runtime.ts';
  * episode template ready on its server. Episodes are made by the owning login, and their
  * validators connect as the application login, as on the configured database itself.
  */
-export async function openExperimentContext(config: Readonly<Config>, name: string): Promise<ExperimentContext & { close(): Promise<void> }> {
+export async function openExperimentContext(
+  config: Readonly<Config>,
+  name: string,
+): Promise<ExperimentContext & { close(): Promise<void> }> {
   const logger = createLogger(config, name);
   const database = await openDatabase(config, logger, 4, { migrate: true });
   try {

@@ -32,7 +32,16 @@ function spec<T>(make: () => T): T {
 async function fileExporter(): Promise<Exporter> {
   // Named at run time (.ts in src/, .js in dist/), so this builds before the writers exist.
   const path = new URL(`../experiments/export${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
-  const module = (await import(path)) as { collectEpisode: Exporter['collect']; writeExports: Exporter['write'] };
+  let module: { collectEpisode: Exporter['collect']; writeExports: Exporter['write'] };
+  try {
+    module = (await import(path)) as typeof module;
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error(
+      'this build has no file writers (src/experiments/export.ts): the episodes are finished and recorded, but no files were written',
+      { cause: error },
+    );
+  }
   return { collect: module.collectEpisode, write: module.writeExports };
 }
 
@@ -63,7 +72,7 @@ export const command: Command = {
       throw new UsageError(`--fork takes RUN_ID:EPOCH (a run's UUID and an epoch of at least 1), got "${values.fork}"`);
     if (join === undefined) {
       if (!fork && !values.scenario?.length) throw new UsageError('--scenario FILE is required (or --join ID, or --fork RUN_ID:EPOCH)');
-      if (fork && values.scenario?.length) throw new UsageError('--fork runs the forked run\'s scenario: leave out --scenario');
+      if (fork && values.scenario?.length) throw new UsageError("--fork runs the forked run's scenario: leave out --scenario");
       if (!values.strategies) throw new UsageError('--strategies is required');
       if (!values.out) throw new UsageError('--out DIR is required');
     }

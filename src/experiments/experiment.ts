@@ -4,7 +4,15 @@ import type { Db } from '../db/db.ts';
 import { databaseUrl } from '../db/embedded.ts';
 import { episodePool, type EpisodeServer } from './databases.ts';
 import { openEpisodeQueue, type EpisodeQueue } from './queue.ts';
-import { episodeOfRun, getExperiment, listEpisodes, markExperimentFinished, recordExperiment, type EpisodeRow, type ExperimentRow } from './registry.ts';
+import {
+  episodeOfRun,
+  getExperiment,
+  listEpisodes,
+  markExperimentFinished,
+  recordExperiment,
+  type EpisodeRow,
+  type ExperimentRow,
+} from './registry.ts';
 import { episodesOf, experimentIdFor, type ExperimentSpec } from './spec.ts';
 import type { EpisodeData, EpisodeMeta, ExperimentMeta } from './types.ts';
 
@@ -63,7 +71,12 @@ export function episodeMeta(experiment: ExperimentRow, e: EpisodeRow): EpisodeMe
 }
 
 /** Collects every ended episode (a failed one without data) and writes the files to dir. */
-export async function exportExperiment(ctx: ExperimentContext, experiment: ExperimentRow, exporter: Exporter, dir: string): Promise<number> {
+export async function exportExperiment(
+  ctx: ExperimentContext,
+  experiment: ExperimentRow,
+  exporter: Exporter,
+  dir: string,
+): Promise<number> {
   const ended = (await listEpisodes(ctx.control, experiment.id)).filter((e) => e.status === 'finished' || e.status === 'failed');
   const data: EpisodeData[] = [];
   for (const e of ended) {

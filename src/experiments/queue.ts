@@ -25,6 +25,7 @@ export interface EpisodeJob {
 }
 
 export interface EpisodeQueue {
+  /** Queues episodes, to be handed out in the order given. */
   enqueue(episodeIds: string[]): Promise<void>;
   fetch(count: number): Promise<EpisodeJob[]>;
   complete(job: EpisodeJob): Promise<void>;
@@ -77,7 +78,7 @@ export async function openEpisodeQueue(
   return {
     async enqueue(episodeIds) {
       // The job's id is the episode's: queueing an experiment again adds nothing while its jobs exist.
-      await boss.insert(episodeIds.map((id) => ({ id, name, data: { episode_id: id } })));
+      await boss.insert(episodeIds.map((id, i) => ({ id, name, priority: episodeIds.length - i, data: { episode_id: id } })));
     },
     async fetch(count) {
       const jobs = await boss.fetch<{ episode_id: string }>(name, { batchSize: count, includeMetadata: true });

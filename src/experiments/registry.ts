@@ -51,14 +51,17 @@ export async function recordExperiment(db: Db, id: string, command: string, spec
 }
 
 export async function getExperiment(db: Db, id: string): Promise<ExperimentRow | undefined> {
-  const { rows } = await db.query<ExperimentRow>('SELECT id::text, command, spec, created_at, finished_at FROM experiments WHERE id = $1', [id]);
+  const { rows } = await db.query<ExperimentRow>('SELECT id::text, command, spec, created_at, finished_at FROM experiments WHERE id = $1', [
+    id,
+  ]);
   return rows[0];
 }
 
 export async function listEpisodes(db: Db, experimentId: string): Promise<EpisodeRow[]> {
-  const { rows } = await db.query<EpisodeRow>(`SELECT ${EPISODE_COLUMNS} FROM experiment_episodes WHERE experiment_id = $1 ORDER BY ordinal`, [
-    experimentId,
-  ]);
+  const { rows } = await db.query<EpisodeRow>(
+    `SELECT ${EPISODE_COLUMNS} FROM experiment_episodes WHERE experiment_id = $1 ORDER BY ordinal`,
+    [experimentId],
+  );
   return rows;
 }
 

@@ -44,7 +44,8 @@ export function parseStrategies(raw: string): string[] {
   if (list.length === 0) throw new SpecError('--strategies names no strategy');
   for (const s of list) {
     const [name, kind, more] = s.split(':');
-    const known = NAMES.includes(name as StrategyName) && (kind === undefined || (name === 'heuristic' && KINDS.includes(kind as Character)));
+    const known =
+      NAMES.includes(name as StrategyName) && (kind === undefined || (name === 'heuristic' && KINDS.includes(kind as Character)));
     if (!known || more !== undefined)
       throw new SpecError(
         `--strategies: unknown strategy "${s}"; use ${NAMES.join(', ')}, or heuristic:KIND with KIND one of ${KINDS.join(', ')}`,

@@ -42,7 +42,7 @@ export async function workExperiment(deps: WorkerDeps, experiment: ExperimentRow
   const { control, queue, logger } = deps;
   const poll = options.pollMs ?? 1000;
   const changed = async () => options.onChange?.(await listEpisodes(control, experiment.id));
-  let fatal: unknown;
+  let fatal: Error | undefined;
   while (!options.signal.aborted && fatal === undefined) {
     const episodes = await listEpisodes(control, experiment.id);
     options.onChange?.(episodes);
@@ -64,7 +64,8 @@ export async function workExperiment(deps: WorkerDeps, experiment: ExperimentRow
     }
     if (jobs.length === 0 && running.size === 0 && (await queue.pending()) === 0) {
       // Nothing queued, nothing running here or anywhere: what is still open ran out of attempts.
-      for (const e of open) await endAttempt(control, e.episode_id, e.attempt, 'failed', 'no attempts left (its workers stopped or failed)');
+      for (const e of open)
+        await endAttempt(control, e.episode_id, e.attempt, 'failed', 'no attempts left (its workers stopped or failed)');
       continue;
     }
     const wait = sleep(poll, undefined, { signal: options.signal }).catch(() => undefined);
@@ -136,7 +137,8 @@ async function runJob(
     const last = !stop.aborted && job.retryCount >= job.retryLimit;
     await endAttempt(control, job.episode_id, attempt, last ? 'failed' : 'queued', message);
     await queue.fail(job, message);
-    if (!stop.aborted) logger.error({ err: error, attempt }, last ? 'the episode failed on its last attempt' : 'the episode failed; it is retried');
+    if (!stop.aborted)
+      logger.error({ err: error, attempt }, last ? 'the episode failed on its last attempt' : 'the episode failed; it is retried');
     if (error instanceof ConfigError) throw error;
   } finally {
     clearInterval(renew);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { ConfigError } from '../../src/config.ts';
 import type { Db } from '../../src/db/db.ts';
 import { seededActors } from '../../src/domain/scenario.ts';
 import { createEpisodeDatabase, dropEpisodeDatabase, episodeDatabaseName, episodePool } from '../../src/experiments/databases.ts';
@@ -55,7 +56,12 @@ function recordingExporter(): Exporter & { calls: Array<{ dir: string; episodes:
   return { calls, collect: collector, write: async (dir, episodes) => void calls.push({ dir, episodes }) };
 }
 
-async function work(c: ExperimentContext, experiment: ExperimentRow, signal: AbortSignal, onChange?: Parameters<typeof workExperiment>[2]['onChange']) {
+async function work(
+  c: ExperimentContext,
+  experiment: ExperimentRow,
+  signal: AbortSignal,
+  onChange?: Parameters<typeof workExperiment>[2]['onChange'],
+) {
   const queue = await openQueue(c, experiment.id);
   try {
     return await workExperiment({ ...c, queue }, experiment, { concurrency: 1, signal, pollMs: 100, ...(onChange ? { onChange } : {}) });
@@ -109,6 +115,28 @@ test('two episodes of different scenarios run at once on one server never see ea
     assert.deepEqual(await balances(live.db), before.balances, 'the live balances are unchanged');
   } finally {
     for (const n of names) await dropEpisodeDatabase(ctx.server, n);
+  }
+});
+
+test('a login that may not create databases is told which setting to change, and nothing is made', async () => {
+  const role = `x1_nocreatedb_${process.pid}`;
+  await live.db.query(`CREATE ROLE ${role} LOGIN PASSWORD 'episode-test-password' NOCREATEDB`);
+  try {
+    const url = new URL(live.url);
+    url.username = role;
+    url.password = 'episode-test-password';
+    const server = { ...ctx.server, ownerUrl: url.toString(), ownerSetting: 'DATABASE_OWNER_URL' };
+    const name = episodeDatabaseName(deriveId('no-createdb'), 1);
+    await assert.rejects(createEpisodeDatabase(server, name), (error: Error) => {
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.match(error.message, /CREATEDB/);
+      assert.match(error.message, /DATABASE_OWNER_URL/);
+      return true;
+    });
+    const { rows } = await live.db.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    assert.equal(rows.length, 0);
+  } finally {
+    await live.db.query(`DROP ROLE ${role}`);
   }
 });
 
@@ -174,7 +202,13 @@ test('a fork starts from the stored world as of its epoch and goes on under anot
   const source = episodePool(databaseUrl(ctx.server.ownerUrl, finishedRun.database), ctx.server, 1);
   try {
     const run = (await readStoredRun(source, finishedRun.runId, 2))!;
-    const spec: ExperimentSpec = { scenarios: [run.scenario], strategies: ['heuristic:naive'], seeds: [run.seed], epochs: 2, fork: { epoch: 2, run } };
+    const spec: ExperimentSpec = {
+      scenarios: [run.scenario],
+      strategies: ['heuristic:naive'],
+      seeds: [run.seed],
+      epochs: 2,
+      fork: { epoch: 2, run },
+    };
     const fork = await defineExperiment(ctx, 'fork', spec);
     experiments.push([live, fork.id]);
     assert.equal(await work(ctx, fork, new AbortController().signal), 'done');
@@ -184,7 +218,9 @@ test('a fork starts from the stored world as of its epoch and goes on under anot
     const forked = episodePool(databaseUrl(ctx.server.ownerUrl, episode!.database!), ctx.server, 1);
     try {
       assert.deepEqual(await runDigest(forked, run.run_id, 2), await runDigest(source, run.run_id, 2), 'epochs 1-2 are the stored ones');
-      const { rows } = await forked.query<{ epoch: number; supply: unknown }>("SELECT epoch, stats->'supply' AS supply FROM epochs ORDER BY epoch");
+      const { rows } = await forked.query<{ epoch: number; supply: unknown }>(
+        "SELECT epoch, stats->'supply' AS supply FROM epochs ORDER BY epoch",
+      );
       const { rows: stored } = await source.query<{ supply: unknown }>("SELECT stats->'supply' AS supply FROM epochs WHERE epoch = 2");
       assert.deepEqual(
         rows.map((r) => r.epoch),
@@ -194,7 +230,10 @@ test('a fork starts from the stored world as of its epoch and goes on under anot
       const { rows: runs } = await forked.query<{ strategy: string; definition: { actors: Array<{ character: string }> } }>(
         'SELECT strategy, definition FROM runs',
       );
-      assert.ok(runs[0]!.definition.actors.every((a) => a.character === 'naive'), 'after the fork every agent is naive');
+      assert.ok(
+        runs[0]!.definition.actors.every((a) => a.character === 'naive'),
+        'after the fork every agent is naive',
+      );
       assert.equal((await getEpisode(ctx.control, episode!.episode_id))!.epochs_done, 4);
     } finally {
       await forked.close();

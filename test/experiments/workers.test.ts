@@ -40,7 +40,12 @@ function joinWorker(id: string): { child: ChildProcess; output: () => string; ex
 
 test('two workers share an experiment; one is killed mid-episode and the other finishes its episode on a fresh database', async () => {
   const commons = await scenario('commons');
-  const experiment = await defineExperiment(ctx, 'workers', { scenarios: [commons], strategies: ['heuristic'], seeds: ['1', '2'], epochs: 6 });
+  const experiment = await defineExperiment(ctx, 'workers', {
+    scenarios: [commons],
+    strategies: ['heuristic'],
+    seeds: ['1', '2'],
+    epochs: 6,
+  });
   experimentId = experiment.id;
   const doomed = joinWorker(experiment.id);
   const survivor = joinWorker(experiment.id);
