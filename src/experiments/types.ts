@@ -1,8 +1,33 @@
 /** One experiment episode: one run of one scenario and strategy under one seed, in its own database. */
-export interface EpisodeMeta { experiment_id: string; episode_id: string; scenario: string; strategy: string; seed: string; epochs: number; run_id: string; database: string; status: 'finished' | 'failed'; cost_usd: number; started_at: string; finished_at: string }
+export interface EpisodeMeta {
+  experiment_id: string;
+  episode_id: string;
+  scenario: string;
+  strategy: string;
+  seed: string;
+  epochs: number;
+  run_id: string;
+  database: string;
+  status: 'finished' | 'failed';
+  cost_usd: number;
+  started_at: string;
+  finished_at: string;
+}
 
 /** What produced an experiment: the command line and the versions of the pieces involved. */
-export interface ExperimentMeta { experiment_id: string; command: string; versions: Record<string, string>; started_at: string; finished_at: string }
+export interface ExperimentMeta {
+  experiment_id: string;
+  command: string;
+  versions: Record<string, string>;
+  started_at: string;
+  finished_at: string;
+}
 
 /** Everything collected from one finished episode's database, one array per exported table. */
-export interface EpisodeData { meta: EpisodeMeta; runs: Record<string, unknown>[]; epochs: Record<string, unknown>[]; agents: Record<string, unknown>[]; rejections: Record<string, unknown>[] }
+export interface EpisodeData {
+  meta: EpisodeMeta;
+  runs: Record<string, unknown>[];
+  epochs: Record<string, unknown>[];
+  agents: Record<string, unknown>[];
+  rejections: Record<string, unknown>[];
+}
