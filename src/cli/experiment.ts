@@ -9,15 +9,8 @@ import { readStoredRun, ReplayError } from '../experiments/replay.ts';
 import { parseSeeds, parseStrategies, SpecError, type ExperimentSpec } from '../experiments/spec.ts';
 import { workExperiment } from '../experiments/worker.ts';
 import { readScenarioFile } from '../ledger/writing/seed.ts';
-import { parseFlags, UsageError, type Command } from './args.ts';
+import { parseFlags, positiveInteger, UsageError, type Command } from './args.ts';
 import { openExperimentContext } from './episode-server.ts';
-
-function positive(name: string, raw: string | undefined, fallback?: number): number | undefined {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
 
 function spec<T>(make: () => T): T {
   try {
@@ -61,7 +54,7 @@ export const command: Command = {
       join: { type: 'string' },
       fork: { type: 'string' },
     });
-    const concurrency = positive('concurrency', values.concurrency, 2)!;
+    const concurrency = positiveInteger('concurrency', values.concurrency) ?? 2;
     const maxCost = values['max-cost'] === undefined ? undefined : Number(values['max-cost']);
     if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost > 0))
       throw new UsageError(`--max-cost must be a positive number of dollars, got "${values['max-cost']}"`);
@@ -78,7 +71,7 @@ export const command: Command = {
     }
     const seeds = values.seeds === undefined ? undefined : spec(() => parseSeeds(values.seeds!));
     const strategies = values.strategies === undefined ? undefined : spec(() => parseStrategies(values.strategies!));
-    const epochs = positive('epochs', values.epochs);
+    const epochs = positiveInteger('epochs', values.epochs);
 
     const config = loadConfig(process.env, { ...values, scenario: undefined });
     const scenarios = join === undefined && !fork ? await Promise.all(values.scenario!.map((f) => readScenarioFile(resolve(f)))) : [];
