@@ -65,6 +65,12 @@ export interface Config {
     sealMaxRows: number;
     recheckRows: number;
   };
+  /**
+   * `gridgov experiment`'s episode queue: an episode's lease (renewed every third of it while the
+   * episode runs; a dead worker's episode goes to another once it lapses), how often the queue's
+   * maintenance looks for lapsed leases, and how many more times an episode may be started.
+   */
+  experiments: { leaseSeconds: number; sweepSeconds: number; retries: number };
   /** Prometheus listeners of the processes without an HTTP API of their own, and trace export. */
   observability: {
     metricsHost: string;
@@ -292,6 +298,11 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       sealBlockSize: integer('GRIDGOV_SEAL_BLOCK_SIZE', env.GRIDGOV_SEAL_BLOCK_SIZE, 1000, 1, 100_000),
       sealMaxRows: 100_000,
       recheckRows: integer('GRIDGOV_CHAIN_RECHECK_ROWS', env.GRIDGOV_CHAIN_RECHECK_ROWS, 10_000, 0, 10_000_000),
+    },
+    experiments: {
+      leaseSeconds: integer('GRIDGOV_EXPERIMENT_LEASE_SECONDS', env.GRIDGOV_EXPERIMENT_LEASE_SECONDS, 60, 2, 86_000),
+      sweepSeconds: integer('GRIDGOV_EXPERIMENT_SWEEP_SECONDS', env.GRIDGOV_EXPERIMENT_SWEEP_SECONDS, 10, 1, 3600),
+      retries: integer('GRIDGOV_EXPERIMENT_RETRIES', env.GRIDGOV_EXPERIMENT_RETRIES, 5, 0, 1000),
     },
     observability: {
       metricsHost: nonEmpty(env.GRIDGOV_METRICS_HOST) ?? '127.0.0.1',

@@ -21,6 +21,14 @@ export function parseFlags<T extends Options>(args: string[], options: T) {
   }
 }
 
+/** An integer flag of at least `min`, or undefined when absent; anything else is a usage error naming it. */
+export function positiveInteger(name: string, raw: string | undefined, min = 1): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer of at least ${min}`);
+  return n;
+}
+
 /** One `gridgov` command: src/cli/main.ts dispatches to it by name. */
 export interface Command {
   summary: string;

@@ -17,6 +17,9 @@ const commands: Record<string, () => Promise<Command>> = {
   checkpoint: async () => (await import('./checkpoint.ts')).command,
   verify: async () => (await import('./verify.ts')).command,
   reset: async () => (await import('./reset.ts')).command,
+  experiment: async () => (await import('./experiment.ts')).command,
+  replay: async () => (await import('./replay.ts')).command,
+  episode: async () => (await import('./episode.ts')).command,
 };
 
 async function help(): Promise<string> {

@@ -15,18 +15,11 @@ import { startMetricsServer } from '../observability/server.ts';
 import { setupTracing, shutdownTracing } from '../observability/tracing.ts';
 import type { RunSummary } from '../domain/stats.ts';
 import { agentProfiles } from '../runner/view.ts';
-import { parseFlags, UsageError } from './args.ts';
+import { parseFlags, positiveInteger, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger } from './runtime.ts';
 
 const STRATEGIES = Object.values(StrategyName);
-
-function positiveInteger(name: string, raw: string | undefined, min = 1): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer of at least ${min}`);
-  return n;
-}
 
 export const command: Command = {
   summary: 'Run the agents: epochs of settlement, negotiation and trades against a validator over HTTP',

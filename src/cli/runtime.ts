@@ -18,6 +18,10 @@ export interface Database {
   /** Reads that may lag (world-state, ledger, dashboards): DATABASE_READ_URL's replica, else db. */
   readDb: Db;
   url: string;
+  /** The owning login's URL (migrations, DDL, CREATE DATABASE): DATABASE_OWNER_URL's, else url's server as owner. */
+  ownerUrl: string;
+  /** The URL of the login services use (the application role where there is one). */
+  appUrl(): Promise<string>;
   embedded: boolean;
   /** Runs fn on a short-lived pool of the owning login (seeding, which sets the limits). */
   asOwner<T>(fn: (db: Db) => Promise<T>): Promise<T>;
@@ -116,7 +120,8 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
   const readDb = (db: Db) =>
     config.databaseReadUrl ? createDb(config.databaseReadUrl, { max: poolSize, applicationName: 'gridgov-read', ...bounds }) : db;
   if (config.databaseUrl) {
-    const ownerUrl = config.databaseOwnerUrl ?? config.databaseUrl;
+    const appUrl = config.databaseUrl;
+    const ownerUrl = config.databaseOwnerUrl ?? appUrl;
     const ownerSetting = config.databaseOwnerUrl ? 'DATABASE_OWNER_URL' : 'DATABASE_URL';
     if (options.migrate) await naming(ownerSetting, ownerUrl, () => migrateAs(ownerUrl, config));
     const url = role === 'app' ? config.databaseUrl : ownerUrl;
@@ -135,6 +140,8 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
       db,
       readDb: reads,
       url,
+      ownerUrl,
+      appUrl: () => Promise.resolve(appUrl),
       embedded: false,
       location: `PostgreSQL at ${where.host}${where.pathname} (DATABASE_URL)`,
       asOwner: (fn) => withPool(ownerUrl, fn, poolOptions(config, 'operations')),
@@ -163,6 +170,8 @@ export async function openDatabase(config: Readonly<Config>, logger: Logger, poo
     db,
     readDb: reads,
     url,
+    ownerUrl,
+    appUrl: async () => (await provisionAppLogin(ownerUrl, config.dataDir)) ?? ownerUrl,
     embedded: true,
     asOwner: (fn) => withPool(ownerUrl, fn, poolOptions(config, 'operations')),
     location: `embedded PostgreSQL in ${server.cluster}${server.attached ? ` (the server of process ${readOwner(server)})` : ''}`,

@@ -1,0 +1,149 @@
+import { extname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../config.ts';
+import { isUuid } from '../domain/ids.ts';
+import { defineExperiment, exportExperiment, findRunWorld, openQueue, type Exporter } from '../experiments/experiment.ts';
+import { createProgress } from '../experiments/progress.ts';
+import { getExperiment } from '../experiments/registry.ts';
+import { readStoredRun, ReplayError } from '../experiments/replay.ts';
+import { parseSeeds, parseStrategies, SpecError, type ExperimentSpec } from '../experiments/spec.ts';
+import { workExperiment } from '../experiments/worker.ts';
+import { readScenarioFile } from '../ledger/writing/seed.ts';
+import { parseFlags, positiveInteger, UsageError, type Command } from './args.ts';
+import { openExperimentContext } from './episode-server.ts';
+
+function spec<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof SpecError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** The file writers, loaded when the files are written (src/experiments/export.ts). */
+async function fileExporter(): Promise<Exporter> {
+  // Named at run time (.ts in src/, .js in dist/), so this builds before the writers exist.
+  const path = new URL(`../experiments/export${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
+  let module: { collectEpisode: Exporter['collect']; writeExports: Exporter['write'] };
+  try {
+    module = (await import(path)) as typeof module;
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error(
+      'this build has no file writers (src/experiments/export.ts): the episodes are finished and recorded, but no files were written',
+      { cause: error },
+    );
+  }
+  return { collect: module.collectEpisode, write: module.writeExports };
+}
+
+export const command: Command = {
+  summary: 'Run episodes of scenarios × strategies × seeds, each in a fresh database, and write their results',
+  usage:
+    'gridgov experiment --scenario FILE [--scenario FILE …] --strategies heuristic,gemini,openai-compatible,heuristic:greedy --seeds 1-5 --epochs N --out DIR [--concurrency K] [--max-cost USD] [--fork RUN_ID:EPOCH] | --join ID [--concurrency K]',
+  async run(args) {
+    const { values } = parseFlags(args, {
+      scenario: { type: 'string', short: 's', multiple: true },
+      strategies: { type: 'string' },
+      seeds: { type: 'string' },
+      epochs: { type: 'string' },
+      out: { type: 'string' },
+      concurrency: { type: 'string' },
+      'max-cost': { type: 'string' },
+      join: { type: 'string' },
+      fork: { type: 'string' },
+    });
+    const concurrency = positiveInteger('concurrency', values.concurrency) ?? 2;
+    const maxCost = values['max-cost'] === undefined ? undefined : Number(values['max-cost']);
+    if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost > 0))
+      throw new UsageError(`--max-cost must be a positive number of dollars, got "${values['max-cost']}"`);
+    const join = values.join;
+    if (join !== undefined && !isUuid(join)) throw new UsageError(`--join takes an experiment id (a UUID), got "${join}"`);
+    const fork = values.fork === undefined ? undefined : /^([0-9a-f-]{36}):(\d+)$/i.exec(values.fork);
+    if (values.fork !== undefined && (!fork || !isUuid(fork[1]!) || Number(fork[2]) < 1))
+      throw new UsageError(`--fork takes RUN_ID:EPOCH (a run's UUID and an epoch of at least 1), got "${values.fork}"`);
+    if (join === undefined) {
+      if (!fork && !values.scenario?.length) throw new UsageError('--scenario FILE is required (or --join ID, or --fork RUN_ID:EPOCH)');
+      if (fork && values.scenario?.length) throw new UsageError("--fork runs the forked run's scenario: leave out --scenario");
+      if (!values.strategies) throw new UsageError('--strategies is required');
+      if (!values.out) throw new UsageError('--out DIR is required');
+    }
+    const seeds = values.seeds === undefined ? undefined : spec(() => parseSeeds(values.seeds!));
+    const strategies = values.strategies === undefined ? undefined : spec(() => parseStrategies(values.strategies!));
+    const epochs = positiveInteger('epochs', values.epochs);
+
+    const config = loadConfig(process.env, { ...values, scenario: undefined });
+    const scenarios = join === undefined && !fork ? await Promise.all(values.scenario!.map((f) => readScenarioFile(resolve(f)))) : [];
+    const names = scenarios.map((s) => s.name);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice) throw new UsageError(`--scenario: two files define the scenario "${twice}"`);
+
+    const ctx = await openExperimentContext(config, 'experiment');
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const progress = createProgress();
+    try {
+      let experiment;
+      if (join !== undefined) {
+        experiment = await getExperiment(ctx.control, join);
+        if (!experiment) throw new UsageError(`--join: there is no experiment ${join} in this database`);
+      } else {
+        let forked: ExperimentSpec['fork'];
+        if (fork) {
+          const world = await findRunWorld(ctx, fork[1]!.toLowerCase());
+          if (!world) throw new UsageError(`--fork: no run ${fork[1]} in this database or in any finished episode`);
+          try {
+            const run = await readStoredRun(world.db, fork[1]!.toLowerCase(), Number(fork[2]));
+            forked = { epoch: Number(fork[2]), run: run! };
+          } catch (error) {
+            if (error instanceof ReplayError) throw new UsageError(`--fork: ${error.message}`);
+            throw error;
+          } finally {
+            if (world.own) await world.db.close();
+          }
+        }
+        const wanted: ExperimentSpec = {
+          scenarios: forked ? [forked.run.scenario] : scenarios,
+          strategies: strategies!,
+          seeds: seeds ?? (forked ? [forked.run.seed] : ['1']),
+          epochs: epochs ?? 10,
+          ...(forked ? { fork: forked } : {}),
+        };
+        experiment = await defineExperiment(ctx, ['gridgov', 'experiment', ...args].join(' '), wanted);
+      }
+      process.stderr.write(`experiment ${experiment.id}: more machines join with: gridgov experiment --join ${experiment.id}\n`);
+      const queue = await openQueue(ctx, experiment.id);
+      let end;
+      try {
+        end = await workExperiment({ ...ctx, queue }, experiment, {
+          concurrency,
+          ...(maxCost !== undefined ? { maxCost } : {}),
+          signal: stop.signal,
+          onChange: (episodes) => progress.update(episodes),
+        });
+      } finally {
+        progress.end();
+        await queue.stop();
+      }
+      if (end === 'stopped') {
+        console.log(`experiment ${experiment.id} stopped; run the same command again (or --join ${experiment.id}) to resume`);
+        return 130;
+      }
+      if (end === 'budget') console.log(`experiment ${experiment.id} stopped starting episodes at its budget of $${maxCost}`);
+      if (join !== undefined) {
+        console.log(`experiment ${experiment.id}: no episode left to run here`);
+        return 0;
+      }
+      const written = await exportExperiment(ctx, experiment, await fileExporter(), resolve(values.out!));
+      console.log(`experiment ${experiment.id}: ${written} episode(s) written to ${resolve(values.out!)}`);
+      return 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await ctx.close();
+    }
+  },
+};

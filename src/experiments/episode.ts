@@ -1,0 +1,77 @@
+import type { Logger } from 'pino';
+import { createStrategies, StrategyUnavailableError } from '../agents/strategies.ts';
+import { ConfigError, type Config } from '../config.ts';
+import { runSimulation, runStrategyLabel, type RecordedStats } from '../runner/runner.ts';
+import { agentProfiles } from '../runner/view.ts';
+import type { EpisodeDatabase, EpisodeServer } from './databases.ts';
+import { reassignRun, replayRun } from './replay.ts';
+import { episodeScenario, type EpisodeSpec, type ExperimentSpec } from './spec.ts';
+import { openEpisodeWorld } from './world.ts';
+
+export interface EpisodeResult {
+  run_id: string;
+  last_epoch: number;
+  cost_usd: number;
+}
+
+/**
+ * Runs one episode in its (fresh) database: the scenario under the episode's strategy and seed,
+ * for the experiment's epochs; a fork first replays the stored run up to the fork's epoch and
+ * continues from that world. The runner is the ordinary one, driving the episode's own validator.
+ */
+export async function runEpisode(input: {
+  server: EpisodeServer;
+  database: EpisodeDatabase;
+  config: Readonly<Config>;
+  logger: Logger;
+  spec: ExperimentSpec;
+  episode: EpisodeSpec;
+  signal: AbortSignal;
+  onRun?: (runId: string) => void;
+  onEpoch?: (stats: RecordedStats) => void;
+}): Promise<EpisodeResult> {
+  const { spec, episode } = input;
+  const logger = input.logger.child({ episode_id: episode.episode_id });
+  const base = spec.fork?.run.scenario ?? spec.scenarios.find((s) => s.name === episode.scenario);
+  if (!base) throw new Error(`the experiment has no scenario "${episode.scenario}"`);
+  const { scenario, override } = episodeScenario(base, episode.strategy);
+  let strategies;
+  try {
+    strategies = createStrategies(['heuristic', ...agentProfiles(scenario, override).map((a) => a.strategy)], input.config.agents);
+  } catch (error) {
+    if (error instanceof StrategyUnavailableError) throw new ConfigError(error.message);
+    throw error;
+  }
+  const world = await openEpisodeWorld(input.server, input.database, input.config, logger, input.signal);
+  try {
+    let from = 0;
+    if (spec.fork) {
+      const forked = { ...spec.fork.run, epochs: spec.fork.run.epochs.slice(0, spec.fork.epoch) };
+      await replayRun(world.client, forked);
+      await reassignRun(world.owner, forked.run_id, { scenario, seed: episode.seed, strategy: runStrategyLabel(scenario, override) });
+      from = spec.fork.epoch;
+    }
+    let cost = 0;
+    const result = await runSimulation({
+      client: world.client,
+      scenario,
+      seed: episode.seed,
+      ...(override ? { strategy: override } : {}),
+      strategies,
+      ...(spec.fork ? { runId: spec.fork.run.run_id } : {}),
+      epochs: from + spec.epochs,
+      signal: input.signal,
+      logger,
+      ...(input.onRun ? { onRun: input.onRun } : {}),
+      onEpoch: (stats) => {
+        cost = stats.carry.cost_usd;
+        input.onEpoch?.(stats);
+      },
+    });
+    if (input.signal.aborted) throw input.signal.reason ?? new Error('the episode was stopped');
+    await world.client.expectOk('POST', `/runs/${result.runId}/end`, { status: 'finished' });
+    return { run_id: result.runId, last_epoch: result.lastEpoch, cost_usd: cost };
+  } finally {
+    await world.close();
+  }
+}

@@ -1,0 +1,109 @@
+import { Character, StrategyName } from '../agents/types.ts';
+import { deriveId } from '../domain/ids.ts';
+import type { Scenario } from '../domain/scenario.ts';
+import { scenarioDigest } from '../runs/registry.ts';
+import type { StoredRun } from './replay.ts';
+
+/**
+ * What an experiment is: scenarios × strategies × seeds, each episode run for `epochs` epochs,
+ * optionally from a stored run's world as of one of its epochs. Everything a worker on another
+ * machine needs is here (the scenarios' definitions, not their file names).
+ */
+export interface ExperimentSpec {
+  scenarios: Scenario[];
+  strategies: string[];
+  seeds: string[];
+  epochs: number;
+  /** Episodes start from this stored run's world as of `epoch` (its epochs 1..epoch are replayed first). */
+  fork?: { epoch: number; run: StoredRun };
+}
+
+export interface EpisodeSpec {
+  episode_id: string;
+  ordinal: number;
+  scenario: string;
+  strategy: string;
+  seed: string;
+}
+
+/** A bad flag value: the CLI turns it into a usage error naming the flag. */
+export class SpecError extends Error {}
+
+const KINDS = Object.values(Character);
+const NAMES = Object.values(StrategyName);
+
+/**
+ * An episode's strategy: a strategy every agent uses (heuristic, gemini, openai-compatible), or
+ * a heuristic kind every agent takes (`heuristic:greedy`, `heuristic:naive`, `heuristic:cooperative`).
+ */
+export function parseStrategies(raw: string): string[] {
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (list.length === 0) throw new SpecError('--strategies names no strategy');
+  for (const s of list) {
+    const [name, kind, more] = s.split(':');
+    const known =
+      NAMES.includes(name as StrategyName) && (kind === undefined || (name === 'heuristic' && KINDS.includes(kind as Character)));
+    if (!known || more !== undefined)
+      throw new SpecError(
+        `--strategies: unknown strategy "${s}"; use ${NAMES.join(', ')}, or heuristic:KIND with KIND one of ${KINDS.join(', ')}`,
+      );
+  }
+  return [...new Set(list)];
+}
+
+/** Seeds as a list and ranges: `1-5`, `7,9`, `1-3,10`. */
+export function parseSeeds(raw: string): string[] {
+  const seeds: string[] = [];
+  for (const part of raw.split(',').map((s) => s.trim())) {
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (range) {
+      const [from, to] = [Number(range[1]), Number(range[2])];
+      if (to < from || to - from > 10_000) throw new SpecError(`--seeds: the range "${part}" is empty or too long`);
+      for (let s = from; s <= to; s++) seeds.push(String(s));
+    } else if (/^[\w.-]{1,64}$/.test(part)) seeds.push(part);
+    else throw new SpecError(`--seeds: "${part}" is neither a seed nor a range like 1-5`);
+  }
+  return [...new Set(seeds)];
+}
+
+/** The scenario an episode runs and the strategy the runner gives every agent. */
+export function episodeScenario(scenario: Scenario, strategy: string): { scenario: Scenario; override?: StrategyName } {
+  const [name, kind] = strategy.split(':') as [StrategyName, Character | undefined];
+  if (!kind) return { scenario, override: name };
+  return { scenario: { ...scenario, actors: scenario.actors.map((a) => ({ ...a, strategy: 'heuristic' as const, character: kind })) } };
+}
+
+/**
+ * The same experiment asked for again (same scenarios, strategies, seeds, epochs, fork) of the same
+ * record (`where`: the database holding it) has the same id, so it resumes.
+ */
+export function experimentIdFor(spec: ExperimentSpec, where: string): string {
+  return deriveId(
+    'experiment',
+    where,
+    spec.scenarios.map((s) => scenarioDigest(s)).join(','),
+    spec.strategies.join(','),
+    spec.seeds.join(','),
+    spec.epochs,
+    spec.fork ? `${spec.fork.run.run_id}:${spec.fork.epoch}` : '',
+  );
+}
+
+/** Every (scenario, strategy, seed) episode, in a fixed order. */
+export function episodesOf(experimentId: string, spec: ExperimentSpec): EpisodeSpec[] {
+  const episodes: EpisodeSpec[] = [];
+  for (const scenario of spec.scenarios)
+    for (const strategy of spec.strategies)
+      for (const seed of spec.seeds)
+        episodes.push({
+          episode_id: deriveId('episode', experimentId, scenario.name, strategy, seed),
+          ordinal: episodes.length,
+          scenario: scenario.name,
+          strategy,
+          seed,
+        });
+  return episodes;
+}

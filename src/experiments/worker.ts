@@ -1,0 +1,146 @@
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { ConfigError, type Config } from '../config.ts';
+import type { Db } from '../db/db.ts';
+import { createEpisodeDatabase, dropEpisodeDatabase, episodeDatabaseName, type EpisodeServer } from './databases.ts';
+import { runEpisode } from './episode.ts';
+import type { EpisodeJob, EpisodeQueue } from './queue.ts';
+import { beginAttempt, endAttempt, listEpisodes, recordProgress, type EpisodeRow, type ExperimentRow } from './registry.ts';
+
+export interface WorkerDeps {
+  control: Db;
+  queue: EpisodeQueue;
+  server: EpisodeServer;
+  config: Readonly<Config>;
+  logger: Logger;
+}
+
+export interface WorkOptions {
+  concurrency: number;
+  /** Dollars: no episode starts once the experiment's episodes together have cost this much. */
+  maxCost?: number;
+  signal: AbortSignal;
+  /** Called after every change worth showing (an epoch, an episode's end), with the record. */
+  onChange?: (episodes: EpisodeRow[]) => void;
+  pollMs?: number;
+}
+
+export type WorkEnd = 'done' | 'budget' | 'stopped';
+
+export const workerName = () => `${hostname()}:${process.pid}`;
+
+/**
+ * Works on an experiment until none of its episodes is left to run: fetches episodes from the
+ * queue, K at a time, and runs each on a fresh database. While an episode runs, its lease is
+ * renewed; if the lease is lost (this process stalled and another worker took over), the episode
+ * is abandoned. Returns 'done' when every episode is finished or failed, 'budget' when --max-cost
+ * stopped new starts, 'stopped' on the signal.
+ */
+export async function workExperiment(deps: WorkerDeps, experiment: ExperimentRow, options: WorkOptions): Promise<WorkEnd> {
+  const running = new Set<Promise<void>>();
+  const { control, queue, logger } = deps;
+  const poll = options.pollMs ?? 1000;
+  const changed = async () => options.onChange?.(await listEpisodes(control, experiment.id));
+  let fatal: Error | undefined;
+  while (!options.signal.aborted && fatal === undefined) {
+    const episodes = await listEpisodes(control, experiment.id);
+    options.onChange?.(episodes);
+    const open = episodes.filter((e) => e.status === 'queued' || e.status === 'running');
+    if (open.length === 0 && running.size === 0) return 'done';
+    const cost = episodes.reduce((sum, e) => sum + e.cost_usd, 0);
+    const overBudget = options.maxCost !== undefined && cost >= options.maxCost;
+    if (overBudget && running.size === 0) return 'budget';
+    const free = options.concurrency - running.size;
+    const jobs = overBudget || free <= 0 ? [] : await queue.fetch(free);
+    for (const job of jobs) {
+      const task = runJob(deps, experiment, job, options.signal, changed).catch((error: unknown) => {
+        // Only a configuration problem stops the worker: every episode would fail the same way.
+        if (error instanceof ConfigError) fatal = error;
+        else logger.error({ err: error, episode_id: job.episode_id }, 'the episode could not be run');
+      });
+      running.add(task);
+      void task.finally(() => running.delete(task));
+    }
+    if (jobs.length === 0 && running.size === 0 && (await queue.pending()) === 0) {
+      // Nothing queued, nothing running here or anywhere: what is still open ran out of attempts.
+      for (const e of open)
+        await endAttempt(control, e.episode_id, e.attempt, 'failed', 'no attempts left (its workers stopped or failed)');
+      continue;
+    }
+    const wait = sleep(poll, undefined, { signal: options.signal }).catch(() => undefined);
+    await Promise.race([wait, ...running]);
+  }
+  await Promise.allSettled([...running]);
+  if (fatal !== undefined) throw fatal;
+  return 'stopped';
+}
+
+/** One fetched episode: a new attempt on a fresh database, its lease renewed while it runs. */
+async function runJob(
+  deps: WorkerDeps,
+  experiment: ExperimentRow,
+  job: EpisodeJob,
+  stop: AbortSignal,
+  changed: () => Promise<void>,
+): Promise<void> {
+  const { control, queue, server, config } = deps;
+  const logger = deps.logger.child({ episode_id: job.episode_id });
+  const begun = await beginAttempt(control, job.episode_id, workerName(), (n) => episodeDatabaseName(job.episode_id, n));
+  if (!begun) {
+    await queue.complete(job); // finished (or failed for good) already: nothing to repeat
+    return;
+  }
+  const { attempt } = begun;
+  const episode = (await listEpisodes(control, experiment.id)).find((e) => e.episode_id === job.episode_id)!;
+  const lost = new AbortController();
+  const signal = AbortSignal.any([stop, lost.signal]);
+  const renew = setInterval(
+    () =>
+      void queue.heartbeat(job).then(
+        (held) => {
+          if (!held) lost.abort(new Error('the lease on this episode passed to another worker'));
+        },
+        (error: unknown) => logger.warn({ err: error }, 'could not renew the lease on the episode'),
+      ),
+    Math.max(500, (config.experiments.leaseSeconds * 1000) / 3),
+  );
+  renew.unref();
+  try {
+    // The previous attempt's world is abandoned, never continued: this one starts afresh.
+    if (begun.previous) await dropEpisodeDatabase(server, begun.previous);
+    const database = await createEpisodeDatabase(server, begun.database);
+    const result = await runEpisode({
+      server,
+      database,
+      config,
+      logger,
+      spec: experiment.spec,
+      episode,
+      signal,
+      onRun: (runId) => void recordProgress(control, job.episode_id, attempt, { run_id: runId }).catch(() => undefined),
+      onEpoch: (stats) =>
+        void recordProgress(control, job.episode_id, attempt, { epochs_done: stats.epoch, cost_usd: stats.carry.cost_usd })
+          .then(changed)
+          .catch(() => undefined),
+    });
+    await recordProgress(control, job.episode_id, attempt, { run_id: result.run_id, cost_usd: result.cost_usd });
+    if (await endAttempt(control, job.episode_id, attempt, 'finished')) await queue.complete(job);
+    await changed();
+  } catch (error) {
+    const message = (error as Error).message;
+    if (lost.signal.aborted && !stop.aborted) {
+      logger.warn('the episode passed to another worker; this attempt is abandoned');
+      return;
+    }
+    // Stopped here, or failed: back to the queue while attempts remain, else failed for good.
+    const last = !stop.aborted && job.retryCount >= job.retryLimit;
+    await endAttempt(control, job.episode_id, attempt, last ? 'failed' : 'queued', message);
+    await queue.fail(job, message);
+    if (!stop.aborted)
+      logger.error({ err: error, attempt }, last ? 'the episode failed on its last attempt' : 'the episode failed; it is retried');
+    if (error instanceof ConfigError) throw error;
+  } finally {
+    clearInterval(renew);
+  }
+}
