@@ -28,8 +28,14 @@ export function failoverFigures(records: ReadonlyArray<SendRecord>, failovers: F
     .sort((a, b) => a - b);
   const rate = (from: number, to: number) => commits.filter((t) => t >= from && t < to).length / ((to - from) / 1000);
   return failovers.map((event) => {
-    const lastBefore = commits.filter((t) => t <= event.at).at(-1) ?? event.at;
-    const firstAfter = commits.find((t) => t > event.at) ?? event.healedAt;
+    // Replies to commits made just before the fault still arrive after it: the outage is the
+    // longest gap between two consecutive commits that reaches into the fault's stretch.
+    let lastBefore = event.at;
+    let firstAfter = event.at;
+    for (let i = 0; i + 1 < commits.length; i++) {
+      const [a, b] = [commits[i]!, commits[i + 1]!];
+      if (b >= event.at && a <= event.healedAt && b - a > firstAfter - lastBefore) [lastBefore, firstAfter] = [a, b];
+    }
     const failures = new Map<string, number>();
     let retriedSends = 0;
     let retriedSettled = 0;
@@ -64,11 +70,13 @@ const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 export function failoverTable(figures: FailoverFigures[]): string {
   const rows = figures.map((f) => {
-    const seen = [...f.failures].map(([k, v]) => `${k} ×${n(v)}`).join(', ') || 'nothing but successes';
-    return `| ${f.event.kind} | ${f.event.leaderBefore} → ${f.event.leaderAfter} | ${s(f.unavailableMs)} | ${s(f.healedMs)} | ${seen}; ${n(f.retriedSettled)} of ${n(f.retriedSends)} such sends then settled on a retry | ${n(f.before)} → ${n(f.after)} |`;
+    const seen = f.retriedSends
+      ? `${[...f.failures].map(([k, v]) => `${k} ×${n(v)}`).join(', ')}; ${n(f.retriedSettled)} of those ${n(f.retriedSends)} sends then settled on a retry`
+      : 'no failed request';
+    return `| ${f.event.kind} | ${f.event.leaderBefore} → ${f.event.leaderAfter} | ${s(f.unavailableMs)} | ${s(f.healedMs)} | ${seen} | ${f.before.toFixed(1)} → ${f.after.toFixed(1)} |`;
   });
   return [
-    '| failover | leader | writes unavailable (last commit before → first after) | until Patroni and HAProxy agree again | what clients saw meanwhile | commits/s, 10 s before → 10 s after |',
+    '| failover | leader | writes unavailable (last commit before → first after) | until Patroni reports every node streaming and HAProxy routes to the leader | what clients saw meanwhile | commits/s, 10 s before → 10 s after writes resumed |',
     '|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
