@@ -10,7 +10,7 @@
  * profile's hard timeout.
  */
 import { loadavg } from 'node:os';
-import { runBankTest } from '../test/chaos/bank.ts';
+import { chaosSetup, runBankTest } from '../test/chaos/bank.ts';
 import { testServerKind } from '../test/support/stock-postgres.ts';
 import { killEverything } from '../test/chaos/processes.ts';
 import { chaosProfile } from '../test/chaos/profile.ts';
@@ -46,7 +46,7 @@ async function main(): Promise<number> {
   const hardTimeout = setTimeout(() => abort(`hard timeout of ${profile.hardTimeoutMs / 60_000} min reached`, 2), profile.hardTimeoutMs);
   hardTimeout.unref();
   log(`profile ${profile.name}: ${profile.proposals} proposals, ${profile.clients} clients, seed ${profile.seed}`);
-  const summary = await runBankTest(profile, log);
+  const summary = await runBankTest(profile, log, chaosSetup);
   const table = summaryTable(summary);
   console.log(`\n${table}\n`);
   if (summary.violations.length > 0) {

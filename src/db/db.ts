@@ -21,6 +21,11 @@ export interface Db {
   listen?(channel: string, handlers: ListenHandlers): Listener;
   /** The pool's connections, for metrics; absent inside a transaction and on PGlite. */
   stats?(): PoolStats;
+  /**
+   * Drops every pooled connection opened so far (idle ones now, busy ones when released), so the
+   * next queries connect afresh: for a server found read-only, a replica after a switchover.
+   */
+  retireConnections?(): void;
 }
 
 export interface PoolStats {
@@ -102,13 +107,50 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
   // A dropped idle connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
 
+  /**
+   * After a failover a connection may still reach the old primary, now a replica or shutting
+   * down. The first error that says so (isStaleConnection) retires every connection opened before
+   * it: the one that failed at once, the idle ones when they are next handed out. The next query
+   * then connects afresh, through the proxy, to whichever server is primary now.
+   */
+  let generation = 0;
+  const born = new WeakMap<pg.PoolClient, number>();
+  pool.on('connect', (client) => born.set(client, generation));
+  const retireIfStale = (error: unknown): void => {
+    if (isStaleConnection(error)) generation++;
+  };
+  const checkout = async (): Promise<pg.PoolClient> => {
+    for (;;) {
+      const client = await pool.connect();
+      if (born.get(client) === generation) return client;
+      client.release(true);
+    }
+  };
+
   return {
     async query<T>(sql: string, params?: unknown[]) {
-      const result = await traced(sql, () => pool.query(toQuery(sql, params)));
-      return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+      const client = await checkout();
+      // As pool.query does: a connection lost while the query runs fails the query rather than
+      // crashing the process, and a client that saw any error is not reused.
+      let failed = false;
+      const onLost = () => {
+        failed = true;
+      };
+      client.on('error', onLost);
+      try {
+        const result = await traced(sql, () => client.query(toQuery(sql, params)));
+        return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+      } catch (error) {
+        retireIfStale(error);
+        failed = true;
+        throw error;
+      } finally {
+        client.removeListener('error', onLost);
+        client.release(failed);
+      }
     },
     async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+      const client = await checkout();
       // While a client is checked out the pool does not listen for its errors, and a connection
       // lost between two queries is emitted as an 'error' event that would crash the process.
       // The query in flight (or the next one) fails on its own; the client is then discarded.
@@ -123,6 +165,7 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
         await client.query('COMMIT');
         return result;
       } catch (error) {
+        retireIfStale(error);
         try {
           await client.query('ROLLBACK');
         } catch {
@@ -136,6 +179,7 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
     },
     close: () => pool.end(),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    retireConnections: () => void generation++,
     listen: (channel, handlers) => listenChannel(connectionString, channel, handlers),
   };
 }
@@ -143,6 +187,24 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
 // 57014 statement_timeout (or a cancel), 55P03 lock_timeout, 25P03 idle_in_transaction_session_timeout.
 const TIMEOUT_CODES = new Set(['57014', '55P03', '25P03']);
+// 25006 read_only_sql_transaction (the server is a replica, or was made read-only); 57P01
+// admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (shutting down, starting, in recovery).
+const STALE_CODES = new Set(['25006', '57P01', '57P02', '57P03']);
+
+/**
+ * True when the connection reaches a server that can no longer take our writes: a replica (after
+ * a failover or a switchover, the old primary comes back as one) or a server shutting down. Such
+ * a connection is useless, however long it stays open; nothing was written through it, so a
+ * retry on a fresh connection is safe.
+ */
+export function isStaleConnection(error: unknown): boolean {
+  return error instanceof Error && STALE_CODES.has((error as { code?: string }).code ?? '');
+}
+
+/** True when the server refused a write because it is read-only (a replica or standby). */
+export function isReadOnlyServer(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: string }).code === '25006';
+}
 
 /**
  * True when one of the pool's bounds stopped the work: the statement was cancelled, or the session
@@ -160,7 +222,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: string }).code;
   if (code && UNAVAILABLE_CODES.has(code)) return true;
-  if (isDatabaseTimeout(error)) return true;
+  if (isDatabaseTimeout(error) || isStaleConnection(error)) return true;
   // 08xxx connection exceptions, 57P01-57P03 shutdown / cannot connect now, 53300 too many connections.
   if (code && (code.startsWith('08') || code.startsWith('57P') || code === '53300')) return true;
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection is closed/i.test(

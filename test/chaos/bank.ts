@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli, waitForHealth } from '../support/validator.ts';
 import { checkRun } from './checker.ts';
 import { runClients, type SendRecord } from './clients.ts';
-import { startCluster, type Cluster } from './cluster.ts';
-import { createFaultInjector } from './faults.ts';
+import { startCluster, type Cluster, type ServiceCluster } from './cluster.ts';
+import { createFaultInjector, type FaultLog } from './faults.ts';
 import type { ChaosProfile } from './profile.ts';
 import type { RunSummary } from './report.ts';
 import { watchEvents } from './events.ts';
@@ -17,7 +17,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * `gridgov verify`, as an operator would run it after an incident: seals what has settled and
  * checks every block of the ledger's hash chain, sealed under crashes and cuts.
  */
-async function verifyChain(cluster: Cluster): Promise<{ ok: boolean; output: string; summary: string }> {
+async function verifyChain(cluster: ServiceCluster): Promise<{ ok: boolean; output: string; summary: string }> {
   const run = await runCli(['verify', '--json'], cluster.directUrl);
   try {
     const report = JSON.parse(run.stdout) as { ok: boolean; blocks: number; rows: number };
@@ -45,13 +45,47 @@ function probeSend(): Send {
   };
 }
 
-/** Brings every part back: PostgreSQL up, both validators and the dispatcher running, targets healthy. */
-async function restore(cluster: Cluster): Promise<void> {
-  if (cluster.postgres && (!cluster.postgres.server || !isRunning(cluster.postgres.server.pid))) await cluster.postgres.start();
+/** Brings the services back: both validators and the dispatcher running, targets healthy. */
+export async function restoreServices(cluster: ServiceCluster): Promise<void> {
   await Promise.all([...cluster.validators.map((v) => v.start()), cluster.dispatcher.start()]);
   cluster.linear.setMode('ok');
   cluster.discord.setMode('ok');
 }
+
+export interface FaultInjector {
+  faults: FaultLog;
+  /** Slows the load while faults remain to be played (see ClientOptions.pace). */
+  pace?: () => Promise<void>;
+  start(): void;
+  /** Ends the schedule (playing what it still holds) and throws if a fault could not be undone. */
+  finish(): Promise<void>;
+}
+
+/**
+ * A topology the bank test runs on, and the faults it suffers: the chaos one (one PostgreSQL
+ * behind a TCP proxy), or the high-availability one (test/ha).
+ */
+export interface BankSetup<C extends ServiceCluster> {
+  start(options: { keepDir: () => boolean; log: (line: string) => void }): Promise<C>;
+  describe(cluster: C): string;
+  injector(cluster: C, profile: ChaosProfile, progress: () => number, log: (line: string) => void): FaultInjector;
+  /** Everything back up once the load is over. */
+  restore(cluster: C): Promise<void>;
+  /** Further checks of the run, as violations. */
+  check?(cluster: C, records: SendRecord[]): Promise<string[]>;
+}
+
+/** One PostgreSQL (crashed and restarted) behind a TCP proxy (cut); see test/chaos/cluster.ts. */
+export const chaosSetup: BankSetup<Cluster> = {
+  start: startCluster,
+  describe: (cluster) =>
+    `${cluster.server} behind proxy :${cluster.proxy.port}, validators ${cluster.validators.map((v) => v.url).join(' ')}`,
+  injector: createFaultInjector,
+  async restore(cluster) {
+    if (cluster.postgres && (!cluster.postgres.server || !isRunning(cluster.postgres.server.pid))) await cluster.postgres.start();
+    await restoreServices(cluster);
+  },
+};
 
 function isRunning(pid: number): boolean {
   try {
@@ -63,7 +97,7 @@ function isRunning(pid: number): boolean {
 }
 
 /** Waits until no outbox row is pending (or the time is up); the dispatcher does the work. */
-async function drainOutbox(cluster: Cluster, timeoutMs: number): Promise<{ drained: boolean; counts: Record<string, number> }> {
+async function drainOutbox(cluster: ServiceCluster, timeoutMs: number): Promise<{ drained: boolean; counts: Record<string, number> }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await cluster.db.query<{ key: string; count: number }>(
@@ -77,7 +111,7 @@ async function drainOutbox(cluster: Cluster, timeoutMs: number): Promise<{ drain
 }
 
 /** Discord alerts posted more than once for one proposal (Discord webhooks have no idempotency key). */
-function discordDuplicates(cluster: Cluster): number {
+function discordDuplicates(cluster: ServiceCluster): number {
   const seen = new Map<string, number>();
   for (const message of cluster.discord.messages) {
     for (const embed of (message.body.embeds ?? []) as Array<{ fields?: Array<{ name: string; value: string }> }>) {
@@ -93,22 +127,25 @@ function discordDuplicates(cluster: Cluster): number {
  * injects faults, restore everything, settle what was left in doubt, drain the outbox, and check.
  * `failed` tells the caller to keep the run's folder (logs, data) for a post-mortem.
  */
-export async function runBankTest(profile: ChaosProfile, log: (line: string) => void): Promise<RunSummary & { dir: string }> {
+export async function runBankTest<C extends ServiceCluster>(
+  profile: ChaosProfile,
+  log: (line: string) => void,
+  setup: BankSetup<C>,
+): Promise<RunSummary & { dir: string; cluster: C }> {
   const startedAt = Date.now();
   let failed = true;
-  const cluster = await startCluster({ keepDir: () => failed || process.env.CHAOS_KEEP === '1', log });
+  const cluster = await setup.start({ keepDir: () => failed || process.env.CHAOS_KEEP === '1', log });
   try {
-    log(
-      `cluster up in ${cluster.dir}: ${cluster.server} behind proxy :${cluster.proxy.port}, validators ${cluster.validators.map((v) => v.url).join(' ')}`,
-    );
+    log(`cluster up in ${cluster.dir}: ${setup.describe(cluster)}`);
     const records: SendRecord[] = makeWorkload(profile.proposals, profile.seed).map((send) => ({ send, replies: [] }));
     let settled = 0;
-    const injector = createFaultInjector(cluster, profile, () => settled / records.length, log);
+    const injector = setup.injector(cluster, profile, () => settled / records.length, log);
     const options = {
       replicas: cluster.validators.map((v) => v.url),
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       sendDeadlineMs: profile.sendDeadlineMs,
     };
+    const loadOptions = { ...options, pace: injector.pace };
 
     const loadStart = Date.now();
     const ticker = setInterval(() => log(`progress ${settled}/${records.length}`), 5_000);
@@ -116,14 +153,14 @@ export async function runBankTest(profile: ChaosProfile, log: (line: string) => 
     const reader = startReader(options.replicas, genesisSupply(chaosScenario));
     const events = watchEvents(options.replicas);
     try {
-      await runClients(records, profile.clients, options, () => settled++);
+      await runClients(records, profile.clients, loadOptions, () => settled++);
     } finally {
       clearInterval(ticker);
     }
     const loadMs = Date.now() - loadStart;
     const reads = await reader.stop();
     await injector.finish();
-    await restore(cluster);
+    await setup.restore(cluster);
 
     const leftOver = records.filter((r) => !r.decisive && !r.unexpected);
     log(`load done in ${(loadMs / 1000).toFixed(1)} s; ${leftOver.length} sends unresolved, retrying them now that all is restored`);
@@ -165,10 +202,12 @@ export async function runBankTest(profile: ChaosProfile, log: (line: string) => 
     }
     const chain = await verifyChain(cluster);
     if (!chain.ok) violations.push(`hash chain: gridgov verify failed: ${chain.output.slice(0, 500)}`);
+    if (setup.check) violations.push(...(await setup.check(cluster, records)));
 
     failed = violations.length > 0;
     return {
       dir: cluster.dir,
+      cluster,
       profile,
       records,
       verdict,

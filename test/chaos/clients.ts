@@ -37,6 +37,8 @@ export interface ClientOptions {
   replicas: string[];
   requestTimeoutMs: number;
   sendDeadlineMs: number;
+  /** Awaited before each new send: a fault schedule may slow the load so that it outlasts the faults. */
+  pace?: () => Promise<void>;
 }
 
 export function createHttpClient(replicas: string[], maxSockets: number) {
@@ -146,6 +148,8 @@ export async function runClients(
     await Promise.all(
       Array.from({ length: clients }, async (_, index) => {
         while (next < records.length && !stopped()) {
+          if (options.pace) await options.pace();
+          if (next >= records.length) break;
           const record = records[next++]!;
           await deliver(client, record, index % options.replicas.length, options, stopped);
           onSettled();

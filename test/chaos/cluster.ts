@@ -25,16 +25,25 @@ import { chaosScenario } from './workload.ts';
  * database and a login of its own there, and cannot crash that server), else one the run starts
  * and may crash: Debian's package as shipped with TEST_POSTGRES=stock, the embedded one otherwise.
  */
-export interface Cluster {
-  dir: string;
+export interface Cluster extends ServiceCluster {
   /** The server this run started, crashes and restarts; absent on TEST_DATABASE_URL's. */
   postgres: ChaosPostgres | undefined;
+  proxy: TcpProxy;
+}
+
+/** What the bank test needs of any topology: the database as its owner, the services, the fakes. */
+export interface ServiceCluster extends Services {
+  dir: string;
   /** e.g. "PostgreSQL 15.14 (Debian …), jit on". */
   server: string;
-  /** The chaos database, straight to PostgreSQL (not through the proxy). */
+  /** The chaos database as its owner, straight to PostgreSQL (not through the chaos proxy). */
   directUrl: string;
   db: Db;
-  proxy: TcpProxy;
+  stop(): Promise<void>;
+}
+
+/** Two validator replicas, a dispatcher and fake Linear and Discord servers, as child processes. */
+export interface Services {
   validators: Array<GridgovProcess & { url: string }>;
   dispatcher: GridgovProcess;
   linear: FakeLinear;
@@ -42,14 +51,13 @@ export interface Cluster {
   linearCreates: Map<string, number>;
   discord: FakeDiscord;
   unexpectedExits: ExitRecord[];
-  stop(): Promise<void>;
 }
 
 /**
  * Services connect as operators run them: a LOGIN role in gridgov_app, which may append but not
  * rewrite history. Falls back to the owner when the migrations made no such role.
  */
-async function applicationLogin(ownerUrl: string, login: string): Promise<string> {
+export async function applicationLogin(ownerUrl: string, login: string): Promise<string> {
   const client = new pg.Client({ connectionString: ownerUrl });
   await client.connect();
   try {
@@ -124,74 +132,14 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
     const target = new URL(serverUrl);
     const proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
     cleanups.push(() => proxy.close());
-    const linear = await startFakeLinear();
-    cleanups.push(() => linear.close());
-    const discord = await startFakeDiscord();
-    cleanups.push(() => discord.close());
-    const linearCreates = new Map<string, number>();
-    const set = linear.issues.set.bind(linear.issues);
-    // The fake stores an issue only when issueCreate succeeds: counting stores counts successes.
-    linear.issues.set = (id, issue) => {
-      linearCreates.set(id, (linearCreates.get(id) ?? 0) + 1);
-      return set(id, issue);
-    };
-
-    const env: NodeJS.ProcessEnv = {
-      GRIDGOV_DISPATCHER_METRICS_PORT: '0',
-      ...process.env,
-      DATABASE_URL: proxy.url(serviceUrl),
-      GRIDGOV_ADMIN_KEY: ADMIN_KEY,
-      GRIDGOV_VALIDATOR_VERSION: 'chaos',
-      LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
-      LINEAR_API_KEY: linear.apiKey,
-      LINEAR_TEAM_ID: 'team-chaos',
-      LINEAR_API_URL: linear.url,
-      DISCORD_WEBHOOK_URL: discord.webhookUrl,
-      // Short enough that every delivery settles within the run, however often the targets fail.
-      GRIDGOV_OUTBOX_MAX_ATTEMPTS: '100',
-      GRIDGOV_OUTBOX_TIMEOUT_MS: '400',
-      GRIDGOV_OUTBOX_LEASE_MS: '1000',
-      GRIDGOV_OUTBOX_BASE_DELAY_MS: '50',
-      GRIDGOV_OUTBOX_MAX_DELAY_MS: '1000',
-      GRIDGOV_OUTBOX_POLL_MS: '100',
-    };
-    const processes = new Map<string, GridgovProcess>();
-    // A process that dies on its own is a finding; it is restarted so the run can go on.
-    const onExit = (exit: ExitRecord) => {
-      if (closing) return;
-      unexpectedExits.push(exit);
-      options.log(`${exit.name} (pid ${exit.pid}) exited on its own: ${exit.code ?? exit.signal}; restarting it`);
-      setTimeout(
-        () =>
-          void processes
-            .get(exit.name)
-            ?.start()
-            .catch((error: unknown) => options.log(String(error))),
-        200,
-      );
-    };
-    const validators: Cluster['validators'] = [];
-    for (const name of ['validator-a', 'validator-b']) {
-      const port = await freePort();
-      const validator = Object.assign(
-        new GridgovProcess(
-          name,
-          ['validator', '--no-migrate', '--port', String(port)],
-          env,
-          /listening on http:\/\/\S+/,
-          join(dir, `${name}.log`),
-          onExit,
-        ),
-        { url: `http://127.0.0.1:${port}` },
-      );
-      validators.push(validator);
-      processes.set(name, validator);
-      cleanups.push(() => validator.kill('SIGTERM'));
-    }
-    const dispatcher = new GridgovProcess('dispatcher', ['dispatcher'], env, /dispatcher running/, join(dir, 'dispatcher.log'), onExit);
-    processes.set('dispatcher', dispatcher);
-    cleanups.push(() => dispatcher.kill('SIGTERM'));
-    await Promise.all([...validators.map((v) => v.start()), dispatcher.start()]);
+    const services = await startServices({
+      dir,
+      env: { DATABASE_URL: proxy.url(serviceUrl) },
+      cleanups,
+      closing: () => closing,
+      log: options.log,
+      unexpectedExits,
+    });
     return {
       dir,
       postgres,
@@ -199,16 +147,96 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
       directUrl,
       db,
       proxy,
-      validators,
-      dispatcher,
-      linear,
-      linearCreates,
-      discord,
-      unexpectedExits,
+      ...services,
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/**
+ * Starts the services on `env`'s database (DATABASE_URL, the application login): fake Linear and
+ * Discord, two validators and a dispatcher. Each is stopped by the cleanups pushed here; one that
+ * dies on its own is recorded in unexpectedExits and restarted.
+ */
+export async function startServices(options: {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  cleanups: Array<() => Promise<void>>;
+  closing: () => boolean;
+  log: (line: string) => void;
+  unexpectedExits: ExitRecord[];
+}): Promise<Services> {
+  const { dir, cleanups, unexpectedExits } = options;
+  const linear = await startFakeLinear();
+  cleanups.push(() => linear.close());
+  const discord = await startFakeDiscord();
+  cleanups.push(() => discord.close());
+  const linearCreates = new Map<string, number>();
+  const set = linear.issues.set.bind(linear.issues);
+  // The fake stores an issue only when issueCreate succeeds: counting stores counts successes.
+  linear.issues.set = (id, issue) => {
+    linearCreates.set(id, (linearCreates.get(id) ?? 0) + 1);
+    return set(id, issue);
+  };
+
+  const env: NodeJS.ProcessEnv = {
+    GRIDGOV_DISPATCHER_METRICS_PORT: '0',
+    ...process.env,
+    ...options.env,
+    GRIDGOV_ADMIN_KEY: ADMIN_KEY,
+    GRIDGOV_VALIDATOR_VERSION: 'chaos',
+    LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
+    LINEAR_API_KEY: linear.apiKey,
+    LINEAR_TEAM_ID: 'team-chaos',
+    LINEAR_API_URL: linear.url,
+    DISCORD_WEBHOOK_URL: discord.webhookUrl,
+    // Short enough that every delivery settles within the run, however often the targets fail.
+    GRIDGOV_OUTBOX_MAX_ATTEMPTS: '100',
+    GRIDGOV_OUTBOX_TIMEOUT_MS: '400',
+    GRIDGOV_OUTBOX_LEASE_MS: '1000',
+    GRIDGOV_OUTBOX_BASE_DELAY_MS: '50',
+    GRIDGOV_OUTBOX_MAX_DELAY_MS: '1000',
+    GRIDGOV_OUTBOX_POLL_MS: '100',
+  };
+  const processes = new Map<string, GridgovProcess>();
+  // A process that dies on its own is a finding; it is restarted so the run can go on.
+  const onExit = (exit: ExitRecord) => {
+    if (options.closing()) return;
+    unexpectedExits.push(exit);
+    options.log(`${exit.name} (pid ${exit.pid}) exited on its own: ${exit.code ?? exit.signal}; restarting it`);
+    setTimeout(
+      () =>
+        void processes
+          .get(exit.name)
+          ?.start()
+          .catch((error: unknown) => options.log(String(error))),
+      200,
+    );
+  };
+  const validators: Cluster['validators'] = [];
+  for (const name of ['validator-a', 'validator-b']) {
+    const port = await freePort();
+    const validator = Object.assign(
+      new GridgovProcess(
+        name,
+        ['validator', '--no-migrate', '--port', String(port)],
+        env,
+        /listening on http:\/\/\S+/,
+        join(dir, `${name}.log`),
+        onExit,
+      ),
+      { url: `http://127.0.0.1:${port}` },
+    );
+    validators.push(validator);
+    processes.set(name, validator);
+    cleanups.push(() => validator.kill('SIGTERM'));
+  }
+  const dispatcher = new GridgovProcess('dispatcher', ['dispatcher'], env, /dispatcher running/, join(dir, 'dispatcher.log'), onExit);
+  processes.set('dispatcher', dispatcher);
+  cleanups.push(() => dispatcher.kill('SIGTERM'));
+  await Promise.all([...validators.map((v) => v.start()), dispatcher.start()]);
+  return { validators, dispatcher, linear, linearCreates, discord, unexpectedExits };
 }

@@ -35,11 +35,13 @@ interface ScheduledFault {
 }
 
 export interface FaultLog {
-  counts: Map<FaultKind, number>;
+  /** The kinds this schedule plays, in the order the summary lists them. */
+  kinds: string[];
+  counts: Map<string, number>;
   /** Connections the proxy cuts reset, PostgreSQL's included when it crashed. */
   connectionsCut: number;
   notifierModes: { linear: Map<string, number>; discord: Map<string, number> };
-  events: Array<{ at: number; kind: FaultKind; detail: string }>;
+  events: Array<{ at: number; kind: string; detail: string }>;
 }
 
 export function planFaults(profile: ChaosProfile): { process: ScheduledFault[]; infra: ScheduledFault[] } {
@@ -89,6 +91,7 @@ async function setBreaker(cluster: Cluster, enabled: boolean): Promise<void> {
 
 export function createFaultInjector(cluster: Cluster, profile: ChaosProfile, progress: () => number, log: (line: string) => void) {
   const faults: FaultLog = {
+    kinds: Object.values(FaultKind),
     counts: new Map(),
     connectionsCut: 0,
     notifierModes: { linear: new Map(), discord: new Map() },

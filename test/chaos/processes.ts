@@ -11,7 +11,7 @@ import { BIN } from '../support/validator.ts';
  * hard timeout can still end them all.
  */
 
-const live = new Set<number>();
+export const live = new Set<number>();
 
 /** Last resort (hard timeout, process exit): SIGKILL every child still registered. */
 export function killEverything(): number[] {

@@ -59,7 +59,7 @@ export function summaryTable(summary: RunSummary): string {
   );
   const retried = records.filter((r) => r.replies.length > 1).length;
   const unresolved = records.filter((r) => !r.decisive).length;
-  const faultRows = Object.values(FaultKind).map((kind) => {
+  const faultRows = faults.kinds.map((kind) => {
     let detail = '';
     if (kind === FaultKind.proxyCut) detail = ` (${n(faults.connectionsCut)} connections reset)`;
     if (kind === FaultKind.linearDown)

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { isReadOnlyServer } from '../../db/db.ts';
 import { readHealthSnapshot, type HealthSnapshot } from '../../ledger/integrity/health.ts';
 import type { AppDeps } from '../deps.ts';
 
@@ -45,6 +46,24 @@ function hashChain(h: HealthSnapshot): Check {
   };
 }
 
+const READ_ONLY: Check = {
+  ok: false,
+  state: 'read_only',
+  error: 'the database is read-only (a replica, or a primary being demoted): writes get 503 DATABASE_UNAVAILABLE until a primary answers',
+};
+
+/**
+ * Whether the server this pool reaches takes writes. Reads succeed on a replica, so after a
+ * switchover only this tells a connection left on the old primary from one on the new. Found
+ * read-only, the pool drops its connections, as it does when a write is refused (src/db/db.ts).
+ */
+async function writable(db: AppDeps['db']): Promise<Check> {
+  const { rows } = await db.query<{ read_only: string }>("SELECT current_setting('transaction_read_only') AS read_only");
+  if (rows[0]?.read_only !== 'on') return { ok: true, state: 'writable' };
+  db.retireConnections?.();
+  return READ_ONLY;
+}
+
 /**
  * /health is 200 only when the database answers, the balances equal the ledger (per the newest
  * verdict), no sealed ledger row was tampered with and the breaker is off; otherwise 503 with every
@@ -59,7 +78,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void 
     const checks: Record<string, Check> = {};
     try {
       const h = await readHealthSnapshot(deps.db);
-      checks.database = { ok: true };
+      checks.database = await writable(deps.db);
       checks.circuit_breaker = h.breaker.on
         ? {
             ok: false,
@@ -72,7 +91,9 @@ export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void 
       checks.ledger_consistency = ledgerConsistency(h, maxAgeMs);
       checks.hash_chain = hashChain(h);
     } catch (error) {
-      checks.database = { ok: false, error: 'the database did not answer' };
+      checks.database = isReadOnlyServer(error)
+        ? READ_ONLY
+        : { ok: false, state: 'unavailable', error: 'the database did not answer: writes get 503 DATABASE_UNAVAILABLE until it does' };
       deps.logger.error({ err: error }, 'health check failed');
     }
     const ok = Object.values(checks).every((c) => c.ok) && checks.database?.ok === true;
