@@ -149,3 +149,15 @@ test("the last epoch's agent balances are the balances the ledger holds now", as
     );
   }
 });
+
+test('the same episodes write the same bytes, whatever order they finished in', async () => {
+  const again = await mkdtemp(join(tmpdir(), 'gridgov-export-again-'));
+  try {
+    await writeExports(again, [episode.data, commons.data], meta);
+    for (const file of ['runs', 'epochs', 'agents', 'rejections'].flatMap((t) => [`${t}.csv`, `${t}.parquet`]).concat('report.html')) {
+      assert.ok((await readFile(join(again, file))).equals(await readFile(join(dir, file))), file);
+    }
+  } finally {
+    await rm(again, { recursive: true, force: true });
+  }
+});
