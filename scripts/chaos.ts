@@ -12,7 +12,7 @@
 import { loadavg } from 'node:os';
 import { chaosSetup, runBankTest } from '../test/chaos/bank.ts';
 import { testServerKind } from '../test/support/stock-postgres.ts';
-import { killEverything } from '../test/chaos/processes.ts';
+import { harnessScript, printViolations } from '../test/chaos/script.ts';
 import { chaosProfile } from '../test/chaos/profile.ts';
 import { summaryTable } from '../test/chaos/report.ts';
 import { writeSection } from '../bench/report.ts';
@@ -23,19 +23,9 @@ const SERVER_NAMES = {
   stock: "Debian's PostgreSQL as packaged",
   external: "TEST_DATABASE_URL's PostgreSQL",
 };
-const started = Date.now();
 const loadAtStart = loadavg()[0]!.toFixed(1);
-const log = (line: string) => console.error(`[chaos +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
-
-function abort(reason: string, code: number): never {
-  const killed = killEverything();
-  console.error(`chaos: ${reason}; killed ${killed.length ? `pids ${killed.join(', ')}` : 'nothing left running'}`);
-  process.exit(code);
-}
-
-process.on('exit', () => killEverything());
-process.once('SIGINT', () => abort('interrupted', 130));
-process.once('SIGTERM', () => abort('terminated', 143));
+const script = harnessScript('chaos');
+const log = script.log;
 
 async function main(): Promise<number> {
   const profile = chaosProfile();
@@ -43,19 +33,12 @@ async function main(): Promise<number> {
     log(`${profile.faults.postgresRestarts} PostgreSQL crash faults skipped: TEST_DATABASE_URL's server is not this run's to crash`);
     profile.faults.postgresRestarts = 0;
   }
-  const hardTimeout = setTimeout(() => abort(`hard timeout of ${profile.hardTimeoutMs / 60_000} min reached`, 2), profile.hardTimeoutMs);
-  hardTimeout.unref();
+  script.hardTimeout(profile.hardTimeoutMs);
   log(`profile ${profile.name}: ${profile.proposals} proposals, ${profile.clients} clients, seed ${profile.seed}`);
   const summary = await runBankTest(profile, log, chaosSetup);
   const table = summaryTable(summary);
   console.log(`\n${table}\n`);
-  if (summary.violations.length > 0) {
-    console.log(`VIOLATIONS (${summary.violations.length}); the run's logs and data are kept in ${summary.dir}`);
-    for (const violation of summary.violations.slice(0, 100)) console.log(`  - ${violation}`);
-    if (summary.violations.length > 100) console.log(`  … and ${summary.violations.length - 100} more`);
-  } else {
-    console.log('no violations');
-  }
+  printViolations(summary);
   const write = process.env.CHAOS_BENCHMARKS ?? (profile.name === 'full' ? '1' : '0');
   if (write === '1') {
     const date = new Date().toISOString().slice(0, 10);
@@ -77,10 +60,4 @@ async function main(): Promise<number> {
   return summary.violations.length > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error);
-    abort('the run failed', 1);
-  },
-);
+script.run(main);

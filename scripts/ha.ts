@@ -11,12 +11,11 @@
  * stopped by PID when it ends, fails, is interrupted or runs past the hard timeout.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readdirSync } from 'node:fs';
 import { runBankTest } from '../test/chaos/bank.ts';
-import { killEverything } from '../test/chaos/processes.ts';
+import { harnessScript, printViolations } from '../test/chaos/script.ts';
 import { summaryTable } from '../test/chaos/report.ts';
 import { haProfile, haSetup } from '../test/ha/setup.ts';
 import { failoverFigures, failoverTable } from '../test/ha/report.ts';
@@ -24,43 +23,28 @@ import { missingPackages } from '../test/ha/topology.ts';
 import { writeSection } from '../bench/report.ts';
 import { machine } from '../bench/support.ts';
 
-const started = Date.now();
 const loadAtStart = loadavg().map((l) => l.toFixed(1));
-const log = (line: string) => console.error(`[ha +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
 let runDir: string | undefined;
 
-/**
- * Last resort: SIGKILL every registered child, then the postmasters Patroni left behind (their
- * PIDs from each node's postmaster.pid), so nothing of the run outlives it.
- */
-function killAll(): number[] {
-  const killed = killEverything();
-  const dirs = runDir ? [runDir] : [];
-  for (const dir of dirs) {
-    for (const node of existsSync(dir) ? readdirSync(dir) : []) {
-      const file = join(dir, node, 'data', 'postmaster.pid');
-      if (!existsSync(file)) continue;
-      const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
-      try {
-        process.kill(pid, 'SIGKILL');
-        killed.push(pid);
-      } catch {
-        // gone
-      }
+/** The postmasters Patroni started, by the PIDs in each node's postmaster.pid: a killed Patroni leaves its own running. */
+function killPostmasters(): number[] {
+  const killed: number[] = [];
+  for (const node of runDir && existsSync(runDir) ? readdirSync(runDir) : []) {
+    const file = join(runDir!, node, 'data', 'postmaster.pid');
+    if (!existsSync(file)) continue;
+    const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      // gone
     }
   }
   return killed;
 }
 
-function abort(reason: string, code: number): never {
-  const killed = killAll();
-  console.error(`ha: ${reason}; killed ${killed.length ? `pids ${killed.join(', ')}` : 'nothing left running'}`);
-  process.exit(code);
-}
-
-process.on('exit', () => killAll());
-process.once('SIGINT', () => abort('interrupted', 130));
-process.once('SIGTERM', () => abort('terminated', 143));
+const script = harnessScript('ha', killPostmasters);
+const log = script.log;
 
 /** Debian's packages, as .ci/run installs Chromium: only when missing, only as root. */
 function installMissing(): void {
@@ -78,8 +62,7 @@ function installMissing(): void {
 async function main(): Promise<number> {
   const profile = haProfile();
   installMissing();
-  const hardTimeout = setTimeout(() => abort(`hard timeout of ${profile.hardTimeoutMs / 60_000} min reached`, 2), profile.hardTimeoutMs);
-  hardTimeout.unref();
+  script.hardTimeout(profile.hardTimeoutMs);
   log(
     `profile ${profile.name}: ${profile.proposals} proposals, ${profile.clients} clients, seed ${profile.seed}; temp folder under ${tmpdir()}`,
   );
@@ -94,12 +77,7 @@ async function main(): Promise<number> {
   const table = summaryTable(summary);
   const failovers = failoverTable(failoverFigures(summary.records, setup.failovers()));
   console.log(`\n${table}\n\n${failovers}\n`);
-  if (summary.violations.length > 0) {
-    console.log(`VIOLATIONS (${summary.violations.length}); the run's logs and data are kept in ${summary.dir}`);
-    for (const violation of summary.violations.slice(0, 100)) console.log(`  - ${violation}`);
-  } else {
-    console.log('no violations');
-  }
+  printViolations(summary);
   const write = process.env.HA_BENCHMARKS ?? (profile.name === 'full' ? '1' : '0');
   if (write === '1') {
     const date = new Date().toISOString().slice(0, 10);
@@ -122,10 +100,4 @@ async function main(): Promise<number> {
   return summary.violations.length > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error);
-    abort('the run failed', 1);
-  },
-);
+script.run(main);

@@ -5,130 +5,11 @@ import { runSummary, type AgentEpochStats, type EpochStats } from '../domain/sta
 import type { Db } from '../db/db.ts';
 import { writeReport } from './report.ts';
 import { episodeOrder } from './summary.ts';
-import { csvText, parquetBytes, withExtraColumns, writeFileAtomic, type Column, type Table } from './tables.ts';
+import { EXPORT_COLUMNS } from './columns.ts';
+import { csvText, parquetBytes, withExtraColumns, writeFileAtomic, type Table } from './tables.ts';
 import type { EpisodeData, EpisodeMeta, ExperimentMeta } from './types.ts';
 
 type Row = Record<string, unknown>;
-
-/** The columns that name the episode, first in every table. */
-const EPISODE: Column[] = [
-  { name: 'experiment_id', type: 'string' },
-  { name: 'episode_id', type: 'string' },
-  { name: 'scenario', type: 'string' },
-  { name: 'strategy', type: 'string' },
-  { name: 'seed', type: 'string' },
-  { name: 'run_id', type: 'string' },
-];
-
-const cols = (spec: Record<string, Column['type']>): Column[] => Object.entries(spec).map(([name, type]) => ({ name, type }));
-
-export const RUN_COLUMNS: Column[] = [
-  ...EPISODE,
-  ...cols({
-    status: 'string',
-    epochs_planned: 'int',
-    epochs: 'int',
-    survival_rate: 'double',
-    survival_time: 'int',
-    alive: 'int',
-    total_actors: 'int',
-    efficiency: 'double',
-    equality: 'double',
-    gini_payoff: 'double',
-    over_usage: 'double',
-    over_usage_rate: 'double',
-    collapsed_at: 'int',
-    rounds_to_deal: 'double',
-    proposals_sent: 'int',
-    applied: 'int',
-    rejected: 'int',
-    deals_sessions: 'int',
-    deals_agreed: 'int',
-    llm_calls: 'int',
-    llm_errors: 'int',
-    prompt_tokens: 'bigint',
-    completion_tokens: 'bigint',
-    total_tokens: 'bigint',
-    cost_usd: 'double',
-    started_at: 'timestamp',
-    finished_at: 'timestamp',
-  }),
-];
-
-export const EPOCH_COLUMNS: Column[] = [
-  ...EPISODE,
-  ...cols({
-    epoch: 'int',
-    alive: 'int',
-    total_actors: 'int',
-    survival_rate: 'double',
-    efficiency: 'double',
-    equality: 'double',
-    proposals_sent: 'int',
-    applied: 'int',
-    rejected: 'int',
-    conflicts: 'int',
-    malformed: 'int',
-    moves_pass: 'int',
-    moves_transfer: 'int',
-    moves_offer: 'int',
-    moves_invalid: 'int',
-    deals_sessions: 'int',
-    deals_agreed: 'int',
-    rounds_to_deal: 'double',
-    deficit_actors: 'int',
-    need: 'double',
-    consumed: 'double',
-    unmet: 'double',
-    over_usage: 'double',
-    over_usage_rate: 'double',
-    collapsed: 'boolean',
-    llm_calls: 'int',
-    prompt_tokens: 'bigint',
-    completion_tokens: 'bigint',
-    total_tokens: 'bigint',
-    cost_usd: 'double',
-    duration_ms: 'int',
-    started_at: 'timestamp',
-    finished_at: 'timestamp',
-  }),
-];
-
-export const AGENT_COLUMNS: Column[] = [
-  ...EPISODE,
-  ...cols({
-    epoch: 'int',
-    agent: 'string',
-    failed: 'boolean',
-    payoff: 'double',
-    deficit: 'double',
-    moves_pass: 'int',
-    moves_transfer: 'int',
-    moves_offer: 'int',
-    moves_invalid: 'int',
-    proposals_sent: 'int',
-    applied: 'int',
-    rejected: 'int',
-    llm_calls: 'int',
-    total_tokens: 'bigint',
-    cost_usd: 'double',
-  }),
-];
-
-export const REJECTION_COLUMNS: Column[] = [
-  ...EPISODE,
-  ...cols({
-    epoch: 'int',
-    agent: 'string',
-    slot: 'int',
-    proposal_id: 'string',
-    code: 'string',
-    message: 'string',
-    kind: 'string',
-    counterparty: 'string',
-    rejected_at: 'timestamp',
-  }),
-];
 
 const total = (r: Record<string, number> | undefined) => round6(Object.values(r ?? {}).reduce((a, b) => a + b, 0));
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
@@ -316,34 +197,16 @@ function agentRows(key: Row, r: EpochDbRow): Row[] {
   });
 }
 
-export const EXPORT_TABLES = ['runs', 'epochs', 'agents', 'rejections'] as const;
-
 /** The four tables of an experiment, episodes in natural order. */
 export function exportTables(episodes: readonly EpisodeData[]): Table[] {
   const sorted = [...episodes].sort((a, b) => episodeOrder(a.meta, b.meta));
-  const all = (pick: (e: EpisodeData) => Row[]) => sorted.flatMap(pick);
-  return [
+  return (Object.keys(EXPORT_COLUMNS) as Array<keyof typeof EXPORT_COLUMNS>).map((name) =>
     withExtraColumns(
-      'runs',
-      RUN_COLUMNS,
-      all((e) => e.runs),
+      name,
+      EXPORT_COLUMNS[name],
+      sorted.flatMap((e) => e[name]),
     ),
-    withExtraColumns(
-      'epochs',
-      EPOCH_COLUMNS,
-      all((e) => e.epochs),
-    ),
-    withExtraColumns(
-      'agents',
-      AGENT_COLUMNS,
-      all((e) => e.agents),
-    ),
-    withExtraColumns(
-      'rejections',
-      REJECTION_COLUMNS,
-      all((e) => e.rejections),
-    ),
-  ];
+  );
 }
 
 /**

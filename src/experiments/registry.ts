@@ -123,6 +123,15 @@ export async function recordProgress(
   return rowCount === 1;
 }
 
+/** Whether this attempt is still the episode's current, running one. */
+export async function holdsAttempt(db: Db, episodeId: string, attempt: number): Promise<boolean> {
+  const { rowCount } = await db.query("SELECT 1 FROM experiment_episodes WHERE episode_id = $1 AND attempt = $2 AND status = 'running'", [
+    episodeId,
+    attempt,
+  ]);
+  return rowCount === 1;
+}
+
 /** Ends the current attempt (finished, or failed for good); false when it was not the current one. */
 export async function endAttempt(
   db: Db,

@@ -191,8 +191,9 @@ svg{width:100%;height:auto}svg text{font-size:11px;fill:#57606a}svg .gl{stroke:#
 
 /** The whole page as a string. */
 export function reportHtml(episodes: readonly EpisodeData[], meta: ExperimentMeta): string {
+  // A failed episode stopped early: its figures would drag its strategy's mean, so it is counted, not compared.
   const byScenario = groupBy(
-    [...episodes].sort((a, b) => episodeOrder(a.meta, b.meta)),
+    episodes.filter((e) => e.meta.status === 'finished').sort((a, b) => episodeOrder(a.meta, b.meta)),
     (e) => e.meta.scenario,
   );
   const failed = episodes.filter((e) => e.meta.status === 'failed').length;
@@ -203,7 +204,7 @@ export function reportHtml(episodes: readonly EpisodeData[], meta: ExperimentMet
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Experiment ${escape(meta.experiment_id)}</title><style>${STYLE}</style></head>
 <body><h1>Experiment ${escape(meta.experiment_id)}</h1>
-<p>${episodes.length} episode${episodes.length === 1 ? '' : 's'}${failed ? `, ${failed} failed` : ''}, from ${escape(meta.started_at)} to ${escape(meta.finished_at)}.</p>
+<p>${episodes.length} episode${episodes.length === 1 ? '' : 's'}${failed ? `, ${failed} failed (left out of the comparison; the tables have what they finished)` : ''}, from ${escape(meta.started_at)} to ${escape(meta.finished_at)}.</p>
 <h2>Produced by</h2><pre>${escape(meta.command)}</pre>
 <table><tbody>${versions}</tbody></table>
 ${[...byScenario.entries()].map(([scenario, list]) => scenarioSection(scenario, list)).join('\n')}

@@ -6,7 +6,7 @@ import type { Db } from '../db/db.ts';
 import { createEpisodeDatabase, dropEpisodeDatabase, episodeDatabaseName, type EpisodeServer } from './databases.ts';
 import { runEpisode } from './episode.ts';
 import type { EpisodeJob, EpisodeQueue } from './queue.ts';
-import { beginAttempt, endAttempt, listEpisodes, recordProgress, type EpisodeRow, type ExperimentRow } from './registry.ts';
+import { beginAttempt, endAttempt, holdsAttempt, listEpisodes, recordProgress, type EpisodeRow, type ExperimentRow } from './registry.ts';
 
 export interface WorkerDeps {
   control: Db;
@@ -95,14 +95,14 @@ async function runJob(
   const episode = (await listEpisodes(control, experiment.id)).find((e) => e.episode_id === job.episode_id)!;
   const lost = new AbortController();
   const signal = AbortSignal.any([stop, lost.signal]);
+  // The record decides whose attempt this is (the queue's job keeps its id across attempts): a
+  // worker that stalled past its lease learns here that another has taken the episode over.
   const renew = setInterval(
     () =>
-      void queue.heartbeat(job).then(
-        (held) => {
-          if (!held) lost.abort(new Error('the lease on this episode passed to another worker'));
-        },
-        (error: unknown) => logger.warn({ err: error }, 'could not renew the lease on the episode'),
-      ),
+      void (async () => {
+        if (!(await holdsAttempt(control, job.episode_id, attempt))) lost.abort(new Error('the episode passed to another worker'));
+        else if (!(await queue.heartbeat(job))) lost.abort(new Error('the lease on this episode lapsed'));
+      })().catch((error: unknown) => logger.warn({ err: error }, 'could not renew the lease on the episode')),
     Math.max(500, (config.experiments.leaseSeconds * 1000) / 3),
   );
   renew.unref();
@@ -130,12 +130,13 @@ async function runJob(
   } catch (error) {
     const message = (error as Error).message;
     if (lost.signal.aborted && !stop.aborted) {
-      logger.warn('the episode passed to another worker; this attempt is abandoned');
+      logger.warn({ reason: (lost.signal.reason as Error).message }, 'this attempt of the episode is abandoned');
       return;
     }
     // Stopped here, or failed: back to the queue while attempts remain, else failed for good.
     const last = !stop.aborted && job.retryCount >= job.retryLimit;
-    await endAttempt(control, job.episode_id, attempt, last ? 'failed' : 'queued', message);
+    // Only the current attempt hands the job back; a fenced-out one leaves it to its new holder.
+    if (!(await endAttempt(control, job.episode_id, attempt, last ? 'failed' : 'queued', message))) return;
     await queue.fail(job, message);
     if (!stop.aborted)
       logger.error({ err: error, attempt }, last ? 'the episode failed on its last attempt' : 'the episode failed; it is retried');

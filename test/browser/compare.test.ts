@@ -8,36 +8,37 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { browserAvailability, launchBrowser, TIMEOUT, visit, withPages, type TestBrowser } from '../support/browser.ts';
 import { startDashboard, type TestDashboard } from '../support/dashboard.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase } from '../support/db.ts';
 import { scenarioFile } from '../support/economy.ts';
 import { simulate } from '../support/simulation.ts';
-import { startValidator, type TestValidator } from '../support/validator.ts';
+import { startValidator } from '../support/validator.ts';
 import { readScenarioFile } from '../../src/ledger/writing/seed.ts';
 
 const chromium = browserAvailability();
 const skip = 'reason' in chromium ? chromium.reason : false;
 const EPOCHS = 3;
-let t: TestDatabase;
-let v: TestValidator;
 let d: TestDashboard;
 let browser: TestBrowser;
 const runIds: string[] = [];
+/** What before() started, stopped in the reverse order. */
+const started: Array<{ close(): Promise<unknown> }> = [];
 
 before(async () => {
   if (skip) return;
-  t = await createTestDatabase();
-  v = await startValidator(t.db);
+  const t = await createTestDatabase();
+  started.push({ close: () => t.drop() });
+  const v = await startValidator(t.db);
+  started.push(v);
   const commons = await readScenarioFile(scenarioFile('commons'));
   for (const seed of ['1', '2']) runIds.push((await simulate(v.url, commons, { epochs: EPOCHS, seed })).runId);
   d = await startDashboard(v.url);
+  started.push(d);
   browser = await launchBrowser(chromium.path!);
+  started.push(browser);
 });
 
 after(async () => {
-  await browser?.close();
-  await d?.close();
-  await v?.close();
-  await t?.drop();
+  for (const piece of started.reverse()) await piece.close();
 });
 
 /** The runs each chart draws, by chart title. */

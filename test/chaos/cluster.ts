@@ -85,16 +85,31 @@ async function dropDatabaseAndLogin(serverUrl: string, database: string, login: 
   }
 }
 
-export async function startCluster(options: { keepDir: () => boolean; log: (line: string) => void }): Promise<Cluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'gridgov-chaos-'));
+/**
+ * A run's folder and teardown: what is started pushes its cleanup, stop() runs them in reverse
+ * order (logging, not throwing, what fails) and removes the folder unless it is to be kept.
+ */
+export function runScaffold(prefix: string, options: { keepDir: () => boolean; log: (line: string) => void }) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const cleanups: Array<() => Promise<void>> = [];
   const unexpectedExits: ExitRecord[] = [];
   let closing = false;
-  const stop = async () => {
-    closing = true;
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => options.log(`cleanup: ${String(error)}`));
-    if (!options.keepDir()) rmSync(dir, { recursive: true, force: true });
+  return {
+    dir,
+    cleanups,
+    unexpectedExits,
+    closing: () => closing,
+    async stop(): Promise<void> {
+      closing = true;
+      for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => options.log(`cleanup: ${String(error)}`));
+      if (!options.keepDir()) rmSync(dir, { recursive: true, force: true });
+    },
   };
+}
+
+export async function startCluster(options: { keepDir: () => boolean; log: (line: string) => void }): Promise<Cluster> {
+  const run = runScaffold('gridgov-chaos-', options);
+  const { dir, cleanups, unexpectedExits, stop } = run;
   try {
     const kind = testServerKind();
     let postgres: ChaosPostgres | undefined;
@@ -136,7 +151,7 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
       dir,
       env: { DATABASE_URL: proxy.url(serviceUrl) },
       cleanups,
-      closing: () => closing,
+      closing: run.closing,
       log: options.log,
       unexpectedExits,
     });
@@ -163,6 +178,7 @@ export async function startCluster(options: { keepDir: () => boolean; log: (line
  */
 export async function startServices(options: {
   dir: string;
+  /** DATABASE_URL, and any setting to change from the chaos run's. */
   env: NodeJS.ProcessEnv;
   cleanups: Array<() => Promise<void>>;
   closing: () => boolean;
@@ -185,7 +201,6 @@ export async function startServices(options: {
   const env: NodeJS.ProcessEnv = {
     GRIDGOV_DISPATCHER_METRICS_PORT: '0',
     ...process.env,
-    ...options.env,
     GRIDGOV_ADMIN_KEY: ADMIN_KEY,
     GRIDGOV_VALIDATOR_VERSION: 'chaos',
     LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
@@ -200,6 +215,8 @@ export async function startServices(options: {
     GRIDGOV_OUTBOX_BASE_DELAY_MS: '50',
     GRIDGOV_OUTBOX_MAX_DELAY_MS: '1000',
     GRIDGOV_OUTBOX_POLL_MS: '100',
+    // Last, so that a topology may change any of the above.
+    ...options.env,
   };
   const processes = new Map<string, GridgovProcess>();
   // A process that dies on its own is a finding; it is restarted so the run can go on.

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { AGENT_COLUMNS, EPOCH_COLUMNS, REJECTION_COLUMNS, RUN_COLUMNS } from '../../src/experiments/export.ts';
+import { EXPORT_COLUMNS } from '../../src/experiments/columns.ts';
 
 test('docs/experiments.md describes every column the exports write', async () => {
   const doc = await readFile(new URL('../../docs/experiments.md', import.meta.url), 'utf8');
-  const tables = { runs: RUN_COLUMNS, epochs: EPOCH_COLUMNS, agents: AGENT_COLUMNS, rejections: REJECTION_COLUMNS };
-  for (const [name, columns] of Object.entries(tables)) {
+  for (const [name, columns] of Object.entries(EXPORT_COLUMNS)) {
     const start = doc.indexOf(`**${name}**`);
     assert.ok(start > 0, `a section for ${name}`);
     const section = doc.slice(start, doc.indexOf('\n**', start + 1) === -1 ? undefined : doc.indexOf('\n**', start + 1));

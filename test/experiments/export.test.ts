@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
-import { AGENT_COLUMNS, EPOCH_COLUMNS, exportTables, REJECTION_COLUMNS, RUN_COLUMNS, writeExports } from '../../src/experiments/export.ts';
+import { EXPORT_COLUMNS } from '../../src/experiments/columns.ts';
+import { exportTables, writeExports } from '../../src/experiments/export.ts';
 import { ColumnType, type Column } from '../../src/experiments/tables.ts';
 import type { ExperimentMeta } from '../../src/experiments/types.ts';
 import { runEpisode, type TestEpisode } from '../support/episode.ts';
@@ -77,7 +78,6 @@ test('each table reads back from Parquet with its declared column types and as m
   assert.ok(one.rejections > 0, 'naive agents had proposals refused');
   const other = await databaseCounts(commons);
   const counts = Object.fromEntries(Object.entries(one).map(([k, n]) => [k, n + other[k as keyof Counts]])) as Counts;
-  const fixed = { runs: RUN_COLUMNS, epochs: EPOCH_COLUMNS, agents: AGENT_COLUMNS, rejections: REJECTION_COLUMNS };
   for (const table of exportTables([episode.data, commons.data])) {
     const bytes = await readFile(join(dir, `${table.name}.parquet`));
     const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
@@ -89,7 +89,7 @@ test('each table reads back from Parquet with its declared column types and as m
       table.columns.map((c) => c.name),
       `${table.name}: columns in order`,
     );
-    for (const column of fixed[table.name as keyof typeof fixed]) {
+    for (const column of EXPORT_COLUMNS[table.name as keyof typeof EXPORT_COLUMNS]) {
       const element = schema.get(column.name)!;
       const expected = PARQUET_TYPE[column.type];
       assert.equal(element.type, expected.type, `${table.name}.${column.name}`);
@@ -147,5 +147,17 @@ test("the last epoch's agent balances are the balances the ledger holds now", as
       agents.reduce((sum, a) => sum + (a.rejected as number), 0),
       epoch.rejected,
     );
+  }
+});
+
+test('the same episodes write the same bytes, whatever order they finished in', async () => {
+  const again = await mkdtemp(join(tmpdir(), 'gridgov-export-again-'));
+  try {
+    await writeExports(again, [episode.data, commons.data], meta);
+    for (const file of ['runs', 'epochs', 'agents', 'rejections'].flatMap((t) => [`${t}.csv`, `${t}.parquet`]).concat('report.html')) {
+      assert.ok((await readFile(join(again, file))).equals(await readFile(join(dir, file))), file);
+    }
+  } finally {
+    await rm(again, { recursive: true, force: true });
   }
 });

@@ -1,14 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { createDb, type Db } from '../../src/db/db.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { seedScenario } from '../../src/ledger/writing/seed.ts';
-import { applicationLogin, startServices, type ServiceCluster } from '../chaos/cluster.ts';
-import { GridgovProcess, live, type ExitRecord } from '../chaos/processes.ts';
+import { applicationLogin, runScaffold, startServices, type ServiceCluster } from '../chaos/cluster.ts';
+import { GridgovProcess, live } from '../chaos/processes.ts';
 import { chaosScenario } from '../chaos/workload.ts';
 import { ADMIN_KEY, BIN, runCli } from '../support/validator.ts';
 import { startTopology, type Topology } from './topology.ts';
@@ -58,15 +57,8 @@ async function makeDatabase(topology: Topology, name: string, owner: string): Pr
 }
 
 export async function startHaCluster(options: { keepDir: () => boolean; log: (line: string) => void }): Promise<HaCluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'gridgov-ha-'));
-  const cleanups: Array<() => Promise<void>> = [];
-  const unexpectedExits: ExitRecord[] = [];
-  let closing = false;
-  const stop = async () => {
-    closing = true;
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => options.log(`cleanup: ${String(error)}`));
-    if (!options.keepDir()) rmSync(dir, { recursive: true, force: true });
-  };
+  const run = runScaffold('gridgov-ha-', options);
+  const { dir, cleanups, unexpectedExits, stop, closing } = run;
   try {
     const topology = await startTopology(dir, options.log);
     cleanups.push(() => topology.stop());
@@ -81,9 +73,11 @@ export async function startHaCluster(options: { keepDir: () => boolean; log: (li
     const serviceUrl = await applicationLogin(directUrl, 'ha_service');
     const services = await startServices({
       dir,
-      env: { DATABASE_URL: serviceUrl },
+      // Linear and Discord stay up here (the failovers are the faults), but on a busy machine
+      // the fakes, in the harness's process, may take longer than the chaos run's 400 ms.
+      env: { DATABASE_URL: serviceUrl, GRIDGOV_OUTBOX_TIMEOUT_MS: '3000', GRIDGOV_OUTBOX_LEASE_MS: '10000' },
       cleanups,
-      closing: () => closing,
+      closing,
       log: options.log,
       unexpectedExits,
     });
@@ -103,7 +97,7 @@ export async function startHaCluster(options: { keepDir: () => boolean; log: (li
         /listening on http:\/\/\S+/,
         join(dir, 'validator-runner.log'),
         (exit) => {
-          if (closing) return;
+          if (closing()) return;
           unexpectedExits.push(exit);
           options.log(`validator-runner (pid ${exit.pid}) exited on its own: ${exit.code ?? exit.signal}; restarting it`);
           setTimeout(() => void runnerValidator.start().catch((error: unknown) => options.log(String(error))), 200);
@@ -139,7 +133,7 @@ export async function startHaCluster(options: { keepDir: () => boolean; log: (li
     child.once('exit', (code, signal) => {
       live.delete(child.pid!);
       runner.exit = { code, signal };
-      if (!closing) options.log(`the runner exited on its own (${code ?? signal}); see ${runnerLog}`);
+      if (!closing()) options.log(`the runner exited on its own (${code ?? signal}); see ${runnerLog}`);
     });
     cleanups.push(async () => {
       if (runner.exit) return;

@@ -31,7 +31,7 @@ export function haProfile(env: NodeJS.ProcessEnv = process.env): ChaosProfile {
     notifierSlotMs: 1_000,
     // A client keeps retrying one proposal through a whole failover.
     sendDeadlineMs: 180_000,
-    drainTimeoutMs: 180_000,
+    drainTimeoutMs: (full ? 600 : 300) * 1000,
     hardTimeoutMs: number('HA_TIMEOUT_MS', (full ? 40 : 14) * 60_000),
   };
 }

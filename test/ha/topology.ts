@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, isAlive, runAs, waitForExit } from '../../src/db/embedded.ts';
 import { stockBinDir } from '../support/stock-postgres.ts';
 import { live } from '../chaos/processes.ts';
+import { haproxyConfig, patroniConfig } from './configs.ts';
 
 /**
  * The high-availability topology on loopback: one etcd member, three PostgreSQL nodes each run
@@ -22,11 +23,6 @@ import { live } from '../chaos/processes.ts';
 
 export const NODES = ['node1', 'node2', 'node3'] as const;
 export type NodeName = (typeof NODES)[number];
-
-/** Patroni's timings, written to the DCS at bootstrap (docs/deployment.md explains each). */
-export const PATRONI_TIMINGS = { ttl: 12, loop_wait: 1, retry_timeout: 5, maximum_lag_on_failover: 1_048_576 };
-/** HAProxy's checks of Patroni's REST API: every 500 ms, down after 2 failures, up after 2 passes. */
-export const HAPROXY_CHECK = 'inter 500ms fastinter 250ms downinter 500ms fall 2 rise 2 on-marked-down shutdown-sessions';
 
 export interface Member {
   name: string;
@@ -124,100 +120,6 @@ export function missingPackages(): string[] {
   return missing;
 }
 
-function patroniConfig(node: NodeProcess, etcdPort: number, bin: string, secrets: Record<string, string>, scope: string): string {
-  const t = PATRONI_TIMINGS;
-  return `scope: ${scope}
-namespace: /gridgov-ha/
-name: ${node.name}
-log:
-  level: INFO
-restapi:
-  listen: 127.0.0.1:${node.restPort}
-  connect_address: 127.0.0.1:${node.restPort}
-etcd3:
-  host: 127.0.0.1:${etcdPort}
-bootstrap:
-  dcs:
-    ttl: ${t.ttl}
-    loop_wait: ${t.loop_wait}
-    retry_timeout: ${t.retry_timeout}
-    maximum_lag_on_failover: ${t.maximum_lag_on_failover}
-    synchronous_mode: true
-    postgresql:
-      use_pg_rewind: true
-      use_slots: true
-      parameters:
-        wal_level: replica
-        hot_standby: 'on'
-        wal_log_hints: 'on'
-        max_wal_senders: 10
-        max_replication_slots: 10
-        wal_keep_size: 256MB
-  initdb:
-    - encoding: UTF8
-    - auth-host: scram-sha-256
-    - auth-local: trust
-  pg_hba:
-    - local all all trust
-    - host replication replicator 127.0.0.1/32 scram-sha-256
-    - host all all 127.0.0.1/32 scram-sha-256
-postgresql:
-  listen: 127.0.0.1:${node.pgPort}
-  connect_address: 127.0.0.1:${node.pgPort}
-  data_dir: ${join(node.dir, 'data')}
-  bin_dir: ${bin}
-  pgpass: ${join(node.dir, 'pgpass')}
-  authentication:
-    superuser:
-      username: postgres
-      password: ${secrets.superuser}
-    replication:
-      username: replicator
-      password: ${secrets.replication}
-    rewind:
-      username: rewinder
-      password: ${secrets.rewind}
-  parameters:
-    unix_socket_directories: '${node.dir}'
-tags:
-  nofailover: false
-  noloadbalance: false
-  clonefrom: false
-  nosync: false
-`;
-}
-
-function haproxyConfig(writePort: number, readPort: number, nodes: NodeProcess[]): string {
-  const servers = nodes.map((n) => `  server ${n.name} 127.0.0.1:${n.pgPort} check port ${n.restPort}`).join('\n');
-  return `global
-  maxconn 2000
-
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout check 2s
-  timeout client 1h
-  timeout server 1h
-
-listen write
-  bind 127.0.0.1:${writePort}
-  option httpchk
-  http-check send meth GET uri /primary
-  http-check expect status 200
-  default-server ${HAPROXY_CHECK}
-${servers}
-
-listen read
-  bind 127.0.0.1:${readPort}
-  balance roundrobin
-  option httpchk
-  http-check send meth GET uri /replica
-  http-check expect status 200
-  default-server ${HAPROXY_CHECK}
-${servers}
-`;
-}
-
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -228,7 +130,8 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`gave up waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
     await sleep(250);
   }
 }

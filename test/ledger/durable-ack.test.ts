@@ -14,16 +14,19 @@ import { createGroupCommitter } from '../../src/ledger/writing/group-commit.ts';
 import { invariantViolations } from '../support/invariants.ts';
 import { makeProposals } from '../support/load.ts';
 import { seedTestScenario } from '../support/scenario.ts';
+import { startStockPostgres, testServerKind } from '../support/stock-postgres.ts';
 import { waitUntil } from '../support/wait.ts';
 
 // record_proposals commits without waiting for the WAL flush, so that replicas' groups on the
 // same balances do not queue behind each other's fsync; an outcome is answered only once a
 // later flush covers it. A crash of the server (one backend killed: PostgreSQL drops its shared
 // memory, unflushed WAL included, and recovers from disk) must therefore lose no answered outcome.
+// The server is one of the test's own, of the kind the run uses (stock or embedded): the shared
+// one serves other test files, and a server given by TEST_DATABASE_URL is not ours to crash.
 
 const root = mkdtempSync(join(tmpdir(), 'gridgov-durable-'));
 chmodSync(root, 0o755); // the postgres user must reach the cluster inside
-let server: EmbeddedPostgres | undefined;
+let server: Pick<EmbeddedPostgres, 'url' | 'stop'> | undefined;
 const pools: Db[] = [];
 after(async () => {
   for (const db of pools) await db.close().catch(() => undefined);
@@ -45,7 +48,10 @@ async function connects(url: string): Promise<boolean> {
 }
 
 test('a server crash under load from two replicas loses no outcome that was answered', async () => {
-  server = await startEmbeddedPostgres({ dataDir: join(root, 'pg') });
+  server =
+    testServerKind() === 'stock'
+      ? await startStockPostgres({ dir: join(root, 'stock') })
+      : await startEmbeddedPostgres({ dataDir: join(root, 'pg') });
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   await admin.query('CREATE DATABASE gridgov');

@@ -1,0 +1,119 @@
+import { join } from 'node:path';
+
+/**
+ * The configuration files of the HA topology: Patroni's (one per node, with the cluster's DCS
+ * settings for its bootstrap) and HAProxy's. docs/deployment.md explains the settings that matter.
+ */
+
+/** What configs need of a node. */
+export interface NodeConfigTarget {
+  name: string;
+  pgPort: number;
+  restPort: number;
+  dir: string;
+}
+
+/** Patroni's timings, written to the DCS at bootstrap (docs/deployment.md explains each). */
+export const PATRONI_TIMINGS = { ttl: 12, loop_wait: 1, retry_timeout: 5, maximum_lag_on_failover: 1_048_576 };
+/** HAProxy's checks of Patroni's REST API: every 500 ms, down after 2 failures, up after 2 passes. */
+export const HAPROXY_CHECK = 'inter 500ms fastinter 250ms downinter 500ms fall 2 rise 2 on-marked-down shutdown-sessions';
+
+export function patroniConfig(
+  node: NodeConfigTarget,
+  etcdPort: number,
+  bin: string,
+  secrets: Record<string, string>,
+  scope: string,
+): string {
+  const t = PATRONI_TIMINGS;
+  return `scope: ${scope}
+namespace: /gridgov-ha/
+name: ${node.name}
+log:
+  level: INFO
+restapi:
+  listen: 127.0.0.1:${node.restPort}
+  connect_address: 127.0.0.1:${node.restPort}
+etcd3:
+  host: 127.0.0.1:${etcdPort}
+bootstrap:
+  dcs:
+    ttl: ${t.ttl}
+    loop_wait: ${t.loop_wait}
+    retry_timeout: ${t.retry_timeout}
+    maximum_lag_on_failover: ${t.maximum_lag_on_failover}
+    synchronous_mode: true
+    postgresql:
+      use_pg_rewind: true
+      use_slots: true
+      parameters:
+        wal_level: replica
+        hot_standby: 'on'
+        wal_log_hints: 'on'
+        max_wal_senders: 10
+        max_replication_slots: 10
+        wal_keep_size: 256MB
+  initdb:
+    - encoding: UTF8
+    - auth-host: scram-sha-256
+    - auth-local: trust
+  pg_hba:
+    - local all all trust
+    - host replication replicator 127.0.0.1/32 scram-sha-256
+    - host all all 127.0.0.1/32 scram-sha-256
+postgresql:
+  listen: 127.0.0.1:${node.pgPort}
+  connect_address: 127.0.0.1:${node.pgPort}
+  data_dir: ${join(node.dir, 'data')}
+  bin_dir: ${bin}
+  pgpass: ${join(node.dir, 'pgpass')}
+  authentication:
+    superuser:
+      username: postgres
+      password: ${secrets.superuser}
+    replication:
+      username: replicator
+      password: ${secrets.replication}
+    rewind:
+      username: rewinder
+      password: ${secrets.rewind}
+  parameters:
+    unix_socket_directories: '${node.dir}'
+tags:
+  nofailover: false
+  noloadbalance: false
+  clonefrom: false
+  nosync: false
+`;
+}
+
+export function haproxyConfig(writePort: number, readPort: number, nodes: NodeConfigTarget[]): string {
+  const servers = nodes.map((n) => `  server ${n.name} 127.0.0.1:${n.pgPort} check port ${n.restPort}`).join('\n');
+  return `global
+  maxconn 2000
+
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout check 2s
+  timeout client 1h
+  timeout server 1h
+
+listen write
+  bind 127.0.0.1:${writePort}
+  option httpchk
+  http-check send meth GET uri /primary
+  http-check expect status 200
+  default-server ${HAPROXY_CHECK}
+${servers}
+
+listen read
+  bind 127.0.0.1:${readPort}
+  balance roundrobin
+  option httpchk
+  http-check send meth GET uri /replica
+  http-check expect status 200
+  default-server ${HAPROXY_CHECK}
+${servers}
+`;
+}
