@@ -4,7 +4,7 @@ import { defineExperiment, openQueue, type ExperimentContext } from '../../src/e
 import { listEpisodes } from '../../src/experiments/registry.ts';
 import { workExperiment } from '../../src/experiments/worker.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.ts';
+import { pricedGeminiEnv, startFakeGemini, type FakeGemini } from '../support/fake-gemini.ts';
 import { dropEpisodes, experimentContext, scenario } from './support.ts';
 
 let t: TestDatabase;
@@ -15,14 +15,7 @@ let experimentId: string | undefined;
 before(async () => {
   t = await createTestDatabase();
   gemini = await startFakeGemini();
-  ctx = await experimentContext(t, {
-    GEMINI_API_KEY: 'k',
-    GEMINI_MODEL: 'gemini-fake',
-    GEMINI_BASE_URL: gemini.url,
-    GEMINI_RETRIES: '0',
-    GEMINI_PRICE_INPUT_PER_MTOK: '1',
-    GEMINI_PRICE_OUTPUT_PER_MTOK: '4',
-  });
+  ctx = await experimentContext(t, pricedGeminiEnv(gemini));
 });
 
 after(async () => {

@@ -140,7 +140,7 @@ test('a login that may not create databases is told which setting to change, and
   }
 });
 
-let finishedRun: { runId: string; database: string } | undefined;
+let finishedRun: { runId: string; database: string; episodeId: string } | undefined;
 
 test('an interrupted experiment resumes without repeating a finished episode and ends as an uninterrupted one', async () => {
   const commons = await scenario('commons');
@@ -184,7 +184,22 @@ test('an interrupted experiment resumes without repeating a finished episode and
   const comparable = (data: EpisodeData[]) =>
     data.map((d) => ({ scenario: d.meta.scenario, strategy: d.meta.strategy, seed: d.meta.seed, runs: d.runs, epochs: d.epochs }));
   assert.deepEqual(comparable(resumed.calls[0]!.episodes), comparable(reference.calls[0]!.episodes));
-  finishedRun = { runId: episodes[0]!.run_id!, database: episodes[0]!.database! };
+  finishedRun = { runId: episodes[0]!.run_id!, database: episodes[0]!.database!, episodeId: episodes[0]!.episode_id };
+});
+
+test("gridgov episode runs a tool on an episode's world", async () => {
+  assert.ok(finishedRun, 'an earlier test finished an episode');
+  const reply = await runCli(['episode', finishedRun.episodeId, '--', 'verify'], live.url, EXPERIMENT_ENV);
+  assert.equal(reply.code, 0, reply.stdout + reply.stderr);
+  const rows = /verified \d+ block\(s\), (\d+) ledger row/.exec(reply.stdout);
+  assert.ok(rows, reply.stdout);
+  const db = episodePool(databaseUrl(ctx.server.ownerUrl, finishedRun.database), ctx.server, 1);
+  try {
+    assert.equal(Number(rows[1]), (await ledgerDigest(db)).rows, "it verified the episode's ledger, not the live one");
+  } finally {
+    await db.close();
+  }
+  assert.match(reply.stdout, /the chain is intact/);
 });
 
 test('replay re-executes a stored run in a fresh world and its digest matches', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { parseScenario } from '../../src/domain/scenario.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.ts';
+import { pricedGeminiEnv, startFakeGemini, type FakeGemini } from '../support/fake-gemini.ts';
 import { invariantViolations } from '../support/invariants.ts';
 import { simulate } from '../support/simulation.ts';
 import { startValidator, type TestValidator } from '../support/validator.ts';
@@ -105,14 +105,7 @@ test('what the model proposes is what the validator judges: unknown actors and r
       return { text: '{"action":"transfer","counterparty":"farm","give_resource":"energy","give_amount":80,"reasoning":"all at once"}' };
     return { text: '{"action":"pass","reasoning":"nothing to do"}' };
   });
-  const env = {
-    GEMINI_API_KEY: 'k',
-    GEMINI_MODEL: 'gemini-fake',
-    GEMINI_BASE_URL: gemini.url,
-    GEMINI_RETRIES: '0',
-    GEMINI_PRICE_INPUT_PER_MTOK: '1',
-    GEMINI_PRICE_OUTPUT_PER_MTOK: '4',
-  };
+  const env = pricedGeminiEnv(gemini);
   const { stats, runId } = await simulate(v.url, scenario, { epochs: 2, strategy: 'gemini', env, seed: 'hallucination' });
 
   const { rows } = await t.db.query<{

@@ -64,6 +64,18 @@ export interface FakeGemini {
   close(): Promise<void>;
 }
 
+/** The gemini strategy pointed at the fake, without retries, at a price so that runs cost something. */
+export function pricedGeminiEnv(gemini: Pick<FakeGemini, 'url'>): Record<string, string> {
+  return {
+    GEMINI_API_KEY: 'k',
+    GEMINI_MODEL: 'gemini-fake',
+    GEMINI_BASE_URL: gemini.url,
+    GEMINI_RETRIES: '0',
+    GEMINI_PRICE_INPUT_PER_MTOK: '1',
+    GEMINI_PRICE_OUTPUT_PER_MTOK: '4',
+  };
+}
+
 export const DEFAULT_GEMINI_REPLY = '{"action":"pass","reasoning":"nothing to do"}';
 
 const GENERATE = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):generateContent$/;
