@@ -40,8 +40,8 @@ export interface RecordedRow {
 //
 // The transaction commits without waiting for its WAL to reach disk (synchronous_commit off for
 // this transaction alone), so its row locks are released at once: a group of another replica
-// waiting on the same balances goes on while this one's flush is still in progress, and the
-// two flushes become one. Nothing is acknowledged before CONFIRM_DURABLE has returned.
+// waiting on the same balances goes on while this one's flush is still in progress, instead of
+// after it. Nothing is acknowledged before CONFIRM_DURABLE has returned.
 const RECORD_PROPOSALS = `
   SELECT item, outcome, replayed, error_code, message, ledger_ids, decided_at
     FROM record_proposals(array(SELECT json_populate_recordset(NULL::proposal_spec, $1::json)),
