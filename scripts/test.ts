@@ -25,9 +25,11 @@ const TEMPLATE = process.env.TEST_DATABASE_URL ? `gridgov_template_${process.pid
 
 /**
  * Folders of test/ that only the full loop runs: the n8n workflow, the chaos harness, the browser
- * (Chromium), long simulations, the fuzzing floods, and the lint configuration's own test.
+ * (Chromium), long simulations, the fuzzing floods, request and socket floods (load), the `gridgov`
+ * commands run as processes (cli), the agents' runner against a validator (runner), and the lint
+ * configuration's own test. What stays is domain, API, ledger and governance on a real PostgreSQL.
  */
-const FULL_ONLY = new Set(['n8n', 'chaos', 'browser', 'simulation', 'fuzz', 'lint']);
+const FULL_ONLY = new Set(['n8n', 'chaos', 'browser', 'simulation', 'fuzz', 'load', 'cli', 'runner', 'lint']);
 
 function findTests(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {

@@ -105,7 +105,7 @@ test('a key the database refuses fails only the call that presented it, not the 
 test('over HTTP, 64 concurrent clients are coalesced into fewer transactions and every invariant holds', async () => {
   const v = await startValidator(t.db, { GRIDGOV_GROUP_LANES: '2' });
   try {
-    const proposals = makeProposals(3000, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 21);
+    const proposals = makeProposals(1000, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 21);
     const { sent } = await runLoad(v.url, proposals, 64);
     assert.ok(
       sent.every((s) => [200, 409, 422].includes(s.reply.status)),
