@@ -14,12 +14,9 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createDb } from '../src/db/db.ts';
-import { migrate } from '../src/db/migrate.ts';
-import { parseScenario } from '../src/domain/scenario.ts';
-import { seedScenario } from '../src/ledger/writing/seed.ts';
 import { runReplicaPause } from '../test/support/replica-pause.ts';
 import { startStockPostgres } from '../test/support/stock-postgres.ts';
-import { benchServer, freshDatabase, machine } from './support.ts';
+import { benchServer, freshDatabase, machine, seedBenchWorld } from './support.ts';
 import { writeSection } from './report.ts';
 
 const { values } = parseArgs({
@@ -50,21 +47,9 @@ async function main(): Promise<void> {
   const pg = await server();
   try {
     const url = await freshDatabase(pg.url, 'bench_sigstop');
-    const db = createDb(url, { max: 2 });
-    await migrate(db);
+    await seedBenchWorld(url, ACTORS);
     const actors = Array.from({ length: ACTORS }, (_, i) => `bench-${i}`);
-    const parsed = parseScenario({
-      name: 'bench',
-      resources: [
-        { name: 'energy', unit: 'kWh' },
-        { name: 'water', unit: 'm3' },
-        { name: 'credits', unit: 'cr' },
-      ],
-      constraints: { max_transfer: 50, min_balance: 0 },
-      actors: actors.map((name) => ({ name, balances: { energy: 1_000_000, water: 1_000_000, credits: 1_000_000 } })),
-    });
-    if (!parsed.ok) throw new Error(parsed.message);
-    await seedScenario(db, parsed.scenario, 'bench');
+    const db = createDb(url, { max: 1 });
     const { rows } = await db.query<{ server: string }>(
       "SELECT split_part(version(), ' on ', 1) || ', jit ' || current_setting('jit') || CASE WHEN pg_jit_available() THEN '' ELSE ' (no LLVM: nothing is compiled)' END AS server",
     );

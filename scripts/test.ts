@@ -25,11 +25,13 @@ const TEMPLATE = process.env.TEST_DATABASE_URL ? `gridgov_template_${process.pid
 
 /**
  * Folders of test/ that only the full loop runs: the n8n workflow, the chaos harness, the browser
- * (Chromium), long simulations, the fuzzing floods, the lint configuration's own test, the backup
- * and restore run (pgBackRest on clusters of its own), and experiments (whole episodes in databases
- * of their own).
+ * (Chromium), long simulations, the fuzzing floods, request and socket floods (load), the `gridgov`
+ * commands run as processes (cli), the agents' runner against a validator (runner), the lint
+ * configuration's own test, the backup and restore run (pgBackRest on clusters of its own), and
+ * experiments (whole episodes in databases of their own). What stays is domain, API, ledger and
+ * governance on a real PostgreSQL.
  */
-const FULL_ONLY = new Set(['n8n', 'chaos', 'browser', 'simulation', 'fuzz', 'lint', 'backup', 'experiments']);
+const FULL_ONLY = new Set(['n8n', 'chaos', 'browser', 'simulation', 'fuzz', 'load', 'cli', 'runner', 'lint', 'backup', 'experiments']);
 
 function findTests(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {

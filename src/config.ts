@@ -14,6 +14,8 @@ export interface Config {
   databaseReadUrl: string | undefined;
   dataDir: string;
   adminKey: string | undefined;
+  /** The key `gridgov admin` presents (GRIDGOV_API_KEY); else the admin key, else the data dir's. */
+  apiKey: string | undefined;
   validatorVersion: string;
   logLevel: string;
   /** `pretty` (one readable line per event) when stderr is a terminal, else `json`; LOG_FORMAT overrides. */
@@ -210,6 +212,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
     databaseReadUrl,
     dataDir: flag('data-dir') ?? nonEmpty(env.GRIDGOV_DATA_DIR) ?? '.gridgov',
     adminKey,
+    apiKey: nonEmpty(env.GRIDGOV_API_KEY),
     validatorVersion: nonEmpty(env.GRIDGOV_VALIDATOR_VERSION) ?? detectVersion(),
     logLevel: logLevel(env.LOG_LEVEL),
     logFormat: logFormat(env.LOG_FORMAT),

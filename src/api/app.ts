@@ -17,6 +17,7 @@ import { registerJsonBodyParser } from './json-body.ts';
 import type { Config } from '../config.ts';
 import { createRegistry } from '../observability/metrics.ts';
 import { registerObservability } from './observability.ts';
+import { collectOpenApi } from './openapi.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -120,6 +121,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     void reply.status(error.statusCode).send(error.toBody());
   });
 
+  // Before any route: every route registered from here on is collected into /openapi.json.
+  const openapi = collectOpenApi(app);
   registerReadAccess(app, deps, deps.access ?? { execute: 'open', read: 'open' });
   const metrics = deps.metrics ?? createRegistry();
   registerObservability(app, metrics);
@@ -129,7 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAdminRoutes(app, deps);
   registerMetricsRoutes(app, deps, metrics);
   registerRunRoutes(app, deps);
-  registerDocsRoutes(app, deps.validatorVersion);
+  registerDocsRoutes(app, () => openapi.document(deps.validatorVersion));
   registerLiveRoutes(app, deps);
   return app;
 }

@@ -20,6 +20,6 @@ function parseInput<T extends z.ZodType>(schema: T, input: unknown, root: 'query
 export const parseQuery = <T extends z.ZodType>(schema: T, query: unknown): z.infer<T> => parseInput(schema, query, 'query');
 export const parseBody = <T extends z.ZodType>(schema: T, body: unknown): z.infer<T> => parseInput(schema, body, 'body');
 
-export const limitParam = z.coerce.number().int().min(1).max(500).default(50);
+export const limitParam = z.coerce.number().int().min(1).max(500).default(50).describe('Page size');
 export const uuidParam = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 export const ledgerIdParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);

@@ -1,3 +1,4 @@
+import { loadConfig } from '../config.ts';
 import { readStoredAdminKey } from './admin-key.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
@@ -27,12 +28,10 @@ export const command: Command = {
       limit: { type: 'string' },
       cursor: { type: 'string' },
     });
-    const base = (values.url ?? process.env.GRIDGOV_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
-    const key =
-      values.key ??
-      process.env.GRIDGOV_API_KEY ??
-      process.env.GRIDGOV_ADMIN_KEY ??
-      readStoredAdminKey(values['data-dir'] ?? process.env.GRIDGOV_DATA_DIR ?? '.gridgov');
+    const config = loadConfig(process.env, { validator: values.url, 'data-dir': values['data-dir'] });
+    // GRIDGOV_URL or --url, as the dashboard reads it.
+    const base = config.dashboard.validatorUrl;
+    const key = values.key ?? config.apiKey ?? config.adminKey ?? readStoredAdminKey(config.dataDir);
     const need = (name: keyof typeof values) => {
       const value = values[name];
       if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);

@@ -21,12 +21,12 @@ export interface Proposal {
 
 export type ParseProposalResult = { ok: true; proposal: Proposal } | { ok: false; field: string; message: string };
 
-const actorRef = z.string().trim().min(1).max(200);
+const actorRef = z.string().trim().min(1).max(200).describe('Actor id (uuid) or name');
 const legShape = {
   actor_from: actorRef,
   actor_to: actorRef,
   resource: z.string().trim().min(1).max(64),
-  amount: z.union([z.number(), z.string().max(64)]),
+  amount: z.union([z.number(), z.string().max(64)]).describe('An exact decimal above 0 with at most 6 places, as a number or a string'),
 };
 const metadata = z.record(z.string(), z.unknown());
 const proposalId = z.string().regex(UUID_RE, 'must be a UUID');
@@ -37,6 +37,12 @@ const multiLeg = z.strictObject({
   legs: z.array(z.strictObject(legShape)).min(1).max(MAX_LEGS),
   metadata: metadata.optional(),
 });
+
+/**
+ * A proposal as a client sends it: one leg (TradeJSON) or several. parseProposal picks the branch
+ * by the presence of `legs`; the amounts' exact-decimal rules are checked after the shape.
+ */
+export const proposalSchema = z.union([oneLeg, multiLeg]);
 
 const MAX_DEPTH = 32;
 // A NUL or a lone UTF-16 surrogate cannot be stored in Postgres text or jsonb.

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
@@ -7,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { createEventHub } from '../../src/api/events.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { seedTestScenario } from '../support/scenario.ts';
+import { seedTestScenario, tradeBody } from '../support/scenario.ts';
 import { openEventStream } from '../support/sse.ts';
 import { ADMIN_KEY, bearer, http, startValidator, type TestValidator } from '../support/validator.ts';
 
@@ -27,15 +26,7 @@ after(async () => {
   await t.drop();
 });
 
-const trade = (url: string, over: Record<string, unknown> = {}) =>
-  http(url, 'POST', '/execute', {
-    proposal_id: randomUUID(),
-    actor_from: 'alice',
-    actor_to: 'bob',
-    resource: 'energy',
-    amount: 1,
-    ...over,
-  });
+const trade = (url: string, over: Record<string, unknown> = {}) => http(url, 'POST', '/execute', tradeBody(over));
 
 async function listening(url: string) {
   const stream = await openEventStream(`${url}/events`);

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { invariantViolations } from '../support/invariants.ts';
 import { ADMIN_KEY, bearer, http, startValidator, useSeededValidator } from '../support/validator.ts';
+import { tradeBody } from '../support/scenario.ts';
 
 const world = useSeededValidator();
 
@@ -15,14 +16,7 @@ const balance = async (actor: string, resource: string) =>
     )
   ).rows[0]!.amount;
 const count = async (table: string) => (await world.t.db.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n;
-const trade = (over: Record<string, unknown> = {}) => ({
-  proposal_id: randomUUID(),
-  actor_from: 'alice',
-  actor_to: 'bob',
-  resource: 'energy',
-  amount: 5,
-  ...over,
-});
+const trade = (over: Record<string, unknown> = {}) => tradeBody({ amount: 5, ...over });
 
 test('applied: 200 with ledger ids; the balances move and the ledger row carries the validator version', async () => {
   const body = trade({ metadata: { reasoning: 'bob is short' } });

@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { http, waitForHealth, useSeededValidator } from '../support/validator.ts';
+import { tradeBody } from '../support/scenario.ts';
 
 const world = useSeededValidator();
 
 const get = (path: string) => http(world.v.url, 'GET', path);
-const execute = (over: Record<string, unknown>) =>
-  http(world.v.url, 'POST', '/execute', {
-    proposal_id: randomUUID(),
-    actor_from: 'alice',
-    actor_to: 'bob',
-    resource: 'energy',
-    amount: 1,
-    ...over,
-  });
+const execute = (over: Record<string, unknown>) => http(world.v.url, 'POST', '/execute', tradeBody(over));
 
 test('GET /world-state has the blueprint shape plus ledger_head', async () => {
   const { status, body } = await get('/world-state');

@@ -2,18 +2,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { http, useSeededValidator } from '../support/validator.ts';
+import { tradeBody } from '../support/scenario.ts';
 
 const world = useSeededValidator();
 
-const trade = (over: Record<string, unknown>) =>
-  http(world.v.url, 'POST', '/execute', {
-    proposal_id: randomUUID(),
-    actor_from: 'alice',
-    actor_to: 'bob',
-    resource: 'energy',
-    amount: 1,
-    ...over,
-  });
+const trade = (over: Record<string, unknown>) => http(world.v.url, 'POST', '/execute', tradeBody(over));
 
 test('GET /stats on a fresh world: supply, Gini per resource, nothing decided yet', async () => {
   const { status, body } = await http(world.v.url, 'GET', '/stats');

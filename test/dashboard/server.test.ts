@@ -4,25 +4,16 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { startDashboard, type TestDashboard } from '../support/dashboard.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { seedTestScenario } from '../support/scenario.ts';
 import { openEventStream } from '../support/sse.ts';
-import { ADMIN_KEY, BIN, bearer, http, startValidator, type TestValidator } from '../support/validator.ts';
+import { ADMIN_KEY, BIN, bearer, http, useSeededValidator } from '../support/validator.ts';
 
-let t: TestDatabase;
-let v: TestValidator;
+const world = useSeededValidator();
 let d: TestDashboard;
 before(async () => {
-  t = await createTestDatabase();
-  await seedTestScenario(t.db);
-  v = await startValidator(t.db);
-  d = await startDashboard(v.url);
+  await world.ready;
+  d = await startDashboard(world.v.url);
 });
-after(async () => {
-  await d.close();
-  await v.close();
-  await t.drop();
-});
+after(() => d.close());
 
 const envelope = { 'x-gridgov-envelope': '1' };
 
@@ -50,7 +41,7 @@ test('the pages are served as files, with a strict content security policy', asy
 });
 
 test('/api forwards reads to the validator unchanged', async () => {
-  const direct = await http(v.url, 'GET', '/ledger?limit=2&kind=genesis');
+  const direct = await http(world.v.url, 'GET', '/ledger?limit=2&kind=genesis');
   const proxied = await http(d.url, 'GET', '/api/ledger?limit=2&kind=genesis');
   assert.equal(proxied.status, 200);
   assert.deepEqual(proxied.body, direct.body);
@@ -94,14 +85,14 @@ test('admin overrides pass through with the Authorization header; /execute does 
   );
   assert.equal(forced.status, 200);
   assert.equal(forced.body.amount, 42.5);
-  const audit = await http(v.url, 'GET', '/admin/audit?action=admin.balance&limit=1', undefined, bearer(ADMIN_KEY));
+  const audit = await http(world.v.url, 'GET', '/admin/audit?action=admin.balance&limit=1', undefined, bearer(ADMIN_KEY));
   assert.equal(audit.body.entries[0].admin_user, 'bootstrap');
 
   const trade = { proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount: 1 };
   const refused = await http(d.url, 'POST', '/api/execute', trade);
   assert.equal(refused.status, 404);
   assert.equal(refused.body.message, 'the dashboard does not forward POST /execute');
-  assert.equal((await http(v.url, 'GET', `/ledger?proposal_id=${trade.proposal_id}`)).body.entries.length, 0);
+  assert.equal((await http(world.v.url, 'GET', `/ledger?proposal_id=${trade.proposal_id}`)).body.entries.length, 0);
   assert.equal((await http(d.url, 'DELETE', '/api/admin/balance')).status, 404);
 });
 
@@ -111,7 +102,7 @@ test('/api/events streams the validator’s events through the dashboard', async
     assert.equal(stream.status, 200);
     const hello = await stream.next('hello');
     if (!hello.data.listening) await stream.next((e) => e.event === 'status' && e.data.listening);
-    const applied = await http(v.url, 'POST', '/execute', {
+    const applied = await http(world.v.url, 'POST', '/execute', {
       proposal_id: randomUUID(),
       actor_from: 'bob',
       actor_to: 'carol',
@@ -145,7 +136,7 @@ test('a validator that does not answer is a 502 naming it, in both forms', async
 });
 
 test('closing the dashboard ends open event streams instead of waiting for them', async () => {
-  const other = await startDashboard(v.url);
+  const other = await startDashboard(world.v.url);
   const stream = await openEventStream(`${other.url}/api/events`);
   await stream.next('hello');
   // The stream is still open on this side: a close() that waited for it would never return.
@@ -154,7 +145,7 @@ test('closing the dashboard ends open event streams instead of waiting for them'
 });
 
 test('gridgov dashboard serves the pages for the validator it is given, and stops on SIGTERM', async () => {
-  const child = spawn(process.execPath, [BIN, 'dashboard', '--validator', v.url, '--port', '0'], {
+  const child = spawn(process.execPath, [BIN, 'dashboard', '--validator', world.v.url, '--port', '0'], {
     env: { ...process.env, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -169,7 +160,7 @@ test('gridgov dashboard serves the pages for the validator it is given, and stop
         const match = /dashboard listening on (http:\/\/\S+) \(validator (\S+)\)/.exec(output);
         if (match) {
           clearTimeout(timer);
-          assert.equal(match[2], v.url);
+          assert.equal(match[2], world.v.url);
           resolve(match[1]!);
         }
       };

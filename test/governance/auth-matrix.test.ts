@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { createApiKey, revokeApiKey } from '../../src/governance/keys.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { seedTestScenario } from '../support/scenario.ts';
-import { http, startValidator, type TestValidator } from '../support/validator.ts';
+import { http, useSeededValidator } from '../support/validator.ts';
 
-let t: TestDatabase;
-let v: TestValidator;
 const keys: Record<string, string> = {};
-before(async () => {
-  t = await createTestDatabase();
-  await seedTestScenario(t.db);
-  for (const role of ['viewer', 'operator', 'admin']) keys[role] = (await createApiKey(t.db, `${role}-key`, role)).key;
-  keys.revoked = (await createApiKey(t.db, 'old-admin', 'admin')).key;
-  await revokeApiKey(t.db, 'old-admin');
-  v = await startValidator(t.db);
-});
-after(async () => {
-  await v.close();
-  await t.drop();
+const world = useSeededValidator({
+  prepare: async (t) => {
+    for (const role of ['viewer', 'operator', 'admin']) keys[role] = (await createApiKey(t.db, `${role}-key`, role)).key;
+    keys.revoked = (await createApiKey(t.db, 'old-admin', 'admin')).key;
+    await revokeApiKey(t.db, 'old-admin');
+  },
 });
 
 const routes = [
@@ -47,24 +38,24 @@ const callers: Array<{ label: string; header: string | undefined; rank: number; 
 ];
 
 const failureCount = async () =>
-  (await t.db.query<{ n: number }>('SELECT coalesce(sum(failures), 0)::int AS n FROM admin_auth_failures')).rows[0]!.n;
+  (await world.t.db.query<{ n: number }>('SELECT coalesce(sum(failures), 0)::int AS n FROM admin_auth_failures')).rows[0]!.n;
 
 test('every admin route × every kind of caller: the right status, and one audit row or one counted failure per attempt', async () => {
   for (const caller of callers) {
     const header = caller.header === '' ? `Bearer ${keys[caller.label]}` : caller.header;
     for (const route of routes) {
-      const before = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
+      const before = await world.t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
       const failuresBefore = await failureCount();
-      const reply = await http(v.url, route.method, route.path, route.body, header ? { authorization: header } : {});
+      const reply = await http(world.v.url, route.method, route.path, route.body, header ? { authorization: header } : {});
       const expected = caller.rank === 0 ? 401 : caller.rank >= RANK[route.role]! ? 200 : 403;
       assert.equal(reply.status, expected, `${caller.label} → ${route.path}: ${JSON.stringify(reply.body)}`);
       if (expected !== 200) assert.equal(reply.body.error_code, expected === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN');
-      const after = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
+      const after = await world.t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
       if (expected === 401) {
         // Without a valid key the audit is the address's count for the minute, not a row per call.
         assert.equal(after.rows[0]!.n - before.rows[0]!.n, 0, `${caller.label} → ${route.path} wrote no audit row`);
         assert.equal((await failureCount()) - failuresBefore, 1, `${caller.label} → ${route.path} was counted once`);
-        const row = await t.db.query<{ last_action: string; last_outcome: string }>(
+        const row = await world.t.db.query<{ last_action: string; last_outcome: string }>(
           'SELECT last_action, last_outcome FROM admin_auth_failures ORDER BY minute DESC LIMIT 1',
         );
         assert.equal(row.rows[0]!.last_action, route.action);
@@ -72,7 +63,7 @@ test('every admin route × every kind of caller: the right status, and one audit
         continue;
       }
       assert.equal(after.rows[0]!.n - before.rows[0]!.n, 1, `${caller.label} → ${route.path} wrote one audit row`);
-      const audit = await t.db.query<{ admin_user: string; action: string; outcome: string; payload: unknown }>(
+      const audit = await world.t.db.query<{ admin_user: string; action: string; outcome: string; payload: unknown }>(
         'SELECT admin_user, action, outcome, payload FROM admin_audit ORDER BY id DESC LIMIT 1',
       );
       const row = audit.rows[0]!;
@@ -85,11 +76,11 @@ test('every admin route × every kind of caller: the right status, and one audit
 });
 
 test('a failed admin call that never reached its handler is audited too', async () => {
-  const before = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
-  const broken = await http(v.url, 'POST', '/admin/balance', '{"actor_id":', { authorization: `Bearer ${keys.admin}` });
+  const before = await world.t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
+  const broken = await http(world.v.url, 'POST', '/admin/balance', '{"actor_id":', { authorization: `Bearer ${keys.admin}` });
   assert.equal(broken.status, 400);
   const bad = await http(
-    v.url,
+    world.v.url,
     'POST',
     '/admin/balance',
     { actor_id: 'alice', resource: 'water', amount: -1 },
@@ -97,9 +88,9 @@ test('a failed admin call that never reached its handler is audited too', async 
   );
   assert.equal(bad.status, 400);
   assert.equal(bad.body.field, 'amount');
-  const after = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
+  const after = await world.t.db.query<{ n: number }>('SELECT count(*) AS n FROM admin_audit');
   assert.equal(after.rows[0]!.n - before.rows[0]!.n, 2);
-  const last = await t.db.query<{ outcome: string; admin_user: string }>(
+  const last = await world.t.db.query<{ outcome: string; admin_user: string }>(
     'SELECT outcome, admin_user FROM admin_audit ORDER BY id DESC LIMIT 2',
   );
   assert.deepEqual(
@@ -113,10 +104,10 @@ test('a failed admin call that never reached its handler is audited too', async 
 });
 
 test('GET /admin/audit pages newest first', async () => {
-  const page = await http(v.url, 'GET', '/admin/audit?limit=3', undefined, { authorization: `Bearer ${keys.viewer}` });
+  const page = await http(world.v.url, 'GET', '/admin/audit?limit=3', undefined, { authorization: `Bearer ${keys.viewer}` });
   assert.equal(page.body.entries.length, 3);
   assert.ok(page.body.entries[0].id > page.body.entries[2].id);
-  const next = await http(v.url, 'GET', `/admin/audit?limit=3&cursor=${page.body.next_cursor}`, undefined, {
+  const next = await http(world.v.url, 'GET', `/admin/audit?limit=3&cursor=${page.body.next_cursor}`, undefined, {
     authorization: `Bearer ${keys.viewer}`,
   });
   assert.ok(next.body.entries[0].id < page.body.entries[2].id);

@@ -7,7 +7,7 @@ import { useSeededValidator } from '../support/validator.ts';
 const world = useSeededValidator({ poolSize: 24 });
 
 test('32 concurrent clients with transfers, swaps, retries and conflicting ids keep every invariant', async () => {
-  const proposals = makeProposals(2500, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 7);
+  const proposals = makeProposals(1200, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 7);
   const { sent } = await runLoad(world.v.url, proposals, 32);
   assert.equal(sent.length, proposals.length);
 

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { parseProposal } from '../../src/domain/proposal.ts';
 import { createActorDirectory } from '../../src/ledger/writing/actors.ts';
-import { createExecutor, type ExecuteItem } from '../../src/ledger/writing/execute.ts';
+import { createExecutor } from '../../src/ledger/writing/execute.ts';
 import { createGroupCommitter } from '../../src/ledger/writing/group-commit.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { invariantViolations } from '../support/invariants.ts';
 import { makeProposals, runLoad } from '../support/load.ts';
-import { seedTestScenario } from '../support/scenario.ts';
+import { seedTestScenario, tradeBody } from '../support/scenario.ts';
 import { startValidator } from '../support/validator.ts';
+import { executeItem } from '../support/ledger.ts';
 
 let t: TestDatabase;
 before(async () => {
@@ -19,23 +18,11 @@ before(async () => {
 after(() => t.drop());
 
 const executor = () => createExecutor({ db: t.db, actors: createActorDirectory(t.db), validatorVersion: 'test', topics: [] });
-function item(body: Record<string, unknown>, key: string | null = null): ExecuteItem {
-  const parsed = parseProposal(body);
-  if (!parsed.ok) throw new Error(parsed.message);
-  return { proposal: parsed.proposal, raw: body, caller: { key, name: 'test' } };
-}
-const trade = (over: Record<string, unknown> = {}) => ({
-  proposal_id: randomUUID(),
-  actor_from: 'alice',
-  actor_to: 'bob',
-  resource: 'energy',
-  amount: 1,
-  ...over,
-});
+const trade = tradeBody;
 
 test('calls that arrive while the lane is busy share one transaction, each with its own outcome', async () => {
   const committer = createGroupCommitter(executor(), { maxGroup: 100, lanes: 1 });
-  const first = committer.execute(item(trade()));
+  const first = committer.execute(executeItem(trade()));
   const a = trade({ amount: 2 });
   const group = [
     a,
@@ -45,7 +32,7 @@ test('calls that arrive while the lane is busy share one transaction, each with 
     trade({ actor_from: 'dave', resource: 'credits', amount: 45 }), // sees the balance the previous item left
     trade({ resource: 'gold' }),
   ];
-  const outcomes = await Promise.all(group.map((body) => committer.execute(item(body))));
+  const outcomes = await Promise.all(group.map((body) => committer.execute(executeItem(body))));
   await first;
   assert.equal(committer.stats().groups, 2, 'the six calls went in one group');
   assert.equal(committer.stats().largest, 6);
@@ -73,10 +60,10 @@ test('a commit that fails mid-group answers COMMIT_FAILED to the item that fails
     FOR EACH ROW EXECUTE FUNCTION fail_commit()`);
   const ex = executor();
   const committer = createGroupCommitter(ex, { maxGroup: 100, lanes: 1 });
-  const blocker = committer.execute(item(trade()));
+  const blocker = committer.execute(executeItem(trade()));
   const poison = trade({ metadata: { fail_commit: true } });
   const bodies = [trade(), poison, trade({ actor_from: 'carol' })];
-  const settled = await Promise.allSettled(bodies.map((b) => committer.execute(item(b))));
+  const settled = await Promise.allSettled(bodies.map((b) => committer.execute(executeItem(b))));
   await blocker;
   assert.equal(settled[0]!.status, 'fulfilled');
   assert.equal(settled[2]!.status, 'fulfilled');
@@ -90,21 +77,21 @@ test('a commit that fails mid-group answers COMMIT_FAILED to the item that fails
   // A batch is one unit: it fails together and records nothing.
   const batchIds = [trade(), poison].map((b) => b.proposal_id);
   await assert.rejects(
-    committer.executeMany([item(trade({ proposal_id: batchIds[0] })), item(poison)]),
+    committer.executeMany([executeItem(trade({ proposal_id: batchIds[0] })), executeItem(poison)]),
     (e: { code?: string }) => e.code === 'COMMIT_FAILED',
   );
   assert.equal((await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = ANY($1::uuid[])', [batchIds])).rowCount, 0);
   await t.db.query('DROP TRIGGER fail_commit ON ledger');
-  const retry = await committer.execute(item(poison));
+  const retry = await committer.execute(executeItem(poison));
   assert.equal(retry.status, 'applied');
   assert.deepEqual(await invariantViolations(t.db), []);
 });
 
 test('a key the database refuses fails only the call that presented it, not the rest of its group', async () => {
   const committer = createGroupCommitter(executor(), { maxGroup: 100, lanes: 1 });
-  const blocker = committer.execute(item(trade()));
+  const blocker = committer.execute(executeItem(trade()));
   const settled = await Promise.allSettled(
-    [trade(), trade(), trade()].map((b, i) => committer.execute(item(b, i === 1 ? 'ggk_revoked-or-never-issued' : null))),
+    [trade(), trade(), trade()].map((b, i) => committer.execute(executeItem(b, i === 1 ? 'ggk_revoked-or-never-issued' : null))),
   );
   await blocker;
   assert.deepEqual(
@@ -118,7 +105,7 @@ test('a key the database refuses fails only the call that presented it, not the 
 test('over HTTP, 64 concurrent clients are coalesced into fewer transactions and every invariant holds', async () => {
   const v = await startValidator(t.db, { GRIDGOV_GROUP_LANES: '2' });
   try {
-    const proposals = makeProposals(3000, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 21);
+    const proposals = makeProposals(1000, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 21);
     const { sent } = await runLoad(v.url, proposals, 64);
     assert.ok(
       sent.every((s) => [200, 409, 422].includes(s.reply.status)),

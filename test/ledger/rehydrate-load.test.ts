@@ -31,7 +31,7 @@ test('rehydrating again and again while 16 clients trade loses and double-counts
   );
   await t.db.query("DELETE FROM balances WHERE resource = 'credits' AND actor_id = (SELECT id FROM actors WHERE name = 'dave')");
 
-  const proposals = makeProposals(1500, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 21);
+  const proposals = makeProposals(800, ['alice', 'bob', 'carol', 'dave'], ['energy', 'water'], 21);
   let loadDone = false;
   const startHead = await ledgerHead();
   const load = runLoad(v.url, proposals, 16).finally(() => (loadDone = true));

@@ -2,17 +2,16 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 import { actorIdFor } from '../../src/domain/ids.ts';
-import { parseProposal } from '../../src/domain/proposal.ts';
 import type { Db } from '../../src/db/db.ts';
 import { createApiKey } from '../../src/governance/keys.ts';
 import { createActorDirectory } from '../../src/ledger/writing/actors.ts';
-import { createExecutor, type ExecuteItem, type ExecuteOutcome } from '../../src/ledger/writing/execute.ts';
+import { createExecutor, type ExecuteOutcome } from '../../src/ledger/writing/execute.ts';
 import { createGroupCommitter } from '../../src/ledger/writing/group-commit.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { invariantViolations } from '../support/invariants.ts';
-import { appendTrade } from '../support/ledger.ts';
+import { appendTrade, executeItem } from '../support/ledger.ts';
 import { makeProposals } from '../support/load.ts';
-import { seedTestScenario } from '../support/scenario.ts';
+import { seedTestScenario, tradeBody } from '../support/scenario.ts';
 
 // Validators sharing one database: each group is decided by the database as it is when the group
 // commits, so no replica can act on a stale view of another's writes.
@@ -54,30 +53,18 @@ function replica(db: Db, lanes = 1) {
   return createGroupCommitter(record, { maxGroup: 64, lanes });
 }
 
-function item(body: Record<string, unknown>, key: string | null = null): ExecuteItem {
-  const parsed = parseProposal(body);
-  if (!parsed.ok) throw new Error(parsed.message);
-  return { proposal: parsed.proposal, raw: body, caller: { key, name: 'test' } };
-}
-const trade = (over: Record<string, unknown> = {}) => ({
-  proposal_id: randomUUID(),
-  actor_from: 'dave',
-  actor_to: 'alice',
-  resource: 'credits',
-  amount: 1,
-  ...over,
-});
+const trade = (over: Record<string, unknown> = {}) => tradeBody({ actor_from: 'dave', actor_to: 'alice', resource: 'credits', ...over });
 const code = (o: ExecuteOutcome) => (o.status === 'rejected' ? o.error_code : o.status);
 
 test('once the actors are known, a group costs one statement and a flush, whatever another replica did meanwhile', async () => {
   const db = counting(await world());
   const a = replica(db);
   const b = replica(db);
-  await a.execute(item(trade()));
-  await b.execute(item(trade()));
+  await a.execute(executeItem(trade()));
+  await b.execute(executeItem(trade()));
   const before = db.statements;
-  assert.equal((await a.execute(item(trade({ amount: 40 })))).status, 'applied', 'dave held 48');
-  assert.equal(code(await b.execute(item(trade({ amount: 10 })))), 'INSUFFICIENT_BALANCE', 'b decides against the 8 dave holds now');
+  assert.equal((await a.execute(executeItem(trade({ amount: 40 })))).status, 'applied', 'dave held 48');
+  assert.equal(code(await b.execute(executeItem(trade({ amount: 10 })))), 'INSUFFICIENT_BALANCE', 'b decides against the 8 dave holds now');
   assert.equal(db.statements - before, 4, 'two round trips each: record_proposals in its own transaction, then the flush');
   assert.match(db.recent[2]!, /record_proposals\(/);
   assert.match(db.recent[3]!, /pg_logical_emit_message\(true/, 'the outcome is answered only after a flush that covers it');
@@ -87,9 +74,9 @@ test('a balance moved by another replica, or by the ledger directly, is the one 
   const db = await world();
   const a = replica(db);
   const b = replica(db);
-  assert.equal((await a.execute(item(trade({ amount: 1 })))).status, 'applied');
-  assert.equal((await b.execute(item(trade({ amount: 45, actor_to: 'bob' })))).status, 'applied'); // dave holds 4
-  const outcome = await a.execute(item(trade({ amount: 10 })));
+  assert.equal((await a.execute(executeItem(trade({ amount: 1 })))).status, 'applied');
+  assert.equal((await b.execute(executeItem(trade({ amount: 45, actor_to: 'bob' })))).status, 'applied'); // dave holds 4
+  const outcome = await a.execute(executeItem(trade({ amount: 10 })));
   assert.equal(code(outcome), 'INSUFFICIENT_BALANCE');
   assert.equal(
     outcome.status === 'rejected' && outcome.message,
@@ -97,24 +84,24 @@ test('a balance moved by another replica, or by the ledger directly, is the one 
     'actors are named, amounts exact',
   );
   await db.transaction((tx) => appendTrade(tx, 'world', 'dave', 'credits', 100));
-  assert.equal((await a.execute(item(trade({ amount: 100 })))).status, 'applied', 'the 104 credits dave holds now');
+  assert.equal((await a.execute(executeItem(trade({ amount: 100 })))).status, 'applied', 'the 104 credits dave holds now');
   assert.deepEqual(await invariantViolations(db), []);
 });
 
 test('rules changed and the breaker flipped elsewhere take effect at once', async () => {
   const db = await world();
   const a = replica(db);
-  assert.equal((await a.execute(item(trade({ resource: 'water', amount: 5 })))).status, 'applied');
+  assert.equal((await a.execute(executeItem(trade({ resource: 'water', amount: 5 })))).status, 'applied');
   await db.query('UPDATE constraints SET max_transfer = 2 WHERE resource IS NULL');
-  const limited = await a.execute(item(trade({ resource: 'water', amount: 3 })));
+  const limited = await a.execute(executeItem(trade({ resource: 'water', amount: 3 })));
   assert.equal(limited.status === 'rejected' && limited.message, 'leg 0: amount 3 exceeds max_transfer 2 for water');
   await db.query('UPDATE constraints SET max_transfer = 50 WHERE resource IS NULL');
-  assert.equal((await a.execute(item(trade({ resource: 'water', amount: 3 })))).status, 'applied');
+  assert.equal((await a.execute(executeItem(trade({ resource: 'water', amount: 3 })))).status, 'applied');
 
   await db.query("UPDATE control SET breaker_on = true, reason = 'drill' WHERE id = 1");
   const refused = trade();
   await assert.rejects(
-    a.execute(item(refused)),
+    a.execute(executeItem(refused)),
     (e: { code?: string; details?: { reason?: string } }) => e.code === 'CIRCUIT_BREAKER_OPEN' && e.details?.reason === 'drill',
   );
   const recorded = await db.query(
@@ -123,7 +110,7 @@ test('rules changed and the breaker flipped elsewhere take effect at once', asyn
   );
   assert.equal(recorded.rowCount, 0);
   await db.query('UPDATE control SET breaker_on = false, reason = NULL WHERE id = 1');
-  assert.equal((await a.execute(item(refused))).status, 'applied');
+  assert.equal((await a.execute(executeItem(refused))).status, 'applied');
   assert.deepEqual(await invariantViolations(db), []);
 });
 
@@ -131,11 +118,15 @@ test('an id another replica decided is replayed, or conflicts, never decided twi
   const db = await world();
   const a = replica(db);
   const b = replica(db);
-  await a.execute(item(trade()));
+  await a.execute(executeItem(trade()));
   const applied = trade({ amount: 2 });
   const rejected = trade({ amount: 5000 });
-  const first = [await b.execute(item(applied)), await b.execute(item(rejected))];
-  const again = [await a.execute(item(applied)), await a.execute(item(rejected)), await a.execute(item({ ...applied, amount: 3 }))];
+  const first = [await b.execute(executeItem(applied)), await b.execute(executeItem(rejected))];
+  const again = [
+    await a.execute(executeItem(applied)),
+    await a.execute(executeItem(rejected)),
+    await a.execute(executeItem({ ...applied, amount: 3 })),
+  ];
   assert.equal(again[0]!.status === 'applied' && again[0]!.replayed, true);
   assert.deepEqual(again[0]!.status === 'applied' && again[0]!.ledger_ids, first[0]!.status === 'applied' && first[0]!.ledger_ids);
   assert.equal(again[1]!.status === 'rejected' && again[1]!.replayed, true);
@@ -148,11 +139,11 @@ test('an id another replica decided is replayed, or conflicts, never decided twi
 test('groups in flight at once that share a balance wait for each other and build on each other', async () => {
   const db = await world();
   const a = replica(db, 2);
-  await a.execute(item(trade()));
+  await a.execute(executeItem(trade()));
   // dave holds 49 credits: four of the five 10s fit, spread over two groups in flight.
   const outcomes = await Promise.all([
-    a.executeMany([item(trade({ amount: 10 })), item(trade({ amount: 10 }))]),
-    a.executeMany([item(trade({ amount: 10 })), item(trade({ amount: 10 })), item(trade({ amount: 10 }))]),
+    a.executeMany([executeItem(trade({ amount: 10 })), executeItem(trade({ amount: 10 }))]),
+    a.executeMany([executeItem(trade({ amount: 10 })), executeItem(trade({ amount: 10 })), executeItem(trade({ amount: 10 }))]),
   ]);
   assert.deepEqual(outcomes.flat().map(code).sort(), ['INSUFFICIENT_BALANCE', 'applied', 'applied', 'applied', 'applied']);
   const { rows } = await db.query<{ amount: string }>("SELECT amount::text FROM balances WHERE actor_id = $1 AND resource = 'credits'", [
@@ -172,14 +163,14 @@ test('the database proves the key: system moves world, an agent only its own act
     [randomUUID(), agentKey, actorIdFor('dave')],
   );
   const fromWorld = trade({ actor_from: 'world', amount: 5 });
-  assert.equal(code(await a.execute(item(fromWorld))), 'FORBIDDEN_ACTOR', 'no key: world is off limits');
-  assert.equal(code(await a.execute(item({ ...fromWorld, proposal_id: randomUUID() }, system))), 'applied');
-  assert.equal(code(await a.execute(item(trade(), agentKey))), 'applied', "dave's key moves dave's funds");
-  const other = await a.execute(item(trade({ actor_from: 'alice', actor_to: 'dave' }), agentKey));
+  assert.equal(code(await a.execute(executeItem(fromWorld))), 'FORBIDDEN_ACTOR', 'no key: world is off limits');
+  assert.equal(code(await a.execute(executeItem({ ...fromWorld, proposal_id: randomUUID() }, system))), 'applied');
+  assert.equal(code(await a.execute(executeItem(trade(), agentKey))), 'applied', "dave's key moves dave's funds");
+  const other = await a.execute(executeItem(trade({ actor_from: 'alice', actor_to: 'dave' }), agentKey));
   assert.equal(other.status === 'rejected' && other.message, 'leg 0: this key may only move the funds of dave');
-  await assert.rejects(a.execute(item(trade(), 'ggk_not-a-key')), (e: { code?: string }) => e.code === 'UNAUTHORIZED');
+  await assert.rejects(a.execute(executeItem(trade(), 'ggk_not-a-key')), (e: { code?: string }) => e.code === 'UNAUTHORIZED');
   await db.query("UPDATE api_keys SET revoked_at = now() WHERE name = 'runner'");
-  await assert.rejects(a.execute(item(trade({ actor_from: 'world' }), system)), (e: { code?: string }) => e.code === 'UNAUTHORIZED');
+  await assert.rejects(a.execute(executeItem(trade({ actor_from: 'world' }), system)), (e: { code?: string }) => e.code === 'UNAUTHORIZED');
   assert.deepEqual(await invariantViolations(db), []);
 });
 
@@ -195,7 +186,7 @@ test('two replicas trading the same four actors at once keep every invariant, an
         const { body } = proposals[next++]!;
         // Every proposal goes to one replica, and a retry of it to the other.
         for (const committer of [replicas[client % 2]!, replicas[(client + 1) % 2]!]) {
-          const outcome = await committer.execute(item(body));
+          const outcome = await committer.execute(executeItem(body));
           const id = body.proposal_id as string;
           if (outcome.status === 'conflict') continue;
           const answer = outcome.status === 'applied' ? `applied ${outcome.ledger_ids.join(',')}` : `rejected ${outcome.error_code}`;

@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { createDb } from '../../src/db/db.ts';
 import { ADMIN_KEY, bearer, http, startValidator, useSeededValidator } from '../support/validator.ts';
 import { sampleSum, scrape, type Sample } from '../support/exposition.ts';
+import { tradeBody } from '../support/scenario.ts';
 
 const world = useSeededValidator({ env: { GRIDGOV_VERIFY_INTERVAL_MS: '100' } });
-const trade = (over: Record<string, unknown> = {}) => ({
-  proposal_id: randomUUID(),
-  actor_from: 'alice',
-  actor_to: 'bob',
-  resource: 'energy',
-  amount: 5,
-  ...over,
-});
+const trade = (over: Record<string, unknown> = {}) => tradeBody({ amount: 5, ...over });
 const bobWater = "actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'";
 
 /** Scrapes until `accept` holds (the ledger-state gauges follow the background verifier). */

@@ -2,30 +2,21 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createValidatorClient } from '../../src/runner/client.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { startFaultProxy, type FaultProxy } from '../support/proxy.ts';
-import { seedTestScenario } from '../support/scenario.ts';
-import { ADMIN_KEY, startValidator, type TestValidator } from '../support/validator.ts';
+import { ADMIN_KEY, useSeededValidator } from '../support/validator.ts';
 
-let t: TestDatabase;
-let v: TestValidator;
+const world = useSeededValidator();
 let proxy: FaultProxy;
 before(async () => {
-  t = await createTestDatabase();
-  await seedTestScenario(t.db);
-  v = await startValidator(t.db);
-  proxy = await startFaultProxy(v.url);
+  await world.ready;
+  proxy = await startFaultProxy(world.v.url);
 });
-after(async () => {
-  await proxy.close();
-  await v.close();
-  await t.drop();
-});
+after(() => proxy.close());
 
 const client = (over: Record<string, number> = {}) =>
   createValidatorClient({ baseUrl: proxy.url, apiKey: ADMIN_KEY, retryBaseMs: 5, retryMaxMs: 50, ...over });
 const trade = (amount = 1) => ({ proposal_id: randomUUID(), actor_from: 'alice', actor_to: 'bob', resource: 'energy', amount });
-const ledgerRows = async (id: string) => (await t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1', [id])).rowCount;
+const ledgerRows = async (id: string) => (await world.t.db.query('SELECT 1 FROM ledger WHERE proposal_id = $1', [id])).rowCount;
 
 test('503s are retried with backoff and the same proposal_id until it applies', async () => {
   const body = trade();

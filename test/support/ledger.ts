@@ -1,8 +1,10 @@
 import pg from 'pg';
 import { actorIdFor, deriveId } from '../../src/domain/ids.ts';
 import { parseAmount } from '../../src/domain/money.ts';
+import { parseProposal } from '../../src/domain/proposal.ts';
 import type { Db } from '../../src/db/db.ts';
 import { appendEntries, LedgerKind } from '../../src/ledger/writing/append.ts';
+import type { ExecuteItem } from '../../src/ledger/writing/execute.ts';
 
 let counter = 0;
 
@@ -78,4 +80,11 @@ export async function balanceMap(db: Db): Promise<Map<string, string>> {
        FROM balances b JOIN actors a ON a.id = b.actor_id WHERE b.amount <> 0 ORDER BY 1`,
   );
   return new Map(rows.map((r) => [r.k, r.amount]));
+}
+
+/** A proposal body parsed into what the executor and the group committer take, as the route would. */
+export function executeItem(body: Record<string, unknown>, key: string | null = null): ExecuteItem {
+  const parsed = parseProposal(body);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return { proposal: parsed.proposal, raw: body, caller: { key, name: 'test' } };
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { parseScenario, type Scenario } from '../../src/domain/scenario.ts';
 import type { Db } from '../../src/db/db.ts';
 import { seedScenario } from '../../src/ledger/writing/seed.ts';
@@ -32,3 +33,13 @@ export const testScenario: Scenario = (() => {
 export async function seedTestScenario(db: Db, scenario: Scenario = testScenario): Promise<void> {
   await seedScenario(db, scenario, 'test');
 }
+
+/** A one-leg trade in the test world, as a client sends it: 1 energy from alice to bob unless `over` says otherwise. */
+export const tradeBody = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+  proposal_id: randomUUID(),
+  actor_from: 'alice',
+  actor_to: 'bob',
+  resource: 'energy',
+  amount: 1,
+  ...over,
+});

@@ -28,16 +28,32 @@ export async function startValidator(db: Db, env: Env = {}): Promise<TestValidat
   return { url: `http://127.0.0.1:${port}`, app, close: () => app.close() };
 }
 
+export interface SeededValidator {
+  t: TestDatabase;
+  v: TestValidator;
+  /**
+   * Settles once t and v are set. A file's top-level `before` hooks start together, so one that
+   * needs the validator (a proxy or a dashboard in front of it) awaits this first.
+   */
+  ready: Promise<void>;
+}
+
 /**
  * For a test file: a database of its own seeded with the test world, and a validator on it,
- * started before the file's tests and stopped after them. The fields are set once `before` ran.
+ * started before the file's tests and stopped after them. The fields are set once `before` ran;
+ * `prepare` runs on the seeded database before the validator starts (keys, extra rows).
  */
-export function useSeededValidator(options: { poolSize?: number; env?: Env } = {}): { t: TestDatabase; v: TestValidator } {
-  const world = {} as { t: TestDatabase; v: TestValidator };
+export function useSeededValidator(
+  options: { poolSize?: number; env?: Env; prepare?: (t: TestDatabase) => Promise<void> } = {},
+): SeededValidator {
+  let started!: () => void;
+  const world = { ready: new Promise<void>((resolve) => (started = resolve)) } as SeededValidator;
   before(async () => {
     world.t = await createTestDatabase(options.poolSize);
     await seedTestScenario(world.t.db);
+    await options.prepare?.(world.t);
     world.v = await startValidator(world.t.db, options.env);
+    started();
   });
   after(async () => {
     await world.v?.close();

@@ -7,6 +7,7 @@ import { hasRole, presentedKey, type Caller, type Role } from '../../governance/
 import type { Admin } from '../../governance/admin.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
+import type { RouteSchema } from '../openapi.ts';
 import { createRateLimiter } from '../rate-limit.ts';
 import { ledgerIdParam, limitParam, parseBody, parseQuery } from '../query.ts';
 
@@ -17,17 +18,37 @@ declare module 'fastify' {
 }
 
 const balanceBody = z.strictObject({
-  actor_id: z.string().min(1).max(200),
+  actor_id: z.string().min(1).max(200).describe('Actor id or name'),
   resource: z.string().min(1).max(64),
-  amount: z.union([z.number(), z.string().max(64)]),
+  amount: z.union([z.number(), z.string().max(64)]).describe('An exact decimal with at most 6 places'),
 });
-const resetBody = z.strictObject({ actor_id: z.string().min(1).max(200) });
+const resetBody = z.strictObject({ actor_id: z.string().min(1).max(200).describe('Actor id or name') });
 const breakerBody = z.strictObject({ enabled: z.boolean(), reason: z.string().max(500).optional() });
 const auditQuery = z.strictObject({
-  cursor: ledgerIdParam.optional(),
+  cursor: ledgerIdParam.optional().describe('next_cursor of the previous page'),
   limit: limitParam,
-  action: z.string().max(64).optional(),
-  admin_user: z.string().max(64).optional(),
+  action: z.string().max(64).optional().describe('e.g. admin.balance'),
+  admin_user: z.string().max(64).optional().describe('A key name'),
+});
+const authFailuresQuery = z.strictObject({ limit: limitParam });
+
+const refusals = {
+  400: 'BAD_REQUEST, naming the field',
+  401: 'UNAUTHORIZED: no valid key (counted per client address)',
+  403: 'FORBIDDEN: role too weak (audited)',
+  429: 'RATE_LIMITED, with Retry-After',
+};
+const adminWrite = (summary: string, body: z.ZodType): RouteSchema => ({
+  summary,
+  auth: 'required',
+  body,
+  responses: { 200: 'Applied; audited in the same transaction', ...refusals, 404: 'NOT_FOUND: no such actor or resource' },
+});
+const adminRead = (summary: string, querystring: z.ZodObject): RouteSchema => ({
+  summary,
+  auth: 'required',
+  querystring,
+  responses: { 200: 'OK', ...refusals },
 });
 
 /** Who to name in the audit: the key's name, never the key itself. */
@@ -101,6 +122,9 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admi
 
   app.post(
     '/admin/balance',
+    {
+      config: { openapi: adminWrite("Set an actor's balance: an adjustment entry against world for the difference (admin)", balanceBody) },
+    },
     guarded('admin.balance', 'admin', async (_caller, request, key) => {
       const body = parseBody(balanceBody, request.body);
       return deps.admin.setBalance({ key, actorRef: body.actor_id, resource: body.resource, amount: body.amount, payload: body });
@@ -109,6 +133,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admi
 
   app.post(
     '/admin/reset-credit',
+    { config: { openapi: adminWrite("Set credits back to the scenario's default_credit (admin)", resetBody) } },
     guarded('admin.reset_credit', 'admin', async (_caller, request, key) => {
       const body = parseBody(resetBody, request.body);
       return deps.admin.resetCredit({ key, actorRef: body.actor_id, payload: body });
@@ -117,6 +142,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admi
 
   app.post(
     '/admin/circuit-breaker',
+    { config: { openapi: adminWrite('Halt (enabled: true) or resume /execute on every replica (operator)', breakerBody) } },
     guarded('admin.circuit_breaker', 'operator', async (caller, request, key) => {
       const body = parseBody(breakerBody, request.body);
       const reason = body.enabled ? (body.reason ?? `halted by ${caller.name}`) : (body.reason ?? null);
@@ -126,6 +152,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admi
 
   app.get(
     '/admin/audit',
+    { config: { openapi: adminRead('The audit log, newest first (viewer)', auditQuery) } },
     guarded('admin.audit', 'viewer', async (_caller, request, key) => {
       const q = parseQuery(auditQuery, request.query);
       const page = await listAudit(deps.readDb, { before: q.cursor, limit: q.limit, action: q.action, adminUser: q.admin_user });
@@ -136,8 +163,13 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps & { admi
 
   app.get(
     '/admin/auth-failures',
+    {
+      config: {
+        openapi: adminRead('Failed admin authentications, counted per client address and minute, newest first (viewer)', authFailuresQuery),
+      },
+    },
     guarded('admin.auth_failures', 'viewer', async (_caller, request, key) => {
-      const { limit: rows } = parseQuery(z.strictObject({ limit: limitParam }), request.query);
+      const { limit: rows } = parseQuery(authFailuresQuery, request.query);
       const failures = await listAuthFailures(deps.readDb, rows);
       await auditRead(deps.db, key, 'admin.auth_failures', { request: request.query });
       return { failures };

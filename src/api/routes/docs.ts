@@ -1,16 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import { openApiDocument } from '../openapi.ts';
+import type { OpenApiDocument, RouteSchema } from '../openapi.ts';
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** A readable page generated from the OpenAPI document, so the two never disagree. */
-function docsPage(doc: ReturnType<typeof openApiDocument>): string {
+function docsPage(doc: OpenApiDocument): string {
   const rows = Object.entries(doc.paths).flatMap(([path, ops]) =>
-    Object.entries(ops as Record<string, { summary: string; parameters?: Array<{ name: string; description: string }> }>).map(
+    Object.entries(ops).map(
       ([method, op]) =>
         `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escape(path)}</code></td><td>${escape(op.summary)}${
-          op.parameters?.length
-            ? `<br><small>${op.parameters.map((p) => `<code>${escape(p.name)}</code>: ${escape(p.description)}`).join('; ')}</small>`
+          op.parameters.length
+            ? `<br><small>${op.parameters.map((p) => `<code>${escape(p.name)}</code>${p.description ? `: ${escape(p.description)}` : ''}`).join('; ')}</small>`
             : ''
         }</td></tr>`,
     ),
@@ -26,9 +26,28 @@ function docsPage(doc: ReturnType<typeof openApiDocument>): string {
 <h2>Routes</h2><table>${rows.join('')}</table><h2>Error codes</h2><ul>${codes.join('')}</ul></body></html>`;
 }
 
-export function registerDocsRoutes(app: FastifyInstance, version: string): void {
-  const doc = openApiDocument(version);
-  const page = docsPage(doc);
-  app.get('/openapi.json', async () => doc);
-  app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page));
+const openApiRoute: RouteSchema = {
+  summary: 'This document, generated from the schemas the routes validate with',
+  responses: { 200: 'OK' },
+};
+
+/**
+ * GET /openapi.json and GET /docs. The document is built on first request, once every route is
+ * registered, from what collectOpenApi gathered (src/api/openapi.ts).
+ */
+export function registerDocsRoutes(app: FastifyInstance, document: () => OpenApiDocument): void {
+  let built: { doc: OpenApiDocument; page: string } | undefined;
+  const current = () => {
+    if (!built) {
+      const doc = document();
+      built = { doc, page: docsPage(doc) };
+    }
+    return built;
+  };
+  app.get('/openapi.json', { config: { openapi: openApiRoute } }, async () => current().doc);
+  app.get(
+    '/docs',
+    { config: { openapi: { summary: 'This API as a readable page', responses: { 200: 'OK' }, hide: true } } },
+    async (_request, reply) => reply.type('text/html; charset=utf-8').send(current().page),
+  );
 }

@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseProposal } from '../../domain/proposal.ts';
+import { z } from 'zod';
+import { parseProposal, proposalSchema } from '../../domain/proposal.ts';
 import { hasRole, presentedKey, type Caller } from '../../governance/auth.ts';
 import type { ExecuteItem, ExecuteOutcome } from '../../ledger/writing/execute.ts';
 import type { AppDeps } from '../deps.ts';
 import { identify } from '../identify.ts';
 import { ApiError, httpStatus } from '../errors.ts';
+import type { RouteSchema } from '../openapi.ts';
 
 export const MAX_BATCH = 500;
 
@@ -53,8 +55,52 @@ function logRejections(request: FastifyRequest, outcomes: ExecuteOutcome[]): voi
   }
 }
 
+const applied = z.object({
+  status: z.literal('applied'),
+  proposal_id: z.string(),
+  replayed: z.boolean(),
+  ledger_ids: z.array(z.int()),
+  executed_at: z.iso.datetime({ offset: true }),
+});
+const rejected = z.object({ status: z.literal('rejected'), error_code: z.string(), message: z.string(), replayed: z.boolean() });
+
+const executeRoute: RouteSchema = {
+  summary: 'Validate and apply a proposal atomically; idempotent on proposal_id',
+  auth: 'optional',
+  body: proposalSchema,
+  responses: {
+    200: { description: 'Applied (or replayed: true for a retry)', schema: applied },
+    400: 'MALFORMED_PROPOSAL, naming the field',
+    401: 'The key is not valid, or none was given while GRIDGOV_EXECUTE_AUTH is required',
+    403: {
+      description:
+        "FORBIDDEN_ACTOR: a recorded rejection (world's funds without system, an agent key debiting another actor, several debtors without system or operator); FORBIDDEN: a viewer key",
+      schema: z.object({
+        status: z.enum(['rejected', 'error']),
+        error_code: z.enum(['FORBIDDEN_ACTOR', 'FORBIDDEN']),
+        message: z.string(),
+      }),
+    },
+    409: 'IDEMPOTENCY_CONFLICT',
+    422: { description: 'Business rejection, recorded once', schema: rejected },
+    503: 'CIRCUIT_BREAKER_OPEN (nothing recorded) or DATABASE_UNAVAILABLE (nothing recorded, unless the connection broke during the commit): retry with the same proposal_id',
+  },
+};
+
+const batchRoute: RouteSchema = {
+  summary: 'Up to 500 proposals in one transaction, in order, one outcome each (with http_status)',
+  auth: 'optional',
+  // The envelope is checked by the handler, each item by parseProposal: the item schema is the one above.
+  body: z.strictObject({ proposals: z.array(proposalSchema).min(1).max(MAX_BATCH) }),
+  responses: {
+    200: '{results: [...]} in request order, each with its http_status',
+    400: 'MALFORMED_PROPOSAL: the body is not {proposals: [...]}',
+    503: 'CIRCUIT_BREAKER_OPEN, DATABASE_UNAVAILABLE or COMMIT_FAILED: nothing recorded (for DATABASE_UNAVAILABLE, unless the connection broke during the commit); retry with the same proposal_ids',
+  },
+};
+
 export function registerExecuteRoutes(app: FastifyInstance, deps: AppDeps): void {
-  app.post('/execute', async (request, reply) => {
+  app.post('/execute', { config: { openapi: executeRoute } }, async (request, reply) => {
     const caller = await proposer(request, deps);
     const next = item(request.body, caller);
     if (next instanceof ApiError) throw next;
@@ -69,7 +115,7 @@ export function registerExecuteRoutes(app: FastifyInstance, deps: AppDeps): void
    * group committer), in order, each with its own outcome and its HTTP status as `http_status`;
    * a malformed item fails alone.
    */
-  app.post('/execute/batch', { bodyLimit: 4 * 1024 * 1024 }, async (request) => {
+  app.post('/execute/batch', { bodyLimit: 4 * 1024 * 1024, config: { openapi: batchRoute } }, async (request) => {
     const caller = await proposer(request, deps);
     const body = request.body as { proposals?: unknown } | null;
     const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { isReadOnlyServer } from '../../db/db.ts';
 import { readHealthSnapshot, type HealthSnapshot } from '../../ledger/integrity/health.ts';
 import type { AppDeps } from '../deps.ts';
+import type { RouteSchema } from '../openapi.ts';
 
 type Check = { ok: boolean } & Record<string, unknown>;
 
@@ -70,11 +72,27 @@ async function writable(db: AppDeps['db']): Promise<Check> {
  * check's result. It reads a handful of small rows, so it stays fast whatever the ledger's size.
  * /livez only says the process is up.
  */
+const livezRoute: RouteSchema = { summary: 'The process is up', responses: { 200: 'OK' } };
+const healthRoute: RouteSchema = {
+  summary: "Database, ledger consistency (the background verifier's verdict and its age), hash chain and breaker checks",
+  responses: {
+    200: 'Healthy',
+    503: {
+      description: 'A check failed (drift, stale verdict, broken chain, breaker open, database down); the body has every check',
+      schema: z.object({
+        status: z.literal('unhealthy'),
+        validator_version: z.string(),
+        checks: z.record(z.string(), z.object({ ok: z.boolean() })),
+      }),
+    },
+  },
+};
+
 export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void {
   const maxAgeMs = deps.guard?.maxVerdictAgeMs ?? DEFAULT_MAX_VERDICT_AGE_MS;
-  app.get('/livez', async () => ({ status: 'ok' }));
+  app.get('/livez', { config: { openapi: livezRoute } }, async () => ({ status: 'ok' }));
 
-  app.get('/health', async (_request, reply) => {
+  app.get('/health', { config: { openapi: healthRoute } }, async (_request, reply) => {
     const checks: Record<string, Check> = {};
     try {
       const h = await readHealthSnapshot(deps.db);

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
+import { z } from 'zod';
 import type { Db } from '../../db/db.ts';
 import { readHealthSnapshot } from '../../ledger/integrity/health.ts';
 import { PROMETHEUS_CONTENT_TYPE, registerPoolMetrics } from '../../observability/metrics.ts';
 import type { AppDeps } from '../deps.ts';
+import type { RouteSchema } from '../openapi.ts';
 
 const OUTBOX_TARGETS = ['linear', 'discord'];
 const OUTBOX_STATES = ['pending', 'dead'];
@@ -98,6 +100,12 @@ function registerLedgerState(registry: Registry, db: Db): () => Promise<string> 
   };
 }
 
+const metricsRoute: RouteSchema = {
+  summary: 'Prometheus metrics (requests, decisions, group commits, ledger state, outbox, pools, process)',
+  auth: 'optional',
+  responses: { 200: { description: 'The Prometheus text exposition format', schema: z.string(), contentType: 'text/plain' } },
+};
+
 /** GET /metrics: Prometheus exposition of this validator (prom-client registry). */
 export function registerMetricsRoutes(app: FastifyInstance, deps: AppDeps, registry: Registry): void {
   const refresh = registerLedgerState(registry, deps.db);
@@ -120,7 +128,7 @@ export function registerMetricsRoutes(app: FastifyInstance, deps: AppDeps, regis
     },
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { openapi: metricsRoute } }, async (_request, reply) => {
     const state = await refresh();
     return reply.type(PROMETHEUS_CONTENT_TYPE).send((await registry.metrics()) + state);
   });

@@ -5,21 +5,22 @@ import { LedgerKind } from '../../ledger/writing/append.ts';
 import { getWorldState } from '../../ledger/reads/world-state.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
+import type { RouteSchema } from '../openapi.ts';
 import { ledgerIdParam, limitParam, parseQuery, uuidParam } from '../query.ts';
 
 const ledgerQuery = z.strictObject({
-  cursor: ledgerIdParam.optional(),
+  cursor: ledgerIdParam.optional().describe('next_cursor of the previous page'),
   limit: limitParam,
-  actor: z.string().min(1).max(200).optional(),
-  resource: z.string().min(1).max(64).optional(),
+  actor: z.string().min(1).max(200).optional().describe('Actor id or name'),
+  resource: z.string().min(1).max(64).optional().describe('Resource name'),
   proposal_id: uuidParam.optional(),
   kind: z.enum(Object.values(LedgerKind) as [LedgerKind, ...LedgerKind[]]).optional(),
 });
 
 const rejectionsQuery = z.strictObject({
-  cursor: z.string().max(200).optional(),
+  cursor: z.string().max(200).optional().describe('next_cursor of the previous page'),
   limit: limitParam,
-  error_code: z.string().max(64).optional(),
+  error_code: z.string().max(64).optional().describe('Only rejections with this code'),
   proposal_id: uuidParam.optional(),
 });
 
@@ -61,15 +62,33 @@ const atParam = z.union(
   ],
   { error: 'must be a ledger id or an ISO 8601 timestamp with a zone, such as 2025-02-28T12:00:00Z' },
 );
+const worldStateQuery = z.strictObject({
+  at: atParam
+    .optional()
+    .describe(
+      'A ledger id, or an ISO 8601 timestamp with a zone: the state as of that entry (or of the newest one executed by then), replayed from the nearest checkpoint; the reply then has as_of',
+    ),
+});
+
+const badQuery = 'BAD_REQUEST, naming the parameter';
+const read = (summary: string, querystring?: z.ZodObject): RouteSchema => ({
+  summary,
+  auth: 'optional',
+  querystring,
+  responses: { 200: 'OK', 400: badQuery, 401: 'No valid key while GRIDGOV_READ_AUTH is required' },
+});
+const worldStateRoute = read('The WorldState snapshot', worldStateQuery);
+const ledgerRoute = read('Ledger entries, newest first, cursor-paginated', ledgerQuery);
+const rejectionsRoute = read('Rejected proposals, newest first, with delivery status', rejectionsQuery);
 
 export function registerReadRoutes(app: FastifyInstance, deps: AppDeps): void {
-  app.get('/world-state', async (request) => {
-    const { at: point } = parseQuery(z.strictObject({ at: atParam.optional() }), request.query);
+  app.get('/world-state', { config: { openapi: worldStateRoute } }, async (request) => {
+    const { at: point } = parseQuery(worldStateQuery, request.query);
     const at = typeof point === 'number' ? point : undefined;
     return getWorldState(deps.readDb, { at, atTime: typeof point === 'object' ? point.time : undefined });
   });
 
-  app.get('/ledger', async (request) => {
+  app.get('/ledger', { config: { openapi: ledgerRoute } }, async (request) => {
     const q = parseQuery(ledgerQuery, request.query);
     let actorId: string | undefined;
     if (q.actor !== undefined) {
@@ -87,15 +106,17 @@ export function registerReadRoutes(app: FastifyInstance, deps: AppDeps): void {
     });
   });
 
-  app.get('/rejections', async (request) => {
+  app.get('/rejections', { config: { openapi: rejectionsRoute } }, async (request) => {
     const q = parseQuery(rejectionsQuery, request.query);
     return listRejections(deps.readDb, { cursor: decodeCursor(q.cursor), limit: q.limit, code: q.error_code, proposalId: q.proposal_id });
   });
 
-  app.get('/actors', async () => {
+  app.get('/actors', { config: { openapi: read('Actors and their balances') } }, async () => {
     const state = await getWorldState(deps.readDb);
     return { actors: state.actors, ledger_head: state.ledger_head };
   });
 
-  app.get('/resources', async () => ({ resources: await listResources(deps.readDb) }));
+  app.get('/resources', { config: { openapi: read('Resources, units and effective limits') } }, async () => ({
+    resources: await listResources(deps.readDb),
+  }));
 }

@@ -11,6 +11,7 @@ import { fromDatabaseRefusal, presentedKey } from '../../governance/auth.ts';
 import type { AppDeps } from '../deps.ts';
 import { identify, requireRole } from '../identify.ts';
 import { ApiError } from '../errors.ts';
+import type { RouteSchema } from '../openapi.ts';
 import { limitParam, parseBody, parseQuery, uuidParam } from '../query.ts';
 
 /**
@@ -19,8 +20,12 @@ import { limitParam, parseBody, parseQuery, uuidParam } from '../query.ts';
  */
 
 const PLAN_BODY_LIMIT = 8 * 1024 * 1024;
-const epochParams = z.strictObject({ run_id: uuidParam, epoch: z.coerce.number().int().min(1).max(1_000_000_000) });
-const runParams = z.strictObject({ run_id: uuidParam });
+const runId = uuidParam.describe('Run id');
+const epochParams = z.strictObject({
+  run_id: runId,
+  epoch: z.coerce.number().int().min(1).max(1_000_000_000).describe('Epoch number (from 1)'),
+});
+const runParams = z.strictObject({ run_id: runId });
 const registerBody = z.strictObject({
   scenario: z.record(z.string(), z.unknown()),
   seed: z.union([z.string().max(200), z.number().int()]).optional(),
@@ -35,6 +40,78 @@ const registerBody = z.strictObject({
 const endBody = z.strictObject({ status: z.enum([RunEnd.finished, RunEnd.stopped, RunEnd.failed]) });
 const planBody = z.strictObject({ plan: z.record(z.string(), z.unknown()) });
 const statsBody = z.strictObject({ stats: z.record(z.string(), z.unknown()) });
+const runsQuery = z.strictObject({ limit: limitParam });
+const epochsQuery = z.strictObject({
+  run_id: runId.optional().describe('Run id; the latest run when none is named'),
+  from: z.coerce.number().int().min(0).default(0).describe('First epoch'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const systemRefusals = {
+  400: 'BAD_REQUEST, naming the field',
+  401: 'UNAUTHORIZED: no valid key',
+  403: 'FORBIDDEN: the system role is needed',
+};
+const notFound = { 404: 'NOT_FOUND: no such run or epoch' };
+const routes = {
+  register: {
+    summary: 'Register or resume a run (system role): seeds the scenario; the id derives from scenario, seed and strategy unless given',
+    auth: 'required',
+    body: registerBody,
+    responses: {
+      200: 'Existing run',
+      201: 'Created',
+      ...systemRefusals,
+      409: 'RUN_CONFLICT; SCENARIO_MISMATCH when the world was seeded from another scenario and `merge` is not true',
+    },
+  },
+  end: {
+    summary: 'Mark a run ended (system role); registering it again resumes it',
+    auth: 'required',
+    params: runParams,
+    body: endBody,
+    responses: { 200: 'The run, with its status and ended_at', ...systemRefusals, ...notFound },
+  },
+  list: { summary: 'Runs, newest first', querystring: runsQuery, responses: { 200: 'OK', 400: 'BAD_REQUEST, naming the parameter' } },
+  get: { summary: 'A run and its last epoch', params: runParams, responses: { 200: 'OK', ...notFound } },
+  summary: {
+    summary:
+      'The figures of a whole run: survival rate and time, efficiency, equality, over-usage, the commons, payoffs, rounds to deal, rejections by code, tokens and cost',
+    params: runParams,
+    responses: { 200: 'OK', ...notFound },
+  },
+  settle: {
+    summary: "Settle the epoch's production and consumption (system role); exactly once, replays answer from the record",
+    auth: 'required',
+    params: epochParams,
+    responses: {
+      200: 'Settled (replayed: true when it already was)',
+      ...systemRefusals,
+      409: 'EPOCH_OUT_OF_ORDER',
+      503: 'CIRCUIT_BREAKER_OPEN',
+    },
+  },
+  epoch: { summary: 'One epoch with its settlement, plan and stats', params: epochParams, responses: { 200: 'OK', ...notFound } },
+  plan: {
+    summary: "Record the epoch's plan (system role); the first plan wins and is returned to every later call",
+    auth: 'required',
+    params: epochParams,
+    body: planBody,
+    responses: { 200: 'The stored plan', ...systemRefusals, 409: 'EPOCH_OUT_OF_ORDER' },
+  },
+  stats: {
+    summary: "Record the epoch's stats and mark it finished (system role)",
+    auth: 'required',
+    params: epochParams,
+    body: statsBody,
+    responses: { 200: 'OK', ...systemRefusals, 409: 'EPOCH_OUT_OF_ORDER' },
+  },
+  epochs: {
+    summary: 'Per-epoch stats of a run (the latest when none is named), in epoch order',
+    querystring: epochsQuery,
+    responses: { 200: 'OK', 400: 'BAD_REQUEST, naming the parameter', ...notFound },
+  },
+} satisfies Record<string, RouteSchema>;
 
 async function mapped<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -53,7 +130,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     return caller!;
   };
 
-  app.post('/runs', async (request, reply) => {
+  app.post('/runs', { config: { openapi: routes.register } }, async (request, reply) => {
     const caller = await system(request);
     const body = parseBody(registerBody, request.body);
     const parsed = parseScenario(body.scenario);
@@ -74,53 +151,53 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     return reply.status(result.created ? 201 : 200).send({ ...result.run, created: result.created });
   });
 
-  app.post('/runs/:run_id/end', async (request) => {
+  app.post('/runs/:run_id/end', { config: { openapi: routes.end } }, async (request) => {
     await system(request);
     const { run_id } = parseQuery(runParams, request.params);
     const { status } = parseBody(endBody, request.body);
     return mapped(() => endRun(deps.db, run_id, status));
   });
 
-  app.get('/runs', async (request) => {
-    const { limit } = parseQuery(z.strictObject({ limit: limitParam }), request.query);
+  app.get('/runs', { config: { openapi: routes.list } }, async (request) => {
+    const { limit } = parseQuery(runsQuery, request.query);
     return { runs: await listRuns(deps.db, limit) };
   });
 
-  app.get('/runs/:run_id', async (request) => {
+  app.get('/runs/:run_id', { config: { openapi: routes.get } }, async (request) => {
     const { run_id } = parseQuery(runParams, request.params);
     const run = await getRun(deps.db, run_id);
     if (!run) throw new ApiError('NOT_FOUND', `no run ${run_id}`);
     return run;
   });
 
-  app.get('/runs/:run_id/summary', async (request) => {
+  app.get('/runs/:run_id/summary', { config: { openapi: routes.summary } }, async (request) => {
     const { run_id } = parseQuery(runParams, request.params);
     const summary = await getRunSummary(deps.db, run_id);
     if (!summary) throw new ApiError('NOT_FOUND', `no run ${run_id}`);
     return summary;
   });
 
-  app.post('/runs/:run_id/epochs/:epoch/settle', async (request) => {
+  app.post('/runs/:run_id/epochs/:epoch/settle', { config: { openapi: routes.settle } }, async (request) => {
     await system(request);
     const { run_id, epoch } = parseQuery(epochParams, request.params);
     return mapped(() => settleEpoch(deps.db, run_id, epoch, deps.validatorVersion, presentedKey(request.headers.authorization)));
   });
 
-  app.get('/runs/:run_id/epochs/:epoch', async (request) => {
+  app.get('/runs/:run_id/epochs/:epoch', { config: { openapi: routes.epoch } }, async (request) => {
     const { run_id, epoch } = parseQuery(epochParams, request.params);
     const row = await getEpoch(deps.db, run_id, epoch);
     if (!row) throw new ApiError('NOT_FOUND', `run ${run_id} has no epoch ${epoch}`);
     return row;
   });
 
-  app.put('/runs/:run_id/epochs/:epoch/plan', { bodyLimit: PLAN_BODY_LIMIT }, async (request) => {
+  app.put('/runs/:run_id/epochs/:epoch/plan', { bodyLimit: PLAN_BODY_LIMIT, config: { openapi: routes.plan } }, async (request) => {
     await system(request);
     const { run_id, epoch } = parseQuery(epochParams, request.params);
     const { plan } = parseBody(planBody, request.body);
     return mapped(() => storePlan(deps.db, run_id, epoch, plan, deps.validatorVersion, presentedKey(request.headers.authorization)));
   });
 
-  app.put('/runs/:run_id/epochs/:epoch/stats', async (request) => {
+  app.put('/runs/:run_id/epochs/:epoch/stats', { config: { openapi: routes.stats } }, async (request) => {
     await system(request);
     const { run_id, epoch } = parseQuery(epochParams, request.params);
     const { stats } = parseBody(statsBody, request.body);
@@ -132,15 +209,8 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     return stored;
   });
 
-  app.get('/epochs', async (request) => {
-    const q = parseQuery(
-      z.strictObject({
-        run_id: uuidParam.optional(),
-        from: z.coerce.number().int().min(0).default(0),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
-      }),
-      request.query,
-    );
+  app.get('/epochs', { config: { openapi: routes.epochs } }, async (request) => {
+    const q = parseQuery(epochsQuery, request.query);
     const runId = q.run_id ?? (await latestRunId(deps.db));
     if (!runId) return { run: null, epochs: [], next_from: null };
     const run = await getRun(deps.db, runId);
@@ -148,89 +218,3 @@ export function registerRunRoutes(app: FastifyInstance, deps: AppDeps): void {
     return { run, ...(await listEpochs(deps.db, { runId, from: q.from, limit: q.limit })) };
   });
 }
-
-const p = (name: string, description: string, schema: unknown = { type: 'string' }, where = 'query') => ({
-  name,
-  in: where,
-  required: where === 'path',
-  description,
-  schema,
-});
-const ok = (description: string) => ({ 200: { description } });
-const runPath = p('run_id', 'Run id', { type: 'string', format: 'uuid' }, 'path');
-const epochPath = p('epoch', 'Epoch number (from 1)', { type: 'integer' }, 'path');
-
-/** The OpenAPI description of these routes, merged into /openapi.json. */
-export const runPaths = {
-  '/runs': {
-    post: {
-      summary: 'Register or resume a run (system role): seeds the scenario; the id derives from scenario, seed and strategy unless given',
-      security: [{ bearer: [] }],
-      responses: {
-        200: { description: 'Existing run' },
-        201: { description: 'Created' },
-        409: { description: 'RUN_CONFLICT; SCENARIO_MISMATCH when the world was seeded from another scenario and `merge` is not true' },
-      },
-    },
-    get: { summary: 'Runs, newest first', parameters: [p('limit', '1-500', { type: 'integer' })], responses: ok('OK') },
-  },
-  '/runs/{run_id}': { get: { summary: 'A run and its last epoch', parameters: [runPath], responses: ok('OK') } },
-  '/runs/{run_id}/summary': {
-    get: {
-      summary:
-        'The figures of a whole run: survival rate and time, efficiency, equality, over-usage, the commons, payoffs, rounds to deal, rejections by code, tokens and cost',
-      parameters: [runPath],
-      responses: ok('OK'),
-    },
-  },
-  '/runs/{run_id}/end': {
-    post: {
-      summary: 'Mark a run ended (system role): body {status: finished | stopped | failed}; registering it again resumes it',
-      security: [{ bearer: [] }],
-      parameters: [runPath],
-      responses: ok('The run, with its status and ended_at'),
-    },
-  },
-  '/runs/{run_id}/epochs/{epoch}/settle': {
-    post: {
-      summary: "Settle the epoch's production and consumption (system role); exactly once, replays answer from the record",
-      security: [{ bearer: [] }],
-      parameters: [runPath, epochPath],
-      responses: {
-        ...ok('Settled (replayed: true when it already was)'),
-        409: { description: 'EPOCH_OUT_OF_ORDER' },
-        503: { description: 'CIRCUIT_BREAKER_OPEN' },
-      },
-    },
-  },
-  '/runs/{run_id}/epochs/{epoch}': {
-    get: { summary: 'One epoch with its settlement, plan and stats', parameters: [runPath, epochPath], responses: ok('OK') },
-  },
-  '/runs/{run_id}/epochs/{epoch}/plan': {
-    put: {
-      summary: "Record the epoch's plan (system role); the first plan wins and is returned to every later call",
-      security: [{ bearer: [] }],
-      parameters: [runPath, epochPath],
-      responses: ok('The stored plan'),
-    },
-  },
-  '/runs/{run_id}/epochs/{epoch}/stats': {
-    put: {
-      summary: "Record the epoch's stats and mark it finished (system role)",
-      security: [{ bearer: [] }],
-      parameters: [runPath, epochPath],
-      responses: ok('OK'),
-    },
-  },
-  '/epochs': {
-    get: {
-      summary: 'Per-epoch stats of a run (the latest when none is named), in epoch order',
-      parameters: [
-        p('run_id', 'Run id'),
-        p('from', 'First epoch', { type: 'integer' }),
-        p('limit', '1-1000, default 100', { type: 'integer' }),
-      ],
-      responses: ok('OK'),
-    },
-  },
-};
