@@ -31,7 +31,7 @@ export async function runEpisode(input: {
   onEpoch?: (stats: RecordedStats) => void;
 }): Promise<EpisodeResult> {
   const { spec, episode } = input;
-  const logger = input.logger.child({ episode_id: episode.episode_id });
+  const logger = input.logger; // the worker's logger already names the episode
   const base = spec.fork?.run.scenario ?? spec.scenarios.find((s) => s.name === episode.scenario);
   if (!base) throw new Error(`the experiment has no scenario "${episode.scenario}"`);
   const { scenario, override } = episodeScenario(base, episode.strategy);

@@ -92,7 +92,7 @@ export async function exportExperiment(
       await db.close();
     }
   }
-  const { rows } = await ctx.control.query<{ version: string }>('SHOW server_version');
+  const { rows } = await ctx.control.query<{ version: string }>("SELECT current_setting('server_version') AS version");
   const finished = data.map((d) => d.meta.finished_at).sort();
   await exporter.write(dir, data, {
     experiment_id: experiment.id,
