@@ -14,7 +14,14 @@ export interface NodeConfigTarget {
 }
 
 /** Patroni's timings, written to the DCS at bootstrap (docs/deployment.md explains each). */
-export const PATRONI_TIMINGS = { ttl: 12, loop_wait: 1, retry_timeout: 5, maximum_lag_on_failover: 1_048_576 };
+export const PATRONI_TIMINGS = {
+  ttl: 12,
+  loop_wait: 1,
+  retry_timeout: 5,
+  maximum_lag_on_failover: 1_048_576,
+  // A crashed primary gets this long to come back before the synchronous standby takes over.
+  primary_start_timeout: 10,
+};
 /** HAProxy's checks of Patroni's REST API: every 500 ms, down after 2 failures, up after 2 passes. */
 export const HAPROXY_CHECK = 'inter 500ms fastinter 250ms downinter 500ms fall 2 rise 2 on-marked-down shutdown-sessions';
 
@@ -42,6 +49,7 @@ bootstrap:
     loop_wait: ${t.loop_wait}
     retry_timeout: ${t.retry_timeout}
     maximum_lag_on_failover: ${t.maximum_lag_on_failover}
+    primary_start_timeout: ${t.primary_start_timeout}
     synchronous_mode: true
     postgresql:
       use_pg_rewind: true
