@@ -8,6 +8,7 @@ import { createEventHub } from '../../src/api/events.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedTestScenario, tradeBody } from '../support/scenario.ts';
 import { openEventStream } from '../support/sse.ts';
+import { waitUntil } from '../support/wait.ts';
 import { ADMIN_KEY, bearer, http, startValidator, type TestValidator } from '../support/validator.ts';
 
 let t: TestDatabase;
@@ -135,22 +136,14 @@ async function hubServer(options: { heartbeatMs?: number; maxBufferedBytes?: num
   };
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 test('heartbeats keep an idle stream open, and a closed client is forgotten', async () => {
   const s = await hubServer({ heartbeatMs: 50 });
   try {
     const stream = await openEventStream(s.url);
-    await until(() => stream.comments.some((c) => c.startsWith('heartbeat')), 'a heartbeat');
+    await waitUntil(() => stream.comments.some((c) => c.startsWith('heartbeat')), 'a heartbeat');
     assert.equal(s.hub.clientCount(), 1);
     stream.close();
-    await until(() => s.hub.clientCount() === 0, 'the client to be dropped');
+    await waitUntil(() => s.hub.clientCount() === 0, 'the client to be dropped');
   } finally {
     await s.close();
   }
@@ -168,7 +161,7 @@ test('a client that stops reading is dropped once its buffer passes the bound; o
     await once(stalled, 'connect');
     stalled.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     stalled.pause(); // never reads: the kernel buffers fill, then the server's
-    await until(() => s.hub.clientCount() === 2, 'the stalled client to subscribe');
+    await waitUntil(() => s.hub.clientCount() === 2, 'the stalled client to subscribe');
 
     // Distinct payloads (identical ones in one transaction are folded into one notification).
     for (let round = 0; round < 40 && s.hub.clientCount() > 1; round++) {
@@ -179,7 +172,7 @@ test('a client that stops reading is dropped once its buffer passes the bound; o
       );
       await new Promise((r) => setTimeout(r, 20));
     }
-    await until(() => s.hub.clientCount() === 1, 'the stalled client to be dropped');
+    await waitUntil(() => s.hub.clientCount() === 1, 'the stalled client to be dropped');
     await reader.next((e) => e.event === 'ledger' && e.data.n === 100, 10_000);
     assert.equal(s.hub.clientCount(), 1, 'the reading client is still subscribed');
     stalled.destroy();

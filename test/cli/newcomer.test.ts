@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { freePort, movedClusterPath } from '../../src/db/embedded.ts';
 import { startFakeGemini } from '../support/fake-gemini.ts';
 import { BIN, http } from '../support/validator.ts';
+import { waitUntil } from '../support/wait.ts';
 
 /**
  * A newcomer's first hour, on the real processes: `npm start` as the README says, the README's
@@ -36,7 +37,9 @@ after(async () => {
   stopAll();
   // SIGTERM lets gridgov stop its PostgreSQL; wait for the data dir to be released.
   const owner = join(dataDir, 'owner.pid');
-  for (let i = 0; i < 200 && existsSync(owner); i++) await new Promise((r) => setTimeout(r, 100));
+  await waitUntil(() => !existsSync(owner), 'gridgov to release its data folder', { timeoutMs: 20_000, pollMs: 100 }).catch(
+    () => undefined,
+  );
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -77,14 +80,10 @@ function runReadme(script: string): Promise<{ code: number; stdout: string; stde
   });
 }
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- npm start said:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+async function until(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
+  await waitUntil(condition, what, { timeoutMs, pollMs: 100 }).catch((error: Error) => {
+    throw new Error(`${error.message}\n--- npm start said:\n${output}`);
+  });
 }
 
 before(async () => {
@@ -110,7 +109,7 @@ before(async () => {
   children.push(child.pid!);
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  await until('the banner', () => (/sign in\s+http/.test(output) ? true : undefined), 120_000);
+  await until('the banner', () => /sign in\s+http/.test(output), 120_000);
 });
 
 test('npm start prints the real cluster, an admin key kept owner-only and a link that signs in with it', () => {
@@ -137,7 +136,7 @@ test('the quick start and the Governance example run as the README writes them, 
   const hospital = (await http(base, 'GET', '/actors')).body.actors.find((a: { name: string }) => a.name === 'hospital');
   assert.ok(hospital, 'the demo world has a hospital');
   // A halt is one line in the terminal, never a stack trace.
-  await until('the runner to resume', () => (/trading resumed/.test(output) ? true : undefined));
+  await until('the runner to resume', () => /trading resumed/.test(output));
   assert.equal(output.match(/halted by the circuit breaker/g)?.length, 1, output);
   assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
   assert.doesNotMatch(output, /proposal rejected/, 'rejections are summed in the epoch line, not logged one by one');

@@ -30,12 +30,16 @@ interface Session {
 
 /** `count` queries at once on a pool of `count`: one on each of its connections. */
 async function eachConnection(db: Db, count: number, sql = 'SELECT 1'): Promise<Session[]> {
+  // Every transaction holds its connection until all have one, so no two can share a connection.
+  let arrived = 0;
+  let allArrived!: () => void;
+  const everyone = new Promise<void>((resolve) => (allArrived = resolve));
   const sessions = await Promise.all(
     Array.from({ length: count }, () =>
       db.transaction(async (tx) => {
         await tx.query(sql);
-        // Held a moment, so that the others cannot reuse this connection meanwhile.
-        await tx.query('SELECT pg_sleep(0.1)');
+        if (++arrived === count) allArrived();
+        await everyone;
         return (await tx.query<Session>("SELECT pg_backend_pid() AS pid, current_setting('default_transaction_read_only') AS read_only"))
           .rows[0]!;
       }),
