@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import type { Db } from '../../src/db/db.ts';
+import { parseScenario } from '../../src/domain/scenario.ts';
+import { createActorDirectory } from '../../src/ledger/writing/actors.ts';
+import { createExecutor } from '../../src/ledger/writing/execute.ts';
+import { seedScenario } from '../../src/ledger/writing/seed.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { executeItem } from '../support/ledger.ts';
+
+// The write path's statements are planned once per session for a group of unknown size. Whatever
+// the server's settings, a group must reach the rows it touches through their keys, not by reading
+// whole tables: a scan of every actor or balance per group costs more as the world grows, and more
+// again as updated balance rows leave dead versions behind until vacuum (migration 000140).
+
+const ACTORS = 1000;
+let t: TestDatabase;
+before(async () => {
+  t = await createTestDatabase(4);
+  const parsed = parseScenario({
+    name: 'plans',
+    resources: [
+      { name: 'energy', unit: 'kWh' },
+      { name: 'water', unit: 'm3' },
+      { name: 'credits', unit: 'cr' },
+    ],
+    constraints: { max_transfer: 50, min_balance: 0 },
+    actors: Array.from({ length: ACTORS }, (_, i) => ({ name: `p-${i}`, balances: { energy: 1000, water: 1000, credits: 1000 } })),
+  });
+  if (!parsed.ok) throw new Error(parsed.message);
+  await seedScenario(t.db, parsed.scenario, 'plans'); // ends with ANALYZE, as every seeding does
+});
+after(() => t.drop());
+
+// The tables that hold rows from the start (rejected_proposals is empty after seeding, and a scan
+// of an empty table is the right plan; ANALYZE, autovacuum's included, replans as it fills).
+const WATCHED = ['actors', 'balances', 'ledger'];
+
+async function sequentialScans(tx: Db): Promise<Record<string, number>> {
+  const { rows } = await tx.query<{ relname: string; seq_scan: string }>(
+    'SELECT relname, seq_scan::text FROM pg_stat_xact_user_tables WHERE relname = ANY($1::text[]) ORDER BY relname',
+    [WATCHED],
+  );
+  return Object.fromEntries(rows.map((r) => [r.relname, Number(r.seq_scan)]));
+}
+
+test('groups of every size reach actors, balances and the ledger by key, never by a scan of the table', async () => {
+  const rolledBack = new Error('rolled back on purpose');
+  await assert.rejects(
+    t.db.transaction(async (tx) => {
+      // One session, so every group runs the same cached plans; its scan counters are this
+      // transaction's own (pg_stat_xact_user_tables), so no other session can move them.
+      const actors = createActorDirectory(tx);
+      const recordGroup = createExecutor({ db: tx, actors, validatorVersion: 'test', topics: [] });
+      const body = (i: number) => ({
+        proposal_id: randomUUID(),
+        actor_from: `p-${(i * 7) % ACTORS}`,
+        actor_to: `p-${(i * 7 + 1) % ACTORS}`,
+        resource: i % 2 ? 'energy' : 'water',
+        amount: i % 10 === 9 ? 75 : 1, // one in ten over max_transfer: a recorded rejection
+      });
+      // The actors are resolved to ids (and cached) before counting: that lookup is not the write path's.
+      await actors.resolve(Array.from({ length: ACTORS }, (_, i) => `p-${i}`));
+      const before = await sequentialScans(tx);
+      let n = 0;
+      for (const size of [1, 1, 2, 3, 5, 8, 13, 1, 1, 21, 1, 34, 1]) {
+        const outcomes = await recordGroup(Array.from({ length: size }, () => executeItem(body(n++))));
+        assert.equal(outcomes.length, size);
+        assert.ok(outcomes.some((o) => o.status === 'applied' || o.status === 'rejected'));
+      }
+      const afterwards = await sequentialScans(tx);
+      assert.deepEqual(
+        WATCHED.map((table) => [table, (afterwards[table] ?? 0) - (before[table] ?? 0)]),
+        WATCHED.map((table) => [table, 0]),
+        'sequential scans per table while recording',
+      );
+      throw rolledBack;
+    }),
+    (error) => error === rolledBack,
+  );
+});
