@@ -15,7 +15,8 @@ import {
   machine,
   median,
   peakRssMiB,
-  pgbenchTps,
+  pgbenchRun,
+  type PgbenchResult,
   seedBenchWorld,
   startValidatorProcess,
   wrkLoad,
@@ -52,7 +53,37 @@ async function load(url: string, clients: number, mode: '' | 'batch' = ''): Prom
   };
 }
 
-const pgbench = (serverUrl: string, clients: number) => pgbenchTps(serverUrl, clients, SECONDS);
+/**
+ * RUNS pairs of runs, alternating: pgbench tpcb-like at `clients`, then the validator's load; one
+ * table row of medians. `rate` is what the row compares with pgbench's transactions per second.
+ */
+async function measure(
+  serverUrl: string,
+  validatorUrl: string,
+  row: { label: string; clients: number; mode?: 'batch'; unit?: string },
+): Promise<string> {
+  const base: PgbenchResult[] = [];
+  const results: LoadResult[] = [];
+  const loads: number[] = [];
+  const rate = (r: LoadResult) => (row.mode === 'batch' ? r.proposals_per_s : r.requests_per_s);
+  for (let i = 0; i < RUNS; i++) {
+    loads.push(loadAverage());
+    base.push(await pgbenchRun(serverUrl, row.clients, SECONDS));
+    results.push(await load(validatorUrl, row.clients, row.mode));
+    console.error(
+      `${row.label}, ${row.clients} clients, run ${i + 1}: pgbench ${base.at(-1)!.tps.toFixed(0)} tps (p99 ${base.at(-1)!.p99_ms.toFixed(1)} ms), ` +
+        `validator ${rate(results.at(-1)!).toFixed(0)}/s (p99 ${results.at(-1)!.p99_ms.toFixed(1)} ms)`,
+    );
+  }
+  const tps = median(base.map((b) => b.tps));
+  const validated = median(results.map(rate));
+  const ms = (values: number[]) => median(values).toFixed(2);
+  return (
+    `| ${row.label} | ${row.clients} | ${tps.toFixed(0)} | ${ms(base.map((b) => b.p50_ms))} / ${ms(base.map((b) => b.p99_ms))} | ` +
+    `${validated.toFixed(0)}${row.unit ?? ''} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(validated / tps).toFixed(2)}× | ` +
+    `${ms(results.map((r) => r.p50_ms))} / ${ms(results.map((r) => r.p99_ms))} | ${median(loads).toFixed(1)} |`
+  );
+}
 
 async function main(): Promise<void> {
   const server = await benchServer();
@@ -65,40 +96,14 @@ async function main(): Promise<void> {
     const validator = await startValidatorProcess(benchUrl);
     let peak = 0;
     try {
-      for (const clients of CLIENTS) {
-        const tps: number[] = [];
-        const results: LoadResult[] = [];
-        const loads: number[] = [];
-        for (let i = 0; i < RUNS; i++) {
-          loads.push(loadAverage());
-          tps.push(await pgbench(server.url, clients));
-          results.push(await load(validator.url, clients));
-          console.error(
-            `clients ${clients} run ${i + 1}: pgbench ${tps.at(-1)!.toFixed(0)} tps, /execute ${results.at(-1)!.requests_per_s.toFixed(0)} req/s p99 ${results.at(-1)!.p99_ms.toFixed(1)} ms`,
-          );
-        }
-        const base = median(tps);
-        const rps = median(results.map((r) => r.requests_per_s));
-        rows.push(
-          `| /execute | ${clients} | ${base.toFixed(0)} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(rps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} | ${median(loads).toFixed(1)} |`,
-        );
-      }
-      const batchClients = 8;
-      const tps: number[] = [];
-      const results: LoadResult[] = [];
-      const loads: number[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        loads.push(loadAverage());
-        tps.push(await pgbench(server.url, batchClients));
-        results.push(await load(validator.url, batchClients, 'batch'));
-        console.error(
-          `batch run ${i + 1}: pgbench ${tps.at(-1)!.toFixed(0)} tps, batch ${results.at(-1)!.proposals_per_s.toFixed(0)} proposals/s`,
-        );
-      }
-      const base = median(tps);
-      const pps = median(results.map((r) => r.proposals_per_s));
+      for (const clients of CLIENTS) rows.push(await measure(server.url, validator.url, { label: '/execute', clients }));
       rows.push(
-        `| /execute/batch (100 per request) | ${batchClients} | ${base.toFixed(0)} | ${pps.toFixed(0)} validated | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(pps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} | ${median(loads).toFixed(1)} |`,
+        await measure(server.url, validator.url, {
+          label: `/execute/batch (${BATCH} per request)`,
+          clients: 8,
+          mode: 'batch',
+          unit: ' validated',
+        }),
       );
       peak = peakRssMiB(validator.pid);
     } finally {
@@ -107,29 +112,14 @@ async function main(): Promise<void> {
     // The same lone client against a validator that gives every call its own transaction.
     const alone = await startValidatorProcess(benchUrl, { GRIDGOV_GROUP_MAX: '1' });
     try {
-      const tps: number[] = [];
-      const results: LoadResult[] = [];
-      const loads: number[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        loads.push(loadAverage());
-        tps.push(await pgbench(server.url, 1));
-        results.push(await load(alone.url, 1));
-        console.error(
-          `no coalescing run ${i + 1}: pgbench ${tps.at(-1)!.toFixed(0)} tps, /execute ${results.at(-1)!.requests_per_s.toFixed(0)} req/s`,
-        );
-      }
-      const base = median(tps);
-      const rps = median(results.map((r) => r.requests_per_s));
-      rows.push(
-        `| /execute, no coalescing (\`GRIDGOV_GROUP_MAX=1\`) | 1 | ${base.toFixed(0)} | ${rps.toFixed(0)} | ${median(results.map((r) => r.applied_per_s)).toFixed(0)} | ${(rps / base).toFixed(2)}× | ${median(results.map((r) => r.p50_ms)).toFixed(2)} | ${median(results.map((r) => r.p99_ms)).toFixed(2)} | ${median(loads).toFixed(1)} |`,
-      );
+      rows.push(await measure(server.url, alone.url, { label: '/execute, no coalescing (`GRIDGOV_GROUP_MAX=1`)', clients: 1 }));
     } finally {
       await alone.stop();
     }
     const section = [
       `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${server.label} (fsync on), ${ACTORS} actors; medians of ${RUNS} runs of ${SECONDS} s each. Command: \`${benchEnv(['BENCH_RUNS', 'BENCH_SECONDS', 'BENCH_CLIENTS', 'BENCH_ACTORS'])}npm run bench${server.kind === 'external' ? ' -- --database-url postgres://…' : ''}\`. Load: the machine's 1-minute load average before each run (median).`,
       '',
-      '| route | clients | pgbench tpcb-like tps | validator req/s | applied/s | ratio to pgbench | p50 ms | p99 ms | load |',
+      '| route | clients | pgbench tpcb-like tps | pgbench p50 / p99 ms | validator /s | applied/s | ratio to pgbench | validator p50 / p99 ms | load |',
       '|---|---|---|---|---|---|---|---|---|',
       ...rows,
       '',

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,7 +115,6 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = pr
   });
 }
 
-/** pgbench from Debian's postgresql package, installed on first use when apt-get is there. */
 /**
  * A program from a Debian package (pgbench from postgresql, wrk), installed with apt-get when
  * missing; returns its path.
@@ -210,23 +209,45 @@ export async function initPgbench(serverUrl: string): Promise<void> {
   await run(debianBinary('pgbench', 'postgresql'), ['-i', '-q', '-s', '32'], pgbenchEnv(serverUrl));
 }
 
-/** pgbench tpcb-like at `clients` for `seconds`: its transactions per second. */
-export async function pgbenchTps(serverUrl: string, clients: number, seconds: number): Promise<number> {
-  const args = [
-    '-n',
-    '-b',
-    'tpcb-like',
-    '-c',
-    String(clients),
-    '-j',
-    String(Math.min(clients, 2)),
-    '-T',
-    String(seconds),
-    '-M',
-    'prepared',
-  ];
-  const out = await run(debianBinary('pgbench', 'postgresql'), args, pgbenchEnv(serverUrl));
-  return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
+export interface PgbenchResult {
+  tps: number;
+  p50_ms: number;
+  p99_ms: number;
+}
+
+/**
+ * pgbench tpcb-like at `clients` for `seconds`: its transactions per second and the latency of its
+ * transactions (from its per-transaction log, written to a temporary folder and removed).
+ */
+export async function pgbenchRun(serverUrl: string, clients: number, seconds: number): Promise<PgbenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'gridgov-pgbench-'));
+  try {
+    const args = [
+      '-n',
+      '-b',
+      'tpcb-like',
+      '-c',
+      String(clients),
+      '-j',
+      String(Math.min(clients, 2)),
+      '-T',
+      String(seconds),
+      '-M',
+      'prepared',
+    ];
+    args.push('-l', `--log-prefix=${join(dir, 'log')}`);
+    const out = await run(debianBinary('pgbench', 'postgresql'), args, pgbenchEnv(serverUrl));
+    // One line per transaction: client id, transaction number, latency in microseconds, ...
+    const latencies = readdirSync(dir)
+      .flatMap((file) => readFileSync(join(dir, file), 'utf8').trim().split('\n'))
+      .map((line) => Number(line.split(' ')[2]))
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
+    const at = (q: number) => (latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? NaN) / 1000;
+    return { tps: Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN), p50_ms: at(0.5), p99_ms: at(0.99) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface WrkResult {
