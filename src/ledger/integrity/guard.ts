@@ -23,11 +23,28 @@ export interface LedgerGuard {
   stop(): Promise<void>;
 }
 
+// How long ago any replica stored a verdict, and re-verified a slice of the chain, by the
+// database's clock (null: never).
+const LAST_DONE = `
+  SELECT (SELECT (extract(epoch FROM clock_timestamp() - v.checked_at) * 1000)::float8 FROM verifier_status v WHERE v.id = 1) AS verdict_ms,
+         (SELECT (extract(epoch FROM clock_timestamp() - s.checked_at) * 1000)::float8 FROM chain_state s WHERE s.id = 1) AS recheck_ms`;
+
+/** True when another tick (of any replica) did this work within the last interval. */
+async function doneWithin(db: Db, work: 'verdict_ms' | 'recheck_ms', intervalMs: number): Promise<boolean> {
+  const { rows } = await db.query<{ verdict_ms: number | null; recheck_ms: number | null }>(LAST_DONE);
+  const age = rows[0]?.[work];
+  // A little early counts as due, so that timer jitter does not skip the replica whose turn it is.
+  return age !== null && age !== undefined && age < intervalMs * 0.9;
+}
+
 /**
  * The validator's background workers: the drift verifier (a verdict every verifyIntervalMs, a
  * checkpoint every checkpointEvery ids) and the sealer (hash-chain blocks over settled entries,
  * then a slice of re-verification). Every replica runs them; advisory locks make one replica do
- * each tick's work, and a replica that dies releases its lock with its connection.
+ * each tick's work, and a replica that dies releases its lock with its connection. The verdict
+ * and the re-verification are paced by the database: a tick finding them done by another replica
+ * within the interval skips them, so their cost is one per interval for the deployment, not one
+ * per replica.
  */
 export function startLedgerGuard(db: Db, logger: Logger, options: GuardOptions): LedgerGuard {
   const name = `${hostname()}:${process.pid}`;
@@ -53,6 +70,7 @@ export function startLedgerGuard(db: Db, logger: Logger, options: GuardOptions):
     });
 
   async function verifyOnce(): Promise<void> {
+    if (await doneWithin(db, 'verdict_ms', options.verifyIntervalMs)) return;
     const verdict = await verifier.tick();
     if (!verdict) return;
     if (verdict.checkpoint !== undefined) logger.info({ ledger_id: verdict.checkpoint }, 'checkpoint made');
@@ -71,7 +89,7 @@ export function startLedgerGuard(db: Db, logger: Logger, options: GuardOptions):
     return db.transaction(async (tx) => {
       const sealed = await sealThrough(tx, settled, { blockSize: options.sealBlockSize, maxRows: options.sealMaxRows, skipIfBusy: true });
       if (!sealed) return false;
-      if (options.recheckRows > 0) {
+      if (options.recheckRows > 0 && !(await doneWithin(tx, 'recheck_ms', options.sealIntervalMs))) {
         const check = await recheckStep(tx, options.recheckRows);
         const found = check?.break ? JSON.stringify(check.break) : undefined;
         if (found && found !== lastBreak)
