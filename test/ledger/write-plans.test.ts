@@ -8,6 +8,7 @@ import { createExecutor } from '../../src/ledger/writing/execute.ts';
 import { seedScenario } from '../../src/ledger/writing/seed.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { executeItem } from '../support/ledger.ts';
+import { waitUntil } from '../support/wait.ts';
 
 // The write path's statements are planned once per session for a group of unknown size. Whatever
 // the server's settings, a group must reach the rows it touches through their keys, not by reading
@@ -79,4 +80,61 @@ test('groups of every size reach actors, balances and the ledger by key, never b
     }),
     (error) => error === rolledBack,
   );
+});
+
+test('a write-path table is analyzed once it has outgrown its statistics, and not again until it doubles', async () => {
+  // A world of its own: 12 actors, so the ledger starts with 36 rows and its first plans would scan it.
+  const small = await createTestDatabase(4);
+  try {
+    const parsed = parseScenario({
+      name: 'small',
+      resources: [{ name: 'energy', unit: 'kWh' }],
+      constraints: { max_transfer: 50, min_balance: 0 },
+      actors: Array.from({ length: 12 }, (_, i) => ({ name: `s-${i}`, balances: { energy: 100_000 } })),
+    });
+    if (!parsed.ok) throw new Error(parsed.message);
+    await seedScenario(small.db, parsed.scenario, 'small');
+    const known = async () => {
+      const { rows } = await small.db.query<{ reltuples: number }>(
+        "SELECT reltuples::float8 AS reltuples FROM pg_class WHERE oid = 'ledger'::regclass",
+      );
+      return rows[0]!.reltuples;
+    };
+    const before = await known();
+    assert.ok(before < 100, `the ledger's statistics count ${before} rows after seeding`);
+
+    const recordGroup = createExecutor({ db: small.db, actors: createActorDirectory(small.db), validatorVersion: 'test', topics: [] });
+    let n = 0;
+    for (let group = 0; group < 12; group++) {
+      await recordGroup(
+        Array.from({ length: 100 }, () => {
+          n++;
+          return executeItem({
+            proposal_id: randomUUID(),
+            actor_from: `s-${n % 12}`,
+            actor_to: `s-${(n + 1) % 12}`,
+            resource: 'energy',
+            amount: 1,
+          });
+        }),
+      );
+    }
+    // The server counts changes per table a moment after each transaction ends.
+    await waitUntil(
+      async () => {
+        const { rows } = await small.db.query<{ n: string }>(
+          "SELECT n_mod_since_analyze::text AS n FROM pg_stat_user_tables WHERE relname = 'ledger'",
+        );
+        return Number(rows[0]?.n ?? 0) > 1000;
+      },
+      'the server has counted the ledger rows written',
+      { timeoutMs: 30_000 },
+    );
+    const refresh = async () => (await small.db.query<{ t: string[] }>('SELECT refresh_write_statistics() AS t')).rows[0]!.t;
+    assert.ok((await refresh()).includes('ledger'), 'the grown ledger was analyzed');
+    assert.ok((await known()) >= 1200, 'its statistics now count the rows written');
+    assert.ok(!(await refresh()).includes('ledger'), 'and it is not analyzed again before it doubles');
+  } finally {
+    await small.drop();
+  }
 });

@@ -44,7 +44,7 @@ async function doneWithin(db: Db, work: 'verdict_ms' | 'recheck_ms', intervalMs:
  * each tick's work, and a replica that dies releases its lock with its connection. The verdict
  * and the re-verification are paced by the database: a tick finding them done by another replica
  * within the interval skips them, so their cost is one per interval for the deployment, not one
- * per replica.
+ * per replica. With the verdict, the write path's tables are analyzed once they have doubled.
  */
 export function startLedgerGuard(db: Db, logger: Logger, options: GuardOptions): LedgerGuard {
   const name = `${hostname()}:${process.pid}`;
@@ -71,6 +71,9 @@ export function startLedgerGuard(db: Db, logger: Logger, options: GuardOptions):
 
   async function verifyOnce(): Promise<void> {
     if (await doneWithin(db, 'verdict_ms', options.verifyIntervalMs)) return;
+    // Statistics first: the write path's cached plans are only as good as what the planner knew
+    // when it made them, and a new world's ledger outgrows that within seconds (migration 000141).
+    await db.query('SELECT refresh_write_statistics()');
     const verdict = await verifier.tick();
     if (!verdict) return;
     if (verdict.checkpoint !== undefined) logger.info({ ledger_id: verdict.checkpoint }, 'checkpoint made');
