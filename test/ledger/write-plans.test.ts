@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { Db } from '../../src/db/db.ts';
-import { parseScenario } from '../../src/domain/scenario.ts';
 import { createActorDirectory } from '../../src/ledger/writing/actors.ts';
 import { createExecutor } from '../../src/ledger/writing/execute.ts';
-import { seedScenario } from '../../src/ledger/writing/seed.ts';
+import { seedBenchWorld } from '../../bench/support.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { executeItem } from '../support/ledger.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -19,18 +18,7 @@ const ACTORS = 1000;
 let t: TestDatabase;
 before(async () => {
   t = await createTestDatabase(4);
-  const parsed = parseScenario({
-    name: 'plans',
-    resources: [
-      { name: 'energy', unit: 'kWh' },
-      { name: 'water', unit: 'm3' },
-      { name: 'credits', unit: 'cr' },
-    ],
-    constraints: { max_transfer: 50, min_balance: 0 },
-    actors: Array.from({ length: ACTORS }, (_, i) => ({ name: `p-${i}`, balances: { energy: 1000, water: 1000, credits: 1000 } })),
-  });
-  if (!parsed.ok) throw new Error(parsed.message);
-  await seedScenario(t.db, parsed.scenario, 'plans'); // ends with ANALYZE, as every seeding does
+  await seedBenchWorld(t.url, ACTORS); // actors bench-0 … bench-999, three resources; seeding ends with ANALYZE
 });
 after(() => t.drop());
 
@@ -56,13 +44,13 @@ test('groups of every size reach actors, balances and the ledger by key, never b
       const recordGroup = createExecutor({ db: tx, actors, validatorVersion: 'test', topics: [] });
       const body = (i: number) => ({
         proposal_id: randomUUID(),
-        actor_from: `p-${(i * 7) % ACTORS}`,
-        actor_to: `p-${(i * 7 + 1) % ACTORS}`,
+        actor_from: `bench-${(i * 7) % ACTORS}`,
+        actor_to: `bench-${(i * 7 + 1) % ACTORS}`,
         resource: i % 2 ? 'energy' : 'water',
         amount: i % 10 === 9 ? 75 : 1, // one in ten over max_transfer: a recorded rejection
       });
       // The actors are resolved to ids (and cached) before counting: that lookup is not the write path's.
-      await actors.resolve(Array.from({ length: ACTORS }, (_, i) => `p-${i}`));
+      await actors.resolve(Array.from({ length: ACTORS }, (_, i) => `bench-${i}`));
       const before = await sequentialScans(tx);
       let n = 0;
       for (const size of [1, 1, 2, 3, 5, 8, 13, 1, 1, 21, 1, 34, 1]) {
@@ -86,14 +74,9 @@ test('a write-path table is analyzed once it has outgrown its statistics, and no
   // A world of its own: 12 actors, so the ledger starts with 36 rows and its first plans would scan it.
   const small = await createTestDatabase(4);
   try {
-    const parsed = parseScenario({
-      name: 'small',
-      resources: [{ name: 'energy', unit: 'kWh' }],
-      constraints: { max_transfer: 50, min_balance: 0 },
-      actors: Array.from({ length: 12 }, (_, i) => ({ name: `s-${i}`, balances: { energy: 100_000 } })),
-    });
-    if (!parsed.ok) throw new Error(parsed.message);
-    await seedScenario(small.db, parsed.scenario, 'small');
+    await seedBenchWorld(small.url, 12);
+    // Autovacuum would race the function under test for the same ANALYZE.
+    await small.db.query('ALTER TABLE ledger SET (autovacuum_enabled = false)');
     const known = async () => {
       const { rows } = await small.db.query<{ reltuples: number }>(
         "SELECT reltuples::float8 AS reltuples FROM pg_class WHERE oid = 'ledger'::regclass",
@@ -111,8 +94,8 @@ test('a write-path table is analyzed once it has outgrown its statistics, and no
           n++;
           return executeItem({
             proposal_id: randomUUID(),
-            actor_from: `s-${n % 12}`,
-            actor_to: `s-${(n + 1) % 12}`,
+            actor_from: `bench-${n % 12}`,
+            actor_to: `bench-${(n + 1) % 12}`,
             resource: 'energy',
             amount: 1,
           });
