@@ -6,9 +6,10 @@
 -- function analyzes each of these tables once it has changed by more rows than its statistics
 -- count (at least 1,000): a table is analyzed when it has doubled, so a handful of times while
 -- it is small and rarely once it is large. The ledger guard calls it with its verdict, once a
--- second for the deployment. Returns the tables it analyzed.
+-- second for the deployment. A table that autovacuum is working on is left to it: ANALYZE would
+-- wait for its lock, and with it the verdict. Returns the tables it analyzed.
 CREATE FUNCTION refresh_write_statistics() RETURNS text[]
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET lock_timeout = '100ms' AS $$
 DECLARE
   t text;
   analyzed text[] := '{}';
@@ -22,8 +23,12 @@ BEGIN
        AND s.n_mod_since_analyze > greatest(1000, c.reltuples)
      ORDER BY s.relname
   LOOP
-    EXECUTE format('ANALYZE %I', t);
-    analyzed := analyzed || t;
+    BEGIN
+      EXECUTE format('ANALYZE %I', t);
+      analyzed := analyzed || t;
+    EXCEPTION WHEN lock_not_available THEN
+      NULL; -- vacuumed or analyzed by another session right now
+    END;
   END LOOP;
   RETURN analyzed;
 END
