@@ -88,61 +88,43 @@ test('a write-path table is analyzed once it has outgrown its statistics, and no
 
     const recordGroup = createExecutor({ db: small.db, actors: createActorDirectory(small.db), validatorVersion: 'test', topics: [] });
     let n = 0;
-    for (let group = 0; group < 12; group++) {
-      await recordGroup(
-        Array.from({ length: 100 }, () => {
-          n++;
-          return executeItem({
-            proposal_id: randomUUID(),
-            actor_from: `bench-${n % 12}`,
-            actor_to: `bench-${(n + 1) % 12}`,
-            resource: 'energy',
-            amount: 1,
-          });
-        }),
-      );
-    }
-    // The server counts changes per table a moment after each transaction ends.
-    await waitUntil(
-      async () => {
-        const { rows } = await small.db.query<{ n: string }>(
-          "SELECT n_mod_since_analyze::text AS n FROM pg_stat_user_tables WHERE relname = 'ledger'",
+    /** Writes `groups` groups of 100 transfers, then waits until the server has counted the ledger's changes. */
+    const writeTrades = async (groups: number, changes: number) => {
+      for (let group = 0; group < groups; group++) {
+        await recordGroup(
+          Array.from({ length: 100 }, () => {
+            n++;
+            return executeItem({
+              proposal_id: randomUUID(),
+              actor_from: `bench-${n % 12}`,
+              actor_to: `bench-${(n + 1) % 12}`,
+              resource: 'energy',
+              amount: 1,
+            });
+          }),
         );
-        return Number(rows[0]?.n ?? 0) > 1000;
-      },
-      'the server has counted the ledger rows written',
-      { timeoutMs: 30_000 },
-    );
+      }
+      // The server counts changes per table a moment after each transaction ends.
+      await waitUntil(
+        async () => {
+          const { rows } = await small.db.query<{ n: string }>(
+            "SELECT n_mod_since_analyze::text AS n FROM pg_stat_user_tables WHERE relname = 'ledger'",
+          );
+          return Number(rows[0]?.n ?? 0) > changes;
+        },
+        `the server has counted over ${changes} changes to the ledger`,
+        { timeoutMs: 30_000 },
+      );
+    };
     const refresh = async () => (await small.db.query<{ t: string[] }>('SELECT refresh_write_statistics() AS t')).rows[0]!.t;
+
+    await writeTrades(12, 1000);
     assert.ok((await refresh()).includes('ledger'), 'the grown ledger was analyzed');
     assert.ok((await known()) >= 1200, 'its statistics now count the rows written');
     assert.ok(!(await refresh()).includes('ledger'), 'and it is not analyzed again before it doubles');
 
     // A table that another session is vacuuming or analyzing is left to it: no wait, no error.
-    for (let group = 0; group < 14; group++) {
-      await recordGroup(
-        Array.from({ length: 100 }, () => {
-          n++;
-          return executeItem({
-            proposal_id: randomUUID(),
-            actor_from: `bench-${n % 12}`,
-            actor_to: `bench-${(n + 1) % 12}`,
-            resource: 'energy',
-            amount: 1,
-          });
-        }),
-      );
-    }
-    await waitUntil(
-      async () => {
-        const { rows } = await small.db.query<{ n: string }>(
-          "SELECT n_mod_since_analyze::text AS n FROM pg_stat_user_tables WHERE relname = 'ledger'",
-        );
-        return Number(rows[0]?.n ?? 0) > 1300;
-      },
-      'the server has counted the second batch of ledger rows',
-      { timeoutMs: 30_000 },
-    );
+    await writeTrades(14, 1300);
     await small.db.transaction(async (tx) => {
       await tx.query('LOCK TABLE ledger IN SHARE UPDATE EXCLUSIVE MODE'); // what VACUUM and ANALYZE hold
       assert.ok(!(await refresh()).includes('ledger'), 'the ledger, locked by another session, was left');

@@ -23,16 +23,16 @@ export interface LedgerGuard {
   stop(): Promise<void>;
 }
 
-// How long ago any replica stored a verdict, and re-verified a slice of the chain, by the
+// How long ago any replica stored a verdict, or re-verified a slice of the chain, by the
 // database's clock (null: never).
-const LAST_DONE = `
-  SELECT (SELECT (extract(epoch FROM clock_timestamp() - v.checked_at) * 1000)::float8 FROM verifier_status v WHERE v.id = 1) AS verdict_ms,
-         (SELECT (extract(epoch FROM clock_timestamp() - s.checked_at) * 1000)::float8 FROM chain_state s WHERE s.id = 1) AS recheck_ms`;
+const LAST_DONE = {
+  verdict: 'SELECT (extract(epoch FROM clock_timestamp() - checked_at) * 1000)::float8 AS ms FROM verifier_status WHERE id = 1',
+  recheck: 'SELECT (extract(epoch FROM clock_timestamp() - checked_at) * 1000)::float8 AS ms FROM chain_state WHERE id = 1',
+};
 
 /** True when another tick (of any replica) did this work within the last interval. */
-async function doneWithin(db: Db, work: 'verdict_ms' | 'recheck_ms', intervalMs: number): Promise<boolean> {
-  const { rows } = await db.query<{ verdict_ms: number | null; recheck_ms: number | null }>(LAST_DONE);
-  const age = rows[0]?.[work];
+async function doneWithin(db: Db, work: keyof typeof LAST_DONE, intervalMs: number): Promise<boolean> {
+  const age = (await db.query<{ ms: number | null }>(LAST_DONE[work])).rows[0]?.ms;
   // A little early counts as due, so that timer jitter does not skip the replica whose turn it is.
   return age !== null && age !== undefined && age < intervalMs * 0.9;
 }
@@ -70,7 +70,7 @@ export function startLedgerGuard(db: Db, logger: Logger, options: GuardOptions):
     });
 
   async function verifyOnce(): Promise<void> {
-    if (await doneWithin(db, 'verdict_ms', options.verifyIntervalMs)) return;
+    if (await doneWithin(db, 'verdict', options.verifyIntervalMs)) return;
     // Statistics first: the write path's cached plans are only as good as what the planner knew
     // when it made them, and a new world's ledger outgrows that within seconds (migration 000141).
     await db.query('SELECT refresh_write_statistics()');
@@ -92,7 +92,7 @@ export function startLedgerGuard(db: Db, logger: Logger, options: GuardOptions):
     return db.transaction(async (tx) => {
       const sealed = await sealThrough(tx, settled, { blockSize: options.sealBlockSize, maxRows: options.sealMaxRows, skipIfBusy: true });
       if (!sealed) return false;
-      if (options.recheckRows > 0 && !(await doneWithin(tx, 'recheck_ms', options.sealIntervalMs))) {
+      if (options.recheckRows > 0 && !(await doneWithin(tx, 'recheck', options.sealIntervalMs))) {
         const check = await recheckStep(tx, options.recheckRows);
         const found = check?.break ? JSON.stringify(check.break) : undefined;
         if (found && found !== lastBreak)
