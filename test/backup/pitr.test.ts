@@ -124,6 +124,7 @@ before(
     const backupStarted = Date.now();
     await world.backrest.run(['--type=full', 'backup']);
     console.error(`full backup: ${((Date.now() - backupStarted) / 1000).toFixed(1)} s`);
+    const backupEnded = (await db.query<{ at: string }>('SELECT clock_timestamp()::text AS at')).rows[0]!.at;
     assert.ok((await trade(validator.url, 120, 2)) > 0, 'trades after the backup were applied');
     // Then three one after another: the middle one is the ledger id to restore to, and the last
     // makes the newest entry by time also the newest by id (the point-in-time read goes by time).
@@ -140,6 +141,19 @@ before(
     };
     const headAtT = await ledgerHead(db);
     assert.ok(world.ledgerId > world.headAtBackup, 'entries were written between the backup and T');
+
+    // pgBackRest keeps a backup's stop time in whole seconds and restores to a time only after it:
+    // T comes at least a whole second after the second the backup ended in.
+    await waitUntil(
+      async () =>
+        (
+          await db.query<{ past: boolean }>(
+            "SELECT clock_timestamp() >= date_trunc('second', $1::timestamptz) + interval '2 seconds' AS past",
+            [backupEnded],
+          )
+        ).rows[0]!.past,
+      'the database clock to pass the second after the backup ended',
+    );
 
     // 4. T, in the database's clock: as pgBackRest takes it, and as the API takes it.
     const moment = await db.query<{ target: string; iso: string }>(
