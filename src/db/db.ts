@@ -184,6 +184,22 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
   };
 }
 
+// A transaction of its own that writes one small WAL record (a transactional logical message, which
+// takes a transaction id), so its commit waits, under the session's synchronous_commit (on, or
+// whatever the server requires: a synchronous standby included), for the WAL through its commit
+// record to be flushed. The WAL is one sequence, so that flush covers everything written before
+// it. Concurrent flushes are served by one fsync (PostgreSQL's own group commit). A transaction
+// that only took an id would not do: with nothing else written, PostgreSQL commits it without waiting.
+const FLUSH_WAL = "SELECT pg_logical_emit_message(true, 'gridgov.durable', '')";
+
+/**
+ * Resolves once every WAL record the server had written when it was called is durable: commits
+ * made without waiting for their flush, and sequence advances, which are never flushed on their own.
+ */
+export async function flushWal(db: Db): Promise<void> {
+  await db.query(FLUSH_WAL);
+}
+
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
 // 57014 statement_timeout (or a cancel), 55P03 lock_timeout, 25P03 idle_in_transaction_session_timeout.
 const TIMEOUT_CODES = new Set(['57014', '55P03', '25P03']);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { createDb, type Db } from '../../src/db/db.ts';
+import { raiseFence } from '../../src/ledger/integrity/fence.ts';
 import { databaseUrl, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { parseProposal } from '../../src/domain/proposal.ts';
@@ -47,19 +48,47 @@ async function connects(url: string): Promise<boolean> {
   }
 }
 
-test('a server crash under load from two replicas loses no outcome that was answered', async () => {
-  server =
+/** A new migrated database on the test's own server (started on first use); a superuser's URL. */
+async function freshDatabase(name: string): Promise<{ url: string; setup: Db }> {
+  server ??=
     testServerKind() === 'stock'
       ? await startStockPostgres({ dir: join(root, 'stock') })
       : await startEmbeddedPostgres({ dataDir: join(root, 'pg') });
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
-  await admin.query('CREATE DATABASE gridgov');
-  const url = databaseUrl(server.url, 'gridgov');
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = databaseUrl(server.url, name);
   const setup = createDb(url, { max: 2 });
   pools.push(setup);
   await migrate(setup);
+  return { url, setup };
+}
+
+/**
+ * Kills one backend: PostgreSQL drops its shared memory, unflushed WAL included, and recovers from
+ * disk. Resolves once the kill is sent, with the recovery to wait for.
+ */
+async function crash(url: string, pid: number): Promise<{ recovered: Promise<void> }> {
+  // A witness connection: the postmaster ends it once it has seen the backend die.
+  const witness = new pg.Client({ connectionString: url });
+  await witness.connect();
+  const ended = new Promise<void>((resolve) => {
+    witness.on('error', () => resolve());
+    witness.on('end', resolve);
+  });
+  process.kill(pid, 'SIGKILL');
+  const recovered = ended.then(() =>
+    waitUntil(() => connects(url), 'the server accepts connections again after crash recovery', { timeoutMs: 120_000 }),
+  );
+  return { recovered };
+}
+
+test('a server crash under load from two replicas loses no outcome that was answered', async () => {
+  const { url, setup } = await freshDatabase('gridgov');
   await seedTestScenario(setup);
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
 
   const replicas = [0, 1].map(() => {
     const db = createDb(url, { max: 4 });
@@ -93,12 +122,12 @@ test('a server crash under load from two replicas loses no outcome that was answ
     "SELECT pid FROM pg_stat_activity WHERE datname = 'gridgov' AND backend_type = 'client backend' AND pid <> pg_backend_pid() LIMIT 1",
   );
   await admin.end();
-  process.kill(rows[0]!.pid, 'SIGKILL');
+  const { recovered } = await crash(url, rows[0]!.pid);
   stop = true;
   await Promise.all(clients);
   assert.ok(failures > 0, 'the crash interrupted requests in flight');
 
-  await waitUntil(() => connects(url), 'the server accepts connections again after crash recovery', { timeoutMs: 120_000 });
+  await recovered;
   const check = createDb(url, { max: 2 });
   pools.push(check);
   const applied = answered.filter((a) => a.outcome.status === 'applied');
@@ -121,4 +150,44 @@ test('a server crash under load from two replicas loses no outcome that was answ
   );
   assert.equal(rejections.rowCount, new Set(rejected.map((a) => a.id)).size, 'every answered rejection is recorded');
   assert.deepEqual(await invariantViolations(check), []);
+});
+
+// The drift verifier and the chain sealer work up to a fence's horizon. After a crash the ledger's
+// sequence resumes from its last advance that reached disk, so a horizon read before the crash
+// must not cover ids the sequence can hand out again: a trade written after the crash with such an
+// id would be left out of the verifier's base for good, and show as drift. The WAL writer is slowed
+// down so that nothing but the fence itself flushes the sequence's advance.
+test('ids at or below a fence are never handed out again after a crash', async () => {
+  const { url, setup } = await freshDatabase('fence');
+  const superuser = new pg.Client({ connectionString: url });
+  await superuser.connect();
+  await superuser.query("ALTER SYSTEM SET wal_writer_delay = '10s'");
+  await superuser.query('ALTER SYSTEM SET autovacuum = off');
+  await superuser.query('SELECT pg_reload_conf()');
+
+  // A writer takes ids (each advance past the 32 logged ahead writes a WAL record) and is still open.
+  const writer = new pg.Client({ connectionString: url });
+  writer.on('error', () => undefined);
+  superuser.on('error', () => undefined);
+  await writer.connect();
+  await writer.query('BEGIN');
+  const taken = await writer.query<{ id: string }>("SELECT max(nextval('ledger_id_seq')) AS id FROM generate_series(1, 100)");
+  const fence = await raiseFence(setup);
+  assert.ok(fence.through >= Number(taken.rows[0]!.id), 'the fence covers the ids taken');
+
+  const pid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  await (
+    await crash(url, pid)
+  ).recovered;
+  await Promise.all([writer.end().catch(() => undefined), superuser.end().catch(() => undefined)]);
+
+  const after = createDb(url, { max: 1 });
+  pools.push(after);
+  for (const sql of ['ALTER SYSTEM RESET wal_writer_delay', 'ALTER SYSTEM RESET autovacuum', 'SELECT pg_reload_conf()'])
+    await after.query(sql);
+  const next = Number((await after.query<{ id: string }>("SELECT nextval('ledger_id_seq')::text AS id")).rows[0]!.id);
+  assert.ok(
+    next > fence.through,
+    `the sequence handed out ${next} again after the crash, at or below the fence's horizon ${fence.through}`,
+  );
 });

@@ -1,4 +1,4 @@
-import type { Db } from '../../db/db.ts';
+import { flushWal, type Db } from '../../db/db.ts';
 
 /**
  * Ledger ids come from an identity sequence and are taken before commit, so writers can commit out
@@ -8,6 +8,14 @@ import type { Db } from '../../db/db.ts';
  * ledger. A writer that took an id before the first read still holds its lock at the second (it is
  * released at commit, after the commit is visible), so once every fenced transaction has ended,
  * each id up to `through` is settled: committed and visible to any new snapshot, or never to exist.
+ *
+ * "Never to exist" needs one more step. A sequence's advance is written to the WAL but not
+ * flushed, and after a crash the sequence resumes from the last advance that reached disk: ids
+ * handed out since (to writers the crash ended, or to commits made without waiting for the flush,
+ * which the crash lost) are handed out again, to writers that begin after the fence has cleared.
+ * A horizon counted before the crash would then pass over their rows (the drift verifier's base
+ * would never hold them). So a fence flushes the WAL after reading the sequence: the ids it
+ * covers are spent for good, whatever happens to the server afterwards.
  */
 export interface Fence {
   through: number;
@@ -18,8 +26,9 @@ export interface Fence {
 const WRITE_MODES = "('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')";
 
 export async function raiseFence(db: Db): Promise<Fence> {
-  // Two statements, in this order: the sequence first, then the writers.
+  // In this order: the sequence, the flush that makes its advance durable, then the writers.
   const seq = await db.query<{ through: string | null }>("SELECT pg_sequence_last_value('ledger_id_seq'::regclass)::text AS through");
+  await flushWal(db);
   const { rows } = await db.query<{ writers: string[] | null }>(
     `SELECT array_agg(DISTINCT virtualtransaction) AS writers FROM pg_locks
       WHERE locktype = 'relation' AND relation = 'ledger'::regclass AND granted AND mode IN ${WRITE_MODES}

@@ -1,7 +1,7 @@
 import { CodedError, type BusinessErrorCode } from '../../domain/errors.ts';
 import { formatMicro, microFromDb, type Micro } from '../../domain/money.ts';
 import { balanceKey } from '../../domain/validate.ts';
-import type { Db } from '../../db/db.ts';
+import { flushWal, type Db } from '../../db/db.ts';
 
 /** One proposal of a group, as record_proposals takes it (the proposal_spec row type, 000062). */
 export interface ProposalSpec {
@@ -41,21 +41,13 @@ export interface RecordedRow {
 // The transaction commits without waiting for its WAL to reach disk (synchronous_commit off for
 // this transaction alone), so its row locks are released at once: a group of another replica
 // waiting on the same balances goes on while this one's flush is still in progress, instead of
-// after it. Nothing is acknowledged before CONFIRM_DURABLE has returned.
+// after it. Nothing is acknowledged before flushWal has returned: its flush covers the group's
+// commit, and every commit the group read from.
 const RECORD_PROPOSALS = `
   SELECT item, outcome, replayed, error_code, message, ledger_ids, decided_at
     FROM record_proposals(array(SELECT json_populate_recordset(NULL::proposal_spec, $1::json)),
                           array(SELECT json_populate_recordset(NULL::proposal_leg_spec, $2::json)), $3::text[], $4::boolean[], $5)
    WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL`;
-
-// A transaction of its own that writes one small WAL record (a transactional logical message, which
-// takes a transaction id), so its commit waits, under the session's synchronous_commit (on, or
-// whatever the server requires: a synchronous standby included), for the WAL through its commit
-// record to be flushed. The WAL is one sequence, so that flush covers the group's commit before
-// it, and every commit the group read from. Concurrent flushes are served by one fsync
-// (PostgreSQL's own group commit). A transaction that only took an id would not do: with nothing
-// else written, PostgreSQL commits it without waiting.
-const CONFIRM_DURABLE = "SELECT pg_logical_emit_message(true, 'gridgov.durable', '')";
 
 /** SQLSTATEs record_proposals raises, in the registry's words; nothing was recorded. */
 function refusal(error: unknown): CodedError | undefined {
@@ -89,7 +81,7 @@ export async function recordProposals(
       group.topics.map((t) => t.configured),
       group.validatorVersion,
     ]);
-    await db.query(CONFIRM_DURABLE);
+    await flushWal(db);
     return rows;
   } catch (error) {
     throw refusal(error) ?? error;
