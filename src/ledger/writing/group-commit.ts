@@ -56,27 +56,32 @@ export function createGroupCommitter(recordGroup: RecordGroup, options: GroupCom
     }
   }
 
-  async function runGroup(group: Unit[]): Promise<void> {
+  /** Records a group; resolves, once it is durable or has failed, to the function that answers its calls. */
+  async function runGroup(group: Unit[]): Promise<() => void> {
     const items = group.flatMap((u) => u.items);
     counters.groups++;
     counters.items += items.length;
     counters.largest = Math.max(counters.largest, items.length);
     try {
       const outcomes = await record(items);
-      let next = 0;
-      for (const unit of group) {
-        unit.resolve(outcomes.slice(next, next + unit.items.length));
-        next += unit.items.length;
-      }
+      return () => {
+        let next = 0;
+        for (const unit of group) {
+          unit.resolve(outcomes.slice(next, next + unit.items.length));
+          next += unit.items.length;
+        }
+      };
     } catch (error) {
       if (group.length > 1 && !sharedByAll(error)) {
         // One unit may poison the group (a revoked key, a failing commit, a bug): decide each
         // alone, so only the unit that fails by itself gets the failure.
         for (const unit of group) await runAlone(unit);
-        return;
+        return () => undefined;
       }
       const failure = passThrough(error) ? error : commitFailed(error);
-      for (const unit of group) unit.reject(failure);
+      return () => {
+        for (const unit of group) unit.reject(failure);
+      };
     }
   }
 
@@ -93,9 +98,12 @@ export function createGroupCommitter(recordGroup: RecordGroup, options: GroupCom
   function pump(): void {
     while (active < options.lanes && queue.length > 0) {
       active++;
-      void runGroup(takeGroup()).finally(() => {
+      void runGroup(takeGroup()).then((answer) => {
         active--;
+        // The next group goes to the database first; this one's calls are answered (their
+        // replies serialised and written) while it is there, not before it starts.
         pump();
+        setImmediate(answer);
       });
     }
   }
