@@ -9,6 +9,7 @@
 import {
   benchEnv,
   benchServer,
+  checkpoint,
   freshDatabase,
   initPgbench,
   loadAverage,
@@ -68,7 +69,9 @@ async function measure(
   const rate = (r: LoadResult) => (row.mode === 'batch' ? r.proposals_per_s : r.requests_per_s);
   for (let i = 0; i < RUNS; i++) {
     loads.push(loadAverage());
+    await checkpoint(serverUrl);
     base.push(await pgbenchRun(serverUrl, row.clients, SECONDS));
+    await checkpoint(serverUrl);
     results.push(await load(validatorUrl, row.clients, row.mode));
     console.error(
       `${row.label}, ${row.clients} clients, run ${i + 1}: pgbench ${base.at(-1)!.tps.toFixed(0)} tps (p99 ${base.at(-1)!.p99_ms.toFixed(1)} ms), ` +

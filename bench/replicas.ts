@@ -10,6 +10,7 @@
 import {
   benchEnv,
   benchServer,
+  checkpoint,
   freshDatabase,
   loadAverage,
   machine,
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
         const runs = new Map(REPLICAS.map((count) => [count, [] as Array<Awaited<ReturnType<typeof runOnce>>>]));
         for (let i = 0; i < RUNS; i++) {
           for (const count of REPLICAS.map((_, k) => REPLICAS[(k + i) % REPLICAS.length]!)) {
+            await checkpoint(server.url);
             const result = await runOnce(
               validators.slice(0, count).map((v) => v.url),
               actors,

@@ -60,6 +60,21 @@ export async function benchServer(): Promise<BenchServer> {
   };
 }
 
+/**
+ * A CHECKPOINT, before each measured run: a checkpoint that the previous run's WAL started would
+ * otherwise write its pages, and fsync, during this one. Runs of pgbench and of the validator
+ * alternate, so each would pay for the other's.
+ */
+export async function checkpoint(serverUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query('CHECKPOINT');
+  } finally {
+    await client.end();
+  }
+}
+
 /** A fresh, empty database on the server; returns its URL. */
 export async function freshDatabase(serverUrl: string, name: string): Promise<string> {
   const client = new pg.Client({ connectionString: serverUrl });
