@@ -100,6 +100,7 @@ export function createGroupCommitter(recordGroup: RecordGroup, options: GroupCom
       active++;
       void runGroup(takeGroup()).then((answer) => {
         active--;
+        if (queue.length === 0) return answer();
         // The next group goes to the database first; this one's calls are answered (their
         // replies serialised and written) while it is there, not before it starts.
         pump();
