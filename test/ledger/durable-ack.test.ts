@@ -176,9 +176,8 @@ test('ids at or below a fence are never handed out again after a crash', async (
   assert.ok(fence.through >= Number(taken.rows[0]!.id), 'the fence covers the ids taken');
 
   const pid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-  await (
-    await crash(url, pid)
-  ).recovered;
+  const { recovered } = await crash(url, pid);
+  await recovered;
   await Promise.all([writer.end().catch(() => undefined), superuser.end().catch(() => undefined)]);
 
   const after = createDb(url, { max: 1 });
