@@ -72,6 +72,21 @@ test('a fence holds back ids while a writer that took a lower id is still open',
   assert.deepEqual(await checkpointRows(checkpoint.ledger_id), await fullReplay(checkpoint.ledger_id), 'the late row is in the checkpoint');
 });
 
+// A validator just started has no settled horizon yet, and asks for a verdict all the same: the
+// verifier must not take the sequence's head as settled, or an open writer's ids fall behind its
+// base, and their rows, once committed, are never counted (drift for good).
+test("a verdict asked for with no settled horizon leaves an open writer's ids to a later tick", async () => {
+  const slow = await openTransaction(t.url);
+  const late = await appendTrade(slow.db, 'alice', 'bob', 'energy', 1);
+  const unsettled = await t.db.query<{ v: { ok: boolean; settled_through: number } }>("SELECT verifier_tick('test', NULL, 1000000) AS v");
+  assert.equal(unsettled.rows[0]!.v.ok, true);
+  assert.ok(unsettled.rows[0]!.v.settled_through < late.id, 'the base stays below the open writer');
+  await slow.commit();
+  const { rows } = await t.db.query<{ v: { ok: boolean; drift: unknown[] } }>("SELECT verifier_tick('test', NULL, 1000000) AS v");
+  assert.deepEqual(rows[0]!.v.drift, []);
+  assert.equal(rows[0]!.v.ok, true, 'the late row is counted once committed');
+});
+
 test('checkpoints chain from the previous one, match a full replay, and carry digest and supply', async () => {
   for (let i = 0; i < 5; i++) await appendTrade(t.db, 'alice', 'carol', 'credits', '1.5');
   const first = await checkpointNow(t.db);
