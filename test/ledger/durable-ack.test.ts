@@ -67,9 +67,10 @@ async function freshDatabase(name: string): Promise<{ url: string; setup: Db }> 
 
 /**
  * Kills one backend: PostgreSQL drops its shared memory, unflushed WAL included, and recovers from
- * disk. Resolves once the kill is sent, with the recovery to wait for.
+ * disk. Resolves once the kill is sent, with the crash (the postmaster ending the other backends)
+ * and the recovery to wait for.
  */
-async function crash(url: string, pid: number): Promise<{ recovered: Promise<void> }> {
+async function crash(url: string, pid: number): Promise<{ crashed: Promise<void>; recovered: Promise<void> }> {
   // A witness connection: the postmaster ends it once it has seen the backend die.
   const witness = new pg.Client({ connectionString: url });
   await witness.connect();
@@ -81,7 +82,7 @@ async function crash(url: string, pid: number): Promise<{ recovered: Promise<voi
   const recovered = ended.then(() =>
     waitUntil(() => connects(url), 'the server accepts connections again after crash recovery', { timeoutMs: 120_000 }),
   );
-  return { recovered };
+  return { crashed: ended, recovered };
 }
 
 test('a server crash under load from two replicas loses no outcome that was answered', async () => {
@@ -122,12 +123,15 @@ test('a server crash under load from two replicas loses no outcome that was answ
     "SELECT pid FROM pg_stat_activity WHERE datname = 'gridgov' AND backend_type = 'client backend' AND pid <> pg_backend_pid() LIMIT 1",
   );
   await admin.end();
-  const { recovered } = await crash(url, rows[0]!.pid);
+  const { crashed, recovered } = await crash(url, rows[0]!.pid);
+  // The clients go on until the crash has ended the other backends: the calls they have in flight
+  // then, or send after, fail.
+  await crashed;
   stop = true;
   await Promise.all(clients);
+  await recovered;
   assert.ok(failures > 0, 'the crash interrupted requests in flight');
 
-  await recovered;
   const check = createDb(url, { max: 2 });
   pools.push(check);
   const applied = answered.filter((a) => a.outcome.status === 'applied');
