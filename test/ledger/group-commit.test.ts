@@ -9,6 +9,7 @@ import { makeProposals, runLoad } from '../support/load.ts';
 import { seedTestScenario, tradeBody } from '../support/scenario.ts';
 import { startValidator } from '../support/validator.ts';
 import { executeItem } from '../support/ledger.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let t: TestDatabase;
 before(async () => {
@@ -85,6 +86,33 @@ test('a commit that fails mid-group answers COMMIT_FAILED to the item that fails
   const retry = await committer.execute(executeItem(poison));
   assert.equal(retry.status, 'applied');
   assert.deepEqual(await invariantViolations(t.db), []);
+});
+
+test('a failure that is not even an Error answers every call of its group and frees the lane', async () => {
+  let fail = true;
+  const ex = executor();
+  // What the record step throws cannot be turned into a string (an object without a prototype).
+  const committer = createGroupCommitter(
+    async (items) => {
+      if (fail) throw Object.create(null);
+      return ex(items);
+    },
+    { maxGroup: 100, lanes: 1 },
+  );
+  const calls = [trade(), trade(), trade()].map((b) => committer.execute(executeItem(b)));
+  const settled: Array<PromiseSettledResult<unknown>> = [];
+  void Promise.allSettled(calls).then((results) => settled.push(...results));
+  await waitUntil(() => settled.length === calls.length, 'every call of the failing group was answered', { timeoutMs: 30_000 });
+  assert.deepEqual(
+    settled.map((s) => s.status === 'rejected' && (s.reason as { code?: string }).code),
+    ['COMMIT_FAILED', 'COMMIT_FAILED', 'COMMIT_FAILED'],
+  );
+  fail = false;
+  const next = committer.execute(executeItem(trade()));
+  let answered = false;
+  void next.then(() => (answered = true));
+  await waitUntil(() => answered, 'the next call was served by the freed lane', { timeoutMs: 30_000 });
+  assert.equal((await next).status, 'applied');
 });
 
 test('a key the database refuses fails only the call that presented it, not the rest of its group', async () => {

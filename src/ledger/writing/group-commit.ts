@@ -14,8 +14,18 @@ export interface GroupCommitOptions {
 /** The commit of a group failed: nothing of it was recorded, so a retry with the same id is safe. */
 export function commitFailed(error: unknown): CodedError {
   return new CodedError('COMMIT_FAILED', 'the transaction could not be committed; nothing was recorded; retry with the same proposal_id', {
-    cause: error instanceof Error ? error.message : String(error),
+    cause: describe(error),
   });
+}
+
+/** A failure in words, whatever was thrown (String() itself throws for an object without a prototype). */
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return typeof error;
+  }
 }
 
 interface Unit {
@@ -95,17 +105,27 @@ export function createGroupCommitter(recordGroup: RecordGroup, options: GroupCom
     return group;
   }
 
+  /** A lane is free again: the next group goes to the database, then the finished one is answered. */
+  function laneFreed(answer: () => void): void {
+    active--;
+    if (queue.length === 0) return answer();
+    // The next group goes to the database first; this one's calls are answered (their replies
+    // serialised and written) while it is there, not before it starts.
+    pump();
+    setImmediate(answer);
+  }
+
   function pump(): void {
     while (active < options.lanes && queue.length > 0) {
       active++;
-      void runGroup(takeGroup()).then((answer) => {
-        active--;
-        if (queue.length === 0) return answer();
-        // The next group goes to the database first; this one's calls are answered (their
-        // replies serialised and written) while it is there, not before it starts.
-        pump();
-        setImmediate(answer);
-      });
+      const group = takeGroup();
+      // runGroup settles every call itself; should it ever throw, the lane is freed all the same
+      // and its calls get the failure, so no call waits for ever.
+      void runGroup(group).then(laneFreed, (error: unknown) =>
+        laneFreed(() => {
+          for (const unit of group) unit.reject(passThrough(error) ? error : commitFailed(error));
+        }),
+      );
     }
   }
 
