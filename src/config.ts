@@ -35,6 +35,8 @@ export interface Config {
     lockTimeoutMs: number;
     idleInTransactionTimeoutMs: number;
     keepAliveDelayMs: number;
+    /** How long a pooled connection may sit unused before it is closed; 0 keeps it. */
+    idleConnectionMs: number;
     operationsStatementTimeoutMs: number;
   };
   adminRatePerMinute: number;
@@ -258,6 +260,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
         86_400_000,
       ),
       keepAliveDelayMs: integer('GRIDGOV_DB_KEEPALIVE_MS', env.GRIDGOV_DB_KEEPALIVE_MS, 10_000, 0, 3_600_000),
+      idleConnectionMs: integer('GRIDGOV_DB_IDLE_CONNECTION_MS', env.GRIDGOV_DB_IDLE_CONNECTION_MS, 600_000, 0, 86_400_000),
       operationsStatementTimeoutMs: integer(
         'GRIDGOV_DB_OPERATIONS_STATEMENT_TIMEOUT_MS',
         env.GRIDGOV_DB_OPERATIONS_STATEMENT_TIMEOUT_MS,

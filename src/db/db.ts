@@ -53,6 +53,13 @@ export interface DbOptions {
   idleInTransactionTimeoutMs?: number;
   /** TCP keepalive after this much silence, so a peer lost without a reset is noticed (0: off). */
   keepAliveDelayMs?: number;
+  /**
+   * How long an unused pooled connection is kept (0: until the pool closes). A new connection's
+   * server session compiles the write path's functions and plans their statements on first use,
+   * some 50 ms on the first group, so a pool that dropped its connections after every lull made
+   * the first calls of each burst wait for that.
+   */
+  idleConnectionMs?: number;
 }
 
 /** The pg settings for a pool's bounds; a 0 is left out (no bound). */
@@ -60,6 +67,7 @@ export function poolBounds(options: DbOptions): pg.PoolConfig {
   const positive = (value: number | undefined) => (value && value > 0 ? value : undefined);
   const keepAliveDelay = options.keepAliveDelayMs ?? 10_000;
   return {
+    idleTimeoutMillis: options.idleConnectionMs ?? 600_000,
     statement_timeout: positive(options.statementTimeoutMs),
     lock_timeout: positive(options.lockTimeoutMs),
     idle_in_transaction_session_timeout: positive(options.idleInTransactionTimeoutMs),
@@ -102,6 +110,8 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
     max: options.max ?? 20,
     application_name: options.applicationName ?? 'gridgov',
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+    // Idle connections are kept for long (idleConnectionMs), but never keep the process alive.
+    allowExitOnIdle: true,
     ...poolBounds(options),
   });
   // A dropped idle connection must not crash the process; the next query reconnects.

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createDb, isDatabaseTimeout, isDatabaseUnavailable, type Db } from '../../src/db/db.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedTestScenario } from '../support/scenario.ts';
+import { waitUntil } from '../support/wait.ts';
 import { http, startValidator, type TestValidator } from '../support/validator.ts';
 
 let t: TestDatabase;
@@ -120,8 +121,22 @@ test('the bounds are configured in one place, with defaults, and named when wron
     lockTimeoutMs: 10_000,
     idleInTransactionTimeoutMs: 5_000,
     keepAliveDelayMs: 10_000,
+    idleConnectionMs: 600_000,
     operationsStatementTimeoutMs: 0,
   });
   assert.equal(loadConfig({ GRIDGOV_DB_LOCK_TIMEOUT_MS: '0' }).database.lockTimeoutMs, 0);
+  assert.equal(loadConfig({ GRIDGOV_DB_IDLE_CONNECTION_MS: '0' }).database.idleConnectionMs, 0);
   assert.throws(() => loadConfig({ GRIDGOV_DB_STATEMENT_TIMEOUT_MS: 'soon' }), /GRIDGOV_DB_STATEMENT_TIMEOUT_MS must be an integer/);
+  assert.throws(() => loadConfig({ GRIDGOV_DB_IDLE_CONNECTION_MS: '-1' }), /GRIDGOV_DB_IDLE_CONNECTION_MS/);
+});
+
+test('a pooled connection is kept while in use and closed once it has been idle for idleConnectionMs', async () => {
+  const pool = createDb(t.url, { max: 2, idleConnectionMs: 300 });
+  try {
+    await pool.query('SELECT 1');
+    assert.equal(pool.stats!().total, 1, 'the connection stays in the pool after its query');
+    await waitUntil(() => pool.stats!().total === 0, 'the idle connection was closed');
+  } finally {
+    await pool.close();
+  }
 });
