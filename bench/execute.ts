@@ -20,6 +20,7 @@ import {
   type PgbenchResult,
   seedBenchWorld,
   startValidatorProcess,
+  warmUp,
   wrkLoad,
 } from './support.ts';
 import { writeSection } from './report.ts';
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
     const validator = await startValidatorProcess(benchUrl);
     let peak = 0;
     try {
+      await warmUp([validator.url], ACTORS);
       for (const clients of CLIENTS) rows.push(await measure(server.url, validator.url, { label: '/execute', clients }));
       rows.push(
         await measure(server.url, validator.url, {
@@ -115,6 +117,7 @@ async function main(): Promise<void> {
     // The same lone client against a validator that gives every call its own transaction.
     const alone = await startValidatorProcess(benchUrl, { GRIDGOV_GROUP_MAX: '1' });
     try {
+      await warmUp([alone.url], ACTORS);
       rows.push(await measure(server.url, alone.url, { label: '/execute, no coalescing (`GRIDGOV_GROUP_MAX=1`)', clients: 1 }));
     } finally {
       await alone.stop();

@@ -17,6 +17,7 @@ import {
   median,
   seedBenchWorld,
   startValidatorProcess,
+  warmUp,
   wrkLoad,
 } from './support.ts';
 import { writeSection } from './report.ts';
@@ -56,8 +57,10 @@ async function main(): Promise<void> {
       const validators = [];
       for (let i = 0; i < Math.max(...REPLICAS); i++) validators.push(await startValidatorProcess(url));
       try {
-        // Warm up: each validator's connections plan their statements once.
-        await Promise.all(validators.map((v) => wrkLoad(v.url, { clients: 4, seconds: 2, actors })));
+        await warmUp(
+          validators.map((v) => v.url),
+          actors,
+        );
         const runs = new Map(REPLICAS.map((count) => [count, [] as Array<Awaited<ReturnType<typeof runOnce>>>]));
         for (let i = 0; i < RUNS; i++) {
           for (const count of REPLICAS.map((_, k) => REPLICAS[(k + i) % REPLICAS.length]!)) {

@@ -289,3 +289,13 @@ export async function wrkLoad(
   );
   return JSON.parse(out.trim().split('\n').at(-1)!) as WrkResult;
 }
+
+/**
+ * Load before measuring, on every validator at once, as a validator in service has had: its
+ * connections have planned the write path, V8 has compiled its hot code. The first runs of a
+ * fresh process otherwise measure that, and the replica bench's second and third validators,
+ * first loaded in a later run than the first, would pay it there.
+ */
+export async function warmUp(urls: string[], actors: number, seconds = 5): Promise<void> {
+  await Promise.all(urls.map((url) => wrkLoad(url, { clients: 8, seconds, actors })));
+}
