@@ -32,10 +32,16 @@ const REPLICAS = [1, 2, 3];
 const spread = (replicas: number) =>
   Array.from({ length: replicas }, (_, i) => Math.floor(CLIENTS / replicas) + (i < CLIENTS % replicas ? 1 : 0));
 
-/** One run: every replica loaded at once; requests per second summed, the worst replica's p99. */
+/**
+ * One run: every replica loaded at once; requests per second summed, the worst replica's p99. The
+ * load generator has two threads in all, as against one validator (one wrk per replica, a thread each).
+ */
 async function runOnce(urls: string[], actors: number): Promise<{ rps: number; applied: number; p99: number; load: number }> {
   const load = loadAverage();
-  const results = await Promise.all(urls.map((url, i) => wrkLoad(url, { clients: spread(urls.length)[i]!, seconds: SECONDS, actors })));
+  const threads = Math.max(1, Math.floor(2 / urls.length));
+  const results = await Promise.all(
+    urls.map((url, i) => wrkLoad(url, { clients: spread(urls.length)[i]!, seconds: SECONDS, actors, threads })),
+  );
   return {
     rps: results.reduce((sum, r) => sum + r.requests / r.seconds, 0),
     applied: results.reduce((sum, r) => sum + r.applied / r.seconds, 0),

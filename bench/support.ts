@@ -279,12 +279,12 @@ const LOAD_SCRIPT = fileURLToPath(new URL('./execute.lua', import.meta.url));
 /** wrk (C, like pgbench's own client) with bench/execute.lua against one validator. */
 export async function wrkLoad(
   url: string,
-  options: { clients: number; seconds: number; actors: number; batch?: number },
+  options: { clients: number; seconds: number; actors: number; batch?: number; threads?: number },
 ): Promise<WrkResult> {
-  const { clients, seconds, actors, batch = 0 } = options;
+  const { clients, seconds, actors, batch = 0, threads = 2 } = options;
   const out = await run(
     debianBinary('wrk', 'wrk'),
-    ['-t', String(Math.min(clients, 2)), '-c', String(clients), '-d', `${seconds}s`, '--timeout', '10s', '-s', LOAD_SCRIPT, url],
+    ['-t', String(Math.min(clients, threads)), '-c', String(clients), '-d', `${seconds}s`, '--timeout', '10s', '-s', LOAD_SCRIPT, url],
     { ...process.env, BENCH_LUA_ACTORS: String(actors), BENCH_LUA_BATCH: String(batch) },
   );
   return JSON.parse(out.trim().split('\n').at(-1)!) as WrkResult;
