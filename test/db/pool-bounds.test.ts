@@ -130,7 +130,7 @@ test('the bounds are configured in one place, with defaults, and named when wron
   assert.throws(() => loadConfig({ GRIDGOV_DB_IDLE_CONNECTION_MS: '-1' }), /GRIDGOV_DB_IDLE_CONNECTION_MS/);
 });
 
-test('a pooled connection is kept while in use and closed once it has been idle for idleConnectionMs', async () => {
+test('a pooled connection stays in the pool after its query, and is closed once idle for idleConnectionMs', async () => {
   const pool = createDb(t.url, { max: 2, idleConnectionMs: 300 });
   try {
     await pool.query('SELECT 1');

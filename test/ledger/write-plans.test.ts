@@ -89,7 +89,7 @@ test('a write-path table is analyzed once it has outgrown its statistics, and no
 
     const recordGroup = createExecutor({ db: small.db, actors: createActorDirectory(small.db), validatorVersion: 'test', topics: [] });
     let n = 0;
-    /** Counts of changes the server has made known for a table (it counts them a moment after each transaction ends). */
+    /** Waits until the server has counted over `over` changes to a table (it counts them a moment after each transaction ends). */
     const changed = async (table: string, over: number) =>
       waitUntil(
         async () => {
