@@ -108,6 +108,8 @@ test('every page loads with data', { skip }, () =>
 
     await visit(page, d.url, '#/rejections');
     await page.locator('#rejections-table tbody tr').first().waitFor({ timeout: TIMEOUT });
+    // The counts come from their own request (GET /stats), which may answer after the table's.
+    await page.locator('#rejection-counts tbody tr').first().waitFor({ timeout: TIMEOUT });
     assert.deepEqual(await rowsOf(page, '#rejection-counts'), [['CONSTRAINT_VIOLATION', '1']]);
     const ticket = page.locator('#rejections-table a.ticket').first();
     assert.equal(await ticket.innerText(), 'GOV-1');
