@@ -39,6 +39,15 @@ const passThrough = (error: unknown) => error instanceof CodedError || isDatabas
 /** Failures that hold for every call of the group alike, so retrying each alone would not help. */
 const sharedByAll = (error: unknown) =>
   isDatabaseUnavailable(error) || (error instanceof CodedError && error.code === 'CIRCUIT_BREAKER_OPEN');
+/** What a call that failed is answered with: the failure as it is when passed through, else COMMIT_FAILED. */
+const answerFor = (error: unknown) => (passThrough(error) ? error : commitFailed(error));
+/** The function that answers every call of a group with the same failure. */
+const failEach = (group: readonly Unit[], error: unknown) => {
+  const failure = answerFor(error);
+  return () => {
+    for (const unit of group) unit.reject(failure);
+  };
+};
 
 /**
  * Coalesces concurrent calls into shared transactions (group commit). A call that finds a free
@@ -62,7 +71,7 @@ export function createGroupCommitter(recordGroup: RecordGroup, options: GroupCom
     try {
       unit.resolve(await record(unit.items));
     } catch (error) {
-      unit.reject(passThrough(error) ? error : commitFailed(error));
+      unit.reject(answerFor(error));
     }
   }
 
@@ -88,10 +97,7 @@ export function createGroupCommitter(recordGroup: RecordGroup, options: GroupCom
         for (const unit of group) await runAlone(unit);
         return () => undefined;
       }
-      const failure = passThrough(error) ? error : commitFailed(error);
-      return () => {
-        for (const unit of group) unit.reject(failure);
-      };
+      return failEach(group, error);
     }
   }
 
@@ -121,11 +127,7 @@ export function createGroupCommitter(recordGroup: RecordGroup, options: GroupCom
       const group = takeGroup();
       // runGroup settles every call itself; should it ever throw, the lane is freed all the same
       // and its calls get the failure, so no call waits for ever.
-      void runGroup(group).then(laneFreed, (error: unknown) =>
-        laneFreed(() => {
-          for (const unit of group) unit.reject(passThrough(error) ? error : commitFailed(error));
-        }),
-      );
+      void runGroup(group).then(laneFreed, (error: unknown) => laneFreed(failEach(group, error)));
     }
   }
 
