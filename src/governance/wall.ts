@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import { isDatabaseUnavailable, type Db } from '../db/db.ts';
+import { registerExecuteAuth, registeredExecuteAuth, type ExecuteAuthMode } from './keys.ts';
+
+/** The validator refuses to start while the database would let anonymous proposals through. */
+export class WallError extends Error {}
+
+/**
+ * What the database wall (docs/security.md) still lacks in this database, in words an operator can
+ * act on: the parts only a superuser can build (migration 000150 warns of them too).
+ */
+export async function wallGaps(db: Db): Promise<string[]> {
+  const { rows } = await db.query<{ sig: string }>(
+    `SELECT p.oid::regprocedure::text AS sig FROM pg_proc p
+      WHERE p.pronamespace = 'pg_catalog'::regnamespace
+        AND (p.proname LIKE 'pg\\_advisory\\_%' OR p.proname LIKE 'pg\\_try\\_advisory\\_%' OR p.proname IN ('pg_terminate_backend', 'pg_cancel_backend'))
+        AND EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = 'gridgov_app') AND has_function_privilege('gridgov_app', p.oid, 'EXECUTE')
+      ORDER BY 1`,
+  );
+  if (rows.length === 0) return [];
+  return [
+    `the validator's login may still call ${rows.length} built-in functions that take advisory locks or signal sessions ` +
+      `(${rows[0]!.sig}, …); a superuser should revoke them from PUBLIC in this database (docs/security.md, "Set-up")`,
+  ];
+}
+
+/**
+ * The database decides what an anonymous proposal may do (wall_settings). A validator that
+ * requires keys must not run against a database that would still take proposals without one: it
+ * registers its mode when its login owns the schema, and otherwise refuses to start, naming the fix.
+ */
+export async function checkExecuteAuth(db: Db, mode: ExecuteAuthMode, logger: Logger): Promise<void> {
+  let registered: ExecuteAuthMode;
+  try {
+    registered = await registeredExecuteAuth(db);
+  } catch (error) {
+    if (isDatabaseUnavailable(error)) return;
+    throw error;
+  }
+  if (registered === mode) return;
+  if (await registerExecuteAuth(db, mode)) {
+    logger.info({ execute_auth: mode }, 'GRIDGOV_EXECUTE_AUTH registered in the database');
+    return;
+  }
+  if (mode === 'required') {
+    throw new WallError(
+      'GRIDGOV_EXECUTE_AUTH is required, but the database still records proposals without a key: ' +
+        'run `gridgov migrate` as the schema owner with GRIDGOV_EXECUTE_AUTH=required',
+    );
+  }
+  logger.warn(
+    { execute_auth: registered },
+    'GRIDGOV_EXECUTE_AUTH is open here, but the database requires a key to propose (set by the last owner-run migrate)',
+  );
+}
