@@ -5,6 +5,7 @@ import { isDatabaseUnavailable, type Db } from '../db/db.ts';
 import { createAdmin } from '../governance/admin.ts';
 import { createAuthenticator } from '../governance/auth.ts';
 import { registerBootstrapKey } from '../governance/keys.ts';
+import { checkExecuteAuth } from '../governance/wall.ts';
 import { createActorDirectory } from '../ledger/writing/actors.ts';
 import { createExecutor } from '../ledger/writing/execute.ts';
 import { createGroupCommitter } from '../ledger/writing/group-commit.ts';
@@ -33,6 +34,7 @@ export async function createValidatorApp(deps: {
       })
     : true;
   if (!registered) logger.info('GRIDGOV_ADMIN_KEY is checked against the hash registered by the last owner-run start or migrate');
+  await checkExecuteAuth(db, config.auth.execute, logger);
   const actors = createActorDirectory(db);
   const metrics = createRegistry();
   const recordGroup = createExecutor({

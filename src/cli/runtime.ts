@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import { createDb, type Db, type DbOptions } from '../db/db.ts';
 import { databaseUrl, startEmbeddedPostgres } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
-import { registerBootstrapKey } from '../governance/keys.ts';
+import { registerBootstrapKey, registerExecuteAuth } from '../governance/keys.ts';
 import { shutdownTracing } from '../observability/tracing.ts';
 
 export { createLogger } from './logger.ts';
@@ -104,6 +104,7 @@ async function migrateAs(url: string, config: Readonly<Config>): Promise<void> {
     async (owner) => {
       await migrate(owner);
       if (config.adminKey) await registerBootstrapKey(owner, config.adminKey);
+      await registerExecuteAuth(owner, config.auth.execute);
     },
     poolOptions(config, 'operations'),
   );

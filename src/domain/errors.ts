@@ -41,7 +41,7 @@ export const errorDescriptions: Record<ErrorCode, string> = {
   SAME_ACTOR: 'A leg moves a resource from an actor to itself.',
   CONSTRAINT_VIOLATION: 'A leg exceeds max_transfer or would leave the sender below min_balance.',
   FORBIDDEN_ACTOR:
-    "The caller may not move these funds: only the system role moves the world's, an agent key only its own actor's, and debiting several actors needs system or operator and above.",
+    "The caller may not move these funds: only the system role moves the world's, an agent key only its own actor's, and debiting several traders in one proposal needs system, operator or admin (or no key at all where execute auth is open).",
   MALFORMED_PROPOSAL: 'The body is not a valid proposal; the message names the field.',
   IDEMPOTENCY_CONFLICT: 'The proposal_id was already used with a different payload.',
   RUN_CONFLICT: 'The run_id is already registered with another scenario, seed or strategy.',

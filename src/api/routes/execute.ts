@@ -74,7 +74,7 @@ const executeRoute: RouteSchema = {
     401: 'The key is not valid, or none was given while GRIDGOV_EXECUTE_AUTH is required',
     403: {
       description:
-        "FORBIDDEN_ACTOR: a recorded rejection (world's funds without system, an agent key debiting another actor, several debtors without system or operator); FORBIDDEN: a viewer key",
+        "FORBIDDEN_ACTOR: a recorded rejection (world's funds without system, an agent key debiting another actor, several debtors with an agent key); FORBIDDEN: a viewer key",
       schema: z.object({
         status: z.enum(['rejected', 'error']),
         error_code: z.enum(['FORBIDDEN_ACTOR', 'FORBIDDEN']),

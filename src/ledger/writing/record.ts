@@ -3,7 +3,7 @@ import { formatMicro, microFromDb, type Micro } from '../../domain/money.ts';
 import { balanceKey } from '../../domain/validate.ts';
 import { flushWal, type Db } from '../../db/db.ts';
 
-/** One proposal of a group, as record_proposals takes it (the proposal_spec row type, 000062). */
+/** One proposal of a group, as record_proposals takes it (the proposal_spec row type, 000062; live definition 000152). */
 export interface ProposalSpec {
   proposal_id: string;
   api_key: string | null;
@@ -56,6 +56,7 @@ function refusal(error: unknown): CodedError | undefined {
     return new CodedError('CIRCUIT_BREAKER_OPEN', `circuit breaker is open${detail ? `: ${detail}` : ''}`, { reason: detail || null });
   if (code === 'GG002') return new CodedError('MALFORMED_PROPOSAL', message);
   if (code === 'GG003') return new CodedError('UNAUTHORIZED', message);
+  if (code === 'GG011') return new CodedError('FORBIDDEN', message);
   return undefined;
 }
 
@@ -88,28 +89,16 @@ export async function recordProposals(
   }
 }
 
-const LOCK_BALANCES = `
-  SELECT b.actor_id::text, b.resource, b.amount::text FROM balances b
-   WHERE b.actor_id = ANY($1::uuid[]) AND (b.actor_id, b.resource) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))
-   ORDER BY b.actor_id, b.resource FOR UPDATE OF b`;
-
-const INSERT_MISSING_BALANCES = `
-  INSERT INTO balances (actor_id, resource, is_world)
-  SELECT p.actor_id, p.resource, a.kind = 'system' FROM unnest($1::uuid[], $2::text[]) AS p(actor_id, resource)
-    JOIN actors a ON a.id = p.actor_id
-  ON CONFLICT DO NOTHING`;
-
 /**
  * Locks the balance rows of (actor, resource) pairs in one sorted order (no deadlocks with
  * record_proposals, which locks the same way) and returns their amounts; a missing row (an actor
- * created before a resource existed) is created first. For admin overrides and settlement.
+ * created before a resource existed) is created first. For settlement, which holds the system key:
+ * the database locks them (lock_run_balances, migration 000155), as the application role may not.
  */
-export async function lockBalanceRows(tx: Db, pairs: Array<[string, string]>): Promise<Map<string, Micro>> {
-  const params = [pairs.map((p) => p[0]), pairs.map((p) => p[1])];
-  let { rows } = await tx.query<{ actor_id: string; resource: string; amount: string }>(LOCK_BALANCES, params);
-  if (rows.length < pairs.length) {
-    await tx.query(INSERT_MISSING_BALANCES, params);
-    ({ rows } = await tx.query(LOCK_BALANCES, params));
-  }
+export async function lockBalanceRows(tx: Db, key: string | undefined, pairs: Array<[string, string]>): Promise<Map<string, Micro>> {
+  const { rows } = await tx.query<{ actor_id: string; resource: string; amount: string }>(
+    'SELECT actor_id::text, resource, amount::text FROM lock_run_balances($1, $2::uuid[], $3::text[])',
+    [key ?? null, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+  );
   return new Map(rows.map((r) => [balanceKey(r.actor_id, r.resource), microFromDb(r.amount)]));
 }
