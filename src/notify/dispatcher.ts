@@ -146,17 +146,9 @@ export function createDispatcher(options: DispatcherOptions) {
   const metrics = options.metrics ? deliveryMetrics(options.metrics) : undefined;
 
   async function claim(): Promise<ClaimedRow[]> {
+    // The outbox changes state only through the dispatcher's transitions (migration 000154).
     const { rows } = await db.query<ClaimedRow>(
-      `WITH due AS (
-         SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= now()
-          ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
-       ), claimed AS (
-         UPDATE outbox o SET attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
-           FROM due WHERE o.id = due.id
-         RETURNING o.id, o.topic, o.dedupe_key, o.attempts, o.payload->>'proposal_id' AS proposal_id
-       )
-       SELECT c.*, r.validation_error_code AS error_code, r.message, r.proposal_json, r.rejected_at
-         FROM claimed c JOIN rejected_proposals r ON r.proposal_id = c.proposal_id::uuid`,
+      'SELECT id, topic, dedupe_key, attempts, proposal_id, error_code, message, proposal_json, rejected_at FROM outbox_claim($1, $2)',
       [batchSize, leaseMs],
     );
     return rows;
@@ -190,10 +182,7 @@ export function createDispatcher(options: DispatcherOptions) {
     result: { ref: unknown } | { error: unknown },
   ): Promise<'delivered' | 'retry' | 'rate_limited' | 'dead'> {
     if ('ref' in result) {
-      await db.query("UPDATE outbox SET status = 'delivered', external_ref = $2, last_error = NULL, updated_at = now() WHERE id = $1", [
-        row.id,
-        JSON.stringify(result.ref),
-      ]);
+      await db.query("SELECT outbox_settle($1, $2, 'delivered', $3, NULL, NULL)", [row.id, row.attempts, JSON.stringify(result.ref)]);
       logger.info({ topic: row.topic, proposal_id: row.proposal_id, ref: result.ref }, 'delivered');
       return 'delivered';
     }
@@ -216,11 +205,7 @@ export function createDispatcher(options: DispatcherOptions) {
       error.retryAfterMs ?? 0,
       backoffMs(row.attempts - 1, { baseMs: options.baseDelayMs, maxMs: options.maxDelayMs }),
     );
-    await db.query(
-      `UPDATE outbox SET status = $2, last_error = $3, updated_at = now(),
-              next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) WHERE id = $1`,
-      [row.id, dead ? 'dead' : 'pending', message, delay],
-    );
+    await db.query('SELECT outbox_settle($1, $2, $3, NULL, $4, $5)', [row.id, row.attempts, dead ? 'dead' : 'retry', message, delay]);
     logger[dead ? 'error' : 'warn'](
       { topic: row.topic, proposal_id: row.proposal_id, attempts: row.attempts, error: message, retry_in_ms: dead ? undefined : delay },
       dead ? 'delivery failed for good' : 'delivery failed, will retry',
@@ -230,11 +215,7 @@ export function createDispatcher(options: DispatcherOptions) {
 
   /** Puts a row back for later without counting the attempt its claim took. */
   async function reschedule(row: ClaimedRow, waitMs: number, lastError: string | null): Promise<void> {
-    await db.query(
-      `UPDATE outbox SET attempts = greatest(0, attempts - 1), last_error = coalesce($3, last_error), updated_at = now(),
-              next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) WHERE id = $1 AND status = 'pending'`,
-      [row.id, waitMs, lastError],
-    );
+    await db.query('SELECT outbox_reschedule($1, $2, $3, $4)', [row.id, row.attempts, waitMs, lastError]);
   }
 
   function sleep(ms: number): Promise<void> {
@@ -295,12 +276,8 @@ export function createDispatcher(options: DispatcherOptions) {
 
   /** Extends this dispatcher's lease on a row; false when the row was claimed again by another. */
   async function renewLease(row: ClaimedRow): Promise<boolean> {
-    const { rowCount } = await db.query(
-      `UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $3::double precision / 1000)
-        WHERE id = $1 AND status = 'pending' AND attempts = $2`,
-      [row.id, row.attempts, leaseMs],
-    );
-    return (rowCount ?? 0) > 0;
+    const { rows } = await db.query<{ renewed: boolean }>('SELECT outbox_renew($1, $2, $3) AS renewed', [row.id, row.attempts, leaseMs]);
+    return rows[0]?.renewed === true;
   }
 
   async function nameActors(rows: ClaimedRow[]): Promise<void> {
