@@ -80,7 +80,7 @@ export async function settleEpoch(
     const carried: CarriedState | undefined = before[0]?.settlement
       ? { streaks: before[0].settlement.streaks ?? {}, failed: before[0].settlement.failed ?? [] }
       : undefined;
-    const balances = await lockBalanceRows(tx, runPairs(scenario));
+    const balances = await lockBalanceRows(tx, key, runPairs(scenario));
     const { entries, summary } = settleEconomy({
       runId,
       epoch,
@@ -157,7 +157,7 @@ export async function settleExtraction(
   const members = new Set(scenario.actors.map((a) => a.name));
   const requests = extractionRequests(plan).filter((r) => members.has(r.actor) && !failed.has(r.actor));
   const commonsId = actorIdFor(scenario.commons!.name);
-  const balances = await lockBalanceRows(tx, runPairs(scenario));
+  const balances = await lockBalanceRows(tx, key, runPairs(scenario));
   const { entries, grants } = grantExtraction(
     runId,
     epoch,
