@@ -128,7 +128,7 @@ const attacks = (): Array<[string, string, unknown[], RegExp]> => [
     'forge an applied row through audit_denied',
     "SELECT audit_denied(NULL, 'admin.balance', '{}', 'applied')",
     [],
-    /outcome: a refusal is recorded with an error code/,
+    /outcome: a refusal is recorded with a registered error code/,
   ],
   [
     'write a verdict',
@@ -254,14 +254,16 @@ test('the validator login cannot move money, mint, make a key, forge a verdict o
 
 test('what the validator login may write moves nothing', async () => {
   const before = await fingerprint();
-  // is_world follows the actor's kind, whatever a writer says: a trader cannot be let below zero.
-  await app.query('UPDATE balances SET is_world = true WHERE actor_id = $1', [alice]);
-  await app.query("INSERT INTO balances (actor_id, resource, is_world) VALUES ($1, 'energy', true) ON CONFLICT DO NOTHING", [bob]);
-  const { rows } = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM balances WHERE is_world AND actor_id <> $1', [
-    WORLD_ACTOR_ID,
-  ]);
-  assert.equal(rows[0]!.n, 0);
-  // A refusal can be audited, but only under the name the presented key proves.
+  // Balance rows are the owner's functions' alone: no write, and no row lock that could stall trades.
+  await assert.rejects(app.query('UPDATE balances SET is_world = true WHERE actor_id = $1', [alice]), DENIED);
+  await assert.rejects(
+    app.query("INSERT INTO balances (actor_id, resource, is_world) VALUES ($1, 'energy', true) ON CONFLICT DO NOTHING", [bob]),
+    DENIED,
+  );
+  await assert.rejects(app.query('SELECT amount FROM balances FOR UPDATE'), DENIED);
+  await assert.rejects(app.query('SELECT amount FROM balances FOR KEY SHARE'), DENIED);
+  // A refusal can be audited, but only under the name the presented key proves, and a key that
+  // proves nothing is recorded as the reason.
   await app.query("SELECT audit_denied('junk', 'admin.balance', '{}', 'FORBIDDEN')");
   await app.query("SELECT audit_denied($1, 'admin.balance', '{}', 'RATE_LIMITED')", [keys.admin]);
   const audit = await t.db.query<{ admin_user: string; outcome: string }>(
@@ -271,7 +273,7 @@ test('what the validator login may write moves nothing', async () => {
     audit.rows.map((r) => [r.admin_user, r.outcome]),
     [
       ['wall-admin', 'RATE_LIMITED'],
-      ['(invalid key)', 'FORBIDDEN'],
+      ['(invalid key)', 'UNAUTHORIZED'],
     ],
   );
   assert.equal(await fingerprint(), before);
