@@ -30,6 +30,9 @@ const LAST_DONE = {
   recheck: 'SELECT (extract(epoch FROM clock_timestamp() - checked_at) * 1000)::float8 AS ms FROM chain_state WHERE id = 1',
 };
 
+/** How long a session of the application's login may sit idle inside a transaction. */
+const STALLED_SESSION_MS = 30_000;
+
 /** True when another tick (of any replica) did this work within the last interval. */
 async function doneWithin(db: Db, work: keyof typeof LAST_DONE, intervalMs: number): Promise<boolean> {
   const age = (await db.query<{ ms: number | null }>(LAST_DONE[work])).rows[0]?.ms;
@@ -70,6 +73,10 @@ export function startLedgerGuard(db: Db, logger: Logger, options: GuardOptions):
     });
 
   async function verifyOnce(): Promise<void> {
+    // A session of the application's login idle inside a transaction holds what its functions
+    // locked and stalls everyone behind it; the database ends it (migration 000157).
+    const ended = (await db.query<{ n: number }>('SELECT end_stalled_sessions($1) AS n', [STALLED_SESSION_MS])).rows[0]?.n ?? 0;
+    if (ended > 0) logger.warn({ sessions: ended, idle_ms: STALLED_SESSION_MS }, 'ended sessions left idle in a transaction');
     if (await doneWithin(db, 'verdict', options.verifyIntervalMs)) return;
     // Statistics first: the write path's cached plans are only as good as what the planner knew
     // when it made them, and a new world's ledger outgrows that within seconds (migration 000141).
