@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 import { createDb } from '../../src/db/db.ts';
 import { createDriftVerifier, VERIFIER_LOCK_KEY } from '../../src/ledger/integrity/verifier.ts';
 import { findDrift } from '../support/drift.ts';
@@ -176,5 +177,16 @@ test('/health answers 503 within its own deadline, naming the checks the databas
     for (const socket of silent) socket.destroy();
     server.close();
     await stalled.close();
+  }
+});
+
+test('GRIDGOV_HEALTH_TIMEOUT_MS: 2 s by default; a bad value stops the start naming the setting', () => {
+  assert.equal(loadConfig({}).server.healthTimeoutMs, 2000);
+  assert.equal(loadConfig({ GRIDGOV_HEALTH_TIMEOUT_MS: '750' }).server.healthTimeoutMs, 750);
+  for (const bad of ['soon', '0', '1.5', '-1']) {
+    assert.throws(
+      () => loadConfig({ GRIDGOV_HEALTH_TIMEOUT_MS: bad }),
+      (e: unknown) => e instanceof ConfigError && /^GRIDGOV_HEALTH_TIMEOUT_MS must be an integer between 10 and 600000/.test(e.message),
+    );
   }
 });
