@@ -8,21 +8,26 @@ import { createDb, type Db } from '../../src/db/db.ts';
 import { databaseUrl, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { seedTestScenario, tradeBody } from '../support/scenario.ts';
+import { startStockPostgres, testServerKind } from '../support/stock-postgres.ts';
 import { ADMIN_KEY, bearer, http, startValidator, type TestValidator } from '../support/validator.ts';
 
 // One session filling the server's lock table stops every other session from taking a lock it
 // has not got yet ("out of shared memory", SQLSTATE 53200). The validator must answer that as the
 // database being unavailable (503, retry), not as a bug of its own (500). The server is the
-// test's own: a full lock table on the shared one would fail other test files.
+// test's own, of the kind the run uses (stock or embedded): a full lock table on the shared one
+// would fail other test files.
 
 const root = mkdtempSync(join(tmpdir(), 'gridgov-locks-'));
 chmodSync(root, 0o755); // the postgres user must reach the cluster inside
-let server: EmbeddedPostgres | undefined;
+let server: Pick<EmbeddedPostgres, 'url' | 'stop'> | undefined;
 let db: Db | undefined;
 let v: TestValidator | undefined;
 let url = '';
 before(async () => {
-  server = await startEmbeddedPostgres({ dataDir: join(root, 'pg') });
+  server =
+    testServerKind() === 'stock'
+      ? await startStockPostgres({ dir: join(root, 'stock') })
+      : await startEmbeddedPostgres({ dataDir: join(root, 'pg') });
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   await admin.query('CREATE DATABASE locks');
