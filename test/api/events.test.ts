@@ -177,6 +177,23 @@ test('a notification is not believed: forged events sent as the application role
   }
 });
 
+test('a breaker notification sends what the control row holds, and nothing while it has not changed', async () => {
+  const reader = createEventReader(t.db);
+  const claim: Announcement[] = [{ type: 'breaker', payload: { type: 'breaker', enabled: true, reason: 'claimed' } }];
+  const [first] = await reader.read(claim);
+  assert.equal(first!.event, 'breaker');
+  assert.equal(first!.data.enabled, false, 'the row says off, whatever the notification claimed');
+  assert.deepEqual(await reader.read(claim), [], 'unchanged: nothing to send');
+  await t.db.query("UPDATE control SET breaker_on = true, reason = 'row says', changed_at = now()");
+  try {
+    const [changed] = await reader.read(claim);
+    assert.equal(changed!.data.enabled, true);
+    assert.equal(changed!.data.reason, 'row says');
+  } finally {
+    await t.db.query('UPDATE control SET breaker_on = false, reason = NULL, changed_at = now()');
+  }
+});
+
 test('an epoch notification is relayed only for an epoch whose stats the table holds', async () => {
   const run = randomUUID();
   await t.db.query("INSERT INTO runs (id, scenario, seed, strategy) VALUES ($1, 'test', '1', 'heuristic')", [run]);
