@@ -45,7 +45,15 @@ export interface Config {
   /** Whether /execute needs a key, and whether reads, /events and /metrics need a viewer key. */
   auth: { execute: AuthMode; read: AuthMode };
   /** The validator's socket limits: slow or idle clients are cut off, open connections capped. */
-  server: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; idleTimeoutMs: number; maxConnections: number };
+  server: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    idleTimeoutMs: number;
+    maxConnections: number;
+    /** /health answers within this, naming the checks the database did not answer in time. */
+    healthTimeoutMs: number;
+  };
   /** Delivered outbox rows older than this many days are pruned by the dispatcher. */
   outboxRetentionDays: number;
   dispatcher: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number; leaseMs: number; pollMs: number };
@@ -243,6 +251,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       keepAliveTimeoutMs: integer('GRIDGOV_KEEPALIVE_TIMEOUT_MS', env.GRIDGOV_KEEPALIVE_TIMEOUT_MS, 5000, 100, 600_000),
       idleTimeoutMs: integer('GRIDGOV_IDLE_TIMEOUT_MS', env.GRIDGOV_IDLE_TIMEOUT_MS, 60_000, 100, 3_600_000),
       maxConnections: integer('GRIDGOV_MAX_CONNECTIONS', env.GRIDGOV_MAX_CONNECTIONS, 4096, 16, 1_000_000),
+      healthTimeoutMs: integer('GRIDGOV_HEALTH_TIMEOUT_MS', env.GRIDGOV_HEALTH_TIMEOUT_MS, 2000, 10, 600_000),
     },
     outboxRetentionDays: integer('GRIDGOV_OUTBOX_RETENTION_DAYS', env.GRIDGOV_OUTBOX_RETENTION_DAYS, 30, 1, 36_500),
     groupCommit: {

@@ -32,3 +32,17 @@ export function ensureStoredAdminKey(dataDir: string): { key: string; file: stri
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   return { key, file, created: true };
 }
+
+/**
+ * The banner's lines for a key kept in the data dir. The sign-in link carries the whole key, so
+ * it is printed only to a terminal, which the person who started the server reads; stdout sent
+ * to a file, a pipe or a log collector gets where the key is kept instead.
+ */
+export function storedKeyLines(stored: { key: string; file: string; created: boolean }, dashboardUrl: string, terminal: boolean): string[] {
+  return [
+    `  admin key  ${stored.file}${stored.created ? ' (created now)' : ''}: every role; GRIDGOV_ADMIN_KEY replaces it`,
+    terminal
+      ? `  sign in    ${dashboardUrl}/#key=${stored.key}`
+      : `  sign in    ${dashboardUrl}, with the key in ${stored.file} (the link that carries it is printed to a terminal only)`,
+  ];
+}

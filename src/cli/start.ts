@@ -12,7 +12,7 @@ import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
 import { DEFAULT_DASHBOARD_PORT } from './dashboard.ts';
-import { ensureStoredAdminKey } from './admin-key.ts';
+import { ensureStoredAdminKey, storedKeyLines } from './admin-key.ts';
 
 const DEMO = fileURLToPath(new URL('../../scenarios/demo.json', import.meta.url));
 
@@ -112,12 +112,7 @@ export const command: Command = {
           `  api docs   ${base}/docs`,
           `  runner     ${runnerLine}`,
           `  database   ${database.location}`,
-          ...(stored
-            ? [
-                `  admin key  ${stored.file}${stored.created ? ' (created now)' : ''}: every role; GRIDGOV_ADMIN_KEY replaces it`,
-                `  sign in    ${dashboardUrl}/#key=${stored.key}`,
-              ]
-            : ['  admin key  GRIDGOV_ADMIN_KEY']),
+          ...(stored ? storedKeyLines(stored, dashboardUrl, process.stdout.isTTY === true) : ['  admin key  GRIDGOV_ADMIN_KEY']),
           `  outbox     linear ${config.linear ? 'on' : 'off (logged locally)'}, discord ${config.discord ? 'on' : 'off (logged locally)'}`,
           'Press Ctrl+C to stop.',
         ].join('\n'),

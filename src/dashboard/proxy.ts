@@ -7,6 +7,18 @@ const FORWARDED_HEADERS = ['authorization', 'content-type', 'accept', 'last-even
 /** A reply larger than this is not wrapped in an envelope (no dashboard read comes near it). */
 const MAX_ENVELOPE_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Set on every answer forwarded from the validator, over whatever it sent: no framing, no
+ * referrer, no sniffing, and no script at all. Its /docs page, the one document among its
+ * answers, is styled inline, so inline style is the one thing the policy allows.
+ */
+export const FORWARDED_SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
 export interface ProxyRequest {
   method: string;
   /** Path and query on the validator, e.g. /ledger?limit=5. */
@@ -97,7 +109,7 @@ export function createProxy(options: { validatorUrl: string; timeoutMs?: number 
   return {
     validatorUrl: base.origin + prefix,
 
-    /** Streams the validator's answer to `res` unchanged. */
+    /** Streams the validator's answer to `res` unchanged, but for the security headers. */
     async pipe(req: ProxyRequest): Promise<void> {
       const { res } = req;
       let answer: IncomingMessage;
@@ -105,7 +117,7 @@ export function createProxy(options: { validatorUrl: string; timeoutMs?: number 
         answer = await upstream(req, (req.headers.accept ?? '').includes('text/event-stream'));
       } catch (error) {
         if (res.destroyed) return;
-        res.writeHead(502, { 'content-type': 'application/json; charset=utf-8' });
+        res.writeHead(502, { 'content-type': 'application/json; charset=utf-8', ...FORWARDED_SECURITY_HEADERS });
         res.end(JSON.stringify(unreachable(error)));
         return;
       }
@@ -113,7 +125,7 @@ export function createProxy(options: { validatorUrl: string; timeoutMs?: number 
       for (const [name, value] of Object.entries(answer.headers)) {
         if (value !== undefined && !['connection', 'keep-alive', 'transfer-encoding'].includes(name)) headers[name] = value;
       }
-      res.writeHead(answer.statusCode ?? 502, headers);
+      res.writeHead(answer.statusCode ?? 502, { ...headers, ...FORWARDED_SECURITY_HEADERS });
       res.flushHeaders();
       answer.pipe(res);
       answer.on('error', () => res.destroy());

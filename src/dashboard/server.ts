@@ -17,7 +17,7 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json; charset=utf-8',
 };
 
-/** Same origin only: no inline script or style, no third-party anything. */
+/** On the dashboard's own answers (pages, files, its errors): same origin only, no inline script or style, no third-party anything. */
 const SECURITY_HEADERS = {
   'content-security-policy':
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -101,9 +101,8 @@ export async function createDashboardApp(options: DashboardOptions): Promise<Fas
       const answer = await proxy.envelope(req);
       return reply.header('cache-control', 'no-store').send(answer);
     }
-    // The answer is streamed as it comes (the validator's own headers; its /docs page has its
-    // own inline style); Fastify's reply machinery steps aside.
-    reply.raw.setHeader('x-content-type-options', 'nosniff');
+    // The answer is streamed as it comes, with the validator's own headers and the proxy's
+    // security headers (FORWARDED_SECURITY_HEADERS); Fastify's reply machinery steps aside.
     reply.hijack();
     streams.add(reply.raw);
     reply.raw.on('close', () => streams.delete(reply.raw));

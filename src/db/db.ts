@@ -249,8 +249,10 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   if (code && UNAVAILABLE_CODES.has(code)) return true;
   if (isDatabaseTimeout(error) || isStaleConnection(error)) return true;
-  // 08xxx connection exceptions, 57P01-57P03 shutdown / cannot connect now, 53300 too many connections.
-  if (code && (code.startsWith('08') || code.startsWith('57P') || code === '53300')) return true;
+  // 08xxx connection exceptions, 57P01-57P03 shutdown / cannot connect now, and class 53, the
+  // server out of a resource (53100 disk full, 53200 out of memory or shared memory, as when the
+  // lock table is full, 53300 too many connections): none says the query was wrong.
+  if (code && (code.startsWith('08') || code.startsWith('57P') || code.startsWith('53'))) return true;
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection is closed/i.test(
     error.message,
   );

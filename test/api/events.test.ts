@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import pg from 'pg';
 import { pino } from 'pino';
 import { createEventHub } from '../../src/api/events.ts';
+import { createEventReader, type Announcement, type EventReader } from '../../src/ledger/reads/live-events.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedTestScenario, tradeBody } from '../support/scenario.ts';
 import { openEventStream } from '../support/sse.ts';
@@ -118,8 +121,91 @@ test('many trades at once are summed into few notifications', async () => {
   }
 });
 
+test('a notification is not believed: forged events sent as the application role are not relayed, real changes are', async () => {
+  // A session holding only the validator's login, as a stolen password would give.
+  const login = `gg_forger_${randomBytes(4).toString('hex')}`;
+  const password = randomBytes(12).toString('hex');
+  await t.db.query(`CREATE ROLE ${login} LOGIN PASSWORD '${password}' IN ROLE gridgov_app`);
+  const url = new URL(t.url);
+  url.username = login;
+  url.password = password;
+  const forger = new pg.Client({ connectionString: url.toString() });
+  await forger.connect();
+  const stream = await listening(a.url);
+  const forgedId = randomUUID();
+  try {
+    const breaker = await t.db.query<{ breaker_on: boolean }>('SELECT breaker_on FROM control');
+    assert.equal(breaker.rows[0]!.breaker_on, false);
+    for (const forged of [
+      { type: 'breaker', enabled: true, reason: 'forged halt', changed_by: 'admin' },
+      { type: 'ledger', ledger_head: 99_999_999, proposals: 4242, entries: 4242, kinds: { trade: 4242 }, proposal_ids: [forgedId] },
+      { type: 'rejection', rejections: 4242, by_code: { FORGED: 4242 }, proposal_ids: [forgedId] },
+      { type: 'epoch', run_id: forgedId, epoch: 7 },
+      { type: 'resync', reason: 'forged' },
+    ]) {
+      await forger.query(`SELECT pg_notify('gridgov_events', $1)`, [JSON.stringify(forged)]);
+    }
+
+    // Real changes, notified after the forged ones on the same channel, come through as the tables say.
+    const applied = await trade(a.url, { amount: 1 });
+    const ledger = await stream.next((e) => e.event === 'ledger' && e.data.proposal_ids.includes(applied.body.proposal_id));
+    assert.equal(ledger.data.ledger_head, applied.body.ledger_ids[0]);
+    const on = await http(a.url, 'POST', '/admin/circuit-breaker', { enabled: true, reason: 'real halt' }, bearer(ADMIN_KEY));
+    assert.equal(on.status, 200);
+    const real = await stream.next((e) => e.event === 'breaker' && e.data.enabled === true);
+    assert.equal(real.data.reason, 'real halt');
+
+    const upToReal = stream.events.slice(0, stream.events.indexOf(real));
+    const forgedContent = upToReal.filter(
+      (e) => /forged|4242|99999999/.test(JSON.stringify(e.data)) || e.data?.proposal_ids?.includes(forgedId),
+    );
+    assert.deepEqual(forgedContent, [], 'nothing the forged notifications claimed reached the client');
+    assert.deepEqual(
+      upToReal.filter((e) => e.event === 'breaker' && e.data.enabled !== false),
+      [],
+      'no breaker-on before the real one: the control row said off',
+    );
+    assert.deepEqual(
+      upToReal.filter((e) => e.event === 'epoch' || e.event === 'resync' || e.event === 'rejection'),
+      [],
+    );
+  } finally {
+    stream.close();
+    await http(a.url, 'POST', '/admin/circuit-breaker', { enabled: false }, bearer(ADMIN_KEY));
+    await forger.end();
+    await t.db.query(`DROP ROLE IF EXISTS ${login}`);
+  }
+});
+
+test('a breaker notification sends what the control row holds, and nothing while it has not changed', async () => {
+  const reader = createEventReader(t.db);
+  const claim: Announcement[] = [{ type: 'breaker', payload: { type: 'breaker', enabled: true, reason: 'claimed' } }];
+  const [first] = await reader.read(claim);
+  assert.equal(first!.event, 'breaker');
+  assert.equal(first!.data.enabled, false, 'the row says off, whatever the notification claimed');
+  assert.deepEqual(await reader.read(claim), [], 'unchanged: nothing to send');
+  await t.db.query("UPDATE control SET breaker_on = true, reason = 'row says', changed_at = now()");
+  try {
+    const [changed] = await reader.read(claim);
+    assert.equal(changed!.data.enabled, true);
+    assert.equal(changed!.data.reason, 'row says');
+  } finally {
+    await t.db.query('UPDATE control SET breaker_on = false, reason = NULL, changed_at = now()');
+  }
+});
+
+test('an epoch notification is relayed only for an epoch whose stats the table holds', async () => {
+  const run = randomUUID();
+  await t.db.query("INSERT INTO runs (id, scenario, seed, strategy) VALUES ($1, 'test', '1', 'heuristic')", [run]);
+  await t.db.query('INSERT INTO epochs (run_id, epoch, finished_at) VALUES ($1, 0, now()), ($1, 1, NULL)', [run]);
+  const claims: Announcement[] = [0, 1, 2].map((epoch) => ({ type: 'epoch', payload: { type: 'epoch', run_id: run, epoch } }));
+  claims.push({ type: 'epoch', payload: { type: 'epoch', run_id: 'not-a-uuid', epoch: 0 } });
+  const events = await createEventReader(t.db).read(claims);
+  assert.deepEqual(events, [{ event: 'epoch', data: { type: 'epoch', run_id: run, epoch: 0 } }]);
+});
+
 /** The hub alone on a plain HTTP server, with a short heartbeat and a small buffer bound. */
-async function hubServer(options: { heartbeatMs?: number; maxBufferedBytes?: number; maxClients?: number } = {}) {
+async function hubServer(options: { heartbeatMs?: number; maxBufferedBytes?: number; maxClients?: number; reader?: EventReader } = {}) {
   const hub = createEventHub({ db: t.db, logger: pino({ level: 'silent' }), ...options });
   const server: Server = createServer((req, res) => hub.subscribe(req, res));
   server.listen(0, '127.0.0.1');
@@ -149,8 +235,14 @@ test('heartbeats keep an idle stream open, and a closed client is forgotten', as
   }
 });
 
+/** Relays notifications as they came: only to fill buffers fast, with payloads no table holds. */
+const believing: EventReader = {
+  baseline: async () => undefined,
+  read: async (batch) => batch.map((a) => ({ event: a.type, data: a.payload })),
+};
+
 test('a client that stops reading is dropped once its buffer passes the bound; others go on', async () => {
-  const s = await hubServer({ maxBufferedBytes: 64 * 1024 });
+  const s = await hubServer({ maxBufferedBytes: 64 * 1024, reader: believing });
   try {
     const reader = await openEventStream(s.url);
     const hello = await reader.next('hello');
@@ -193,8 +285,8 @@ test('after the LISTEN connection is lost, the hub reconnects and tells clients 
     );
     await stream.next((e) => e.event === 'status' && e.data.state === 'connecting');
     await stream.next('resync', 10_000);
-    await t.db.query(`SELECT pg_notify('gridgov_events', '{"type":"ledger","ledger_head":1}')`);
-    await stream.next((e) => e.event === 'ledger' && e.data.ledger_head === 1);
+    const applied = await trade(a.url, { amount: 1 });
+    await stream.next((e) => e.event === 'ledger' && e.data.proposal_ids.includes(applied.body.proposal_id));
     stream.close();
   } finally {
     await s.close();

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
+import pg from 'pg';
+import type { Db } from '../../src/db/db.ts';
 import { invariantViolations } from '../support/invariants.ts';
 import { ADMIN_KEY, bearer, http, startValidator, useSeededValidator } from '../support/validator.ts';
 import { tradeBody } from '../support/scenario.ts';
@@ -169,6 +171,37 @@ test('database unreachable: 503 DATABASE_UNAVAILABLE', async () => {
   } finally {
     await isolated.close();
     await dead.close();
+  }
+});
+
+test('database out of a resource (SQLSTATE class 53, say a full lock table): 503 DATABASE_UNAVAILABLE, not 500', async () => {
+  // What pg raises when the server's lock table is full ("out of shared memory", 53200), out of
+  // disk (53100) or out of connections (53300).
+  for (const [code, message] of [
+    ['53200', 'out of shared memory'],
+    ['53100', 'could not extend file: No space left on device'],
+    ['53300', 'sorry, too many clients already'],
+  ]) {
+    // The server answers while the validator starts, then runs out.
+    let out = false;
+    const refusal = () => Object.assign(new pg.DatabaseError(message!, 0, 'error'), { code });
+    const exhausted: Db = {
+      query: (sql, params) => (out ? Promise.reject(refusal()) : world.t.db.query(sql, params)),
+      transaction: (fn) => (out ? Promise.reject(refusal()) : world.t.db.transaction(fn)),
+      close: async () => undefined,
+    };
+    const isolated = await startValidator(exhausted, { GRIDGOV_LEDGER_GUARD: 'off' });
+    out = true;
+    try {
+      const reply = await http(isolated.url, 'POST', '/execute', trade());
+      assert.equal(reply.status, 503, `${code}: ${JSON.stringify(reply.body)}`);
+      assert.equal(reply.body.error_code, 'DATABASE_UNAVAILABLE');
+      const read = await http(isolated.url, 'GET', '/ledger?limit=1');
+      assert.equal(read.status, 503, code);
+      assert.equal(read.body.error_code, 'DATABASE_UNAVAILABLE');
+    } finally {
+      await isolated.close();
+    }
   }
 });
 

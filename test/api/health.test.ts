@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+import { createDb } from '../../src/db/db.ts';
 import { createDriftVerifier, VERIFIER_LOCK_KEY } from '../../src/ledger/integrity/verifier.ts';
 import { findDrift } from '../support/drift.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -145,4 +149,44 @@ test('commits out of id order cause no false alarm, and the late entry is not sk
 
 test('/livez stays trivial', async () => {
   assert.deepEqual((await http(v.url, 'GET', '/livez')).body, { status: 'ok' });
+});
+
+test('/health answers 503 within its own deadline, naming the checks the database did not answer', async () => {
+  // A peer that takes the connection and never says a word: a stalled server, a frozen network.
+  const silent: Socket[] = [];
+  const server = createServer((socket) => silent.push(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  // The pool would wait for a connection far longer than this test runs: only /health's deadline answers.
+  const stalled = createDb(`postgres://nobody:x@127.0.0.1:${port}/none`, { connectionTimeoutMs: 600_000 });
+  // No bootstrap key to register, no guard: the validator starts without asking the database.
+  const isolated = await startValidator(stalled, { GRIDGOV_ADMIN_KEY: '', GRIDGOV_LEDGER_GUARD: 'off', GRIDGOV_HEALTH_TIMEOUT_MS: '300' });
+  try {
+    const health = await http(isolated.url, 'GET', '/health');
+    assert.equal(health.status, 503);
+    assert.equal(health.body.status, 'unhealthy');
+    for (const name of ['database', 'circuit_breaker', 'ledger_consistency', 'hash_chain']) {
+      assert.equal(health.body.checks[name].ok, false, name);
+      assert.equal(health.body.checks[name].state, 'no_answer', name);
+      assert.match(health.body.checks[name].error, /did not answer this check within 300 ms \(GRIDGOV_HEALTH_TIMEOUT_MS\)/);
+    }
+    assert.ok(silent.length > 0, 'the validator did reach the silent peer');
+  } finally {
+    await isolated.close();
+    for (const socket of silent) socket.destroy();
+    server.close();
+    await stalled.close();
+  }
+});
+
+test('GRIDGOV_HEALTH_TIMEOUT_MS: 2 s by default; a bad value stops the start naming the setting', () => {
+  assert.equal(loadConfig({}).server.healthTimeoutMs, 2000);
+  assert.equal(loadConfig({ GRIDGOV_HEALTH_TIMEOUT_MS: '750' }).server.healthTimeoutMs, 750);
+  for (const bad of ['soon', '0', '1.5', '-1']) {
+    assert.throws(
+      () => loadConfig({ GRIDGOV_HEALTH_TIMEOUT_MS: bad }),
+      (e: unknown) => e instanceof ConfigError && /^GRIDGOV_HEALTH_TIMEOUT_MS must be an integer between 10 and 600000/.test(e.message),
+    );
+  }
 });

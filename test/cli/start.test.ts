@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { BIN, http } from '../support/validator.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gridgov-start-'));
 const started: number[] = [];
@@ -72,6 +73,12 @@ test('gridgov start runs on its embedded database, survives kill -9 and stops it
   const first = start();
   const url = await first.url;
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  // stdout is a pipe here, not a terminal: the banner says where the key is, never the key.
+  await waitUntil(() => first.output().includes('Press Ctrl+C'), 'the whole banner');
+  const keyFile = join(dataDir, 'admin-key');
+  assert.ok(!first.output().includes(readFileSync(keyFile, 'utf8').trim()), first.output());
+  assert.match(first.output(), /sign in\s+http:\/\/127\.0\.0\.1:\d+, with the key in (.+) \(/);
+  assert.ok(first.output().includes(`with the key in ${keyFile} (`), first.output());
   const state = await http(url, 'GET', '/world-state');
   assert.equal(state.status, 200);
   assert.ok(state.body.actors.length >= 8, 'the demo scenario was seeded into the empty database');

@@ -50,7 +50,57 @@ test('/api forwards reads to the validator unchanged', async () => {
   assert.equal(bad.body.error_code, 'BAD_REQUEST');
   const health = await fetch(`${d.url}/api/health`);
   assert.equal(health.status, 200);
-  assert.equal(health.headers.get('content-security-policy'), null, "the validator's own headers");
+  assert.equal(
+    health.headers.get('content-type'),
+    (await fetch(`${world.v.url}/health`)).headers.get('content-type'),
+    "the validator's own headers",
+  );
+});
+
+/** The headers every dashboard answer carries, its own and the validator's it forwards. */
+function assertSecurityHeaders(headers: Headers, what: string): void {
+  assert.match(headers.get('content-security-policy') ?? '', /default-src '(self|none)'.*frame-ancestors 'none'/, what);
+  assert.doesNotMatch(headers.get('content-security-policy') ?? '', /script-src[^;]*unsafe/, what);
+  assert.equal(headers.get('x-frame-options'), 'DENY', what);
+  assert.equal(headers.get('referrer-policy'), 'no-referrer', what);
+  assert.equal(headers.get('x-content-type-options'), 'nosniff', what);
+}
+
+test('every answer carries the security headers: pages, forwarded reads, event streams, errors', async () => {
+  for (const [path, status] of [
+    ['/', 200],
+    ['/assets/style.css', 200],
+    ['/no-such-page', 404],
+    ['/api/health', 200],
+    ['/api/docs', 200],
+    ['/api/ledger?limit=0', 400],
+    ['/api/no-such-route', 404],
+  ] as const) {
+    const reply = await fetch(`${d.url}${path}`);
+    assert.equal(reply.status, status, path);
+    assertSecurityHeaders(reply.headers, path);
+    await reply.arrayBuffer();
+  }
+  const refused = await fetch(`${d.url}/api/admin/nothing`, { method: 'POST' });
+  assert.equal(refused.status, 404);
+  assertSecurityHeaders(refused.headers, 'a POST the dashboard does not forward');
+
+  // A stream stays open: its headers are all there is to check before it is dropped.
+  const controller = new AbortController();
+  const stream = await fetch(`${d.url}/api/events`, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
+  assert.equal(stream.status, 200);
+  assert.match(stream.headers.get('content-type') ?? '', /^text\/event-stream/);
+  assertSecurityHeaders(stream.headers, '/api/events');
+  controller.abort();
+
+  const lonely = await startDashboard('http://127.0.0.1:9');
+  try {
+    const unreachable = await fetch(`${lonely.url}/api/health`);
+    assert.equal(unreachable.status, 502);
+    assertSecurityHeaders(unreachable.headers, 'a validator that does not answer');
+  } finally {
+    await lonely.close();
+  }
 });
 
 test('with the envelope header every answer is a 200 carrying the status and the body', async () => {

@@ -8,6 +8,7 @@ import type { RouteSchema } from '../openapi.ts';
 type Check = { ok: boolean } & Record<string, unknown>;
 
 const DEFAULT_MAX_VERDICT_AGE_MS = 5000;
+const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
 
 /**
  * Drift, from the background verifier's verdict (src/ledger/integrity/verifier.ts): passing only when it is
@@ -88,33 +89,79 @@ const healthRoute: RouteSchema = {
   },
 };
 
+const NO_ANSWER = Symbol('no answer');
+type Answer<T> = { value: T } | { error: unknown } | typeof NO_ANSWER;
+
+/**
+ * What `work` came to, or NO_ANSWER if `deadline` settles first. A stopped or stalled database
+ * must not hold /health (a load balancer's probe gives up and learns nothing); whatever the work
+ * comes to later is dropped.
+ */
+function answerBy<T>(work: Promise<T>, deadline: Promise<typeof NO_ANSWER>): Promise<Answer<T>> {
+  return Promise.race([
+    work.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    ),
+    deadline,
+  ]);
+}
+
+const UNAVAILABLE: Check = {
+  ok: false,
+  state: 'unavailable',
+  error: 'the database did not answer: writes get 503 DATABASE_UNAVAILABLE until it does',
+};
+const SNAPSHOT_CHECKS = ['circuit_breaker', 'ledger_consistency', 'hash_chain'] as const;
+
+function breakerCheck(h: HealthSnapshot): Check {
+  if (!h.breaker.on) return { ok: true, state: 'closed' };
+  return {
+    ok: false,
+    state: 'open',
+    reason: h.breaker.reason,
+    changed_by: h.breaker.changedBy,
+    changed_at: h.breaker.changedAt.toISOString(),
+  };
+}
+
 export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void {
   const maxAgeMs = deps.guard?.maxVerdictAgeMs ?? DEFAULT_MAX_VERDICT_AGE_MS;
+  const timeoutMs = deps.server?.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS;
+  const noAnswer: Check = {
+    ok: false,
+    state: 'no_answer',
+    error: `the database did not answer this check within ${timeoutMs} ms (GRIDGOV_HEALTH_TIMEOUT_MS)`,
+  };
   app.get('/livez', { config: { openapi: livezRoute } }, async () => ({ status: 'ok' }));
 
   app.get('/health', { config: { openapi: healthRoute } }, async (_request, reply) => {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<typeof NO_ANSWER>((resolve) => (timer = setTimeout(() => resolve(NO_ANSWER), timeoutMs)));
+    const [snapshot, database] = await Promise.all([
+      answerBy(readHealthSnapshot(deps.db), deadline),
+      answerBy(writable(deps.db), deadline),
+    ]).finally(() => clearTimeout(timer));
+
     const checks: Record<string, Check> = {};
-    try {
-      const h = await readHealthSnapshot(deps.db);
-      checks.database = await writable(deps.db);
-      checks.circuit_breaker = h.breaker.on
-        ? {
-            ok: false,
-            state: 'open',
-            reason: h.breaker.reason,
-            changed_by: h.breaker.changedBy,
-            changed_at: h.breaker.changedAt.toISOString(),
-          }
-        : { ok: true, state: 'closed' };
-      checks.ledger_consistency = ledgerConsistency(h, maxAgeMs);
-      checks.hash_chain = hashChain(h);
-    } catch (error) {
-      checks.database = isReadOnlyServer(error)
-        ? READ_ONLY
-        : { ok: false, state: 'unavailable', error: 'the database did not answer: writes get 503 DATABASE_UNAVAILABLE until it does' };
-      deps.logger.error({ err: error }, 'health check failed');
+    if (database === NO_ANSWER) checks.database = noAnswer;
+    else if ('value' in database) checks.database = database.value;
+    else checks.database = isReadOnlyServer(database.error) ? READ_ONLY : UNAVAILABLE;
+    if (snapshot === NO_ANSWER) {
+      for (const name of SNAPSHOT_CHECKS) checks[name] = noAnswer;
+    } else if ('value' in snapshot) {
+      checks.circuit_breaker = breakerCheck(snapshot.value);
+      checks.ledger_consistency = ledgerConsistency(snapshot.value, maxAgeMs);
+      checks.hash_chain = hashChain(snapshot.value);
+    } else if (checks.database.ok) {
+      checks.database = isReadOnlyServer(snapshot.error) ? READ_ONLY : UNAVAILABLE;
     }
-    const ok = Object.values(checks).every((c) => c.ok) && checks.database?.ok === true;
+    for (const answer of [snapshot, database] as Answer<unknown>[]) {
+      if (answer !== NO_ANSWER && 'error' in answer) deps.logger.error({ err: answer.error }, 'health check failed');
+    }
+    if (snapshot === NO_ANSWER || database === NO_ANSWER)
+      deps.logger.error({ timeoutMs }, 'health check: the database did not answer in time');
+    const ok = Object.values(checks).every((c) => c.ok) && checks.database.ok;
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unhealthy', validator_version: deps.validatorVersion, checks });
   });
 }

@@ -19,7 +19,7 @@ const statsRoute: RouteSchema = {
 };
 const eventsRoute: RouteSchema = {
   summary:
-    'Server-sent events (text/event-stream), fed by Postgres LISTEN/NOTIFY so every replica sees every write: hello, status, ledger, rejection, breaker, resync; a comment line every 15 s',
+    'Server-sent events (text/event-stream), fed by Postgres LISTEN/NOTIFY so every replica sees every write, each re-read from the table it names: hello, status, ledger, rejection, breaker, epoch, resync; a comment line every 15 s',
   auth: 'optional',
   responses: {
     200: { description: 'An event stream', schema: z.string(), contentType: 'text/event-stream' },
