@@ -204,6 +204,30 @@ test('a session left idle in a transaction is ended by the database, freeing wha
   assert.equal((await app.query(q.sql, q.params)).rows[0].outcome, 'applied');
 });
 
+test('a session sleeping in a transaction while others wait on its locks is ended too', async () => {
+  const sleeper = await connectAsApp(t.url);
+  sleeper.on('error', () => undefined);
+  await sleeper.query('BEGIN');
+  const p = proposal(null, [[carol, alice, 'energy', 1]]);
+  await sleeper.query(p.sql, p.params);
+  const sleeping = sleeper.query('SELECT pg_sleep(600)').catch((error: unknown) => error);
+  const waiter = await connectAsApp(t.url);
+  try {
+    const q = proposal(null, [[carol, alice, 'energy', 1]]);
+    const waiting = waiter.query(q.sql, q.params);
+    let ended = 0;
+    await waitUntil(async () => {
+      ended += (await app.query('SELECT end_stalled_sessions(1000) AS n')).rows[0].n;
+      return ended > 0;
+    }, 'the sleeping session ended');
+    assert.ok((await sleeping) instanceof Error);
+    assert.equal((await waiting).rows[0].outcome, 'applied');
+  } finally {
+    await waiter.end();
+    await sleeper.end().catch(() => undefined);
+  }
+});
+
 test('a seal cannot pass a transaction still in flight, whatever horizon the caller names', async () => {
   const inflight = await connectAsApp(t.url);
   try {
