@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadAgentConfig, type AgentConfig } from './agents/config.ts';
+import { loadAgentConfig, type AgentConfig } from './agent-config.ts';
 
 /** Everything the processes read from the environment and flags, parsed once and frozen. */
 export interface Config {

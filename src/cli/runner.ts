@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { createStrategies, StrategyUnavailableError } from '../agents/strategies.ts';
-import { StrategyName } from '../agents/types.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { isUuid } from '../domain/ids.ts';
 import { readScenarioFile } from '../ledger/writing/seed.ts';
@@ -15,16 +14,14 @@ import { startMetricsServer } from '../observability/server.ts';
 import { setupTracing, shutdownTracing } from '../observability/tracing.ts';
 import type { RunSummary } from '../domain/stats.ts';
 import { agentProfiles } from '../runner/view.ts';
-import { parseFlags, positiveInteger, UsageError } from './args.ts';
+import { strategyNames } from '../domain/strategies.ts';
+import { parseFlags, positiveInteger, strategyFlag, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger } from './runtime.ts';
 
-const STRATEGIES = Object.values(StrategyName);
-
 export const command: Command = {
   summary: 'Run the agents: epochs of settlement, negotiation and trades against a validator over HTTP',
-  usage:
-    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--max-cost USD] [--merge-scenario]',
+  usage: `gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy ${strategyNames.join('|')}] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--max-cost USD] [--merge-scenario]`,
   async run(args) {
     const { values } = parseFlags(args, {
       validator: { type: 'string' },
@@ -43,9 +40,7 @@ export const command: Command = {
     if (!values.validator || !/^https?:\/\//.test(values.validator))
       throw new UsageError('--validator URL is required (http:// or https://)');
     if (!values.scenario) throw new UsageError('--scenario FILE is required');
-    const strategy = values.strategy as StrategyName | undefined;
-    if (strategy !== undefined && !STRATEGIES.includes(strategy))
-      throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}`);
+    const strategy = strategyFlag(values.strategy);
     if (values['run-id'] !== undefined && !isUuid(values['run-id'])) throw new UsageError('--run-id must be a UUID');
     const epochs = positiveInteger('epochs', values.epochs);
     const intervalMs = positiveInteger('interval', values.interval, 0) ?? 0;

@@ -3,12 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { createValidatorApp } from '../api/validator.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { setupTracing } from '../observability/tracing.ts';
-import { StrategyName } from '../agents/types.ts';
+import { strategyNames } from '../domain/strategies.ts';
 import { createDashboardApp } from '../dashboard/server.ts';
 import { hasActors, lastSeededScenario, readScenarioFile, seedScenario } from '../ledger/writing/seed.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
 import { startBackgroundRunner } from '../runner/embedded.ts';
-import { parseFlags, UsageError } from './args.ts';
+import { parseFlags, strategyFlag } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
 import { DEFAULT_DASHBOARD_PORT } from './dashboard.ts';
@@ -18,8 +18,7 @@ const DEMO = fileURLToPath(new URL('../../scenarios/demo.json', import.meta.url)
 
 export const command: Command = {
   summary: 'All in one: database (embedded unless DATABASE_URL), migrate, seed the demo when empty, serve',
-  usage:
-    'gridgov start [--port N] [--host H] [--dashboard-port N] [--scenario FILE] [--database-url URL] [--data-dir DIR] [--no-runner] [--interval MS] [--strategy NAME]',
+  usage: `gridgov start [--port N] [--host H] [--dashboard-port N] [--scenario FILE] [--database-url URL] [--data-dir DIR] [--no-runner] [--interval MS] [--strategy ${strategyNames.join('|')}]`,
   async run(args) {
     const { values } = parseFlags(args, {
       scenario: { type: 'string' },
@@ -30,9 +29,7 @@ export const command: Command = {
       'execute-auth': { type: 'string' },
       'read-auth': { type: 'string' },
     });
-    const strategyFlag = values.strategy as StrategyName | undefined;
-    if (strategyFlag !== undefined && !Object.values(StrategyName).includes(strategyFlag))
-      throw new UsageError(`--strategy must be one of ${Object.values(StrategyName).join(', ')}`);
+    const chosenStrategy = strategyFlag(values.strategy);
     // Without GRIDGOV_ADMIN_KEY the first start makes one and keeps it in the data dir, so the
     // dashboard's Admin page, the CLI and the in-process runner (system role) have a key at once.
     const preliminary = loadConfig(process.env, values);
@@ -83,7 +80,7 @@ export const command: Command = {
         // The scenario to simulate: the flag's, else the one seeded last, else the demo.
         const stored = await lastSeededScenario(database.db);
         const scenario = values.scenario || !stored ? await readScenarioFile(values.scenario ? resolve(values.scenario) : DEMO) : stored;
-        const strategy = strategyFlag ?? (config.agents.gemini ? 'gemini' : 'heuristic');
+        const strategy = chosenStrategy ?? (config.agents.gemini ? 'gemini' : 'heuristic');
         runner = startBackgroundRunner({
           validatorUrl: base,
           apiKey: config.runnerKey!,
