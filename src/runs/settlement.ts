@@ -4,7 +4,7 @@ import { economyProfiles, settleEconomy, settlementPairs, type CarriedState, typ
 import { CodedError } from '../domain/errors.ts';
 import { parseAmount } from '../domain/money.ts';
 import { seededActors, type Scenario } from '../domain/scenario.ts';
-import { balanceKey } from '../domain/validate.ts';
+import { balanceKey } from '../domain/ids.ts';
 import type { Db } from '../db/db.ts';
 import { LedgerKind, settleEntries } from '../ledger/writing/append.ts';
 import { lockBalanceRows } from '../ledger/writing/record.ts';

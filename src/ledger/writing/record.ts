@@ -1,6 +1,6 @@
 import { fromDatabaseRefusal, type BusinessErrorCode } from '../../domain/errors.ts';
 import { formatMicro, microFromDb, type Micro } from '../../domain/money.ts';
-import { balanceKey } from '../../domain/validate.ts';
+import { balanceKey } from '../../domain/ids.ts';
 import { flushWal, type Db } from '../../db/db.ts';
 
 /** One proposal of a group, as record_proposals takes it (the proposal_spec row type, 000062). */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { balanceKey, validateLegs, type ValidationContext } from '../../src/domain/validate.ts';
+import { balanceKey } from '../../src/domain/ids.ts';
+import { validateLegs, type ValidationContext } from './validate.ts';
 import type { Leg } from '../../src/domain/proposal.ts';
 
 const WORLD = 'world-id';
