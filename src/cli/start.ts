@@ -13,6 +13,7 @@ import type { Command } from './args.ts';
 import { createLogger, onShutdown, openDatabase } from './runtime.ts';
 import { DEFAULT_DASHBOARD_PORT } from './dashboard.ts';
 import { ensureStoredAdminKey } from './admin-key.ts';
+import { publishValidator } from './running.ts';
 
 const DEMO = fileURLToPath(new URL('../../scenarios/demo.json', import.meta.url));
 
@@ -93,12 +94,21 @@ export const command: Command = {
         });
         runnerLine = `scenario "${scenario.name}", ${strategy} agents, an epoch every ${intervalMs} ms (GET /epochs)`;
       }
+      const unpublish = publishValidator(config.dataDir, loopback);
+      // In order, each part once the one that uses it has stopped: the runner ends its run
+      // through the validator, the validator and dispatcher need the database. One line each.
       onShutdown(async () => {
-        await runner?.stop();
+        unpublish();
+        if (runner) {
+          await runner.stop();
+          console.log('stopped  runner (its run is marked stopped)');
+        }
         await dashboard.close();
         await app.close();
         await dispatcher.stop();
+        console.log('stopped  validator, dashboard and dispatcher');
         await database.close();
+        console.log(`stopped  database`);
       }, logger);
       const dashboardUrl = `http://${config.host}:${typeof dashboardAddress === 'object' && dashboardAddress ? dashboardAddress.port : ''}`;
       console.log(
