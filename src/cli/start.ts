@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createValidatorApp } from '../api/validator.ts';
@@ -37,6 +38,13 @@ export const command: Command = {
     const { enabled: withRunner, intervalMs } = preliminary.runner;
     const stored = preliminary.adminKey ? undefined : ensureStoredAdminKey(preliminary.dataDir);
     const config = stored ? loadConfig({ ...process.env, GRIDGOV_ADMIN_KEY: stored.key }, values) : preliminary;
+    // Both ports checked before anything starts, so that two busy ones are named together.
+    const dashboardPort = config.dashboard.port ?? (config.port === 0 ? 0 : DEFAULT_DASHBOARD_PORT);
+    const busy = await busyPorts(config.host, [
+      { port: config.port, name: `the validator's port`, setting: '--port or PORT' },
+      { port: dashboardPort, name: `the dashboard's port`, setting: '--dashboard-port or GRIDGOV_DASHBOARD_PORT' },
+    ]);
+    if (busy.length > 0) throw new ConfigError(busy.join('; '));
     await setupTracing({ serviceName: 'gridgov', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'gridgov');
     const database = await openDatabase(config, logger, 20, { role: 'app', migrate: true });
@@ -50,6 +58,7 @@ export const command: Command = {
       try {
         await app.listen({ port: config.port, host: config.host });
       } catch (error) {
+        await app.close(); // its ledger guard too, before the database closes under it
         if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
           throw new ConfigError(`the validator's port ${config.host}:${config.port} is in use; choose another with --port or PORT`);
         }
@@ -60,7 +69,6 @@ export const command: Command = {
       // The dashboard reads through the validator's HTTP API like any client, over loopback.
       const loopback = base.replace(/\/\/(0\.0\.0\.0|\[?::\]?)(?=:)/, '//127.0.0.1');
       const dashboard = await createDashboardApp({ validatorUrl: loopback, logger: logger.child({ component: 'dashboard' }) });
-      const dashboardPort = config.dashboard.port ?? (config.port === 0 ? 0 : DEFAULT_DASHBOARD_PORT);
       try {
         await dashboard.listen({ port: dashboardPort, host: config.host });
       } catch (error) {
@@ -136,3 +144,18 @@ export const command: Command = {
     return new Promise<number>(() => undefined);
   },
 };
+
+/** Which of the given ports another process holds on `host`, each as a sentence naming its setting. */
+async function busyPorts(host: string, ports: Array<{ port: number; name: string; setting: string }>): Promise<string[]> {
+  const inUse = (port: number) =>
+    new Promise<boolean>((resolveInUse) => {
+      const probe = createServer();
+      probe.once('error', (error: NodeJS.ErrnoException) => resolveInUse(error.code === 'EADDRINUSE'));
+      probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolveInUse(false)));
+    });
+  const busy = [];
+  for (const { port, name, setting } of ports) {
+    if (port !== 0 && (await inUse(port))) busy.push(`${name} ${host}:${port} is in use; choose another with ${setting}`);
+  }
+  return busy;
+}

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -171,6 +172,34 @@ test('Ctrl+C stops the runner, then the validator and dispatcher, then the datab
   assert.doesNotMatch(output, /ECONNREFUSED|request failed|\n\s+at /, 'no error and no stack trace on the way out');
   assert.ok(!alive(server), 'the database stopped');
   assert.ok(!existsSync(join(dataDir, 'server.json')), 'nothing left that names a stopped validator');
+});
+
+test('two busy ports are named together, before anything starts', async () => {
+  const holders = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<Server>((resolve) => {
+          const server = createServer();
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const [api, ui] = holders.map((h) => (h.address() as { port: number }).port);
+  try {
+    const run = promisify(execFile);
+    await assert.rejects(
+      run(process.execPath, [BIN, 'start', '--port', String(api), '--dashboard-port', String(ui), '--no-runner'], { env }),
+      (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 2, error.stderr);
+        assert.match(error.stderr, new RegExp(`validator's port 127\\.0\\.0\\.1:${api} is in use; choose another with --port or PORT`));
+        assert.match(error.stderr, new RegExp(`dashboard's port 127\\.0\\.0\\.1:${ui} is in use; choose another with --dashboard-port`));
+        assert.doesNotMatch(error.stderr, /ledger guard|pool/);
+        return true;
+      },
+    );
+  } finally {
+    for (const h of holders) h.close();
+  }
 });
 
 test('gridgov migrate is idempotent and the CLI reports usage errors', async () => {
