@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadAgentConfig, type AgentConfig } from './agents/config.ts';
+import { loadAgentConfig, type AgentConfig } from './agent-config.ts';
 
 /** Everything the processes read from the environment and flags, parsed once and frozen. */
 export interface Config {
@@ -63,8 +63,11 @@ export interface Config {
   runnerKey: string | undefined;
   /** `gridgov start`'s in-process runner: whether it runs, and the pause between epochs. */
   runner: { enabled: boolean; intervalMs: number };
-  /** The web dashboard: its port when set explicitly, and the validator it reads from. */
-  dashboard: { port: number | undefined; validatorUrl: string };
+  /**
+   * The web dashboard: its port when set explicitly, and the validator it reads from, as the
+   * commands that talk to a validator do (validatorUrlSet: given by flag or GRIDGOV_URL, not the default).
+   */
+  dashboard: { port: number | undefined; validatorUrl: string; validatorUrlSet: boolean };
   /** The validator's background drift verifier, checkpoints and hash-chain sealer. */
   guard: {
     enabled: boolean;
@@ -199,7 +202,8 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
     throw new ConfigError('LINEAR_API_KEY and LINEAR_TEAM_ID must be set together');
   }
   const dashboardPort = flag('dashboard-port') ?? nonEmpty(env.GRIDGOV_DASHBOARD_PORT);
-  const validatorUrl = (flag('validator') ?? nonEmpty(env.GRIDGOV_URL) ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  const givenValidatorUrl = flag('validator') ?? nonEmpty(env.GRIDGOV_URL);
+  const validatorUrl = (givenValidatorUrl ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   if (!/^https?:\/\/[^/\s]+/.test(validatorUrl))
     throw new ConfigError(`--validator / GRIDGOV_URL must be an http(s) URL, got "${validatorUrl}"`);
   const otlpEndpoint = nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
@@ -303,6 +307,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
     dashboard: {
       port: dashboardPort === undefined ? undefined : integer('GRIDGOV_DASHBOARD_PORT', dashboardPort, 0, 0, 65535),
       validatorUrl,
+      validatorUrlSet: givenValidatorUrl !== undefined,
     },
     guard: {
       enabled: onOff('GRIDGOV_LEDGER_GUARD', env.GRIDGOV_LEDGER_GUARD, true),

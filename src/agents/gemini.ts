@@ -1,13 +1,7 @@
 import { ApiError, GoogleGenAI } from '@google/genai';
-import { createLlmStrategy, isRetryableStatus, ModelCallError, type LlmSettings, type ModelClient } from './llm.ts';
+import { createLlmStrategy, isRetryableStatus, ModelCallError, type ModelClient } from './llm.ts';
 import type { Strategy } from './types.ts';
-
-export interface GeminiSettings extends LlmSettings {
-  apiKey: string;
-  model: string;
-  /** Any server speaking the Gemini API's generateContent (a proxy, a local stand-in). */
-  baseUrl?: string;
-}
+import type { GeminiSettings } from '../agent-config.ts';
 
 /** generateContent through the official SDK, with JSON-schema structured output. */
 export function createGeminiClient(settings: GeminiSettings): ModelClient {

@@ -21,6 +21,7 @@ import {
 } from './prompts.ts';
 import type { Decided, Strategy, StrategyName } from './types.ts';
 import { inSpan } from '../observability/tracing.ts';
+import type { LlmSettings } from '../agent-config.ts';
 
 export interface ModelAnswer {
   text: string;
@@ -76,18 +77,6 @@ export function failureCause(error: unknown): string {
 }
 
 export const isRetryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
-
-export interface LlmSettings {
-  temperature: number;
-  /** Per call; a late answer costs the agent its turn and is not retried. */
-  timeoutMs: number;
-  /** Further attempts after a rate limit, a server error or a lost connection. */
-  retries: number;
-  retryBaseMs: number;
-  /** What the model costs, in dollars per million tokens of prompt and of answer. */
-  priceInputPerMtok?: number;
-  priceOutputPerMtok?: number;
-}
 
 /**
  * A strategy backed by a language model. Every call has a deadline; rate limits and server errors

@@ -1,12 +1,6 @@
-import { createLlmStrategy, isRetryableStatus, ModelCallError, type LlmSettings, type ModelClient } from './llm.ts';
+import { createLlmStrategy, isRetryableStatus, ModelCallError, type ModelClient } from './llm.ts';
 import type { Strategy } from './types.ts';
-
-export interface OpenAISettings extends LlmSettings {
-  /** e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1 (Ollama), a vLLM server's /v1. */
-  baseUrl: string;
-  apiKey?: string;
-  model: string;
-}
+import type { OpenAISettings } from '../agent-config.ts';
 
 interface ChatCompletion {
   choices?: Array<{ message?: { content?: string | null } }>;

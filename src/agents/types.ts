@@ -3,13 +3,13 @@ import type { Move, Offer, Reply, TranscriptEntry } from '../domain/negotiation.
 import type { Random } from '../domain/random.ts';
 import type { TokenUsage } from '../domain/stats.ts';
 import type { Stock } from '../domain/commons.ts';
+import type { StrategyName } from '../domain/strategies.ts';
 import type { AgentMemory } from './memory.ts';
 
 export const Character = { cooperative: 'cooperative', greedy: 'greedy', naive: 'naive' } as const;
 export type Character = (typeof Character)[keyof typeof Character];
 
-export const StrategyName = { heuristic: 'heuristic', gemini: 'gemini', openaiCompatible: 'openai-compatible' } as const;
-export type StrategyName = (typeof StrategyName)[keyof typeof StrategyName];
+export { StrategyName } from '../domain/strategies.ts';
 
 /** An agent as the runner knows it: its identity and its own economy (others' stay private). */
 export interface AgentProfile {

@@ -1,5 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { readStoredAdminKey } from './admin-key.ts';
+import { validatorUrl } from './running.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 
@@ -8,7 +9,7 @@ const USAGE = [
   '       gridgov admin reset-credit --actor A',
   '       gridgov admin circuit-breaker --on --reason TEXT | --off',
   '       gridgov admin audit [--limit N] [--cursor ID]',
-  '       (all take --url URL, default $GRIDGOV_URL or http://127.0.0.1:8080, and --key KEY, default $GRIDGOV_API_KEY, $GRIDGOV_ADMIN_KEY, then the data dir admin-key)',
+  '       (all take --url URL, default $GRIDGOV_URL, then the validator `gridgov start` runs on the data dir, then http://127.0.0.1:8080, and --key KEY, default $GRIDGOV_API_KEY, $GRIDGOV_ADMIN_KEY, then the data dir admin-key)',
 ].join('\n');
 
 /** The admin API from the command line: prints the JSON answer; exits 1 when the API refuses. */
@@ -29,8 +30,8 @@ export const command: Command = {
       cursor: { type: 'string' },
     });
     const config = loadConfig(process.env, { validator: values.url, 'data-dir': values['data-dir'] });
-    // GRIDGOV_URL or --url, as the dashboard reads it.
-    const base = config.dashboard.validatorUrl;
+    // --url or GRIDGOV_URL, else the validator `gridgov start` runs on this data dir.
+    const base = validatorUrl(config);
     const key = values.key ?? config.apiKey ?? config.adminKey ?? readStoredAdminKey(config.dataDir);
     const need = (name: keyof typeof values) => {
       const value = values[name];

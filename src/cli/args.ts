@@ -1,3 +1,4 @@
+import { isStrategyName, strategyNames, type StrategyName } from '../domain/strategies.ts';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export class UsageError extends Error {}
@@ -34,4 +35,10 @@ export interface Command {
   summary: string;
   usage: string;
   run(args: string[]): Promise<number>;
+}
+
+/** The `--strategy` flag: a name of the strategy table, or a usage error listing them. */
+export function strategyFlag(raw: string | undefined): StrategyName | undefined {
+  if (raw === undefined || isStrategyName(raw)) return raw;
+  throw new UsageError(`--strategy must be one of ${strategyNames.join(', ')}`);
 }

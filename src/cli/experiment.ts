@@ -4,6 +4,7 @@ import { loadConfig } from '../config.ts';
 import { isUuid } from '../domain/ids.ts';
 import { defineExperiment, exportExperiment, findRunWorld, openQueue, type Exporter } from '../experiments/experiment.ts';
 import { createProgress } from '../experiments/progress.ts';
+import { keepBelowLogLines } from './logger.ts';
 import { getExperiment } from '../experiments/registry.ts';
 import { readStoredRun, ReplayError } from '../experiments/replay.ts';
 import { parseSeeds, parseStrategies, SpecError, type ExperimentSpec } from '../experiments/spec.ts';
@@ -85,6 +86,7 @@ export const command: Command = {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const progress = createProgress();
+    keepBelowLogLines(progress);
     try {
       let experiment;
       if (join !== undefined) {
@@ -126,6 +128,7 @@ export const command: Command = {
         });
       } finally {
         progress.end();
+        keepBelowLogLines(undefined);
         await queue.stop();
       }
       if (end === 'stopped') {

@@ -35,9 +35,30 @@ export function prettyLine(json: string): string {
   return `${time} ${level} ${who ? `${who}  ` : ''}${text(entry.msg)}${reason}${fields.length ? `  ${fields.join(' ')}` : ''}${stack}\n`;
 }
 
+/** A line a command redraws in place on the terminal (the experiment's progress bar). */
+export interface LiveLine {
+  /** What wipes it from the terminal ('' when nothing is drawn). */
+  erase(): string;
+  /** What draws it again. */
+  draw(): string;
+}
+let live: LiveLine | undefined;
+
+/** While set, every log line is written above `line`: erased first, drawn again after. */
+export function keepBelowLogLines(line: LiveLine | undefined): void {
+  live = line;
+}
+
+const aboveLiveLine = (text: string) => (live ? `${live.erase()}${text}${live.draw()}` : text);
+
 function prettyDestination(fd: number): DestinationStream {
   const out = destination({ fd, sync: true });
-  return { write: (line: string) => void out.write(prettyLine(line.trimEnd())) };
+  return { write: (line: string) => void out.write(aboveLiveLine(prettyLine(line.trimEnd()))) };
+}
+
+function jsonDestination(fd: number): DestinationStream {
+  const out = destination({ fd, sync: true });
+  return { write: (line: string) => void out.write(aboveLiveLine(line)) };
 }
 
 export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>, name: string): Logger {
@@ -50,6 +71,6 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>, nam
       // Keys and credentials must never reach a log line, whatever object is logged.
       redact: { paths: ['*.authorization', 'headers.authorization', '*.apiKey', '*.password', 'config.adminKey'], censor: '[redacted]' },
     },
-    config.logFormat === 'pretty' ? prettyDestination(2) : destination({ fd: 2, sync: true }),
+    config.logFormat === 'pretty' ? prettyDestination(2) : jsonDestination(2),
   );
 }

@@ -1,6 +1,5 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createStrategies, StrategyUnavailableError } from '../agents/strategies.ts';
-import { StrategyName } from '../agents/types.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { isUuid } from '../domain/ids.ts';
 import { readScenarioFile } from '../ledger/writing/seed.ts';
@@ -15,16 +14,16 @@ import { startMetricsServer } from '../observability/server.ts';
 import { setupTracing, shutdownTracing } from '../observability/tracing.ts';
 import type { RunSummary } from '../domain/stats.ts';
 import { agentProfiles } from '../runner/view.ts';
-import { parseFlags, positiveInteger, UsageError } from './args.ts';
+import { strategyNames } from '../domain/strategies.ts';
+import { parseFlags, positiveInteger, strategyFlag, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger } from './runtime.ts';
-
-const STRATEGIES = Object.values(StrategyName);
+import { ADMIN_KEY_FILE, readStoredAdminKey } from './admin-key.ts';
+import { validatorUrl } from './running.ts';
 
 export const command: Command = {
   summary: 'Run the agents: epochs of settlement, negotiation and trades against a validator over HTTP',
-  usage:
-    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--max-cost USD] [--merge-scenario]',
+  usage: `gridgov runner --scenario FILE [--validator URL] [--epochs N] [--interval MS] [--strategy ${strategyNames.join('|')}] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--max-cost USD] [--merge-scenario]`,
   async run(args) {
     const { values } = parseFlags(args, {
       validator: { type: 'string' },
@@ -40,12 +39,8 @@ export const command: Command = {
       'max-cost': { type: 'string' },
       'merge-scenario': { type: 'boolean' },
     });
-    if (!values.validator || !/^https?:\/\//.test(values.validator))
-      throw new UsageError('--validator URL is required (http:// or https://)');
     if (!values.scenario) throw new UsageError('--scenario FILE is required');
-    const strategy = values.strategy as StrategyName | undefined;
-    if (strategy !== undefined && !STRATEGIES.includes(strategy))
-      throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}`);
+    const strategy = strategyFlag(values.strategy);
     if (values['run-id'] !== undefined && !isUuid(values['run-id'])) throw new UsageError('--run-id must be a UUID');
     const epochs = positiveInteger('epochs', values.epochs);
     const intervalMs = positiveInteger('interval', values.interval, 0) ?? 0;
@@ -56,6 +51,8 @@ export const command: Command = {
       throw new UsageError('--max-cost must be a positive number of dollars');
 
     const config = loadConfig(process.env, values);
+    // --validator or GRIDGOV_URL, else the validator `gridgov start` runs on this data dir.
+    const validator = validatorUrl(config);
     const scenario = await readScenarioFile(resolve(values.scenario));
     let strategies;
     try {
@@ -64,8 +61,12 @@ export const command: Command = {
       if (error instanceof StrategyUnavailableError) throw new ConfigError(error.message);
       throw error;
     }
-    const key = values.key ?? config.runnerKey;
-    if (!key) throw new ConfigError('the runner needs an API key with the system role: --key, GRIDGOV_RUNNER_KEY or GRIDGOV_ADMIN_KEY');
+    // As `gridgov admin` does: the flag, the environment, then the key `gridgov start` keeps.
+    const key = values.key ?? config.runnerKey ?? readStoredAdminKey(config.dataDir);
+    if (!key)
+      throw new ConfigError(
+        `the runner needs an API key with the system role: --key, GRIDGOV_RUNNER_KEY, GRIDGOV_ADMIN_KEY or ${join(config.dataDir, ADMIN_KEY_FILE)}`,
+      );
     await setupTracing({ serviceName: 'gridgov-runner', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'runner');
     const registry = createRegistry();
@@ -81,7 +82,7 @@ export const command: Command = {
     const onSignal = () => stop.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const client = createValidatorClient({ baseUrl: values.validator, apiKey: key, logger, signal: stop.signal });
+    const client = createValidatorClient({ baseUrl: validator, apiKey: key, logger, signal: stop.signal });
     let runId: string | undefined;
     let ended: RunEnd = 'failed';
     try {
@@ -128,7 +129,7 @@ export const command: Command = {
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      if (runId) await markRunEnded({ baseUrl: values.validator, apiKey: key }, runId, ended);
+      if (runId) await markRunEnded({ baseUrl: validator, apiKey: key }, runId, ended);
       await server.close();
       await shutdownTracing();
     }

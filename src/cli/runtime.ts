@@ -206,6 +206,8 @@ export function onShutdown(cleanup: () => Promise<void>, logger: Logger): void {
       .catch((error: unknown) => logger.error({ err: error }, 'error while shutting down'))
       .finally(() => process.exit(0));
   };
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+  // Not once: Ctrl+C under `npm start` arrives twice (from the terminal, and forwarded by npm),
+  // and a second signal must not kill the process halfway through its ordered stop.
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
 }

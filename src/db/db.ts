@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import type { PoolStats } from '../observability/metrics.ts';
 import { inChildSpan } from '../observability/tracing.ts';
 import { listenChannel, type ListenHandlers, type Listener } from './listen.ts';
 
@@ -26,12 +27,6 @@ export interface Db {
    * next queries connect afresh: for a server found read-only, a replica after a switchover.
    */
   retireConnections?(): void;
-}
-
-export interface PoolStats {
-  total: number;
-  idle: number;
-  waiting: number;
 }
 
 /** A span per statement when it runs inside a traced request (the first line of the SQL names it). */

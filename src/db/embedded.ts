@@ -343,7 +343,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const child = spawn(
     bins.postgres,
     ['-D', pgData, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-    { ...(owner ?? {}), stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group: Ctrl+C in a terminal signals the whole foreground group, and the
+    // server must outlive the parts that still use it; gridgov stops it last (stop()).
+    { ...(owner ?? {}), stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

@@ -1,8 +1,7 @@
 import { collapsed, regrowth, stocksOf } from './commons.ts';
-import { deriveId, WORLD_ACTOR_ID } from './ids.ts';
+import { balanceKey, deriveId, WORLD_ACTOR_ID } from './ids.ts';
 import { microToNumber, type Micro } from './money.ts';
 import { toMicro, type Scenario } from './scenario.ts';
-import { balanceKey } from './validate.ts';
 
 /** What one actor produces and consumes each epoch, in exact micro units. */
 export interface EconomyProfile {

@@ -72,3 +72,35 @@ export class CodedError extends Error {
     super(message);
   }
 }
+
+/**
+ * The one table from the SQLSTATEs our database functions raise (`RAISE … USING ERRCODE =
+ * 'GGnnn'`) to registry codes. A new refusal is one line here and the same code in its migration;
+ * a GG code is never reused (GG004 left with commit_decisions in migration 000061). `field` names
+ * the request field a refusal is about when its message does not start with "field: …";
+ * `detailIs` names the detail that carries the database's DETAIL. 22023 is PostgreSQL's own
+ * invalid_parameter_value, which the key-checking functions raise for a bad argument.
+ */
+export const databaseRefusals: Readonly<Record<string, { code: ErrorCode; field?: string; detailIs?: string }>> = {
+  GG001: { code: 'CIRCUIT_BREAKER_OPEN', detailIs: 'reason' }, // record_proposals: trading is halted
+  GG002: { code: 'MALFORMED_PROPOSAL' }, // record_proposals: an amount or a leg the route should have refused
+  GG003: { code: 'UNAUTHORIZED' }, // record_proposals: the presented key is unknown or revoked
+  GG010: { code: 'UNAUTHORIZED' }, // key-checking functions: no valid key
+  GG011: { code: 'FORBIDDEN' }, // key-checking functions: the key's role is too weak
+  GG012: { code: 'BAD_REQUEST' }, // admin functions: an argument is wrong ("field: …")
+  GG013: { code: 'NOT_FOUND' }, // admin functions: no such actor or record
+  GG014: { code: 'BAD_REQUEST', field: 'scenario' }, // seed_scenario: an actor's name is taken by another id
+  GG015: { code: 'INTERNAL_ERROR' }, // checkpoint functions: the balances do not sum to zero per resource
+  '22023': { code: 'BAD_REQUEST' },
+};
+
+/** A refusal raised by one of our database functions as a CodedError; undefined for any other error. */
+export function fromDatabaseRefusal(error: unknown): CodedError | undefined {
+  const { code, message = '', detail } = (error ?? {}) as { code?: unknown; message?: string; detail?: string };
+  const refusal = typeof code === 'string' && Object.hasOwn(databaseRefusals, code) ? databaseRefusals[code] : undefined;
+  if (!refusal) return undefined;
+  if (refusal.detailIs)
+    return new CodedError(refusal.code, detail ? `${message}: ${detail}` : message, { [refusal.detailIs]: detail || null });
+  const field = refusal.field ?? /^(\w+):/.exec(message)?.[1];
+  return new CodedError(refusal.code, message, field ? { field } : {});
+}

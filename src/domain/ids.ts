@@ -40,3 +40,6 @@ export function deriveId(...parts: Array<string | number>): string {
 export function actorIdFor(name: string): string {
   return name === WORLD_ACTOR_NAME ? WORLD_ACTOR_ID : deriveId('actor', name);
 }
+
+/** The key of an (actor, resource) balance in a Map. */
+export const balanceKey = (actor: string, resource: string): string => `${actor}|${resource}`;

@@ -13,3 +13,17 @@ export function describeIssue(error: z.ZodError, root = 'body'): { field: string
   }
   return { field, message: `${field}: ${issue?.message ?? 'invalid'}` };
 }
+
+/**
+ * A schema's error for a value that is missing or of the wrong type, saying what is expected:
+ * "amount: required, a positive number …" rather than zod's "Invalid input". Other issues (too
+ * long, too short) keep their own message.
+ */
+export const expecting = (what: string) => ({
+  error: (issue: { code?: string; input?: unknown }) =>
+    issue.code === 'invalid_type' || issue.code === 'invalid_union'
+      ? issue.input === undefined
+        ? `required, ${what}`
+        : `must be ${what}`
+      : undefined,
+});

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeIssue } from './issues.ts';
+import { describeIssue, expecting } from './issues.ts';
 import { formatMicro, MAX_LEG_MICRO, parseAmount, type Micro } from './money.ts';
 
 export const MAX_LEGS = 16;
@@ -21,12 +21,15 @@ export interface Proposal {
 
 export type ParseProposalResult = { ok: true; proposal: Proposal } | { ok: false; field: string; message: string };
 
-const actorRef = z.string().trim().min(1).max(200).describe('Actor id (uuid) or name');
+const actorRef = z.string(expecting('an actor id (uuid) or name')).trim().min(1).max(200).describe('Actor id (uuid) or name');
+export const AMOUNT_EXPECTED = 'a positive number (or decimal string) with at most 6 decimal places, below 1000000000';
 const legShape = {
   actor_from: actorRef,
   actor_to: actorRef,
-  resource: z.string().trim().min(1).max(64),
-  amount: z.union([z.number(), z.string().max(64)]).describe('An exact decimal above 0 with at most 6 places, as a number or a string'),
+  resource: z.string(expecting('a resource name')).trim().min(1).max(64),
+  amount: z
+    .union([z.number(), z.string().max(64)], expecting(AMOUNT_EXPECTED))
+    .describe('An exact decimal above 0 with at most 6 places, as a number or a string'),
 };
 const metadata = z.record(z.string(), z.unknown());
 const proposalId = z.string().regex(UUID_RE, 'must be a UUID');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { describeIssue } from './issues.ts';
 import { parseAmount, type Micro } from './money.ts';
+import { strategyNames } from './strategies.ts';
 
 /**
  * A scenario file: the world to seed (resources, limits, actors and their starting balances) and
@@ -28,7 +29,7 @@ const actorSchema = z.strictObject({
   balances: perResource.default({}),
   production: perResource.optional(),
   consumption: perResource.optional(),
-  strategy: z.enum(['heuristic', 'gemini', 'openai-compatible']).optional(),
+  strategy: z.enum(strategyNames).optional(),
   /** How a heuristic agent behaves: shares the commons, grabs what it can, or acts on an old view. */
   character: z.enum(['cooperative', 'greedy', 'naive']).default('cooperative'),
 });

@@ -11,7 +11,11 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, now:
   let lastDone = -1;
   let lastPrint = 0;
   let width = 0;
+  let drawn = '';
   return {
+    // For the log: a line written while the bar is drawn goes above it (cli/logger.ts).
+    erase: () => (tty && width > 0 ? `\r${' '.repeat(width)}\r` : ''),
+    draw: () => (tty && width > 0 ? drawn : ''),
     update(episodes: readonly EpisodeRow[]): void {
       const done = episodes.filter((e) => e.status === 'finished' || e.status === 'failed').length;
       const failed = episodes.filter((e) => e.status === 'failed').length;
@@ -25,6 +29,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, now:
       const bar = '#'.repeat(Math.round((done / total) * 20)).padEnd(20, '.');
       const line = `[${bar}] ${done}/${episodes.length} episodes${failed ? ` (${failed} failed)` : ''}  ${rate.toFixed(1)} epochs/s  $${cost.toFixed(4)}`;
       if (tty) {
+        drawn = `\r${line}`;
         stream.write(`\r${line.padEnd(width)}`);
         width = line.length;
       } else if (done !== lastDone || t - lastPrint >= 10_000) {
@@ -35,6 +40,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, now:
     },
     end(): void {
       if (tty && width > 0) stream.write('\n');
+      width = 0;
     },
   };
 }

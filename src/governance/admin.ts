@@ -1,11 +1,10 @@
-import { CodedError } from '../domain/errors.ts';
+import { CodedError, fromDatabaseRefusal } from '../domain/errors.ts';
 import { WORLD_ACTOR_ID } from '../domain/ids.ts';
 import { formatMicro, MAX_LEG_MICRO, parseAmount, type Micro } from '../domain/money.ts';
 import { toMicro } from '../domain/scenario.ts';
 import type { Db } from '../db/db.ts';
 import type { ActorDirectory } from '../ledger/writing/actors.ts';
 import { auditPayload } from './audit.ts';
-import { fromDatabaseRefusal } from './auth.ts';
 
 export interface AdminDeps {
   db: Db;
@@ -39,7 +38,7 @@ async function call<T>(db: Db, sql: string, params: unknown[]): Promise<T> {
     const { rows } = await db.query<{ result: T }>(sql, params);
     return rows[0]!.result;
   } catch (error) {
-    throw fromDatabaseRefusal(error);
+    throw fromDatabaseRefusal(error) ?? error;
   }
 }
 

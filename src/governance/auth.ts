@@ -1,6 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../db/db.ts';
-import { CodedError, type ErrorCode } from '../domain/errors.ts';
 
 export const Role = { viewer: 'viewer', operator: 'operator', admin: 'admin', system: 'system', agent: 'agent' } as const;
 export type Role = (typeof Role)[keyof typeof Role];
@@ -50,25 +49,6 @@ const BEARER_RE = /^Bearer +([\x21-\x7e]{1,512})$/i;
 export function presentedKey(header: string | undefined): string | undefined {
   if (header === undefined || header === '') return undefined;
   return BEARER_RE.exec(header)?.[1] ?? header;
-}
-
-/** SQLSTATEs the key-checking database functions raise, and what they mean at the edge. */
-const DB_CODES: Record<string, ErrorCode> = {
-  GG010: 'UNAUTHORIZED',
-  GG011: 'FORBIDDEN',
-  GG012: 'BAD_REQUEST',
-  GG013: 'NOT_FOUND',
-  '22023': 'BAD_REQUEST',
-};
-
-/** A refusal from a key-checking database function as a CodedError; anything else as it is. */
-export function fromDatabaseRefusal(error: unknown): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
-  const mapped = typeof code === 'string' ? DB_CODES[code] : undefined;
-  if (!mapped) return error;
-  const message = (error as Error).message;
-  const field = /^(\w+):/.exec(message)?.[1];
-  return new CodedError(mapped, message, field ? { field } : {});
 }
 
 /**

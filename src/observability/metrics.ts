@@ -1,5 +1,4 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PoolStats } from '../db/db.ts';
 
 /**
  * One Prometheus registry per process part (a validator app, a dispatcher, a runner), so several
@@ -16,6 +15,13 @@ export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 /** Seconds between two performance.now() readings. */
 export const secondsSince = (startedMs: number) => (performance.now() - startedMs) / 1000;
+
+/** What a database pool reports (db/ implements it; observability/ imports nothing of db/). */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
 
 /** Connections of a database pool: open, in use, and callers waiting for one. */
 export function registerPoolMetrics(registry: Registry, pools: Record<string, { stats?(): PoolStats }>): void {

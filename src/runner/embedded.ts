@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createStrategies } from '../agents/strategies.ts';
 import type { StrategyName } from '../agents/types.ts';
-import type { AgentConfig } from '../agents/config.ts';
+import type { AgentConfig } from '../agent-config.ts';
 import type { Scenario } from '../domain/scenario.ts';
 import { createValidatorClient } from './client.ts';
 import { runSimulation } from './runner.ts';

@@ -1,6 +1,7 @@
 import type { SettlementSummary } from '../domain/economy.ts';
 import type { Db } from '../db/db.ts';
-import { lockRun, RunError } from './registry.ts';
+import { CodedError } from '../domain/errors.ts';
+import { lockRun } from './registry.ts';
 import { settleExtraction } from './settlement.ts';
 
 /**
@@ -22,7 +23,7 @@ export async function storePlan(
       'SELECT plan, settled_at IS NOT NULL AS settled, settlement FROM epochs WHERE run_id = $1 AND epoch = $2',
       [runId, epoch],
     );
-    if (!rows[0]?.settled) throw new RunError('EPOCH_OUT_OF_ORDER', `epoch ${epoch} of run ${runId} is not settled yet`);
+    if (!rows[0]?.settled) throw new CodedError('EPOCH_OUT_OF_ORDER', `epoch ${epoch} of run ${runId} is not settled yet`);
     if (rows[0].plan !== null) return { plan: rows[0].plan, stored: false };
     const stored = scenario.commons
       ? await settleExtraction(tx, { scenario, runId, epoch, plan, settlement: rows[0].settlement, validatorVersion, key })
@@ -45,7 +46,7 @@ export async function storeStats(db: Db, runId: string, epoch: number, stats: un
         WHERE run_id = $1 AND epoch = $2 AND settled_at IS NOT NULL RETURNING finished_at`,
       [runId, epoch, JSON.stringify(stats)],
     );
-    if (!rows[0]) throw new RunError('EPOCH_OUT_OF_ORDER', `epoch ${epoch} of run ${runId} is not settled yet`);
+    if (!rows[0]) throw new CodedError('EPOCH_OUT_OF_ORDER', `epoch ${epoch} of run ${runId} is not settled yet`);
     return { finished_at: rows[0].finished_at.toISOString() };
   });
 }

@@ -1,19 +1,9 @@
 import { createHash } from 'node:crypto';
+import { CodedError } from '../domain/errors.ts';
 import { deriveId } from '../domain/ids.ts';
 import { parseScenario, type Scenario } from '../domain/scenario.ts';
 import type { Db } from '../db/db.ts';
 import { seedScenario } from '../ledger/writing/seed.ts';
-
-/** Why a run operation cannot proceed; the API maps each reason to a status. */
-export class RunError extends Error {
-  constructor(
-    readonly reason: 'RUN_CONFLICT' | 'EPOCH_OUT_OF_ORDER' | 'NOT_FOUND' | 'SCENARIO_MISMATCH',
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
 
 export interface Run {
   run_id: string;
@@ -109,9 +99,9 @@ export async function registerRun(
   if (inserted.rowCount === 0)
     await db.query("UPDATE runs SET status = 'running', ended_at = NULL WHERE id = $1 AND status <> 'running'", [runId]);
   const run = await getRun(db, runId);
-  if (!run) throw new RunError('NOT_FOUND', `run ${runId} vanished`);
+  if (!run) throw new CodedError('NOT_FOUND', `run ${runId} vanished`);
   if (run.digest !== digest || run.seed !== input.seed || run.strategy !== input.strategy) {
-    throw new RunError('RUN_CONFLICT', `run ${runId} exists with another scenario, seed or strategy`);
+    throw new CodedError('RUN_CONFLICT', `run ${runId} exists with another scenario, seed or strategy`);
   }
   return { run, created: inserted.rowCount === 1 };
 }
@@ -124,7 +114,7 @@ async function refuseOtherWorld(db: Db, scenario: string): Promise<void> {
   const { rows } = await db.query<{ name: string }>('SELECT name FROM scenarios ORDER BY seeded_at');
   const names = rows.map((r) => r.name);
   if (names.length === 0 || names.includes(scenario)) return;
-  throw new RunError(
+  throw new CodedError(
     'SCENARIO_MISMATCH',
     `this world was seeded from scenario ${names.map((n) => `"${n}"`).join(', ')}, not "${scenario}": running it here would add its actors and overwrite the world's limits; use an empty database, or merge on purpose (merge: true, gridgov runner --merge-scenario)`,
     { world_scenarios: names, scenario },
@@ -137,7 +127,7 @@ export type RunEnd = (typeof RunEnd)[keyof typeof RunEnd];
 /** Marks a run ended; a later registration of the same run resumes it. */
 export async function endRun(db: Db, runId: string, status: RunEnd): Promise<Run> {
   const { rowCount } = await db.query('UPDATE runs SET status = $2, ended_at = now() WHERE id = $1', [runId, status]);
-  if (rowCount === 0) throw new RunError('NOT_FOUND', `no run ${runId}`);
+  if (rowCount === 0) throw new CodedError('NOT_FOUND', `no run ${runId}`);
   return (await getRun(db, runId))!;
 }
 
@@ -154,7 +144,7 @@ export async function listRuns(db: Db, limit: number): Promise<Run[]> {
 /** Locks the run (every epoch step of one run is serialised on it) and reads its scenario. */
 export async function lockRun(tx: Db, runId: string): Promise<Scenario> {
   const { rows } = await tx.query<{ definition: unknown }>('SELECT definition FROM runs WHERE id = $1 FOR UPDATE', [runId]);
-  if (!rows[0]) throw new RunError('NOT_FOUND', `no run ${runId}`);
+  if (!rows[0]) throw new CodedError('NOT_FOUND', `no run ${runId}`);
   const parsed = parseScenario(rows[0].definition);
   if (!parsed.ok) throw new Error(`run ${runId} holds an invalid scenario: ${parsed.message}`);
   return parsed.scenario;

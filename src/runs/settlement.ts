@@ -4,11 +4,11 @@ import { economyProfiles, settleEconomy, settlementPairs, type CarriedState, typ
 import { CodedError } from '../domain/errors.ts';
 import { parseAmount } from '../domain/money.ts';
 import { seededActors, type Scenario } from '../domain/scenario.ts';
-import { balanceKey } from '../domain/validate.ts';
+import { balanceKey } from '../domain/ids.ts';
 import type { Db } from '../db/db.ts';
 import { LedgerKind, settleEntries } from '../ledger/writing/append.ts';
 import { lockBalanceRows } from '../ledger/writing/record.ts';
-import { lastEpoch, lockRun, RunError } from './registry.ts';
+import { lastEpoch, lockRun } from './registry.ts';
 
 export interface Settlement {
   epoch: number;
@@ -58,7 +58,7 @@ export async function settleEpoch(
     const last = await lastEpoch(tx, runId);
     const expected = last === null ? 1 : last.finished ? last.epoch + 1 : last.epoch;
     if (epoch !== expected) {
-      throw new RunError(
+      throw new CodedError(
         'EPOCH_OUT_OF_ORDER',
         `run ${runId} is at epoch ${last?.epoch ?? 0}${last && !last.finished ? ' (not finished)' : ''}: the next epoch to settle is ${expected}`,
       );

@@ -19,6 +19,7 @@ const skip = 'reason' in chromium ? chromium.reason : false;
 const EPOCHS = 3;
 let d: TestDashboard;
 let browser: TestBrowser;
+let validatorUrl = '';
 const runIds: string[] = [];
 /** What before() started, stopped in the reverse order. */
 const started: Array<{ close(): Promise<unknown> }> = [];
@@ -29,6 +30,7 @@ before(async () => {
   started.push({ close: () => t.drop() });
   const v = await startValidator(t.db);
   started.push(v);
+  validatorUrl = v.url;
   const commons = await readScenarioFile(scenarioFile('commons'));
   for (const seed of ['1', '2']) runIds.push((await simulate(v.url, commons, { epochs: EPOCHS, seed })).runId);
   d = await startDashboard(v.url);
@@ -94,4 +96,38 @@ test('a link naming the runs draws them straight away; an unknown run is said so
       .filter({ hasText: /No run 00000000/ })
       .waitFor({ timeout: TIMEOUT });
   });
+});
+
+test('with the simulation running, the boxes ticked stay ticked as epochs finish, until Compare is pressed', { skip }, async () => {
+  const commons = await readScenarioFile(scenarioFile('commons'));
+  const running = new AbortController();
+  // A third run, going on while the page is open: every finished epoch is an `epoch` event.
+  const simulation = simulate(validatorUrl, commons, { epochs: 10_000, seed: 'live', signal: running.signal }).catch(() => undefined);
+  try {
+    await withPages(browser, 1, async ({ page }) => {
+      await visit(page, d.url, '#/compare');
+      await page.locator('#compare-hint').waitFor({ timeout: TIMEOUT });
+      await page.locator('#compare-form label', { hasText: 'seed live' }).waitFor({ timeout: TIMEOUT });
+      await page.check(`#run-${runIds[0]}`);
+      // The list is drawn anew when an epoch finishes: the running run's label shows its new epoch.
+      const before = await page.textContent('#compare-form label:has-text("seed live")');
+      await page.waitForFunction(
+        (text) => {
+          const label = [...document.querySelectorAll('#compare-form label')].find((l) => l.textContent?.includes('seed live'));
+          return label !== undefined && label.textContent !== text;
+        },
+        before,
+        { timeout: TIMEOUT },
+      );
+      assert.equal(await page.isChecked(`#run-${runIds[0]}`), true, 'the ticked run is still ticked after a refresh');
+      assert.equal(await page.isChecked(`#run-${runIds[1]}`), false);
+      await page.check(`#run-${runIds[1]}`);
+      await page.click('#compare-form button[type=submit]');
+      await page.locator('figure.chart').first().waitFor({ timeout: TIMEOUT });
+      assert.deepEqual((await drawn(page))['Survival rate'], ['commons · heuristic · seed 1', 'commons · heuristic · seed 2']);
+    });
+  } finally {
+    running.abort();
+    await simulation;
+  }
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -130,6 +131,81 @@ test('gridgov start runs on its embedded database, survives kill -9 and stops it
   second.child.kill('SIGTERM');
   assert.equal(await second.exited, 0);
   assert.ok(!alive(server), 'stopping gridgov stops its PostgreSQL');
+});
+
+test('Ctrl+C stops the runner, then the validator and dispatcher, then the database, one calm line each; the CLI finds the validator', async () => {
+  // Its own process group, as a terminal's foreground job: Ctrl+C signals the whole group.
+  const child = spawn(process.execPath, [BIN, 'start', '--dashboard-port', '0'], {
+    env: { ...env, LOG_LEVEL: 'info', GRIDGOV_RUNNER: 'on', GRIDGOV_RUNNER_INTERVAL_MS: '100', GRIDGOV_ADMIN_KEY: '', GRIDGOV_URL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  started.push(child.pid!);
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await waitUntil(
+    () => /^epoch 2 /m.test(output),
+    () => `two epochs:\n${output}`,
+    { timeoutMs: 180_000 },
+  );
+  const validator = /validator\s+(http:\/\/\S+)/.exec(output)![1]!;
+
+  // Another terminal: no --url, no GRIDGOV_URL, no key: the data dir names the validator and its key.
+  const cliEnv = { ...env, GRIDGOV_URL: '', GRIDGOV_ADMIN_KEY: '', GRIDGOV_RUNNER_KEY: '', GRIDGOV_API_KEY: '', LOG_LEVEL: 'warn' };
+  const run = promisify(execFile);
+  const audit = await run(process.execPath, [BIN, 'admin', 'audit', '--limit', '1'], { env: cliEnv });
+  assert.ok(Array.isArray(JSON.parse(audit.stdout).entries), audit.stdout);
+  const runner = await run(
+    process.execPath,
+    [BIN, 'runner', '--scenario', 'scenarios/demo.json', '--epochs', '1', '--run-id', randomUUID()],
+    { env: { ...cliEnv, GRIDGOV_RUNNER_METRICS_PORT: '0' }, cwd: new URL('../..', import.meta.url).pathname },
+  );
+  assert.match(runner.stdout, /epoch 1\/1/, runner.stderr);
+  assert.equal(JSON.parse(readFileSync(join(dataDir, 'server.json'), 'utf8')).validator.url, validator);
+
+  const server = postmasterPid();
+  process.kill(-child.pid!, 'SIGINT');
+  process.kill(-child.pid!, 'SIGINT'); // npm start forwards the terminal's signal: a second one
+  assert.equal(await exited, 0, output);
+  const stops = output.split('\n').filter((line) => line.startsWith('stopped'));
+  assert.deepEqual(stops, [
+    'stopped  runner (its run is marked stopped)',
+    'stopped  validator, dashboard and dispatcher',
+    'stopped  database',
+  ]);
+  assert.doesNotMatch(output, /ECONNREFUSED|request failed|\n\s+at /, 'no error and no stack trace on the way out');
+  assert.ok(!alive(server), 'the database stopped');
+  assert.ok(!existsSync(join(dataDir, 'server.json')), 'nothing left that names a stopped validator');
+});
+
+test('two busy ports are named together, before anything starts', async () => {
+  const holders = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<Server>((resolve) => {
+          const server = createServer();
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const [api, ui] = holders.map((h) => (h.address() as { port: number }).port);
+  try {
+    const run = promisify(execFile);
+    await assert.rejects(
+      run(process.execPath, [BIN, 'start', '--port', String(api), '--dashboard-port', String(ui), '--no-runner'], { env }),
+      (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 2, error.stderr);
+        assert.match(error.stderr, new RegExp(`validator's port 127\\.0\\.0\\.1:${api} is in use; choose another with --port or PORT`));
+        assert.match(error.stderr, new RegExp(`dashboard's port 127\\.0\\.0\\.1:${ui} is in use; choose another with --dashboard-port`));
+        assert.doesNotMatch(error.stderr, /ledger guard|pool/);
+        return true;
+      },
+    );
+  } finally {
+    for (const h of holders) h.close();
+  }
 });
 
 test('gridgov migrate is idempotent and the CLI reports usage errors', async () => {

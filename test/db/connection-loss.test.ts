@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { subscribe } from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import { createDb, isDatabaseUnavailable, type Db } from '../../src/db/db.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { waitUntil } from '../support/wait.ts';
+
+// Every socket this process opens, so that a test can wait until the client has seen the loss.
+const sockets: Socket[] = [];
+subscribe('net.client.socket', (message) => sockets.push((message as { socket: Socket }).socket));
 
 let t: TestDatabase;
 let proxy: TcpProxy;
@@ -25,7 +31,10 @@ test('a connection lost inside a transaction fails that transaction, not the pro
       await tx.query('SELECT 1');
       assert.equal(proxy.cut(), 1);
       // The loss arrives while no query runs: pg reports it as an 'error' event on the client.
-      await sleep(100);
+      await waitUntil(
+        () => sockets.filter((socket) => socket.remotePort === proxy.port).every((socket) => socket.destroyed),
+        'the client sees its connection reset',
+      );
       await tx.query('SELECT 1');
     }),
     (error: unknown) => isDatabaseUnavailable(error),
@@ -37,8 +46,14 @@ test('a connection lost inside a transaction fails that transaction, not the pro
 test('a connection lost mid-query fails the query with a database-unavailable error', async () => {
   await assert.rejects(
     db.transaction(async (tx) => {
-      setTimeout(() => proxy.cut(), 100);
-      await tx.query('SELECT pg_sleep(5)');
+      const sleeping = tx.query('SELECT pg_sleep(5)');
+      await waitUntil(
+        async () =>
+          (await t.db.query("SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(5)' AND state = 'active'")).rowCount > 0,
+        'the query runs on the server',
+      );
+      assert.ok(proxy.cut() >= 1);
+      await sleeping;
     }),
     (error: unknown) => isDatabaseUnavailable(error),
   );

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../src/config.ts';
 import { createDb, isDatabaseTimeout, isDatabaseUnavailable, type Db } from '../../src/db/db.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -71,8 +70,14 @@ test('a session idle inside a transaction is ended by the server, which frees it
   let lost: unknown;
   const stalled = bounded
     .transaction(async (tx) => {
-      await tx.query("SELECT 1 FROM actors WHERE name = 'bob' FOR UPDATE");
-      await sleep(1500); // a stalled client: paused, or its network gone
+      const { rows } = await tx.query<{ pid: number }>("SELECT pg_backend_pid() AS pid FROM actors WHERE name = 'bob' FOR UPDATE");
+      // A stalled client (paused, or its network gone) sends nothing until the server has ended
+      // its session; then it tries again.
+      const pid = rows[0]!.pid;
+      await waitUntil(
+        async () => (await holder.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0,
+        'the server ends the session idle in its transaction',
+      );
       await tx.query('SELECT 1');
     })
     .catch((error: unknown) => (lost = error));

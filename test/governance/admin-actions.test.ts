@@ -78,6 +78,9 @@ test('a negative amount, an unknown actor or resource, and world itself are refu
   assert.equal((await admin('/admin/balance', { actor_id: 'bob', resource: 'gold', amount: 5 })).status, 404);
   assert.equal((await admin('/admin/balance', { actor_id: 'world', resource: 'water', amount: 5 })).status, 400);
   assert.equal((await admin('/admin/balance', { actor_id: 'bob', resource: 'water', amount: 5, extra: 1 })).status, 400);
+  const missing = await admin('/admin/balance', { actor_id: 'bob', resource: 'water' });
+  assert.deepEqual([missing.status, missing.body.field], [400, 'amount']);
+  assert.match(missing.body.message, /^amount: required, a number \(or decimal string\) of at least 0/);
   assert.equal(await ledger(), before);
 });
 

@@ -6,6 +6,7 @@ import { readJson, sendJson, startFakeServer, type FakeServer } from '../support
 import { seedTestScenario } from '../support/scenario.ts';
 import { setupTracing, shutdownTracing } from '../../src/observability/tracing.ts';
 import { http, startValidator, type TestValidator } from '../support/validator.ts';
+import { waitUntil } from '../support/wait.ts';
 
 /** What an OpenTelemetry collector receives on POST /v1/traces (OTLP/HTTP, JSON). */
 interface ExportRequest {
@@ -54,7 +55,6 @@ test('with OTEL_EXPORTER_OTLP_ENDPOINT set, the validator exports its spans over
     { traceparent: `00-${traceId}-${parent}-01` },
   );
   assert.equal(reply.status, 200);
-  const deadline = Date.now() + 20_000;
   const spansOf = () =>
     received.flatMap((r) =>
       r.resourceSpans.flatMap((rs) =>
@@ -63,9 +63,16 @@ test('with OTEL_EXPORTER_OTLP_ENDPOINT set, the validator exports its spans over
         ),
       ),
     );
-  while (!spansOf().some(({ span }) => span.traceId === traceId && span.name === 'POST /execute') && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitUntil(
+    () => spansOf().some(({ span }) => span.traceId === traceId && span.name === 'POST /execute'),
+    () =>
+      `the server span exported; exported: ${
+        spansOf()
+          .filter(({ span }) => span.traceId === traceId)
+          .map(({ span }) => span.name)
+          .join(', ') || 'nothing'
+      }`,
+  );
   const ours = spansOf().filter(({ span }) => span.traceId === traceId);
   const server = ours.find(({ span }) => span.name === 'POST /execute');
   assert.ok(server, `exported: ${ours.map(({ span }) => span.name).join(', ') || 'nothing'}`);

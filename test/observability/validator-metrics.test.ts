@@ -4,21 +4,18 @@ import { createDb } from '../../src/db/db.ts';
 import { ADMIN_KEY, bearer, http, startValidator, useSeededValidator } from '../support/validator.ts';
 import { sampleSum, scrape, type Sample } from '../support/exposition.ts';
 import { tradeBody } from '../support/scenario.ts';
+import { waitForValue } from '../support/wait.ts';
 
 const world = useSeededValidator({ env: { GRIDGOV_VERIFY_INTERVAL_MS: '100' } });
 const trade = (over: Record<string, unknown> = {}) => tradeBody({ amount: 5, ...over });
 const bobWater = "actor_id = (SELECT id FROM actors WHERE name = 'bob') AND resource = 'water'";
 
 /** Scrapes until `accept` holds (the ledger-state gauges follow the background verifier). */
-async function scrapeUntil(accept: (samples: Sample[]) => boolean, what: string): Promise<Sample[]> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+const scrapeUntil = (accept: (samples: Sample[]) => boolean, what: string): Promise<Sample[]> =>
+  waitForValue(async () => {
     const samples = await scrape(`${world.v.url}/metrics`);
-    if (accept(samples)) return samples;
-    if (Date.now() > deadline) throw new Error(`no scrape showed ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+    return accept(samples) ? samples : undefined;
+  }, `a scrape showing ${what}`);
 
 test('/metrics names every series by Prometheus conventions and counts decisions by outcome and code', async () => {
   const applied = trade();

@@ -9,6 +9,7 @@ import { invariantViolations } from '../support/invariants.ts';
 import { startFaultProxy, type FaultProxy } from '../support/proxy.ts';
 import { simulate } from '../support/simulation.ts';
 import { ADMIN_KEY, BIN, startValidator, type TestValidator } from '../support/validator.ts';
+import { waitForValue } from '../support/wait.ts';
 
 const SCENARIO = fileURLToPath(new URL('../../scenarios/demo.json', import.meta.url));
 const EPOCHS = 8;
@@ -62,13 +63,9 @@ async function midEpoch(): Promise<number | undefined> {
 
 test('a runner killed with SIGKILL mid-epoch and restarted repeats nothing and ends where an uninterrupted run ends', async () => {
   const first = runner();
-  let killedAt: number | undefined;
-  const deadline = Date.now() + 60_000;
-  while (killedAt === undefined && Date.now() < deadline) {
-    killedAt = await midEpoch();
-    if (killedAt === undefined) await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.ok(killedAt !== undefined, `never caught the runner mid-epoch:\n${first.output()}`);
+  const killedAt = await waitForValue(midEpoch, 'the runner caught mid-epoch', { pollMs: 5 }).catch((error: unknown) => {
+    throw new Error(`${String(error)}:\n${first.output()}`);
+  });
   first.kill();
   await first.exited;
   const before = await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM ledger WHERE kind = 'trade'");

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { waitUntil } from './wait.ts';
 
 export const ALERT_RULES = fileURLToPath(new URL('../../ops/prometheus/alerts.yml', import.meta.url));
 
@@ -82,22 +83,21 @@ export async function startPrometheus(binary: string, jobs: Record<string, strin
     await exited;
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`prometheus exited with ${child.exitCode}:\n${output}`);
-    }
-    const ready = await fetch(`${url}/-/ready`).then(
-      (r) => r.ok,
-      () => false,
+  try {
+    await waitUntil(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${output}`);
+        return fetch(`${url}/-/ready`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      () => `prometheus ready:\n${output}`,
+      { pollMs: 100 },
     );
-    if (ready) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus did not become ready:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  } catch (error) {
+    await stop();
+    throw error;
   }
   return {
     url,

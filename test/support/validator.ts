@@ -8,6 +8,7 @@ import { loadConfig, type Env } from '../../src/config.ts';
 import type { Db } from '../../src/db/db.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { seedTestScenario } from './scenario.ts';
+import { waitUntil } from './wait.ts';
 
 export const ADMIN_KEY = 'test-bootstrap-key-0123456789';
 export const BIN = fileURLToPath(new URL('../../bin/gridgov', import.meta.url));
@@ -129,23 +130,18 @@ export async function http<T = any>(
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 /**
- * Polls GET /health until `accept` holds for the reply, or fails after timeoutMs. /health reads the
- * background verifier's verdict, so a change is seen within one verification interval.
+ * Polls GET /health until `accept` holds for the reply. /health reads the background verifier's
+ * verdict, so a change is seen within one verification interval; the limit only names a state that
+ * never came.
  */
-export async function waitForHealth(
-  base: string,
-  accept: (reply: HttpReply) => boolean,
-  timeoutMs = 5000,
-): Promise<HttpReply & { waitedMs: number }> {
-  const started = Date.now();
-  let reply = await http(base, 'GET', '/health');
-  while (!accept(reply)) {
-    if (Date.now() - started > timeoutMs)
-      throw new Error(`/health did not reach the expected state within ${timeoutMs} ms: ${JSON.stringify(reply.body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    reply = await http(base, 'GET', '/health');
-  }
-  return { ...reply, waitedMs: Date.now() - started };
+export async function waitForHealth(base: string, accept: (reply: HttpReply) => boolean, timeoutMs = 60_000): Promise<HttpReply> {
+  let reply: HttpReply | undefined;
+  await waitUntil(
+    async () => accept((reply = await http(base, 'GET', '/health'))),
+    () => `/health in the expected state, last: ${JSON.stringify(reply?.body)}`,
+    { timeoutMs, pollMs: 25 },
+  );
+  return reply!;
 }
 
 /** Runs `gridgov <args>` against a database to completion, as an operator would. */

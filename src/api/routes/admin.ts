@@ -10,6 +10,7 @@ import { ApiError } from '../errors.ts';
 import type { RouteSchema } from '../openapi.ts';
 import { createRateLimiter } from '../rate-limit.ts';
 import { ledgerIdParam, limitParam, parseBody, parseQuery } from '../query.ts';
+import { expecting } from '../../domain/issues.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,12 +18,15 @@ declare module 'fastify' {
   }
 }
 
+const actorId = z.string(expecting('an actor id or name')).min(1).max(200).describe('Actor id or name');
 const balanceBody = z.strictObject({
-  actor_id: z.string().min(1).max(200).describe('Actor id or name'),
-  resource: z.string().min(1).max(64),
-  amount: z.union([z.number(), z.string().max(64)]).describe('An exact decimal with at most 6 places'),
+  actor_id: actorId,
+  resource: z.string(expecting('a resource name')).min(1).max(64),
+  amount: z
+    .union([z.number(), z.string().max(64)], expecting('a number (or decimal string) of at least 0 with at most 6 decimal places'))
+    .describe('An exact decimal with at most 6 places'),
 });
-const resetBody = z.strictObject({ actor_id: z.string().min(1).max(200).describe('Actor id or name') });
+const resetBody = z.strictObject({ actor_id: actorId });
 const breakerBody = z.strictObject({ enabled: z.boolean(), reason: z.string().max(500).optional() });
 const auditQuery = z.strictObject({
   cursor: ledgerIdParam.optional().describe('next_cursor of the previous page'),

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { fromDatabaseRefusal } from '../../domain/errors.ts';
 import { parseScenario } from '../../domain/scenario.ts';
 import { EVENTS_CHANNEL } from '../../ledger/reads/activity.ts';
-import { endRun, getRun, latestRunId, listRuns, registerRun, RunEnd, RunError } from '../../runs/registry.ts';
+import { endRun, getRun, latestRunId, listRuns, registerRun, RunEnd } from '../../runs/registry.ts';
 import { settleEpoch } from '../../runs/settlement.ts';
 import { storePlan, storeStats } from '../../runs/epochs.ts';
 import { getEpoch, getRunSummary, listEpochs } from '../../runs/reads.ts';
-import { ScenarioError } from '../../ledger/writing/seed.ts';
-import { fromDatabaseRefusal, presentedKey } from '../../governance/auth.ts';
+import { presentedKey } from '../../governance/auth.ts';
 import type { AppDeps } from '../deps.ts';
 import { identify, requireRole } from '../identify.ts';
 import { ApiError } from '../errors.ts';
@@ -117,9 +117,7 @@ async function mapped<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof RunError) throw new ApiError(error.reason, error.message, error.details);
-    if (error instanceof ScenarioError) throw new ApiError('BAD_REQUEST', error.message, { field: 'scenario' });
-    throw fromDatabaseRefusal(error);
+    throw fromDatabaseRefusal(error) ?? error;
   }
 }
 

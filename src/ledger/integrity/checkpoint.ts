@@ -1,3 +1,4 @@
+import { fromDatabaseRefusal } from '../../domain/errors.ts';
 import type { Db } from '../../db/db.ts';
 import { settledHorizon } from './fence.ts';
 
@@ -24,12 +25,11 @@ const COLUMNS = `ledger_id, balances_digest, supply, entries, made_by,
 export class CheckpointError extends Error {}
 
 /** The database refuses a checkpoint whose balances do not sum to zero per resource (GG015). */
-async function refusedAsCheckpointError(work: Promise<unknown>): Promise<void> {
+async function refusedAsCoded(work: Promise<unknown>): Promise<void> {
   try {
     await work;
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'GG015') throw new CheckpointError((error as Error).message);
-    throw error;
+    throw fromDatabaseRefusal(error) ?? error;
   }
 }
 
@@ -70,7 +70,7 @@ export async function verifyCheckpoint(db: Db, ledgerId: number): Promise<{ ok: 
  * returned as it is.
  */
 export async function createCheckpoint(tx: Db, through: number, madeBy: CheckpointMaker): Promise<Checkpoint> {
-  await refusedAsCheckpointError(tx.query('SELECT checkpoint_make($1, $2)', [through, madeBy]));
+  await refusedAsCoded(tx.query('SELECT checkpoint_make($1, $2)', [through, madeBy]));
   return (await getCheckpoint(tx, through))!;
 }
 
@@ -90,7 +90,7 @@ export async function createCheckpointFromTable(
      SELECT $1, actor_id, resource, amount, last_ledger_id FROM ${table} WHERE amount <> 0`,
     [ledgerId],
   );
-  await refusedAsCheckpointError(tx.query('SELECT checkpoint_finish($1, $2, $3)', [ledgerId, entries, madeBy]));
+  await refusedAsCoded(tx.query('SELECT checkpoint_finish($1, $2, $3)', [ledgerId, entries, madeBy]));
   return (await getCheckpoint(tx, ledgerId))!;
 }
 

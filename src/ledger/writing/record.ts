@@ -1,6 +1,6 @@
-import { CodedError, type BusinessErrorCode } from '../../domain/errors.ts';
+import { fromDatabaseRefusal, type BusinessErrorCode } from '../../domain/errors.ts';
 import { formatMicro, microFromDb, type Micro } from '../../domain/money.ts';
-import { balanceKey } from '../../domain/validate.ts';
+import { balanceKey } from '../../domain/ids.ts';
 import { flushWal, type Db } from '../../db/db.ts';
 
 /** One proposal of a group, as record_proposals takes it (the proposal_spec row type, 000062; live definition 000152). */
@@ -49,17 +49,6 @@ const RECORD_PROPOSALS = `
                           array(SELECT json_populate_recordset(NULL::proposal_leg_spec, $2::json)), $3::text[], $4::boolean[], $5)
    WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL`;
 
-/** SQLSTATEs record_proposals raises, in the registry's words; nothing was recorded. */
-function refusal(error: unknown): CodedError | undefined {
-  const { code, message, detail } = error as { code?: string; message?: string; detail?: string };
-  if (code === 'GG001')
-    return new CodedError('CIRCUIT_BREAKER_OPEN', `circuit breaker is open${detail ? `: ${detail}` : ''}`, { reason: detail || null });
-  if (code === 'GG002') return new CodedError('MALFORMED_PROPOSAL', message);
-  if (code === 'GG003') return new CodedError('UNAUTHORIZED', message);
-  if (code === 'GG011') return new CodedError('FORBIDDEN', message);
-  return undefined;
-}
-
 /**
  * Decides and records a group in one statement (its own transaction), then waits until its commit
  * is durable; one row per spec, in order. Two round trips: the row locks are held for the first only.
@@ -85,7 +74,7 @@ export async function recordProposals(
     await flushWal(db);
     return rows;
   } catch (error) {
-    throw refusal(error) ?? error;
+    throw fromDatabaseRefusal(error) ?? error;
   }
 }
 

@@ -1,12 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { actorIdFor, deriveId, WORLD_ACTOR_ID } from '../../domain/ids.ts';
+import { CodedError, fromDatabaseRefusal } from '../../domain/errors.ts';
 import { formatMicro } from '../../domain/money.ts';
 import { parseScenario, seededActors, toMicro, type Scenario } from '../../domain/scenario.ts';
 import type { Db } from '../../db/db.ts';
 import { LedgerKind, systemEntriesJson, type SystemEntry } from './append.ts';
 
-export class ScenarioError extends Error {}
+/** A scenario that cannot be read or parsed: a bad request about the scenario wherever it comes from. */
+export class ScenarioError extends CodedError {
+  constructor(message: string) {
+    super('BAD_REQUEST', message, { field: 'scenario' });
+  }
+}
 
 export async function readScenarioFile(path: string): Promise<Scenario> {
   let text: string;
@@ -77,8 +83,7 @@ export async function seedScenario(db: Db, scenario: Scenario, validatorVersion:
       ],
     ));
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'GG014') throw new ScenarioError((error as Error).message);
-    throw error;
+    throw fromDatabaseRefusal(error) ?? error;
   }
   const result = { actorsAdded: rows[0]!.actors_added, entriesAdded: rows[0]!.entries_added };
   // Fresh statistics, so that the plans validators keep for their sessions probe indexes from the

@@ -5,11 +5,17 @@ function result(slot, kind, ...children) {
   replace(slot, notice(kind, ...children));
 }
 
-function summarise(payload) {
+/**
+ * An audit row's request in a line. The actor is named as the result resolved it, so a change made
+ * here (which sends the actor's id) reads like one made with `gridgov admin` (which sends its name).
+ */
+export function summarise(payload) {
   const p = payload && typeof payload === 'object' ? payload : {};
   const request = p.request && typeof p.request === 'object' ? p.request : null;
   if (!request || Object.keys(request).length === 0) return '';
+  const actor = p.result && typeof p.result === 'object' && typeof p.result.actor === 'string' ? p.result.actor : null;
   return Object.entries(request)
+    .map(([k, v]) => (k === 'actor_id' && actor ? ['actor', actor] : [k, v]))
     .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)
     .join(', ');
 }

@@ -37,12 +37,13 @@ async function runEpochs(runId) {
   return normalizeEpochs({ epochs: rows }).epochs;
 }
 
-function picker(runs, chosen) {
+/** The run list; `ticked` are the boxes shown checked, `onTick` hears every change before Compare is pressed. */
+function picker(runs, ticked, onTick) {
   const boxes = runs.map((r) =>
     h(
       'li',
       { class: 'checkbox' },
-      h('input', { type: 'checkbox', id: `run-${r.run_id}`, name: 'run', value: r.run_id, checked: chosen.includes(r.run_id) }),
+      h('input', { type: 'checkbox', id: `run-${r.run_id}`, name: 'run', value: r.run_id, checked: ticked.includes(r.run_id) }),
       h(
         'label',
         { for: `run-${r.run_id}` },
@@ -54,6 +55,7 @@ function picker(runs, chosen) {
     'form',
     {
       id: 'compare-form',
+      onchange: (e) => onTick([...e.currentTarget.querySelectorAll('input[name=run]:checked')].map((i) => i.value)),
       onsubmit: (e) => {
         e.preventDefault();
         const ids = [...e.target.querySelectorAll('input[name=run]:checked')].map((i) => i.value);
@@ -88,6 +90,9 @@ export function comparePage(main) {
   const slot = h('div');
   main.append(h('h1', {}, 'Compare runs'), status, controls, slot);
   let alive = true;
+  // Boxes ticked but not yet compared: a refresh on a new epoch redraws the list with them as the
+  // user left them; a new URL (Compare pressed, a link followed) starts from its runs again.
+  let ticked = null;
 
   async function load() {
     const chosen = (hashParams().get('runs') ?? '').split(',').filter(Boolean);
@@ -119,7 +124,14 @@ export function comparePage(main) {
       );
       return;
     }
-    replace(controls, section('Runs', h('p', { class: 'muted' }, `Pick up to ${MAX_RUNS} runs to overlay.`), picker(runs, chosen)));
+    replace(
+      controls,
+      section(
+        'Runs',
+        h('p', { class: 'muted' }, `Pick up to ${MAX_RUNS} runs to overlay.`),
+        picker(runs, ticked ?? chosen, (ids) => (ticked = ids)),
+      ),
+    );
     const picked = chosen.map((id) => runs.find((r) => r.run_id === id)).filter(Boolean);
     const unknown = chosen.filter((id) => !runs.some((r) => r.run_id === id));
     if (unknown.length) replace(status, notice('error', `No run ${unknown.map(shortId).join(', ')} among the latest ${RUNS_LIMIT}.`));
@@ -158,7 +170,10 @@ export function comparePage(main) {
   load();
   return {
     title: 'Compare',
-    onQueryChange: load,
+    onQueryChange: () => {
+      ticked = null;
+      return load();
+    },
     // A run's figures grow as its epochs finish.
     onEvent: (type) => type === 'epoch' && refresh(),
     unmount: () => (alive = false),

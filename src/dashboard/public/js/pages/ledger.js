@@ -16,7 +16,20 @@ import {
   timeEl,
 } from '../dom.js';
 
-const KINDS = ['trade', 'genesis', 'production', 'consumption', 'adjustment'];
+// Every kind GET /ledger accepts (LedgerKind in src/ledger/writing/append.ts; test/dashboard/ledger-kinds.test.ts compares).
+const KINDS = [
+  'trade',
+  'genesis',
+  'production',
+  'consumption',
+  'adjustment',
+  'regrowth',
+  'extraction',
+  'upkeep',
+  'tax',
+  'failure',
+  'inheritance',
+];
 const SIZES = ['25', '50', '100', '200'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

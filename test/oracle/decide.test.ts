@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decide, type DecideWorld, type GroupItem } from '../../src/domain/decide.ts';
+import { decide, type DecideWorld, type GroupItem } from './decide.ts';
 import { canonicalLegs, type Leg } from '../../src/domain/proposal.ts';
-import { balanceKey } from '../../src/domain/validate.ts';
+import { balanceKey } from '../../src/domain/ids.ts';
 
 const WORLD = 'world';
 const ACTORS = ['a', 'b', 'c', WORLD];

@@ -1,7 +1,13 @@
-import type { BusinessErrorCode } from './errors.ts';
-import type { Micro } from './money.ts';
-import type { Leg } from './proposal.ts';
-import { balanceKey, validateLegs, type Grant, type LimitSet } from './validate.ts';
+/**
+ * The test oracle for a group: record_proposals' decisions (idempotency, then the rules of
+ * validate.ts, in arrival order against the balances the group left), in TypeScript. Production
+ * never runs it; see validate.ts.
+ */
+import type { BusinessErrorCode } from '../../src/domain/errors.ts';
+import { balanceKey } from '../../src/domain/ids.ts';
+import type { Micro } from '../../src/domain/money.ts';
+import type { Leg } from '../../src/domain/proposal.ts';
+import { validateLegs, type Grant, type LimitSet } from './validate.ts';
 
 /** One proposal of a group, its actor references resolved to ids where they name an actor. */
 export interface GroupItem {

@@ -1,6 +1,34 @@
-import type { GeminiSettings } from './gemini.ts';
-import type { LlmSettings } from './llm.ts';
-import type { OpenAISettings } from './openai.ts';
+/**
+ * The agents' language-model settings, from the environment: a part of the one config
+ * (`config.ts` calls loadAgentConfig), kept beside it so that config depends on no room above it;
+ * the strategies in `agents/` read these types.
+ */
+
+export interface LlmSettings {
+  temperature: number;
+  /** Per call; a late answer costs the agent its turn and is not retried. */
+  timeoutMs: number;
+  /** Further attempts after a rate limit, a server error or a lost connection. */
+  retries: number;
+  retryBaseMs: number;
+  /** What the model costs, in dollars per million tokens of prompt and of answer. */
+  priceInputPerMtok?: number;
+  priceOutputPerMtok?: number;
+}
+
+export interface GeminiSettings extends LlmSettings {
+  apiKey: string;
+  model: string;
+  /** Any server speaking the Gemini API's generateContent (a proxy, a local stand-in). */
+  baseUrl?: string;
+}
+
+export interface OpenAISettings extends LlmSettings {
+  /** e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1 (Ollama), a vLLM server's /v1. */
+  baseUrl: string;
+  apiKey?: string;
+  model: string;
+}
 
 export interface AgentConfig {
   /** Set when GEMINI_API_KEY is. */

@@ -1,6 +1,14 @@
-import { BusinessErrorCode } from './errors.ts';
-import { formatMicro, type Micro } from './money.ts';
-import type { Leg } from './proposal.ts';
+/**
+ * The test oracle: the validation rules of record_proposals, restated in TypeScript over a
+ * snapshot. Production never runs it; the rules live in the database (src/db/schema.sql holds the
+ * live definitions). Tests check its invariants (validate.test.ts, decide.test.ts) and require the
+ * database to agree with it (test/ledger/decide-agreement.test.ts), so a rule changed in one place
+ * only fails until it is changed in the other.
+ */
+import { BusinessErrorCode } from '../../src/domain/errors.ts';
+import { balanceKey } from '../../src/domain/ids.ts';
+import { formatMicro, type Micro } from '../../src/domain/money.ts';
+import type { Leg } from '../../src/domain/proposal.ts';
 
 export interface LimitSet {
   maxTransfer: Micro | null;
@@ -26,8 +34,6 @@ export interface ValidationContext {
 }
 
 export type Validation = { ok: true; deltas: Map<string, Micro> } | { ok: false; code: BusinessErrorCode; message: string; leg: number };
-
-export const balanceKey = (actor: string, resource: string): string => `${actor}|${resource}`;
 
 /** The first problem of a leg taken alone (actors, resource, role, max_transfer), or undefined. */
 function staticProblem(leg: Leg, ctx: ValidationContext): { code: BusinessErrorCode; message: string } | undefined {
