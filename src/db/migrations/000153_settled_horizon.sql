@@ -51,7 +51,8 @@ BEGIN
   settled := greatest(settled, coalesce(cleared, 0));
   DELETE FROM ledger_fences f WHERE f.through <= settled;
   SELECT coalesce(array_agg(DISTINCT k.virtualtransaction), '{}') INTO busy FROM pg_locks k
-   WHERE k.locktype = 'relation' AND k.relation = 'public.ledger'::regclass AND k.granted
+   WHERE k.locktype = 'relation' AND k.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+     AND k.relation = 'public.ledger'::regclass AND k.granted
      AND k.mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
      AND k.pid IS DISTINCT FROM pg_backend_pid();
   IF seq > settled AND cardinality(busy) = 0 THEN

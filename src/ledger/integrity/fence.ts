@@ -31,7 +31,8 @@ export async function raiseFence(db: Db): Promise<Fence> {
   await flushWal(db);
   const { rows } = await db.query<{ writers: string[] | null }>(
     `SELECT array_agg(DISTINCT virtualtransaction) AS writers FROM pg_locks
-      WHERE locktype = 'relation' AND relation = 'ledger'::regclass AND granted AND mode IN ${WRITE_MODES}
+      WHERE locktype = 'relation' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND relation = 'ledger'::regclass AND granted AND mode IN ${WRITE_MODES}
         AND pid IS DISTINCT FROM pg_backend_pid()`,
   );
   return { through: Number(seq.rows[0]?.through ?? 0), writers: rows[0]?.writers ?? [] };
