@@ -91,6 +91,7 @@ export const databaseRefusals: Readonly<Record<string, { code: ErrorCode; field?
   GG013: { code: 'NOT_FOUND' }, // admin functions: no such actor or record
   GG014: { code: 'BAD_REQUEST', field: 'scenario' }, // seed_scenario: an actor's name is taken by another id
   GG015: { code: 'INTERNAL_ERROR' }, // checkpoint functions: the balances do not sum to zero per resource
+  GG016: { code: 'INTERNAL_ERROR' }, // migration 000150: the database wall could not be built (gridgov migrate exits 2)
   '22023': { code: 'BAD_REQUEST' },
 };
 
