@@ -2,6 +2,9 @@ import type { Logger } from 'pino';
 import { isDatabaseUnavailable, type Db } from '../db/db.ts';
 import { registerExecuteAuth, registeredExecuteAuth, type ExecuteAuthMode } from './keys.ts';
 
+/** How long a start waits for the database to say which execute auth mode it enforces. */
+const CHECK_TIMEOUT_MS = 5_000;
+
 /** The validator refuses to start while the database would let anonymous proposals through. */
 export class WallError extends Error {}
 
@@ -30,12 +33,21 @@ export async function wallGaps(db: Db): Promise<string[]> {
  * registers its mode when its login owns the schema, and otherwise refuses to start, naming the fix.
  */
 export async function checkExecuteAuth(db: Db, mode: ExecuteAuthMode, logger: Logger): Promise<void> {
-  let registered: ExecuteAuthMode;
-  try {
-    registered = await registeredExecuteAuth(db);
-  } catch (error) {
-    if (isDatabaseUnavailable(error)) return;
+  // A database that cannot be reached, or does not answer, is no reason not to start: /health says
+  // so, and the route refuses key-less proposals under 'required' whatever the database records.
+  const reading = registeredExecuteAuth(db).catch((error: unknown) => {
+    if (isDatabaseUnavailable(error)) return undefined;
     throw error;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const unanswered = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), CHECK_TIMEOUT_MS);
+    timer.unref();
+  });
+  const registered = await Promise.race([reading, unanswered]).finally(() => clearTimeout(timer));
+  if (registered === undefined) {
+    logger.warn('the database did not say which GRIDGOV_EXECUTE_AUTH it enforces; checked again at the next start');
+    return;
   }
   if (registered === mode) return;
   if (await registerExecuteAuth(db, mode)) {
