@@ -2,9 +2,9 @@ import type { Micro } from '../domain/money.ts';
 import { formatMicro, microToNumber } from '../domain/money.ts';
 import type { Move, Offer, Reply } from '../domain/negotiation.ts';
 import { emptyUsage } from '../domain/stats.ts';
-import { regrowth } from '../domain/commons.ts';
+import { sustainableHarvest } from '../domain/commons.ts';
 import { backingOff, justRejected } from './memory.ts';
-import type { AgentProfile, CommonsStock, Decided, MarketView, Strategy, TurnContext } from './types.ts';
+import type { AgentProfile, Decided, MarketView, Strategy, TurnContext } from './types.ts';
 
 /**
  * The offline strategy: deterministic given its seeded random source and the snapshot, and driven
@@ -100,11 +100,10 @@ function askMultiplier(ctx: TurnContext, give: string, get: string): bigint {
 }
 
 /**
- * How much of each commons resource to take. Cooperative: an equal share of a sustainable quota
- * (the maximum sustainable yield while the stock is above half its capacity, where that yield
- * peaks; below it, a little less than what regrows, so the stock recovers), and no more than it
- * wants to hold. Greedy: the most it may. Naive: its full share of the quota, judged on the stock
- * it saw some epochs ago.
+ * How much of each commons resource to take. Cooperative: its equal share of the sustainable
+ * harvest (what all can take and find the stock back where it is next epoch); what it does not
+ * need it trades or gives to those short of it. Greedy: the most it may. Naive: its share of the
+ * sustainable harvest judged on the stock it saw some epochs ago.
  */
 export function extraction(ctx: TurnContext): Map<string, Micro> {
   const { self, view } = ctx;
@@ -113,21 +112,14 @@ export function extraction(ctx: TurnContext): Map<string, Micro> {
   for (const [resource, c] of [...(view.commons?.entries() ?? [])].sort(([a], [b]) => (a < b ? -1 : 1))) {
     let amount: Micro;
     if (self.character === 'greedy') amount = c.maxExtraction;
-    else if (self.character === 'naive') amount = sustainableQuota(c.staleStock, c) / n;
-    else {
-      const want = target(self, view, resource) + (self.consumption.get(resource) ?? 0n) - held(view, self.name, resource);
-      amount = minOf(sustainableQuota(c.stock, c) / n, want > 0n ? want : 0n);
-    }
+    else if (self.character === 'naive') amount = sustainableHarvest(c.staleStock, c) / n;
+    // Its whole share even beyond its own need: a share left in the water raises the stock, which
+    // lowers what can be taken sustainably, until the share no longer feeds those who need more.
+    else amount = c.sustainableHarvest / n;
     amount = roundDown(minOf(amount, c.maxExtraction));
     if (amount >= UNIT) out.set(resource, amount);
   }
   return out;
-}
-
-/** What all agents together may take from a stock and keep it near where it regrows fastest. */
-function sustainableQuota(stock: Micro, c: CommonsStock): Micro {
-  const half = c.capacity / 2n;
-  return stock >= half ? regrowth(half, c) : (regrowth(stock, c) * 8n) / 10n;
 }
 
 function propose(ctx: TurnContext): Move {

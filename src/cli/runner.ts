@@ -13,7 +13,7 @@ import { runnerMetrics } from '../runner/metrics.ts';
 import { createRegistry } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/server.ts';
 import { setupTracing, shutdownTracing } from '../observability/tracing.ts';
-import type { RunSummary } from '../domain/stats.ts';
+import type { RunSummary } from '../domain/run-summary.ts';
 import { agentProfiles } from '../runner/view.ts';
 import { parseFlags, positiveInteger, UsageError } from './args.ts';
 import type { Command } from './args.ts';

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SettlementSummary } from '../domain/economy.ts';
-import { runSummary, type AgentEpochStats, type EpochStats } from '../domain/stats.ts';
+import { runSummary } from '../domain/run-summary.ts';
+import type { AgentEpochStats, EpochStats, StoredEpochStats } from '../domain/stats.ts';
 import type { Db } from '../db/db.ts';
 import { writeReport } from './report.ts';
 import { episodeOrder } from './summary.ts';
@@ -13,7 +14,13 @@ type Row = Record<string, unknown>;
 
 const total = (r: Record<string, number> | undefined) => round6(Object.values(r ?? {}).reduce((a, b) => a + b, 0));
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
-const prefixed = (prefix: string, r: Record<string, number> | undefined) =>
+/** The total of the figures that apply; null when none does (every resource collapsed). */
+const totalOrNull = (r: Record<string, number | null>) => {
+  const known = Object.values(r).filter((v): v is number => v !== null);
+  return known.length ? round6(known.reduce((a, b) => a + b, 0)) : null;
+};
+
+const prefixed = (prefix: string, r: Record<string, number | null> | undefined) =>
   Object.fromEntries(Object.entries(r ?? {}).map(([k, v]) => [`${prefix}_${k}`, v]));
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
@@ -93,15 +100,22 @@ function runRow(key: Row, episode: EpisodeMeta, stats: EpochStats[], run: { star
     status: episode.status,
     epochs_planned: episode.epochs,
     epochs: s.epochs,
-    survival_rate: s.survival.rate,
-    survival_time: s.survival.time,
-    alive: s.survival.alive,
-    total_actors: s.survival.total,
+    survival_rate: s.survival?.rate ?? null,
+    survival_time: s.survival?.time ?? null,
+    alive: s.actor_survival.alive,
+    total_actors: s.actor_survival.total,
+    actor_survival_rate: s.actor_survival.rate,
+    first_failure_at: s.actor_survival.first_failure_at,
     efficiency: s.efficiency,
     equality: s.equality,
-    gini_payoff: round6(1 - s.equality),
-    over_usage: s.over_usage ? total(s.over_usage.amount) : null,
+    need_met: s.need_met,
+    payoff_equality: s.payoff_equality,
+    gini_payoff: s.payoff_equality === null ? null : round6(1 - s.payoff_equality),
+    over_harvest: s.over_usage ? total(s.over_usage.over_harvest) : null,
     over_usage_rate: s.over_usage?.rate ?? null,
+    harvest_actions: s.over_usage?.actions ?? null,
+    harvested: s.gains ? total(s.gains) : null,
+    sustainable_harvest_at_start: s.commons ? totalOrNull(s.commons.sustainable_harvest_at_start) : null,
     collapsed_at: s.commons?.collapsed_at ?? null,
     rounds_to_deal: s.rounds_to_deal,
     proposals_sent: s.proposals.sent,
@@ -121,16 +135,17 @@ function runRow(key: Row, episode: EpisodeMeta, stats: EpochStats[], run: { star
 }
 
 function epochRow(key: Row, r: EpochDbRow): Row {
-  const s = r.stats;
+  const s: StoredEpochStats & { duration_ms?: number } = r.stats;
   const commons = s.commons;
+  const survival = s.actor_survival ?? s.survival;
   return {
     ...key,
     epoch: r.epoch,
-    alive: s.survival?.alive ?? null,
-    total_actors: s.survival?.total ?? null,
-    survival_rate: s.survival?.rate ?? null,
-    efficiency: s.efficiency ?? null,
-    equality: s.equality ?? null,
+    alive: survival?.alive ?? null,
+    total_actors: survival?.total ?? null,
+    actor_survival_rate: survival?.rate ?? null,
+    need_met: s.need_met ?? s.efficiency ?? null,
+    payoff_equality: s.payoff_equality ?? s.equality ?? null,
     proposals_sent: s.proposals.sent,
     applied: s.proposals.applied,
     rejected: s.proposals.rejected,
@@ -147,7 +162,14 @@ function epochRow(key: Row, r: EpochDbRow): Row {
     need: r.settlement ? total(r.settlement.need) : null,
     consumed: total(s.consumed),
     unmet: total(s.deficit.unmet),
-    over_usage: commons ? total(commons.over_usage) : null,
+    stock: commons ? total(commons.stock) : null,
+    regrowth: commons ? total(commons.regrowth) : null,
+    sustainable_harvest: commons?.sustainable_harvest ? totalOrNull(commons.sustainable_harvest) : null,
+    harvest_requested: commons?.requested ? total(commons.requested) : null,
+    harvested: commons ? total(commons.extracted) : null,
+    over_harvest: commons?.over_harvest ? total(commons.over_harvest) : null,
+    harvest_actions: commons?.harvest_actions ?? null,
+    over_usage_actions: commons?.over_usage_actions ?? null,
     over_usage_rate: commons?.over_usage_rate ?? null,
     collapsed: commons ? commons.collapsed.length > 0 : null,
     llm_calls: s.llm.calls,
@@ -163,6 +185,9 @@ function epochRow(key: Row, r: EpochDbRow): Row {
     ...prefixed('price', s.prices),
     ...prefixed('unmet', s.deficit.unmet),
     ...prefixed('stock', commons?.stock),
+    ...prefixed('regrowth', commons?.regrowth),
+    ...prefixed('sustainable_harvest', commons?.sustainable_harvest),
+    ...prefixed('harvested', commons?.extracted),
   };
 }
 
@@ -182,6 +207,8 @@ function agentRows(key: Row, r: EpochDbRow): Row[] {
       failed: a?.failed ?? failed.has(agent),
       payoff: a?.payoff ?? s.payoff?.[agent] ?? null,
       deficit: a ? total(a.unmet) : (unmet.get(agent) ?? 0),
+      harvest_requested: a?.harvest ? total(Object.fromEntries(Object.entries(a.harvest).map(([k, h]) => [k, h.requested]))) : null,
+      harvest_granted: a?.harvest ? total(Object.fromEntries(Object.entries(a.harvest).map(([k, h]) => [k, h.granted]))) : null,
       moves_pass: a?.moves.pass ?? null,
       moves_transfer: a?.moves.transfer ?? null,
       moves_offer: a?.moves.offer ?? null,

@@ -118,11 +118,13 @@ export function barSvg(title: string, categories: string[], series: Array<{ name
 
 /** The figures of the comparison table: the runs table's column and how it is headed. */
 export const SUMMARY_FIGURES: Array<[column: string, heading: string]> = [
-  ['survival_rate', 'Survival rate'],
+  ['survival_rate', 'Survival rate (commons)'],
   ['survival_time', 'Survival time (epochs)'],
   ['efficiency', 'Efficiency'],
-  ['equality', 'Equality (1 − Gini)'],
+  ['equality', 'Equality of gains (1 − Gini)'],
   ['over_usage_rate', 'Over-usage rate'],
+  ['actor_survival_rate', 'Actors alive at the end'],
+  ['need_met', 'Need met'],
   ['rejected', 'Rejected proposals'],
   ['total_tokens', 'Tokens'],
   ['cost_usd', 'Cost ($)'],
@@ -130,10 +132,12 @@ export const SUMMARY_FIGURES: Array<[column: string, heading: string]> = [
 
 /** The charts over epochs: the epochs table's column and the chart's title. */
 const EPOCH_CHARTS: Array<[column: string, title: string]> = [
-  ['survival_rate', 'Survival rate'],
-  ['efficiency', 'Efficiency (need met / need)'],
-  ['equality', 'Equality of payoffs (1 − Gini)'],
+  ['stock', 'Commons stock'],
+  ['harvested', 'Harvest taken from the commons'],
   ['over_usage_rate', 'Over-usage of the commons'],
+  ['actor_survival_rate', 'Actors alive (share)'],
+  ['need_met', 'Need met / need'],
+  ['payoff_equality', 'Equality of payoffs (1 − Gini)'],
   ['rejected', 'Rejected proposals'],
   ['total_tokens', 'Model tokens'],
   ['cost_usd', 'Model cost ($)'],
