@@ -103,16 +103,18 @@ function askMultiplier(ctx: TurnContext, give: string, get: string): bigint {
  * How much of each commons resource to take. Cooperative: its equal share of the sustainable
  * harvest (what all can take and find the stock back where it is next epoch); what it does not
  * need it trades or gives to those short of it. Greedy: the most it may. Naive: its share of the
- * sustainable harvest judged on the stock it saw some epochs ago.
+ * sustainable harvest judged on the stock it saw some epochs ago, and misjudged by its own seeded
+ * noise, −10 % to +20 %. (Taking less than the share on purpose would let the stock creep up,
+ * where less can be taken sustainably, until the share no longer feeds those who need more.)
  */
 export function extraction(ctx: TurnContext): Map<string, Micro> {
-  const { self, view } = ctx;
+  const { self, view, random } = ctx;
   const out = new Map<string, Micro>();
   const n = BigInt(Math.max(1, view.living ?? view.holdings.size));
   for (const [resource, c] of [...(view.commons?.entries() ?? [])].sort(([a], [b]) => (a < b ? -1 : 1))) {
     let amount: Micro;
     if (self.character === 'greedy') amount = c.maxExtraction;
-    else if (self.character === 'naive') amount = sustainableHarvest(c.staleStock, c) / n;
+    else if (self.character === 'naive') amount = (sustainableHarvest(c.staleStock, c) * (900n + BigInt(random.int(301)))) / (n * PERMILLE);
     // Its whole share even beyond its own need: a share left in the water raises the stock, which
     // lowers what can be taken sustainably, until the share no longer feeds those who need more.
     else amount = c.sustainableHarvest / n;

@@ -75,7 +75,9 @@ test('extraction by character: greedy takes its maximum, cooperative its share o
     extraction({ ...base, view, self: { ...base.self, character } }).get('water') ?? 0n;
   assert.equal(as('greedy'), M(40));
   assert.equal(as('cooperative'), 16_155_000n, 'a fifth of the sustainable harvest, to the thousandth below');
-  assert.equal(as('naive'), 16_155_000n);
+  // The naive agent misjudges the same share by its own seeded noise, −10 % to +20 %.
+  const naiveAt = as('naive');
+  assert.ok(naiveAt >= 14_539_000n && naiveAt <= 19_386_000n, `naive ${naiveAt}`);
   // The lake fell to 300 (f = 70.690632); the naive agent still sees 800.
   const falling = {
     ...view,
