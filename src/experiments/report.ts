@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { columnCi, episodeOrder, groupBy, meanByEpoch, type MeanCi } from './summary.ts';
+import { columnCi, episodeOrder, groupBy, meanByEpoch, NON_NEGATIVE, RATE, type EpochPoint, type MeanCi, type Range } from './summary.ts';
 import { writeFileAtomic } from './tables.ts';
 import type { EpisodeData, ExperimentMeta } from './types.ts';
 
@@ -40,7 +40,7 @@ function ticks(min: number, max: number, count = 5): number[] {
 
 interface Series {
   name: string;
-  points: Array<{ x: number; y: number }>;
+  points: EpochPoint[];
 }
 
 function figure(title: string, svg: string, legend: string[]): string {
@@ -69,18 +69,29 @@ export function lineSvg(title: string, series: Series[]): string {
   if (points.length === 0) return `<figure><figcaption>${escape(title)}</figcaption><p class="muted">No data.</p></figure>`;
   const xs = points.map((p) => p.x);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  const yTicks = ticks(Math.min(0, ...points.map((p) => p.y)), Math.max(...points.map((p) => p.y)));
+  const yTicks = ticks(Math.min(0, ...points.map((p) => p.low ?? p.y)), Math.max(...points.map((p) => p.high ?? p.y)));
   const [y0, y1] = [yTicks[0]!, yTicks[yTicks.length - 1]!];
   const x = (v: number) => (x1 === x0 ? (M.left + W - M.right) / 2 : M.left + ((v - x0) / (x1 - x0)) * (W - M.left - M.right));
   const y = (v: number) => H - M.bottom - ((v - y0) / (y1 - y0 || 1)) * (H - M.top - M.bottom);
   const xTicks = ticks(x0, x1, 6)
     .filter((t) => t >= x0 && t <= x1 && Number.isInteger(t))
     .map((t) => ({ at: x(t), label: String(t) }));
+  // The 95% band across episodes, under the line, where two or more episodes reached the epoch.
+  const bands = series.map((s, i) => {
+    const banded = s.points.filter((p) => p.low !== undefined && p.high !== undefined);
+    if (banded.length < 2) return '';
+    const upper = banded.map((p, k) => `${k === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p.high!).toFixed(1)}`).join('');
+    const lower = [...banded]
+      .reverse()
+      .map((p) => `L${x(p.x).toFixed(1)},${y(p.low!).toFixed(1)}`)
+      .join('');
+    return `<path class="band" d="${upper}${lower}Z" fill="${PALETTE[i % PALETTE.length]}" fill-opacity="0.15" stroke="none"/>`;
+  });
   const lines = series.map((s, i) => {
     const d = s.points.map((p, k) => `${k === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join('');
     return `<path d="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2"><title>${escape(s.name)}</title></path>`;
   });
-  const svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">${axes(yTicks, y, xTicks, 'epoch')}${lines.join('')}</svg>`;
+  const svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">${axes(yTicks, y, xTicks, 'epoch')}${bands.join('')}${lines.join('')}</svg>`;
   return figure(
     title,
     svg,
@@ -89,7 +100,12 @@ export function lineSvg(title: string, series: Series[]): string {
 }
 
 /** Bars per category (an error code), side by side per strategy. */
-export function barSvg(title: string, categories: string[], series: Array<{ name: string; values: number[] }>): string {
+export function barSvg(
+  title: string,
+  categories: string[],
+  series: Array<{ name: string; values: number[] }>,
+  xLabel = 'error code',
+): string {
   if (categories.length === 0)
     return `<figure><figcaption>${escape(title)}</figcaption><p class="muted">No proposal was rejected.</p></figure>`;
   const yTicks = ticks(0, Math.max(...series.flatMap((s) => s.values)));
@@ -108,7 +124,7 @@ export function barSvg(title: string, categories: string[], series: Array<{ name
     at: M.left + band * c + band / 2,
     label: label.length > 22 ? `${label.slice(0, 21)}…` : label,
   }));
-  const svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">${axes(yTicks, y, xTicks, 'error code')}${bars.join('')}</svg>`;
+  const svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">${axes(yTicks, y, xTicks, xLabel)}${bars.join('')}</svg>`;
   return figure(
     title,
     svg,
@@ -117,34 +133,59 @@ export function barSvg(title: string, categories: string[], series: Array<{ name
 }
 
 /** The figures of the comparison table: the runs table's column and how it is headed. */
-export const SUMMARY_FIGURES: Array<[column: string, heading: string]> = [
-  ['survival_rate', 'Survival rate (commons)'],
-  ['survival_time', 'Survival time (epochs)'],
-  ['efficiency', 'Efficiency'],
-  ['equality', 'Equality of gains (1 − Gini)'],
-  ['over_usage_rate', 'Over-usage rate'],
-  ['actor_survival_rate', 'Actors alive at the end'],
-  ['need_met', 'Need met'],
-  ['rejected', 'Rejected proposals'],
-  ['total_tokens', 'Tokens'],
-  ['cost_usd', 'Cost ($)'],
+export const SUMMARY_FIGURES: Array<[column: string, heading: string, range: Range]> = [
+  ['survival_rate', 'Survival rate (commons)', RATE],
+  ['survival_time', 'Survival time (epochs)', NON_NEGATIVE],
+  ['efficiency', 'Efficiency', RATE],
+  ['equality', 'Equality of gains (1 − Gini)', RATE],
+  ['over_usage_rate', 'Over-usage rate', RATE],
+  ['actor_survival_rate', 'Actors alive at the end', RATE],
+  ['need_met', 'Need met', RATE],
+  ['rejected', 'Rejected proposals', NON_NEGATIVE],
+  ['total_tokens', 'Tokens', NON_NEGATIVE],
+  ['cost_usd', 'Cost ($)', NON_NEGATIVE],
 ];
 
-/** The charts over epochs: the epochs table's column and the chart's title. */
-const EPOCH_CHARTS: Array<[column: string, title: string]> = [
-  ['stock', 'Commons stock'],
-  ['harvested', 'Harvest taken from the commons'],
-  ['over_usage_rate', 'Over-usage of the commons'],
-  ['actor_survival_rate', 'Actors alive (share)'],
-  ['need_met', 'Need met / need'],
-  ['payoff_equality', 'Equality of payoffs (1 − Gini)'],
-  ['rejected', 'Rejected proposals'],
-  ['total_tokens', 'Model tokens'],
-  ['cost_usd', 'Model cost ($)'],
+/** The charts over epochs, the commons' stock first: the epochs table's column, the chart's title, the figure's range. */
+const EPOCH_CHARTS: Array<[column: string, title: string, range: Range]> = [
+  ['stock', 'Commons stock', NON_NEGATIVE],
+  ['harvested', 'Harvest taken from the commons', NON_NEGATIVE],
+  ['over_usage_rate', 'Over-usage of the commons', RATE],
+  ['actor_survival_rate', 'Actors alive (share)', RATE],
+  ['need_met', 'Need met / need', RATE],
+  ['payoff_equality', 'Equality of payoffs (1 − Gini)', RATE],
+  ['rejected', 'Rejected proposals', NON_NEGATIVE],
+  ['total_tokens', 'Model tokens', NON_NEGATIVE],
+  ['cost_usd', 'Model cost ($)', NON_NEGATIVE],
 ];
 
-const cell = (ci: MeanCi) =>
-  ci.n === 0 ? '<td>–</td>' : `<td>${formatNumber(ci.mean)}${ci.half === null ? '' : ` ± ${formatNumber(ci.half, 2)}`}</td>`;
+/** Mean ± half-width, or the interval's ends where the figure's range clipped it. */
+function cell(ci: MeanCi): string {
+  if (ci.n === 0) return '<td>–</td>';
+  if (ci.half === null || ci.low === null || ci.high === null) return `<td>${formatNumber(ci.mean)}</td>`;
+  const clipped = ci.low > ci.mean - ci.half || ci.high < ci.mean + ci.half;
+  return clipped
+    ? `<td>${formatNumber(ci.mean)} [${formatNumber(ci.low, 2)}, ${formatNumber(ci.high, 2)}]</td>`
+    : `<td>${formatNumber(ci.mean)} ± ${formatNumber(ci.half, 2)}</td>`;
+}
+
+/** Each agent's gain (what it harvested in all), mean per episode, per strategy; null without a commons. */
+function gainsSvg(strategies: string[], agentsOf: (s: string) => Row[], episodesOf: (s: string) => number): string | null {
+  const totals = strategies.map((s) => {
+    const byAgent = new Map<string, number>();
+    for (const r of agentsOf(s))
+      if (typeof r.harvest_granted === 'number') byAgent.set(String(r.agent), (byAgent.get(String(r.agent)) ?? 0) + r.harvest_granted);
+    return byAgent;
+  });
+  const agents = [...new Set(totals.flatMap((t) => [...t.keys()]))].sort();
+  if (agents.length === 0) return null;
+  return barSvg(
+    'Gain per agent (harvest in all), mean per episode',
+    agents,
+    strategies.map((s, i) => ({ name: s, values: agents.map((a) => (totals[i]!.get(a) ?? 0) / episodesOf(s)) })),
+    'agent',
+  );
+}
 
 function scenarioSection(scenario: string, episodes: EpisodeData[]): string {
   const byStrategy = groupBy(episodes, (e) => e.meta.strategy);
@@ -155,15 +196,23 @@ function scenarioSection(scenario: string, episodes: EpisodeData[]): string {
   const head = `<tr><th scope="col">Strategy</th><th scope="col">Seeds</th>${figures.map(([, h]) => `<th scope="col">${escape(h)}</th>`).join('')}</tr>`;
   const body = strategies.map(
     (s) =>
-      `<tr><th scope="row">${escape(s)}</th><td>${runs(s).length}</td>${figures.map(([column]) => cell(columnCi(runs(s), column))).join('')}</tr>`,
+      `<tr><th scope="row">${escape(s)}</th><td>${runs(s).length}</td>${figures.map(([column, , range]) => cell(columnCi(runs(s), column, range))).join('')}</tr>`,
   );
-  const charts = EPOCH_CHARTS.filter(([column]) => strategies.some((s) => meanByEpoch(epochs(s), column).length > 0)).map(
-    ([column, title]) =>
+  const lines = EPOCH_CHARTS.filter(([column]) => strategies.some((s) => meanByEpoch(epochs(s), column).length > 0)).map(
+    ([column, title, range]) =>
       lineSvg(
-        `${title}, mean per epoch`,
-        strategies.map((s) => ({ name: s, points: meanByEpoch(epochs(s), column) })),
+        `${title}, mean per epoch with its 95% band`,
+        strategies.map((s) => ({ name: s, points: meanByEpoch(epochs(s), column, range) })),
       ),
   );
+  // The stock leads, then each agent's gain; panels for figures no episode has are left out.
+  const gains = gainsSvg(
+    strategies,
+    (s) => byStrategy.get(s)!.flatMap((e) => e.agents as Row[]),
+    (s) => byStrategy.get(s)!.length,
+  );
+  // With a commons there are gains, and its stock is the first line chart.
+  const charts = gains ? [lines[0]!, gains, ...lines.slice(1)] : lines;
   const rejections = episodes.flatMap((e) => e.rejections);
   const codes = [...new Set(rejections.map((r) => String(r.code)))].sort();
   charts.push(
@@ -178,7 +227,7 @@ function scenarioSection(scenario: string, episodes: EpisodeData[]): string {
     ),
   );
   return `<section><h2>Scenario ${escape(scenario)}</h2>
-<p class="muted">Mean ± half-width of the 95% confidence interval across seeds (Student's t with n − 1 degrees of freedom); no interval with one seed.</p>
+<p class="muted">Mean ± half-width of the 95% confidence interval across seeds (Student's t with n − 1 degrees of freedom), or [its ends] where the figure's range clips it; no interval with one seed.</p>
 <table><thead>${head}</thead><tbody>${body.join('')}</tbody></table>
 <div class="grid">${charts.join('')}</div></section>`;
 }
