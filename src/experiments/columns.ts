@@ -109,6 +109,7 @@ export const AGENT_COLUMNS: Column[] = [
   ...cols({
     epoch: 'int',
     agent: 'string',
+    kind: 'string',
     failed: 'boolean',
     payoff: 'double',
     deficit: 'double',

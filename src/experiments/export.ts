@@ -6,6 +6,8 @@ import type { AgentEpochStats, EpochStats, StoredEpochStats } from '../domain/st
 import type { Db } from '../db/db.ts';
 import { writeReport } from './report.ts';
 import { episodeOrder } from './summary.ts';
+import { kindLabel, parsePopulation } from './spec.ts';
+import type { Scenario } from '../domain/scenario.ts';
 import { EXPORT_COLUMNS } from './columns.ts';
 import { csvText, parquetBytes, withExtraColumns, writeFileAtomic, type Table } from './tables.ts';
 import type { EpisodeData, EpisodeMeta, ExperimentMeta } from './types.ts';
@@ -46,8 +48,8 @@ export async function collectEpisode(db: Db, episode: EpisodeMeta): Promise<Epis
     seed: episode.seed,
     run_id: episode.run_id,
   };
-  const { rows: runs } = await db.query<{ started_at: Date; ended_at: Date | null }>(
-    'SELECT started_at, ended_at FROM runs WHERE id = $1',
+  const { rows: runs } = await db.query<{ started_at: Date; ended_at: Date | null; definition: Scenario }>(
+    'SELECT started_at, ended_at, definition FROM runs WHERE id = $1',
     [episode.run_id],
   );
   if (!runs[0]) throw new Error(`episode ${episode.episode_id}: database ${episode.database} holds no run ${episode.run_id}`);
@@ -68,11 +70,12 @@ export async function collectEpisode(db: Db, episode: EpisodeMeta): Promise<Epis
     [episode.run_id],
   );
   const stats = epochRows.map((r) => r.stats);
+  const kinds = agentKinds(runs[0].definition, episode.strategy);
   return {
     meta: episode,
     runs: [runRow(key, episode, stats, runs[0])],
     epochs: epochRows.map((r) => epochRow(key, r)),
-    agents: epochRows.flatMap((r) => agentRows(key, r)),
+    agents: epochRows.flatMap((r) => agentRows(key, r, kinds)),
     rejections: rejected.map((r) => {
       const m = r.metadata ?? {};
       const text = (v: unknown) => (typeof v === 'string' ? v : null);
@@ -192,7 +195,7 @@ function epochRow(key: Row, r: EpochDbRow): Row {
 }
 
 /** Each agent's row for one epoch; epochs recorded before stats carried `agents` give payoff and deficit only. */
-function agentRows(key: Row, r: EpochDbRow): Row[] {
+function agentRows(key: Row, r: EpochDbRow, kinds: ReadonlyMap<string, string>): Row[] {
   const s = r.stats;
   const unmet = new Map<string, number>();
   for (const d of r.settlement?.deficits ?? []) unmet.set(d.actor, round6((unmet.get(d.actor) ?? 0) + d.unmet));
@@ -204,6 +207,7 @@ function agentRows(key: Row, r: EpochDbRow): Row[] {
       ...key,
       epoch: r.epoch,
       agent,
+      kind: kinds.get(agent) ?? null,
       failed: a?.failed ?? failed.has(agent),
       payoff: a?.payoff ?? s.payoff?.[agent] ?? null,
       deficit: a ? total(a.unmet) : (unmet.get(agent) ?? 0),
@@ -222,6 +226,13 @@ function agentRows(key: Row, r: EpochDbRow): Row[] {
       ...prefixed('balance', a?.balances),
     };
   });
+}
+
+/** Each agent's kind (`heuristic:greedy`, `gemini`, …), from the run's scenario as the episode ran it. */
+function agentKinds(definition: Scenario | null, strategy: string): Map<string, string> {
+  const parts = parsePopulation(strategy);
+  const override = parts.length === 1 && !parts[0]!.kind && parts[0]!.count === undefined ? parts[0]!.name : undefined;
+  return new Map((definition?.actors ?? []).map((a) => [a.name, kindLabel(override ?? a.strategy ?? 'heuristic', a.character)]));
 }
 
 /** The four tables of an experiment, episodes in natural order. */

@@ -1,6 +1,17 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { columnCi, episodeOrder, groupBy, meanByEpoch, NON_NEGATIVE, RATE, type EpochPoint, type MeanCi, type Range } from './summary.ts';
+import {
+  columnCi,
+  episodeOrder,
+  groupBy,
+  meanByEpoch,
+  meanCi,
+  NON_NEGATIVE,
+  RATE,
+  type EpochPoint,
+  type MeanCi,
+  type Range,
+} from './summary.ts';
 import { writeFileAtomic } from './tables.ts';
 import type { EpisodeData, ExperimentMeta } from './types.ts';
 
@@ -187,6 +198,42 @@ function gainsSvg(strategies: string[], agentsOf: (s: string) => Row[], episodes
   );
 }
 
+/**
+ * Inside mixed episodes, what each kind got: per agent of the kind, its gain (harvest in all) and
+ * its final payoff, each the mean across episodes with its interval. Free-riding shows here.
+ */
+function kindsTable(byStrategy: Map<string, EpisodeData[]>): string {
+  const rows: string[] = [];
+  for (const [strategy, list] of byStrategy) {
+    if (!strategy.includes('+')) continue;
+    const perKind = new Map<string, { gain: number[]; payoff: number[]; agents: number }>();
+    for (const e of list) {
+      const agents = e.agents as Row[];
+      const last = Math.max(...agents.map((r) => Number(r.epoch)));
+      for (const kind of new Set(agents.map((r) => String(r.kind)))) {
+        const mine = agents.filter((r) => String(r.kind) === kind);
+        const names = new Set(mine.map((r) => r.agent));
+        const sum = (rows: Row[], column: string) => rows.reduce((t, r) => t + (typeof r[column] === 'number' ? r[column] : 0), 0);
+        const k = perKind.get(kind) ?? perKind.set(kind, { gain: [], payoff: [], agents: names.size }).get(kind)!;
+        k.gain.push(sum(mine, 'harvest_granted') / names.size);
+        k.payoff.push(
+          sum(
+            mine.filter((r) => r.epoch === last),
+            'payoff',
+          ) / names.size,
+        );
+      }
+    }
+    for (const [kind, k] of [...perKind].sort(([a], [b]) => (a < b ? -1 : 1)))
+      rows.push(
+        `<tr><th scope="row">${escape(strategy)}</th><td>${escape(kind)}</td><td>${k.agents}</td>${cell(meanCi(k.gain, NON_NEGATIVE))}${cell(meanCi(k.payoff))}</tr>`,
+      );
+  }
+  if (rows.length === 0) return '';
+  return `<h3>Payoffs per kind in mixed episodes</h3>
+<table><thead><tr><th scope="col">Population</th><th scope="col">Kind</th><th scope="col">Agents</th><th scope="col">Gain per agent</th><th scope="col">Final payoff per agent</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
 function scenarioSection(scenario: string, episodes: EpisodeData[]): string {
   const byStrategy = groupBy(episodes, (e) => e.meta.strategy);
   const strategies = [...byStrategy.keys()];
@@ -229,6 +276,7 @@ function scenarioSection(scenario: string, episodes: EpisodeData[]): string {
   return `<section><h2>Scenario ${escape(scenario)}</h2>
 <p class="muted">Mean ± half-width of the 95% confidence interval across seeds (Student's t with n − 1 degrees of freedom), or [its ends] where the figure's range clips it; no interval with one seed.</p>
 <table><thead>${head}</thead><tbody>${body.join('')}</tbody></table>
+${kindsTable(byStrategy)}
 <div class="grid">${charts.join('')}</div></section>`;
 }
 

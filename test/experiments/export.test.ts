@@ -37,7 +37,15 @@ before(async () => {
     seed: '3',
     epochs: EPOCHS,
   });
-  commons = await runEpisode({ experimentId: meta.experiment_id, scenario: 'commons', character: 'greedy', seed: '3', epochs: 3 });
+  // A greedy newcomer among cooperative farms: agents.csv names each agent's kind.
+  commons = await runEpisode({
+    experimentId: meta.experiment_id,
+    scenario: 'commons',
+    character: 'greedy',
+    population: 'heuristic:greedy*1+heuristic:cooperative',
+    seed: '3',
+    epochs: 3,
+  });
   dir = await mkdtemp(join(tmpdir(), 'gridgov-export-'));
   await writeExports(dir, [commons.data, episode.data], meta);
 });
@@ -135,7 +143,15 @@ test('values come back typed: integers, 64-bit token counts, doubles, booleans a
   assert.ok(crisis.every((e) => e.collapsed === null && e.stock_water === null && typeof e.need_met === 'number'));
   const agents = await read('agents');
   assert.ok(agents.filter((a) => a.scenario === 'commons').every((a) => typeof a.harvest_granted === 'number'));
-  assert.ok(agents.filter((a) => a.scenario === 'energy-crisis').every((a) => a.harvest_granted === null));
+  assert.ok(agents.filter((a) => a.scenario === 'energy-crisis').every((a) => a.harvest_granted === null && a.kind === 'heuristic:naive'));
+  const kinds = new Map(agents.filter((a) => a.scenario === 'commons').map((a) => [a.agent, a.kind]));
+  assert.deepEqual(Object.fromEntries(kinds), {
+    'farm-a': 'heuristic:greedy',
+    'farm-b': 'heuristic:cooperative',
+    'farm-c': 'heuristic:cooperative',
+    mill: 'heuristic:cooperative',
+    'power-plant': 'heuristic:cooperative',
+  });
   const rejections = await read('rejections');
   assert.ok(rejections.every((r) => typeof r.code === 'string' && Number.isInteger(r.epoch) && typeof r.agent === 'string'));
 });

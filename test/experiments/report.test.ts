@@ -54,3 +54,33 @@ test('the comparison leaves failed episodes out, says so, and escapes what it qu
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
   assert.doesNotMatch(html, /https?:\/\//, 'nothing to fetch');
 });
+
+test('inside mixed episodes the report shows what each kind got, so free-riding is visible', () => {
+  const mixed = (seed: string, greedyGain: number): EpisodeData => {
+    const base = episode(seed, 'finished', 0.5);
+    const strategy = 'heuristic:greedy*1+heuristic:cooperative';
+    const row = (agent: string, kind: string, harvest: number, payoff: number) => ({
+      epoch: 1,
+      agent,
+      kind,
+      harvest_granted: harvest,
+      payoff,
+    });
+    return {
+      ...base,
+      meta: { ...base.meta, strategy, episode_id: `commons/mix/${seed}` },
+      agents: [
+        row('a', 'heuristic:greedy', greedyGain, 100),
+        row('b', 'heuristic:cooperative', 10, 40),
+        row('c', 'heuristic:cooperative', 14, 60),
+      ],
+    };
+  };
+  const html = reportHtml([mixed('1', 40), mixed('2', 44)], meta);
+  // Greedy: gains 40 and 44, mean 42, half 12.706 × √8 / √2 = 25.41 (two digits: 25); payoff 100
+  // both seeds. Cooperative: (10 + 14) / 2 = 12 per agent, payoff 50.
+  assert.match(html, /<h3>Payoffs per kind in mixed episodes<\/h3>/);
+  assert.match(html, /<td>heuristic:greedy<\/td><td>1<\/td><td>42 ± 25<\/td><td>100 ± 0<\/td>/);
+  assert.match(html, /<td>heuristic:cooperative<\/td><td>2<\/td><td>12 ± 0<\/td><td>50 ± 0<\/td>/);
+  assert.doesNotMatch(reportHtml([episode('1', 'finished', 0.5)], meta), /Payoffs per kind/, 'no mix, no table');
+});
