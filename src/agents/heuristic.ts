@@ -124,7 +124,38 @@ export function extraction(ctx: TurnContext): Map<string, Micro> {
   return out;
 }
 
+/** Of a naive agent's turns, the share (per mille) spent on a mistake. */
+const MISTAKE_PERMILLE = 150;
+
+/**
+ * The mistakes real models make, at a naive agent's seeded rate: a transfer of more than it holds,
+ * one above max_transfer, or one to an actor that does not exist (a name misremembered). Each goes
+ * to the validator as made, which rejects it on the record: INSUFFICIENT_BALANCE,
+ * CONSTRAINT_VIOLATION or INVALID_ACTOR, a ticket like any rejection.
+ */
+export function mistake(ctx: TurnContext): Move | undefined {
+  const { self, view, random } = ctx;
+  if (self.character !== 'naive' || random.permille() >= MISTAKE_PERMILLE) return undefined;
+  const others = [...view.holdings.keys()].filter((name) => name !== self.name).sort();
+  const resource = view.resources[random.int(view.resources.length)];
+  const to = others[random.int(others.length)];
+  if (!resource || !to) return undefined;
+  const overdraw = held(view, self.name, resource) + ONE;
+  const cap = capOf(view, resource);
+  const kind = random.int(3);
+  if (kind === 1 && cap !== null)
+    return { action: 'transfer', to, resource, amount: cap + ONE, reasoning: `sending ${to} a large gift of ${resource}` };
+  if (kind === 2) {
+    const misremembered = `${to}-old`;
+    if (!view.ids.has(misremembered))
+      return { action: 'transfer', to: misremembered, resource, amount: ONE, reasoning: `paying back ${misremembered}` };
+  }
+  return { action: 'transfer', to, resource, amount: overdraw, reasoning: `sending ${to} all my ${resource}, and a little more` };
+}
+
 function propose(ctx: TurnContext): Move {
+  const slip = mistake(ctx);
+  if (slip) return slip;
   const { self, view, random, turn } = ctx;
   const shortOf = needs(self, view);
   const wanted = shortOf[turn];
