@@ -2,9 +2,9 @@ import type { Micro } from '../domain/money.ts';
 import { formatMicro, microToNumber } from '../domain/money.ts';
 import type { Move, Offer, Reply } from '../domain/negotiation.ts';
 import { emptyUsage } from '../domain/stats.ts';
-import { regrowth } from '../domain/commons.ts';
+import { sustainableHarvest } from '../domain/commons.ts';
 import { backingOff, justRejected } from './memory.ts';
-import type { AgentProfile, CommonsStock, Decided, MarketView, Strategy, TurnContext } from './types.ts';
+import type { AgentProfile, Decided, MarketView, Strategy, TurnContext } from './types.ts';
 
 /**
  * The offline strategy: deterministic given its seeded random source and the snapshot, and driven
@@ -100,37 +100,62 @@ function askMultiplier(ctx: TurnContext, give: string, get: string): bigint {
 }
 
 /**
- * How much of each commons resource to take. Cooperative: an equal share of a sustainable quota
- * (the maximum sustainable yield while the stock is above half its capacity, where that yield
- * peaks; below it, a little less than what regrows, so the stock recovers), and no more than it
- * wants to hold. Greedy: the most it may. Naive: its full share of the quota, judged on the stock
- * it saw some epochs ago.
+ * How much of each commons resource to take. Cooperative: its equal share of the sustainable
+ * harvest (what all can take and find the stock back where it is next epoch); what it does not
+ * need it trades or gives to those short of it. Greedy: the most it may. Naive: its share of the
+ * sustainable harvest judged on the stock it saw some epochs ago, and misjudged by its own seeded
+ * noise, −10 % to +20 %. (Taking less than the share on purpose would let the stock creep up,
+ * where less can be taken sustainably, until the share no longer feeds those who need more.)
  */
 export function extraction(ctx: TurnContext): Map<string, Micro> {
-  const { self, view } = ctx;
+  const { self, view, random } = ctx;
   const out = new Map<string, Micro>();
   const n = BigInt(Math.max(1, view.living ?? view.holdings.size));
   for (const [resource, c] of [...(view.commons?.entries() ?? [])].sort(([a], [b]) => (a < b ? -1 : 1))) {
     let amount: Micro;
     if (self.character === 'greedy') amount = c.maxExtraction;
-    else if (self.character === 'naive') amount = sustainableQuota(c.staleStock, c) / n;
-    else {
-      const want = target(self, view, resource) + (self.consumption.get(resource) ?? 0n) - held(view, self.name, resource);
-      amount = minOf(sustainableQuota(c.stock, c) / n, want > 0n ? want : 0n);
-    }
+    else if (self.character === 'naive') amount = (sustainableHarvest(c.staleStock, c) * (900n + BigInt(random.int(301)))) / (n * PERMILLE);
+    // Its whole share even beyond its own need: a share left in the water raises the stock, which
+    // lowers what can be taken sustainably, until the share no longer feeds those who need more.
+    else amount = c.sustainableHarvest / n;
     amount = roundDown(minOf(amount, c.maxExtraction));
     if (amount >= UNIT) out.set(resource, amount);
   }
   return out;
 }
 
-/** What all agents together may take from a stock and keep it near where it regrows fastest. */
-function sustainableQuota(stock: Micro, c: CommonsStock): Micro {
-  const half = c.capacity / 2n;
-  return stock >= half ? regrowth(half, c) : (regrowth(stock, c) * 8n) / 10n;
+/** Of a naive agent's turns, the share (per mille) spent on a mistake. */
+const MISTAKE_PERMILLE = 150;
+
+/**
+ * The mistakes real models make, at a naive agent's seeded rate: a transfer of more than it holds,
+ * one above max_transfer, or one to an actor that does not exist (a name misremembered). Each goes
+ * to the validator as made, which rejects it on the record: INSUFFICIENT_BALANCE,
+ * CONSTRAINT_VIOLATION or INVALID_ACTOR, a ticket like any rejection.
+ */
+export function mistake(ctx: TurnContext): Move | undefined {
+  const { self, view, random } = ctx;
+  if (self.character !== 'naive' || random.permille() >= MISTAKE_PERMILLE) return undefined;
+  const others = [...view.holdings.keys()].filter((name) => name !== self.name).sort();
+  const resource = view.resources[random.int(view.resources.length)];
+  const to = others[random.int(others.length)];
+  if (!resource || !to) return undefined;
+  const overdraw = held(view, self.name, resource) + ONE;
+  const cap = capOf(view, resource);
+  const kind = random.int(3);
+  if (kind === 1 && cap !== null)
+    return { action: 'transfer', to, resource, amount: cap + ONE, reasoning: `sending ${to} a large gift of ${resource}` };
+  if (kind === 2) {
+    const misremembered = `${to}-old`;
+    if (!view.ids.has(misremembered))
+      return { action: 'transfer', to: misremembered, resource, amount: ONE, reasoning: `paying back ${misremembered}` };
+  }
+  return { action: 'transfer', to, resource, amount: overdraw, reasoning: `sending ${to} all my ${resource}, and a little more` };
 }
 
 function propose(ctx: TurnContext): Move {
+  const slip = mistake(ctx);
+  if (slip) return slip;
   const { self, view, random, turn } = ctx;
   const shortOf = needs(self, view);
   const wanted = shortOf[turn];

@@ -19,8 +19,9 @@ export const SYSTEM_INSTRUCTION = [
   'A validator judges every proposal; a rejected one names its error code and reason in your memory: do not send it again as it was.',
   'Reference prices are the value of one unit of each resource in a common measure; they move with the deals made.',
   'An offer at reference prices is fair; paying more buys urgency, asking more risks no deal.',
-  'Some worlds have a commons: a stock that regrows each epoch by at most its sustainable yield.',
-  'Taking more than that shrinks it, and below its collapse threshold it never regrows: every agent then goes short.',
+  'Some worlds have a commons: a stock that regrows each epoch, logistically (fastest at half its capacity, not at all when full).',
+  'Its sustainable harvest is the most all agents together can take this epoch and still find the stock back where it is next epoch;',
+  'taking more leaves it lower, and below its collapse threshold it never regrows: every agent then goes short.',
   'An actor whose need goes unmet for too many epochs in a row fails and leaves the game.',
   'Answer with JSON only, matching the schema. Keep the reasoning to one or two sentences.',
 ].join(' ');
@@ -192,7 +193,8 @@ function commonsJson(view: MarketView): Record<string, unknown> {
       {
         stock: microToNumber(c.stock),
         capacity: microToNumber(c.capacity),
-        sustainable_yield_this_epoch: microToNumber(c.sustainableYield),
+        sustainable_harvest_this_epoch: microToNumber(c.sustainableHarvest),
+        your_sustainable_share: microToNumber(c.sustainableHarvest / BigInt(Math.max(1, view.living ?? view.holdings.size))),
         collapse_below: microToNumber(c.collapseBelow),
         max_extraction_per_agent: microToNumber(c.maxExtraction),
         agents_sharing_it: view.living ?? view.holdings.size,

@@ -25,8 +25,8 @@ export interface AgentProfile {
 /** One renewable stock as agents see it. */
 export interface CommonsStock extends Stock {
   stock: Micro;
-  /** What regrows from the current stock in one epoch: the most all agents together can take sustainably. */
-  sustainableYield: Micro;
+  /** The most all agents together can take this epoch and have the stock regrow back to where it is. */
+  sustainableHarvest: Micro;
   /** The stock `stale_epochs` ago: what a naive agent believes. */
   staleStock: Micro;
 }

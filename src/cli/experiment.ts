@@ -7,7 +7,7 @@ import { createProgress } from '../experiments/progress.ts';
 import { keepBelowLogLines } from './logger.ts';
 import { getExperiment } from '../experiments/registry.ts';
 import { readStoredRun, ReplayError } from '../experiments/replay.ts';
-import { parseSeeds, parseStrategies, SpecError, type ExperimentSpec } from '../experiments/spec.ts';
+import { checkPopulation, parseSeeds, parseStrategies, SpecError, type ExperimentSpec } from '../experiments/spec.ts';
 import { workExperiment } from '../experiments/worker.ts';
 import { readScenarioFile } from '../ledger/writing/seed.ts';
 import { parseFlags, positiveInteger, UsageError, type Command } from './args.ts';
@@ -114,6 +114,7 @@ export const command: Command = {
           epochs: epochs ?? 10,
           ...(forked ? { fork: forked } : {}),
         };
+        for (const scenario of wanted.scenarios) for (const s of wanted.strategies) spec(() => checkPopulation(scenario, s));
         experiment = await defineExperiment(ctx, ['gridgov', 'experiment', ...args].join(' '), wanted);
       }
       process.stderr.write(`experiment ${experiment.id}: more machines join with: gridgov experiment --join ${experiment.id}\n`);

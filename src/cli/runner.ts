@@ -12,7 +12,7 @@ import { runnerMetrics } from '../runner/metrics.ts';
 import { createRegistry } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/server.ts';
 import { setupTracing, shutdownTracing } from '../observability/tracing.ts';
-import type { RunSummary } from '../domain/stats.ts';
+import type { RunSummary } from '../domain/run-summary.ts';
 import { agentProfiles } from '../runner/view.ts';
 import { strategyNames } from '../domain/strategies.ts';
 import { parseFlags, positiveInteger, strategyFlag, UsageError } from './args.ts';

@@ -41,10 +41,31 @@ export function regrowth(stock: Micro, s: Stock): Micro {
   return (s.rateMicro * stock * (s.capacity - stock)) / (ONE * s.capacity);
 }
 
-/** What can be taken this epoch while the stock regrows back to where it is: the sustainable yield. */
-export const sustainableYield = regrowth;
-
 export const collapsed = (stock: Micro, s: Stock): boolean => stock <= 0n || stock < s.collapseBelow;
+
+/**
+ * The sustainable harvest f(S) of a stock S: the largest harvest h after which the stock regrows
+ * back to S by the next epoch, (S − h) + regrowth(S − h) ≥ S, and stays at or above its collapse
+ * threshold. It is not the regrowth at S: a stock at capacity regrows nothing, so nothing can be
+ * taken from it and have it back; a stock just above half capacity can give more than it regrows.
+ * Found exactly on the ledger's own rounded regrowth by bisection: S + regrowth is increasing
+ * below its vertex K(1 + r) / 2r, which lies beyond capacity for every rate up to 1.
+ */
+export function sustainableHarvest(stock: Micro, s: Stock): Micro {
+  if (collapsed(stock, s)) return 0n;
+  const regrowsBack = (left: Micro) => left + regrowth(left, s) >= stock;
+  const vertex = s.rateMicro > 0n ? (s.capacity * (ONE + s.rateMicro)) / (2n * s.rateMicro) : stock;
+  let low = s.collapseBelow > 0n ? s.collapseBelow : 0n; // smallest stock that may be left
+  let high = stock < vertex ? stock : vertex; // leaving this much always regrows back
+  if (low > high) return 0n;
+  if (regrowsBack(low)) return stock - low;
+  while (high - low > 1n) {
+    const mid = (low + high) / 2n;
+    if (regrowsBack(mid)) high = mid;
+    else low = mid;
+  }
+  return stock - high;
+}
 
 export interface ExtractionRequest {
   actor: string;

@@ -1,3 +1,4 @@
+import { worldChance } from './chance.ts';
 import { collapsed, regrowth, stocksOf } from './commons.ts';
 import { balanceKey, deriveId, WORLD_ACTOR_ID } from './ids.ts';
 import { microToNumber, type Micro } from './money.ts';
@@ -91,6 +92,8 @@ export interface SettleInput {
   balance: (actorId: string, resource: string) => Micro;
   /** The previous epoch's settlement, absent for the first. */
   previous: CarriedState | undefined;
+  /** The run's seed: it draws the world's chance, if the scenario has any. */
+  seed?: string;
 }
 
 /**
@@ -103,6 +106,7 @@ export interface SettleInput {
 export function settleEconomy(input: SettleInput): { entries: SettlementEntry[]; summary: SettlementSummary } {
   const { runId, epoch, scenario } = input;
   const economy = scenario.economy;
+  const chance = worldChance(scenario, input.seed ?? String(scenario.seed ?? 0), epoch);
   const entries: SettlementEntry[] = [];
   const after = new Map<string, Micro>();
   const held = (actor: string, resource: string) => after.get(balanceKey(actor, resource)) ?? input.balance(actor, resource);
@@ -146,7 +150,9 @@ export function settleEconomy(input: SettleInput): { entries: SettlementEntry[];
     const down: string[] = [];
     for (const s of stocksOf(scenario.commons)) {
       const before = held(commonsId, s.resource);
-      const more = regrowth(before, s);
+      const logistic = regrowth(before, s);
+      const drawn = chance.regrowth(s.resource, logistic);
+      const more = before + drawn > s.capacity ? (s.capacity > before ? s.capacity - before : 0n) : drawn;
       move('regrowth', WORLD_ACTOR_ID, commonsId, s.resource, more, commonsId);
       grew[s.resource] = microToNumber(more);
       stock[s.resource] = microToNumber(held(commonsId, s.resource));
@@ -178,7 +184,8 @@ export function settleEconomy(input: SettleInput): { entries: SettlementEntry[];
 
   const deficits: Deficit[] = [];
   for (const profile of living) {
-    for (const [resource, need] of [...profile.consumption].sort(byKey)) {
+    for (const [resource, base] of [...profile.consumption].sort(byKey)) {
+      const need = chance.need(profile.actorName, resource, base);
       const taken = minMicro(need, positive(held(profile.actorId, resource)));
       const unmet = need - taken;
       add('need', resource, need);

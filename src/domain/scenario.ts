@@ -65,6 +65,17 @@ const economySchema = z.strictObject({
   holdings_on_failure: z.union([z.literal('world'), z.literal('survivors'), z.strictObject({ heir: z.string().min(1) })]).default('world'),
 });
 export type EconomySettings = z.infer<typeof economySchema>;
+
+/**
+ * The world's chance, drawn from the run's seed (src/domain/chance.ts): noise on the commons'
+ * regrowth and on each actor's need, and dry spells that cut the regrowth. Absent, the world has none.
+ */
+const chanceSchema = z.strictObject({
+  regrowth_noise: z.number().min(0).max(1).default(0),
+  demand_noise: z.number().min(0).max(1).default(0),
+  shock_probability: z.number().min(0).max(1).default(0),
+  shock_size: z.number().min(0).max(1).default(0.5),
+});
 export type CommonsSettings = z.infer<typeof commonsSchema>;
 
 /**
@@ -94,6 +105,7 @@ export const scenarioSchema = z.strictObject({
   negotiation: negotiationSchema.prefault({}),
   economy: economySchema.prefault({}),
   commons: commonsSchema.optional(),
+  chance: chanceSchema.optional(),
   actors: z.array(actorSchema).min(1),
 });
 

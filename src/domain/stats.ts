@@ -16,6 +16,13 @@ export function gini(values: readonly Micro[]): number {
   return Math.round(Number(scaled) / 100) / 10_000;
 }
 
+/** 1 − Gini of amounts given as numbers (6 decimals at most), computed exactly; null when all are 0. */
+export function equalityOf(amounts: Record<string, number>): number | null {
+  const micro = Object.values(amounts).map((v) => BigInt(Math.round(Math.max(0, v) * 1_000_000)));
+  if (micro.every((v) => v === 0n)) return null;
+  return Math.round((1 - gini(micro)) * 10_000) / 10_000;
+}
+
 export interface SlotOutcome {
   agent: string;
   /** What the turn produced: a deal sent as a swap, a transfer, nothing (pass, no deal), or an invalid answer. */
@@ -68,14 +75,14 @@ export interface EpochStats {
   production: Record<string, number>;
   consumed: Record<string, number>;
   llm: TokenUsage & { by_agent: Record<string, TokenUsage> };
-  /** Actors still trading, of all the scenario's; those that failed so far. */
-  survival: { alive: number; total: number; rate: number; failed: string[] };
+  /** Actors still trading, of all the scenario's; those that failed so far. Not the commons' survival. */
+  actor_survival: ActorSurvival;
   /** Need met / need, over all resources. */
-  efficiency: number;
+  need_met: number;
   /** Each agent's payoff: its holdings valued at reference prices. */
   payoff: Record<string, number>;
   /** 1 - Gini of the payoffs. */
-  equality: number;
+  payoff_equality: number | null;
   /** Mean replies to agree, over this epoch's deals. */
   rounds_to_deal: number | null;
   prices: Record<string, number>;
@@ -95,19 +102,44 @@ export interface AgentEpochStats {
   moves: { pass: number; transfer: number; offer: number; invalid: number };
   proposals: { sent: number; applied: number; rejected: number };
   llm: TokenUsage;
+  /** What it asked to take from the commons and was granted, per resource; absent without a commons. */
+  harvest?: Record<string, { requested: number; granted: number }>;
 }
 
-/** A commons resource in one epoch: its stock, what was taken, and how far beyond what regrows. */
+/** Epoch stats as stored: rows written before the metrics took their published names carry the old ones. */
+export type StoredEpochStats = EpochStats & { survival?: ActorSurvival; efficiency?: number; equality?: number };
+
+export interface ActorSurvival {
+  alive: number;
+  total: number;
+  rate: number;
+  failed: string[];
+}
+
+/**
+ * A commons in one epoch (docs/economy.md, "Metrics"): the stock the agents planned on (after
+ * regrowth), what regrew, the sustainable harvest f(t), what was asked and taken, and the harvest
+ * actions above the sustainable share f(t) / living agents. Once the commons has collapsed, the
+ * sustainable harvest and the over-usage rate are null: there is no harvest left to judge.
+ */
 export interface CommonsStats {
   stock: Record<string, number>;
   regrowth: Record<string, number>;
-  sustainable_yield: Record<string, number>;
+  sustainable_harvest: Record<string, number | null>;
+  requested: Record<string, number>;
   extracted: Record<string, number>;
-  /** Extraction beyond the sustainable yield, per resource. */
-  over_usage: Record<string, number>;
-  /** Share of extraction requests above an equal share of the sustainable yield. */
-  over_usage_rate: number;
+  /** What was taken beyond the sustainable harvest, per resource. */
+  over_harvest: Record<string, number>;
+  /** One per living agent and live resource: each agent decides how much to take, 0 included. */
+  harvest_actions: number;
+  /** Harvest actions asking more than the sustainable share. */
+  over_usage_actions: number;
+  /** over_usage_actions / harvest_actions; null when there was nothing to harvest. */
+  over_usage_rate: number | null;
+  /** Resources found below their collapse threshold at the start of the epoch. */
   collapsed: string[];
+  /** Resources this epoch's harvest left below their collapse threshold. */
+  collapsed_after: string[];
 }
 
 export interface EpochStatsInput {
@@ -124,6 +156,8 @@ export interface EpochStatsInput {
   commons?: CommonsStats;
   /** Each agent's holdings per resource at the end of the epoch, by name; adds `agents` to the stats. */
   balances?: Record<string, Record<string, number>>;
+  /** This epoch's extraction grants, for each agent's harvest. */
+  grants?: ReadonlyArray<{ actor: string; resource: string; requested: number; granted: number }>;
 }
 
 /** The per-epoch figures the runner stores and prints. */
@@ -165,10 +199,10 @@ export function epochStats(input: EpochStatsInput): EpochStats {
     production: input.settlement.production,
     consumed: input.settlement.consumed,
     llm: { ...total, by_agent: byAgent },
-    survival: survivalOf(input.settlement.failed ?? [], input.totalActors),
-    efficiency: ratio(sum(input.settlement.consumed), sum(input.settlement.need)),
+    actor_survival: survivalOf(input.settlement.failed ?? [], input.totalActors),
+    need_met: ratio(sum(input.settlement.consumed), sum(input.settlement.need)),
     payoff: input.payoff,
-    equality: equalityOf(input.payoff),
+    payoff_equality: equalityOf(input.payoff),
     rounds_to_deal: rounds.length ? Math.round((rounds.reduce((a, b) => a + b, 0) / rounds.length) * 100) / 100 : null,
     prices: input.prices,
     ...(input.commons ? { commons: input.commons } : {}),
@@ -194,6 +228,15 @@ function agentStats(input: EpochStatsInput, balances: Record<string, Record<stri
     const unmet = of(d.actor).unmet;
     unmet[d.resource] = Math.round(((unmet[d.resource] ?? 0) + d.unmet) * 1e6) / 1e6;
   }
+  if (input.commons) {
+    for (const name of Object.keys(agents)) agents[name]!.harvest = {};
+    for (const g of input.grants ?? []) {
+      const harvest = (of(g.actor).harvest ??= {});
+      const h = (harvest[g.resource] ??= { requested: 0, granted: 0 });
+      h.requested = round6(h.requested + g.requested);
+      h.granted = round6(h.granted + g.granted);
+    }
+  }
   for (const o of input.outcomes) {
     const a = of(o.agent);
     a.moves[o.move] += 1;
@@ -206,6 +249,7 @@ function agentStats(input: EpochStatsInput, balances: Record<string, Record<stri
 }
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 const ratio = (a: number, b: number) => (b === 0 ? 1 : Math.round((a / b) * 10_000) / 10_000);
 const survivalOf = (failed: string[], total: number) => ({
   alive: total - failed.length,
@@ -213,76 +257,3 @@ const survivalOf = (failed: string[], total: number) => ({
   rate: ratio(total - failed.length, total),
   failed,
 });
-/** 1 - Gini of payoffs given as numbers (6 decimals at most), computed exactly. */
-export const equalityOf = (payoff: Record<string, number>) =>
-  Math.round((1 - gini(Object.values(payoff).map((v) => BigInt(Math.round(Math.max(0, v) * 1_000_000))))) * 10_000) / 10_000;
-
-/** The figures of a whole run, from its epochs' stats in order. */
-export interface RunSummary {
-  epochs: number;
-  survival: { rate: number; alive: number; total: number; failed: string[]; time: number };
-  efficiency: number;
-  equality: number;
-  payoff: Record<string, number>;
-  over_usage: { amount: Record<string, number>; rate: number } | null;
-  commons: { stock: Record<string, number>; collapsed_at: number | null } | null;
-  rounds_to_deal: number | null;
-  proposals: { sent: number; applied: number; rejected: number; rejected_by_code: Record<string, number> };
-  deals: { sessions: number; agreed: number };
-  llm: TokenUsage;
-}
-
-export function runSummary(stats: ReadonlyArray<EpochStats>): RunSummary {
-  const last = stats[stats.length - 1];
-  const codes: Record<string, number> = {};
-  const proposals = { sent: 0, applied: 0, rejected: 0, rejected_by_code: codes };
-  const deals = { sessions: 0, agreed: 0 };
-  const llm = emptyUsage();
-  let need = 0;
-  let met = 0;
-  let rounds = 0;
-  let roundCount = 0;
-  let collapsedAt: number | null = null;
-  let firstFailure: number | null = null;
-  const over: Record<string, number> = {};
-  let overRate = 0;
-  for (const s of stats) {
-    proposals.sent += s.proposals.sent;
-    proposals.applied += s.proposals.applied;
-    proposals.rejected += s.proposals.rejected;
-    for (const [code, n] of Object.entries(s.proposals.rejected_by_code)) codes[code] = (codes[code] ?? 0) + n;
-    deals.sessions += s.negotiation.sessions;
-    deals.agreed += s.negotiation.agreed;
-    addUsage(llm, s.llm);
-    met += sum(s.consumed ?? {});
-    need += sum(s.consumed ?? {}) + sum(s.deficit?.unmet ?? {});
-    if (s.rounds_to_deal !== null && s.rounds_to_deal !== undefined) {
-      rounds += s.rounds_to_deal * s.negotiation.agreed;
-      roundCount += s.negotiation.agreed;
-    }
-    if (s.commons) {
-      if (collapsedAt === null && s.commons.collapsed.length > 0) collapsedAt = s.epoch;
-      for (const [r, v] of Object.entries(s.commons.over_usage)) over[r] = Math.round(((over[r] ?? 0) + v) * 1e6) / 1e6;
-      overRate += s.commons.over_usage_rate;
-    }
-    if (firstFailure === null && (s.survival?.failed.length ?? 0) > 0) firstFailure = s.epoch;
-  }
-  // Survival time: the epochs before the commons collapsed (GovSim's measure) or, without a commons, before the first failure.
-  const end = last?.commons ? collapsedAt : firstFailure;
-  return {
-    epochs: stats.length,
-    survival: {
-      ...(last?.survival ?? { rate: 1, alive: 0, total: 0, failed: [] }),
-      time: end === null ? stats.length : end - (stats[0]?.epoch ?? 1),
-    },
-    efficiency: ratio(met, need),
-    equality: last?.equality ?? 1,
-    payoff: last?.payoff ?? {},
-    over_usage: last?.commons ? { amount: over, rate: Math.round((overRate / stats.length) * 10_000) / 10_000 } : null,
-    commons: last?.commons ? { stock: last.commons.stock, collapsed_at: collapsedAt } : null,
-    rounds_to_deal: roundCount ? Math.round((rounds / roundCount) * 100) / 100 : null,
-    proposals,
-    deals,
-    llm,
-  };
-}

@@ -1,10 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SettlementSummary } from '../domain/economy.ts';
-import { runSummary, type AgentEpochStats, type EpochStats } from '../domain/stats.ts';
+import { runSummary } from '../domain/run-summary.ts';
+import type { AgentEpochStats, EpochStats, StoredEpochStats } from '../domain/stats.ts';
 import type { Db } from '../db/db.ts';
 import { writeReport } from './report.ts';
 import { episodeOrder } from './summary.ts';
+import { kindLabel, parsePopulation } from './spec.ts';
+import type { Scenario } from '../domain/scenario.ts';
 import { EXPORT_COLUMNS } from './columns.ts';
 import { csvText, parquetBytes, withExtraColumns, writeFileAtomic, type Table } from './tables.ts';
 import type { EpisodeData, EpisodeMeta, ExperimentMeta } from './types.ts';
@@ -13,7 +16,13 @@ type Row = Record<string, unknown>;
 
 const total = (r: Record<string, number> | undefined) => round6(Object.values(r ?? {}).reduce((a, b) => a + b, 0));
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
-const prefixed = (prefix: string, r: Record<string, number> | undefined) =>
+/** The total of the figures that apply; null when none does (every resource collapsed). */
+const totalOrNull = (r: Record<string, number | null>) => {
+  const known = Object.values(r).filter((v): v is number => v !== null);
+  return known.length ? round6(known.reduce((a, b) => a + b, 0)) : null;
+};
+
+const prefixed = (prefix: string, r: Record<string, number | null> | undefined) =>
   Object.fromEntries(Object.entries(r ?? {}).map(([k, v]) => [`${prefix}_${k}`, v]));
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
@@ -39,8 +48,8 @@ export async function collectEpisode(db: Db, episode: EpisodeMeta): Promise<Epis
     seed: episode.seed,
     run_id: episode.run_id,
   };
-  const { rows: runs } = await db.query<{ started_at: Date; ended_at: Date | null }>(
-    'SELECT started_at, ended_at FROM runs WHERE id = $1',
+  const { rows: runs } = await db.query<{ started_at: Date; ended_at: Date | null; definition: Scenario }>(
+    'SELECT started_at, ended_at, definition FROM runs WHERE id = $1',
     [episode.run_id],
   );
   if (!runs[0]) throw new Error(`episode ${episode.episode_id}: database ${episode.database} holds no run ${episode.run_id}`);
@@ -61,11 +70,12 @@ export async function collectEpisode(db: Db, episode: EpisodeMeta): Promise<Epis
     [episode.run_id],
   );
   const stats = epochRows.map((r) => r.stats);
+  const kinds = agentKinds(runs[0].definition, episode.strategy);
   return {
     meta: episode,
     runs: [runRow(key, episode, stats, runs[0])],
     epochs: epochRows.map((r) => epochRow(key, r)),
-    agents: epochRows.flatMap((r) => agentRows(key, r)),
+    agents: epochRows.flatMap((r) => agentRows(key, r, kinds)),
     rejections: rejected.map((r) => {
       const m = r.metadata ?? {};
       const text = (v: unknown) => (typeof v === 'string' ? v : null);
@@ -93,15 +103,22 @@ function runRow(key: Row, episode: EpisodeMeta, stats: EpochStats[], run: { star
     status: episode.status,
     epochs_planned: episode.epochs,
     epochs: s.epochs,
-    survival_rate: s.survival.rate,
-    survival_time: s.survival.time,
-    alive: s.survival.alive,
-    total_actors: s.survival.total,
+    survival_rate: s.survival?.rate ?? null,
+    survival_time: s.survival?.time ?? null,
+    alive: s.actor_survival.alive,
+    total_actors: s.actor_survival.total,
+    actor_survival_rate: s.actor_survival.rate,
+    first_failure_at: s.actor_survival.first_failure_at,
     efficiency: s.efficiency,
     equality: s.equality,
-    gini_payoff: round6(1 - s.equality),
-    over_usage: s.over_usage ? total(s.over_usage.amount) : null,
+    need_met: s.need_met,
+    payoff_equality: s.payoff_equality,
+    gini_payoff: s.payoff_equality === null ? null : round6(1 - s.payoff_equality),
+    over_harvest: s.over_usage ? total(s.over_usage.over_harvest) : null,
     over_usage_rate: s.over_usage?.rate ?? null,
+    harvest_actions: s.over_usage?.actions ?? null,
+    harvested: s.gains ? total(s.gains) : null,
+    sustainable_harvest_at_start: s.commons ? totalOrNull(s.commons.sustainable_harvest_at_start) : null,
     collapsed_at: s.commons?.collapsed_at ?? null,
     rounds_to_deal: s.rounds_to_deal,
     proposals_sent: s.proposals.sent,
@@ -121,16 +138,17 @@ function runRow(key: Row, episode: EpisodeMeta, stats: EpochStats[], run: { star
 }
 
 function epochRow(key: Row, r: EpochDbRow): Row {
-  const s = r.stats;
+  const s: StoredEpochStats & { duration_ms?: number } = r.stats;
   const commons = s.commons;
+  const survival = s.actor_survival ?? s.survival;
   return {
     ...key,
     epoch: r.epoch,
-    alive: s.survival?.alive ?? null,
-    total_actors: s.survival?.total ?? null,
-    survival_rate: s.survival?.rate ?? null,
-    efficiency: s.efficiency ?? null,
-    equality: s.equality ?? null,
+    alive: survival?.alive ?? null,
+    total_actors: survival?.total ?? null,
+    actor_survival_rate: survival?.rate ?? null,
+    need_met: s.need_met ?? s.efficiency ?? null,
+    payoff_equality: s.payoff_equality ?? s.equality ?? null,
     proposals_sent: s.proposals.sent,
     applied: s.proposals.applied,
     rejected: s.proposals.rejected,
@@ -147,7 +165,14 @@ function epochRow(key: Row, r: EpochDbRow): Row {
     need: r.settlement ? total(r.settlement.need) : null,
     consumed: total(s.consumed),
     unmet: total(s.deficit.unmet),
-    over_usage: commons ? total(commons.over_usage) : null,
+    stock: commons ? total(commons.stock) : null,
+    regrowth: commons ? total(commons.regrowth) : null,
+    sustainable_harvest: commons?.sustainable_harvest ? totalOrNull(commons.sustainable_harvest) : null,
+    harvest_requested: commons?.requested ? total(commons.requested) : null,
+    harvested: commons ? total(commons.extracted) : null,
+    over_harvest: commons?.over_harvest ? total(commons.over_harvest) : null,
+    harvest_actions: commons?.harvest_actions ?? null,
+    over_usage_actions: commons?.over_usage_actions ?? null,
     over_usage_rate: commons?.over_usage_rate ?? null,
     collapsed: commons ? commons.collapsed.length > 0 : null,
     llm_calls: s.llm.calls,
@@ -163,11 +188,14 @@ function epochRow(key: Row, r: EpochDbRow): Row {
     ...prefixed('price', s.prices),
     ...prefixed('unmet', s.deficit.unmet),
     ...prefixed('stock', commons?.stock),
+    ...prefixed('regrowth', commons?.regrowth),
+    ...prefixed('sustainable_harvest', commons?.sustainable_harvest),
+    ...prefixed('harvested', commons?.extracted),
   };
 }
 
 /** Each agent's row for one epoch; epochs recorded before stats carried `agents` give payoff and deficit only. */
-function agentRows(key: Row, r: EpochDbRow): Row[] {
+function agentRows(key: Row, r: EpochDbRow, kinds: ReadonlyMap<string, string>): Row[] {
   const s = r.stats;
   const unmet = new Map<string, number>();
   for (const d of r.settlement?.deficits ?? []) unmet.set(d.actor, round6((unmet.get(d.actor) ?? 0) + d.unmet));
@@ -179,9 +207,12 @@ function agentRows(key: Row, r: EpochDbRow): Row[] {
       ...key,
       epoch: r.epoch,
       agent,
+      kind: kinds.get(agent) ?? null,
       failed: a?.failed ?? failed.has(agent),
       payoff: a?.payoff ?? s.payoff?.[agent] ?? null,
       deficit: a ? total(a.unmet) : (unmet.get(agent) ?? 0),
+      harvest_requested: a?.harvest ? total(Object.fromEntries(Object.entries(a.harvest).map(([k, h]) => [k, h.requested]))) : null,
+      harvest_granted: a?.harvest ? total(Object.fromEntries(Object.entries(a.harvest).map(([k, h]) => [k, h.granted]))) : null,
       moves_pass: a?.moves.pass ?? null,
       moves_transfer: a?.moves.transfer ?? null,
       moves_offer: a?.moves.offer ?? null,
@@ -195,6 +226,13 @@ function agentRows(key: Row, r: EpochDbRow): Row[] {
       ...prefixed('balance', a?.balances),
     };
   });
+}
+
+/** Each agent's kind (`heuristic:greedy`, `gemini`, …), from the run's scenario as the episode ran it. */
+function agentKinds(definition: Scenario | null, strategy: string): Map<string, string> {
+  const parts = parsePopulation(strategy);
+  const override = parts.length === 1 && !parts[0]!.kind && parts[0]!.count === undefined ? parts[0]!.name : undefined;
+  return new Map((definition?.actors ?? []).map((a) => [a.name, kindLabel(override ?? a.strategy ?? 'heuristic', a.character)]));
 }
 
 /** The four tables of an experiment, episodes in natural order. */

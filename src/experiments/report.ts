@@ -1,6 +1,17 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { columnCi, episodeOrder, groupBy, meanByEpoch, type MeanCi } from './summary.ts';
+import {
+  columnCi,
+  episodeOrder,
+  groupBy,
+  meanByEpoch,
+  meanCi,
+  NON_NEGATIVE,
+  RATE,
+  type EpochPoint,
+  type MeanCi,
+  type Range,
+} from './summary.ts';
 import { writeFileAtomic } from './tables.ts';
 import type { EpisodeData, ExperimentMeta } from './types.ts';
 
@@ -40,7 +51,7 @@ function ticks(min: number, max: number, count = 5): number[] {
 
 interface Series {
   name: string;
-  points: Array<{ x: number; y: number }>;
+  points: EpochPoint[];
 }
 
 function figure(title: string, svg: string, legend: string[]): string {
@@ -69,18 +80,29 @@ export function lineSvg(title: string, series: Series[]): string {
   if (points.length === 0) return `<figure><figcaption>${escape(title)}</figcaption><p class="muted">No data.</p></figure>`;
   const xs = points.map((p) => p.x);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  const yTicks = ticks(Math.min(0, ...points.map((p) => p.y)), Math.max(...points.map((p) => p.y)));
+  const yTicks = ticks(Math.min(0, ...points.map((p) => p.low ?? p.y)), Math.max(...points.map((p) => p.high ?? p.y)));
   const [y0, y1] = [yTicks[0]!, yTicks[yTicks.length - 1]!];
   const x = (v: number) => (x1 === x0 ? (M.left + W - M.right) / 2 : M.left + ((v - x0) / (x1 - x0)) * (W - M.left - M.right));
   const y = (v: number) => H - M.bottom - ((v - y0) / (y1 - y0 || 1)) * (H - M.top - M.bottom);
   const xTicks = ticks(x0, x1, 6)
     .filter((t) => t >= x0 && t <= x1 && Number.isInteger(t))
     .map((t) => ({ at: x(t), label: String(t) }));
+  // The 95% band across episodes, under the line, where two or more episodes reached the epoch.
+  const bands = series.map((s, i) => {
+    const banded = s.points.filter((p) => p.low !== undefined && p.high !== undefined);
+    if (banded.length < 2) return '';
+    const upper = banded.map((p, k) => `${k === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p.high!).toFixed(1)}`).join('');
+    const lower = [...banded]
+      .reverse()
+      .map((p) => `L${x(p.x).toFixed(1)},${y(p.low!).toFixed(1)}`)
+      .join('');
+    return `<path class="band" d="${upper}${lower}Z" fill="${PALETTE[i % PALETTE.length]}" fill-opacity="0.15" stroke="none"/>`;
+  });
   const lines = series.map((s, i) => {
     const d = s.points.map((p, k) => `${k === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join('');
     return `<path d="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2"><title>${escape(s.name)}</title></path>`;
   });
-  const svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">${axes(yTicks, y, xTicks, 'epoch')}${lines.join('')}</svg>`;
+  const svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">${axes(yTicks, y, xTicks, 'epoch')}${bands.join('')}${lines.join('')}</svg>`;
   return figure(
     title,
     svg,
@@ -89,7 +111,12 @@ export function lineSvg(title: string, series: Series[]): string {
 }
 
 /** Bars per category (an error code), side by side per strategy. */
-export function barSvg(title: string, categories: string[], series: Array<{ name: string; values: number[] }>): string {
+export function barSvg(
+  title: string,
+  categories: string[],
+  series: Array<{ name: string; values: number[] }>,
+  xLabel = 'error code',
+): string {
   if (categories.length === 0)
     return `<figure><figcaption>${escape(title)}</figcaption><p class="muted">No proposal was rejected.</p></figure>`;
   const yTicks = ticks(0, Math.max(...series.flatMap((s) => s.values)));
@@ -108,7 +135,7 @@ export function barSvg(title: string, categories: string[], series: Array<{ name
     at: M.left + band * c + band / 2,
     label: label.length > 22 ? `${label.slice(0, 21)}…` : label,
   }));
-  const svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">${axes(yTicks, y, xTicks, 'error code')}${bars.join('')}</svg>`;
+  const svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">${axes(yTicks, y, xTicks, xLabel)}${bars.join('')}</svg>`;
   return figure(
     title,
     svg,
@@ -117,30 +144,95 @@ export function barSvg(title: string, categories: string[], series: Array<{ name
 }
 
 /** The figures of the comparison table: the runs table's column and how it is headed. */
-export const SUMMARY_FIGURES: Array<[column: string, heading: string]> = [
-  ['survival_rate', 'Survival rate'],
-  ['survival_time', 'Survival time (epochs)'],
-  ['efficiency', 'Efficiency'],
-  ['equality', 'Equality (1 − Gini)'],
-  ['over_usage_rate', 'Over-usage rate'],
-  ['rejected', 'Rejected proposals'],
-  ['total_tokens', 'Tokens'],
-  ['cost_usd', 'Cost ($)'],
+export const SUMMARY_FIGURES: Array<[column: string, heading: string, range: Range]> = [
+  ['survival_rate', 'Survival rate (commons)', RATE],
+  ['survival_time', 'Survival time (epochs)', NON_NEGATIVE],
+  ['efficiency', 'Efficiency', RATE],
+  ['equality', 'Equality of gains (1 − Gini)', RATE],
+  ['over_usage_rate', 'Over-usage rate', RATE],
+  ['actor_survival_rate', 'Actors alive at the end', RATE],
+  ['need_met', 'Need met', RATE],
+  ['rejected', 'Rejected proposals', NON_NEGATIVE],
+  ['total_tokens', 'Tokens', NON_NEGATIVE],
+  ['cost_usd', 'Cost ($)', NON_NEGATIVE],
 ];
 
-/** The charts over epochs: the epochs table's column and the chart's title. */
-const EPOCH_CHARTS: Array<[column: string, title: string]> = [
-  ['survival_rate', 'Survival rate'],
-  ['efficiency', 'Efficiency (need met / need)'],
-  ['equality', 'Equality of payoffs (1 − Gini)'],
-  ['over_usage_rate', 'Over-usage of the commons'],
-  ['rejected', 'Rejected proposals'],
-  ['total_tokens', 'Model tokens'],
-  ['cost_usd', 'Model cost ($)'],
+/** The charts over epochs, the commons' stock first: the epochs table's column, the chart's title, the figure's range. */
+const EPOCH_CHARTS: Array<[column: string, title: string, range: Range]> = [
+  ['stock', 'Commons stock', NON_NEGATIVE],
+  ['harvested', 'Harvest taken from the commons', NON_NEGATIVE],
+  ['over_usage_rate', 'Over-usage of the commons', RATE],
+  ['actor_survival_rate', 'Actors alive (share)', RATE],
+  ['need_met', 'Need met / need', RATE],
+  ['payoff_equality', 'Equality of payoffs (1 − Gini)', RATE],
+  ['rejected', 'Rejected proposals', NON_NEGATIVE],
+  ['total_tokens', 'Model tokens', NON_NEGATIVE],
+  ['cost_usd', 'Model cost ($)', NON_NEGATIVE],
 ];
 
-const cell = (ci: MeanCi) =>
-  ci.n === 0 ? '<td>–</td>' : `<td>${formatNumber(ci.mean)}${ci.half === null ? '' : ` ± ${formatNumber(ci.half, 2)}`}</td>`;
+/** Mean ± half-width, or the interval's ends where the figure's range clipped it. */
+function cell(ci: MeanCi): string {
+  if (ci.n === 0) return '<td>–</td>';
+  if (ci.half === null || ci.low === null || ci.high === null) return `<td>${formatNumber(ci.mean)}</td>`;
+  const clipped = ci.low > ci.mean - ci.half || ci.high < ci.mean + ci.half;
+  return clipped
+    ? `<td>${formatNumber(ci.mean)} [${formatNumber(ci.low, 2)}, ${formatNumber(ci.high, 2)}]</td>`
+    : `<td>${formatNumber(ci.mean)} ± ${formatNumber(ci.half, 2)}</td>`;
+}
+
+/** Each agent's gain (what it harvested in all), mean per episode, per strategy; null without a commons. */
+function gainsSvg(strategies: string[], agentsOf: (s: string) => Row[], episodesOf: (s: string) => number): string | null {
+  const totals = strategies.map((s) => {
+    const byAgent = new Map<string, number>();
+    for (const r of agentsOf(s))
+      if (typeof r.harvest_granted === 'number') byAgent.set(String(r.agent), (byAgent.get(String(r.agent)) ?? 0) + r.harvest_granted);
+    return byAgent;
+  });
+  const agents = [...new Set(totals.flatMap((t) => [...t.keys()]))].sort();
+  if (agents.length === 0) return null;
+  return barSvg(
+    'Gain per agent (harvest in all), mean per episode',
+    agents,
+    strategies.map((s, i) => ({ name: s, values: agents.map((a) => (totals[i]!.get(a) ?? 0) / episodesOf(s)) })),
+    'agent',
+  );
+}
+
+/**
+ * Inside mixed episodes, what each kind got: per agent of the kind, its gain (harvest in all) and
+ * its final payoff, each the mean across episodes with its interval. Free-riding shows here.
+ */
+function kindsTable(byStrategy: Map<string, EpisodeData[]>): string {
+  const rows: string[] = [];
+  for (const [strategy, list] of byStrategy) {
+    if (!strategy.includes('+')) continue;
+    const perKind = new Map<string, { gain: number[]; payoff: number[]; agents: number }>();
+    for (const e of list) {
+      const agents = e.agents as Row[];
+      const last = Math.max(...agents.map((r) => Number(r.epoch)));
+      for (const kind of new Set(agents.map((r) => String(r.kind)))) {
+        const mine = agents.filter((r) => String(r.kind) === kind);
+        const names = new Set(mine.map((r) => r.agent));
+        const sum = (rows: Row[], column: string) => rows.reduce((t, r) => t + (typeof r[column] === 'number' ? r[column] : 0), 0);
+        const k = perKind.get(kind) ?? perKind.set(kind, { gain: [], payoff: [], agents: names.size }).get(kind)!;
+        k.gain.push(sum(mine, 'harvest_granted') / names.size);
+        k.payoff.push(
+          sum(
+            mine.filter((r) => r.epoch === last),
+            'payoff',
+          ) / names.size,
+        );
+      }
+    }
+    for (const [kind, k] of [...perKind].sort(([a], [b]) => (a < b ? -1 : 1)))
+      rows.push(
+        `<tr><th scope="row">${escape(strategy)}</th><td>${escape(kind)}</td><td>${k.agents}</td>${cell(meanCi(k.gain, NON_NEGATIVE))}${cell(meanCi(k.payoff))}</tr>`,
+      );
+  }
+  if (rows.length === 0) return '';
+  return `<h3>Payoffs per kind in mixed episodes</h3>
+<table><thead><tr><th scope="col">Population</th><th scope="col">Kind</th><th scope="col">Agents</th><th scope="col">Gain per agent</th><th scope="col">Final payoff per agent</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
 
 function scenarioSection(scenario: string, episodes: EpisodeData[]): string {
   const byStrategy = groupBy(episodes, (e) => e.meta.strategy);
@@ -151,15 +243,23 @@ function scenarioSection(scenario: string, episodes: EpisodeData[]): string {
   const head = `<tr><th scope="col">Strategy</th><th scope="col">Seeds</th>${figures.map(([, h]) => `<th scope="col">${escape(h)}</th>`).join('')}</tr>`;
   const body = strategies.map(
     (s) =>
-      `<tr><th scope="row">${escape(s)}</th><td>${runs(s).length}</td>${figures.map(([column]) => cell(columnCi(runs(s), column))).join('')}</tr>`,
+      `<tr><th scope="row">${escape(s)}</th><td>${runs(s).length}</td>${figures.map(([column, , range]) => cell(columnCi(runs(s), column, range))).join('')}</tr>`,
   );
-  const charts = EPOCH_CHARTS.filter(([column]) => strategies.some((s) => meanByEpoch(epochs(s), column).length > 0)).map(
-    ([column, title]) =>
+  const lines = EPOCH_CHARTS.filter(([column]) => strategies.some((s) => meanByEpoch(epochs(s), column).length > 0)).map(
+    ([column, title, range]) =>
       lineSvg(
-        `${title}, mean per epoch`,
-        strategies.map((s) => ({ name: s, points: meanByEpoch(epochs(s), column) })),
+        `${title}, mean per epoch with its 95% band`,
+        strategies.map((s) => ({ name: s, points: meanByEpoch(epochs(s), column, range) })),
       ),
   );
+  // The stock leads, then each agent's gain; panels for figures no episode has are left out.
+  const gains = gainsSvg(
+    strategies,
+    (s) => byStrategy.get(s)!.flatMap((e) => e.agents as Row[]),
+    (s) => byStrategy.get(s)!.length,
+  );
+  // With a commons there are gains, and its stock is the first line chart.
+  const charts = gains ? [lines[0]!, gains, ...lines.slice(1)] : lines;
   const rejections = episodes.flatMap((e) => e.rejections);
   const codes = [...new Set(rejections.map((r) => String(r.code)))].sort();
   charts.push(
@@ -174,8 +274,9 @@ function scenarioSection(scenario: string, episodes: EpisodeData[]): string {
     ),
   );
   return `<section><h2>Scenario ${escape(scenario)}</h2>
-<p class="muted">Mean ± half-width of the 95% confidence interval across seeds (Student's t with n − 1 degrees of freedom); no interval with one seed.</p>
+<p class="muted">Mean ± half-width of the 95% confidence interval across seeds (Student's t with n − 1 degrees of freedom), or [its ends] where the figure's range clips it; no interval with one seed.</p>
 <table><thead>${head}</thead><tbody>${body.join('')}</tbody></table>
+${kindsTable(byStrategy)}
 <div class="grid">${charts.join('')}</div></section>`;
 }
 

@@ -32,27 +32,64 @@ export class SpecError extends Error {}
 const KINDS = Object.values(Character);
 const NAMES = Object.values(StrategyName);
 
+/** One part of a population: a strategy (with its heuristic kind) and how many agents take it; no count, the rest. */
+export interface PopulationPart {
+  name: StrategyName;
+  kind?: Character;
+  count?: number;
+}
+
+const usage = `use ${NAMES.join(', ')}, or heuristic:KIND with KIND one of ${KINDS.join(', ')}; mix them as heuristic:cooperative*3+heuristic:greedy*2`;
+
 /**
- * An episode's strategy: a strategy every agent uses (heuristic, gemini, openai-compatible), or
- * a heuristic kind every agent takes (`heuristic:greedy`, `heuristic:naive`, `heuristic:cooperative`).
+ * An episode's population: one strategy every agent uses (`heuristic`, `gemini`, …), one heuristic
+ * kind every agent takes (`heuristic:greedy`), or a mix, parts joined by `+`, each with `*N` agents
+ * (`heuristic:cooperative*3+heuristic:greedy*2`); the last part may leave out `*N` and take the
+ * agents left (`heuristic:greedy*1+heuristic:cooperative`, a greedy newcomer among cooperators).
  */
+export function parsePopulation(raw: string): PopulationPart[] {
+  const parts = raw.split('+').map((part, i, all) => {
+    const match = /^([a-z-]+)(?::([a-z]+))?(?:\*(\d{1,4}))?$/.exec(part.trim());
+    const name = match?.[1] as StrategyName | undefined;
+    const kind = match?.[2] as Character | undefined;
+    const known = name && NAMES.includes(name) && (kind === undefined || (name === 'heuristic' && KINDS.includes(kind)));
+    if (!match || !known) throw new SpecError(`--strategies: unknown strategy "${part}"; ${usage}`);
+    const count = match[3] === undefined ? undefined : Number(match[3]);
+    if (count === 0) throw new SpecError(`--strategies: "${part}" gives the part no agent`);
+    if (all.length > 1 && count === undefined && i < all.length - 1)
+      throw new SpecError(`--strategies: in "${raw}" only the last part may leave out *N (it takes the agents left)`);
+    return { name: name!, ...(kind ? { kind } : {}), ...(count !== undefined ? { count } : {}) };
+  });
+  return parts;
+}
+
+/** The episodes' strategies, comma-separated, each a population (parsePopulation). */
 export function parseStrategies(raw: string): string[] {
   const list = raw
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   if (list.length === 0) throw new SpecError('--strategies names no strategy');
-  for (const s of list) {
-    const [name, kind, more] = s.split(':');
-    const known =
-      NAMES.includes(name as StrategyName) && (kind === undefined || (name === 'heuristic' && KINDS.includes(kind as Character)));
-    if (!known || more !== undefined)
-      throw new SpecError(
-        `--strategies: unknown strategy "${s}"; use ${NAMES.join(', ')}, or heuristic:KIND with KIND one of ${KINDS.join(', ')}`,
-      );
-  }
+  for (const s of list) parsePopulation(s);
   return [...new Set(list)];
 }
+
+/** A mix must fit the scenario: its counts cover every agent, no more and no fewer. */
+export function checkPopulation(scenario: Scenario, strategy: string): void {
+  const parts = parsePopulation(strategy);
+  if (parts.length === 1 && parts[0]!.count === undefined) return;
+  const counted = parts.reduce((n, p) => n + (p.count ?? 0), 0);
+  const open = parts.some((p) => p.count === undefined);
+  const actors = scenario.actors.length;
+  if (counted > actors || (!open && counted !== actors) || (open && counted === actors))
+    throw new SpecError(
+      `--strategies: "${strategy}" names ${counted} agents${open ? ' and the rest' : ''}, but scenario "${scenario.name}" has ${actors}`,
+    );
+}
+
+/** The label of an agent's kind in exports: its strategy, with the heuristic's character. */
+export const kindLabel = (strategy: string, character: Character | undefined) =>
+  strategy === 'heuristic' ? `heuristic:${character ?? Character.cooperative}` : strategy;
 
 /** Seeds as a list and ranges: `1-5`, `7,9`, `1-3,10`. */
 export function parseSeeds(raw: string): string[] {
@@ -69,11 +106,24 @@ export function parseSeeds(raw: string): string[] {
   return [...new Set(seeds)];
 }
 
-/** The scenario an episode runs and the strategy the runner gives every agent. */
+/**
+ * The scenario an episode runs and the strategy the runner gives every agent: a plain strategy
+ * overrides every agent's; a kind or a mix is written into the actors, in the scenario's order.
+ */
 export function episodeScenario(scenario: Scenario, strategy: string): { scenario: Scenario; override?: StrategyName } {
-  const [name, kind] = strategy.split(':') as [StrategyName, Character | undefined];
-  if (!kind) return { scenario, override: name };
-  return { scenario: { ...scenario, actors: scenario.actors.map((a) => ({ ...a, strategy: 'heuristic' as const, character: kind })) } };
+  const parts = parsePopulation(strategy);
+  if (parts.length === 1 && !parts[0]!.kind && parts[0]!.count === undefined) return { scenario, override: parts[0]!.name };
+  checkPopulation(scenario, strategy);
+  const each = parts.flatMap((p) => Array.from({ length: p.count ?? scenario.actors.length }, () => p));
+  return {
+    scenario: {
+      ...scenario,
+      actors: scenario.actors.map((a, i) => {
+        const p = each[i]!;
+        return { ...a, strategy: p.name, ...(p.kind ? { character: p.kind } : {}) };
+      }),
+    },
+  };
 }
 
 /**

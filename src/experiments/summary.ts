@@ -31,16 +31,26 @@ export interface MeanCi {
   mean: number;
   /** Half the width of the 95% interval; null with fewer than two values. */
   half: number | null;
+  /** The interval's ends, clipped to the figure's range (a rate never runs past 1); null with fewer than two values. */
+  low: number | null;
+  high: number | null;
 }
 
-/** Mean and 95% confidence half-width of the values (t-distribution, sample standard deviation). */
-export function meanCi(values: readonly number[]): MeanCi {
+/** The values a figure can take: rates and shares lie in [0, 1], counts and times in [0, ∞). */
+export type Range = readonly [min: number, max: number];
+export const RATE: Range = [0, 1];
+export const NON_NEGATIVE: Range = [0, Number.POSITIVE_INFINITY];
+
+/** Mean and 95% confidence interval of the values (t-distribution, sample standard deviation), clipped to the range. */
+export function meanCi(values: readonly number[], range?: Range): MeanCi {
   const n = values.length;
-  if (n === 0) return { n, mean: Number.NaN, half: null };
+  if (n === 0) return { n, mean: Number.NaN, half: null, low: null, high: null };
   const mean = values.reduce((a, b) => a + b, 0) / n;
-  if (n < 2) return { n, mean, half: null };
+  if (n < 2) return { n, mean, half: null, low: null, high: null };
   const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
-  return { n, mean, half: tQuantile975(n - 1) * Math.sqrt(variance / n) };
+  const half = tQuantile975(n - 1) * Math.sqrt(variance / n);
+  const [min, max] = range ?? [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+  return { n, mean, half, low: Math.max(min, mean - half), high: Math.min(max, mean + half) };
 }
 
 const numeric = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -58,12 +68,20 @@ export function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<str
 }
 
 /** Mean ± CI of one column over rows; rows where it is null (a scenario without a commons) are left out. */
-export function columnCi(rows: readonly Row[], column: string): MeanCi {
-  return meanCi(rows.map((r) => r[column]).filter(numeric));
+export function columnCi(rows: readonly Row[], column: string, range?: Range): MeanCi {
+  return meanCi(rows.map((r) => r[column]).filter(numeric), range);
 }
 
-/** Per epoch, the mean of a column over the rows (one per episode) that have it. */
-export function meanByEpoch(rows: readonly Row[], column: string): Array<{ x: number; y: number }> {
+export interface EpochPoint {
+  x: number;
+  y: number;
+  /** The 95% band across episodes, clipped to the range; absent where fewer than two episodes reached the epoch. */
+  low?: number;
+  high?: number;
+}
+
+/** Per epoch, the mean of a column over the rows (one per episode) that have it, with its 95% band. */
+export function meanByEpoch(rows: readonly Row[], column: string, range?: Range): EpochPoint[] {
   const byEpoch = new Map<number, number[]>();
   for (const r of rows) {
     const epoch = r.epoch;
@@ -71,7 +89,12 @@ export function meanByEpoch(rows: readonly Row[], column: string): Array<{ x: nu
     if (!numeric(epoch) || !numeric(value)) continue;
     byEpoch.set(epoch, [...(byEpoch.get(epoch) ?? []), value]);
   }
-  return [...byEpoch.entries()].sort(([a], [b]) => a - b).map(([x, ys]) => ({ x, y: ys.reduce((a, b) => a + b, 0) / ys.length }));
+  return [...byEpoch.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([x, ys]) => {
+      const ci = meanCi(ys, range);
+      return ci.low === null || ci.high === null ? { x, y: ci.mean } : { x, y: ci.mean, low: ci.low, high: ci.high };
+    });
 }
 
 /** Natural order of episodes: scenario, strategy, then seed as a number where it is one. */

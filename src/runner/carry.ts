@@ -1,5 +1,5 @@
 import { emptyMemory, remember, type AgentMemory, type EpochExperience } from '../agents/memory.ts';
-import { regrowth, stocksOf } from '../domain/commons.ts';
+import { collapsed, stocksOf, sustainableHarvest } from '../domain/commons.ts';
 import type { SettlementSummary } from '../domain/economy.ts';
 import { microToNumber } from '../domain/money.ts';
 import { movePrices, type Deal } from '../domain/prices.ts';
@@ -104,32 +104,48 @@ export function nextCarry(input: {
   };
 }
 
-/** The commons this epoch: the stock planned on, what was taken, and how far beyond its yield. */
+/**
+ * The commons this epoch: the stock planned on, what regrew, the sustainable harvest, what was
+ * asked and taken, and how many of the living agents' harvest actions asked more than their
+ * sustainable share (docs/economy.md, "Metrics"). A collapsed resource has nothing left to judge.
+ */
 export function commonsStats(scenario: Scenario, settlement: SettlementSummary, plan: EpochPlan): CommonsStats | undefined {
   if (!scenario.commons || !settlement.stock) return undefined;
   const stock = settlement.stock;
   const granted = plan.extraction?.granted ?? [];
-  const extracted: Record<string, number> = {};
-  const yieldOf: Record<string, number> = {};
-  const over: Record<string, number> = {};
-  let above = 0;
-  const living = Math.max(1, scenario.actors.length - (settlement.failed?.length ?? 0));
-  for (const s of stocksOf(scenario.commons)) {
-    const y = microToNumber(regrowth(toMicro(stock[s.resource] ?? 0), s));
-    const mine = granted.filter((g) => g.resource === s.resource);
-    const taken = Math.round(mine.reduce((sum, g) => sum + g.granted, 0) * 1e6) / 1e6;
-    yieldOf[s.resource] = y;
-    extracted[s.resource] = taken;
-    over[s.resource] = Math.max(0, Math.round((taken - y) * 1e6) / 1e6);
-    above += mine.filter((g) => g.requested > y / living + 1e-6).length;
-  }
-  return {
+  const down = new Set(settlement.collapsed ?? []);
+  const out: CommonsStats = {
     stock,
     regrowth: settlement.regrowth ?? {},
-    sustainable_yield: yieldOf,
-    extracted,
-    over_usage: over,
-    over_usage_rate: granted.length ? Math.round((above / granted.length) * 10_000) / 10_000 : 0,
-    collapsed: settlement.collapsed ?? [],
+    sustainable_harvest: {},
+    requested: {},
+    extracted: {},
+    over_harvest: {},
+    harvest_actions: 0,
+    over_usage_actions: 0,
+    over_usage_rate: null,
+    collapsed: [...down],
+    collapsed_after: [],
   };
+  const living = Math.max(1, scenario.actors.length - (settlement.failed?.length ?? 0));
+  for (const s of stocksOf(scenario.commons)) {
+    const now = toMicro(stock[s.resource] ?? 0);
+    const mine = granted.filter((g) => g.resource === s.resource);
+    const taken = mine.reduce((sum, g) => sum + toMicro(g.granted), 0n);
+    out.requested[s.resource] = microToNumber(mine.reduce((sum, g) => sum + toMicro(g.requested), 0n));
+    out.extracted[s.resource] = microToNumber(taken);
+    if (down.has(s.resource)) {
+      out.sustainable_harvest[s.resource] = null;
+      out.over_harvest[s.resource] = 0;
+      continue;
+    }
+    const f = sustainableHarvest(now, s);
+    out.sustainable_harvest[s.resource] = microToNumber(f);
+    out.over_harvest[s.resource] = microToNumber(taken > f ? taken - f : 0n);
+    out.harvest_actions += living;
+    out.over_usage_actions += mine.filter((g) => toMicro(g.requested) * BigInt(living) > f).length;
+    if (collapsed(now - taken, s)) out.collapsed_after.push(s.resource);
+  }
+  if (out.harvest_actions > 0) out.over_usage_rate = Math.round((out.over_usage_actions / out.harvest_actions) * 10_000) / 10_000;
+  return out;
 }

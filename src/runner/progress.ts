@@ -1,4 +1,5 @@
-import type { EpochStats, RunSummary } from '../domain/stats.ts';
+import type { EpochStats } from '../domain/stats.ts';
+import type { RunSummary } from '../domain/run-summary.ts';
 
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(n >= 100 ? 0 : 2));
 
@@ -34,7 +35,9 @@ export function progressLine(
     `gini ${Object.entries(stats.gini)
       .map(([r, v]) => `${r} ${v.toFixed(2)}`)
       .join(' ')}`,
-    ...(stats.survival && stats.survival.alive < stats.survival.total ? [`alive ${stats.survival.alive}/${stats.survival.total}`] : []),
+    ...(stats.actor_survival && stats.actor_survival.alive < stats.actor_survival.total
+      ? [`alive ${stats.actor_survival.alive}/${stats.actor_survival.total}`]
+      : []),
     ...(stats.commons
       ? [
           `commons ${Object.entries(stats.commons.stock)
@@ -63,6 +66,7 @@ export function progressLine(
 /** The runner's closing lines: the figures of the whole run. */
 export function summaryLines(s: RunSummary): string[] {
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+  const opt = (v: number | null) => (v === null ? '–' : v.toFixed(3));
   const codes = Object.entries(s.proposals.rejected_by_code)
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([code, n]) => `${code} ${n}`)
@@ -72,19 +76,16 @@ export function summaryLines(s: RunSummary): string[] {
     .map(([name, v]) => `${name} ${fmt(v)}`)
     .join(', ');
   return [
-    `epochs ${s.epochs}  survival ${pct(s.survival.rate)} (${s.survival.alive}/${s.survival.total} alive, ${s.survival.time} epochs before ${s.commons ? 'collapse' : 'a failure'})${s.survival.failed.length ? `  failed ${s.survival.failed.join(', ')}` : ''}`,
-    `efficiency ${pct(s.efficiency)}  equality ${s.equality.toFixed(3)}${s.rounds_to_deal !== null ? `  rounds to deal ${s.rounds_to_deal}` : ''}  deals ${s.deals.agreed}/${s.deals.sessions}`,
-    ...(s.commons
+    `epochs ${s.epochs}  actors alive ${s.actor_survival.alive}/${s.actor_survival.total}${s.actor_survival.failed.length ? `  failed ${s.actor_survival.failed.join(', ')}` : ''}`,
+    `need met ${pct(s.need_met)}  payoff equality ${opt(s.payoff_equality)}${s.rounds_to_deal !== null ? `  rounds to deal ${s.rounds_to_deal}` : ''}  deals ${s.deals.agreed}/${s.deals.sessions}`,
+    ...(s.commons && s.survival
       ? [
           `commons ${Object.entries(s.commons.stock)
             .map(([r, v]) => `${r} ${fmt(v)}`)
             .join(
               ' ',
-            )}${s.commons.collapsed_at !== null ? ` (collapsed at epoch ${s.commons.collapsed_at})` : ''}  over-usage ${pct(s.over_usage?.rate ?? 0)} of requests, ${Object.entries(
-            s.over_usage?.amount ?? {},
-          )
-            .map(([r, v]) => `${r} ${fmt(v)}`)
-            .join(' ')} beyond the yield`,
+            )}  survival time ${s.survival.time}${s.commons.collapsed_at !== null ? ` (collapsed in epoch ${s.commons.collapsed_at})` : ''}`,
+          `efficiency ${opt(s.efficiency)}  equality of gains ${opt(s.equality)}  over-usage ${s.over_usage?.rate === null || !s.over_usage ? '–' : pct(s.over_usage.rate)} of harvest actions`,
         ]
       : []),
     `proposals ${s.proposals.applied} applied, ${s.proposals.rejected} rejected${codes ? ` (${codes})` : ''}`,

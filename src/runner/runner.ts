@@ -169,6 +169,7 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
         prices,
         ...(commons ? { commons } : {}),
         balances: Object.fromEntries(mine.map((a) => [a.name, a.balances])),
+        ...(plan.extraction?.granted ? { grants: plan.extraction.granted } : {}),
       }),
       run_id: runId,
       duration_ms: Date.now() - started,

@@ -1,5 +1,5 @@
 import type { AgentProfile, CommonsStock, MarketView, ResourceLimits } from '../agents/types.ts';
-import { regrowth, stocksOf } from '../domain/commons.ts';
+import { stocksOf, sustainableHarvest } from '../domain/commons.ts';
 import { actorIdFor } from '../domain/ids.ts';
 import { parseAmount, type Micro } from '../domain/money.ts';
 import { toMicro, type Scenario } from '../domain/scenario.ts';
@@ -74,7 +74,7 @@ export function marketView(state: WorldState, scenario: Scenario, epoch: number,
     commons.set(stock.resource, {
       ...stock,
       stock: now,
-      sustainableYield: regrowth(now, stock),
+      sustainableHarvest: sustainableHarvest(now, stock),
       staleStock: stale === undefined ? toMicro(scenario.commons!.resources[stock.resource]!.stock) : microOf(stale),
     });
   }

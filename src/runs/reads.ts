@@ -1,5 +1,6 @@
 import type { SettlementSummary } from '../domain/economy.ts';
-import { runSummary, type EpochStats, type RunSummary } from '../domain/stats.ts';
+import { runSummary, type RunSummary } from '../domain/run-summary.ts';
+import type { EpochStats } from '../domain/stats.ts';
 import type { Db } from '../db/db.ts';
 import { getRun } from './registry.ts';
 

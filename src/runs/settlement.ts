@@ -80,6 +80,7 @@ export async function settleEpoch(
     const carried: CarriedState | undefined = before[0]?.settlement
       ? { streaks: before[0].settlement.streaks ?? {}, failed: before[0].settlement.failed ?? [] }
       : undefined;
+    const { rows: seeded } = await tx.query<{ seed: string }>('SELECT seed FROM runs WHERE id = $1', [runId]);
     const balances = await lockBalanceRows(tx, key, runPairs(scenario));
     const { entries, summary } = settleEconomy({
       runId,
@@ -89,6 +90,7 @@ export async function settleEpoch(
       idFor: actorIdFor,
       balance: (actor, resource) => balances.get(balanceKey(actor, resource)) ?? 0n,
       previous: carried,
+      seed: seeded[0]!.seed,
     });
     await settleEntries(
       tx,

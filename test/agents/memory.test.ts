@@ -57,8 +57,9 @@ test('after repeated rejections for a resource an agent backs off from it for a 
   assert.match(move.reasoning, /backing off/);
 });
 
-test('extraction by character: greedy takes its maximum, cooperative its share of the sustainable quota', () => {
+test('extraction by character: greedy takes its maximum, cooperative its share of the sustainable harvest', () => {
   const base = sampleTurn();
+  // The shipped lake at 800: f = 80.776406 (docs/economy.md), a fifth of it each of five.
   const lake = {
     resource: 'water',
     capacity: M(1000),
@@ -66,20 +67,24 @@ test('extraction by character: greedy takes its maximum, cooperative its share o
     collapseBelow: M(150),
     maxExtraction: M(40),
     stock: M(800),
-    sustainableYield: M(64),
+    sustainableHarvest: 80_776_406n,
     staleStock: M(800),
   };
   const view = { ...base.view, commons: new Map([['water', lake]]), living: 5 };
   const as = (character: 'greedy' | 'cooperative' | 'naive') =>
     extraction({ ...base, view, self: { ...base.self, character } }).get('water') ?? 0n;
   assert.equal(as('greedy'), M(40));
-  assert.equal(as('cooperative'), M(20), 'a fifth of the maximum sustainable yield (100)');
-  assert.equal(as('naive'), M(20));
-  const falling = { ...view, commons: new Map([['water', { ...lake, stock: M(300), staleStock: M(800) }]]) };
+  assert.equal(as('cooperative'), 16_155_000n, 'a fifth of the sustainable harvest, to the thousandth below');
+  // The naive agent misjudges the same share by its own seeded noise, −10 % to +20 %.
+  const naiveAt = as('naive');
+  assert.ok(naiveAt >= 14_539_000n && naiveAt <= 19_386_000n, `naive ${naiveAt}`);
+  // The lake fell to 300 (f = 70.690632); the naive agent still sees 800.
+  const falling = {
+    ...view,
+    commons: new Map([['water', { ...lake, stock: M(300), sustainableHarvest: 70_690_632n, staleStock: M(800) }]]),
+  };
   const coop = extraction({ ...base, view: falling, self: { ...base.self, character: 'cooperative' } }).get('water')!;
   const naive = extraction({ ...base, view: falling, self: { ...base.self, character: 'naive' } }).get('water')!;
-  assert.ok(
-    coop < naive,
-    `below half its capacity a cooperative agent takes less (${coop}) than a naive one who has not looked (${naive})`,
-  );
+  assert.equal(coop, 14_138_000n);
+  assert.ok(coop < naive, `a cooperative agent takes less (${coop}) than a naive one who has not looked (${naive})`);
 });

@@ -69,8 +69,8 @@ test('Compare lists the runs, and overlays the ticked ones on one chart per figu
     const charts = await drawn(page);
     const both = ['commons · heuristic · seed 1', 'commons · heuristic · seed 2'];
     for (const title of [
-      'Survival rate',
-      'Efficiency (need met / need)',
+      'Actors alive (share)',
+      'Need met / need',
       'Equality of payoffs (1 − Gini)',
       'Over-usage of the commons',
       'Applied proposals',
@@ -87,7 +87,7 @@ test('a link naming the runs draws them straight away; an unknown run is said so
   await withPages(browser, 1, async ({ page }) => {
     await visit(page, d.url, `#/compare?runs=${runIds[1]}`);
     await page.locator('figure.chart').first().waitFor({ timeout: TIMEOUT });
-    assert.deepEqual((await drawn(page))['Survival rate'], ['commons · heuristic · seed 2']);
+    assert.deepEqual((await drawn(page))['Actors alive (share)'], ['commons · heuristic · seed 2']);
     assert.equal(await page.isChecked(`#run-${runIds[1]}`), true);
     assert.equal(await page.isChecked(`#run-${runIds[0]}`), false);
     await visit(page, d.url, '#/compare?runs=00000000-0000-0000-0000-000000000000');

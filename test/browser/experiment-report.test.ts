@@ -65,10 +65,12 @@ test('report.html opens offline in Chromium with the comparison table and charts
     }
     const captions = await page.$$eval('figure figcaption', (fs) => fs.map((f) => f.textContent ?? ''));
     for (const title of [
-      'Survival rate',
-      'Efficiency',
-      'Equality',
+      'Commons stock',
+      'Harvest taken',
       'Over-usage',
+      'Actors alive',
+      'Need met',
+      'Equality of payoffs',
       'Rejected proposals',
       'Model tokens',
       'Model cost',

@@ -66,9 +66,9 @@ test('flat and nested epoch stats read alike', () => {
     tokens: 40,
     cost: 0,
     alive: null,
-    survivalRate: null,
-    efficiency: null,
-    equality: null,
+    actorSurvivalRate: null,
+    needMet: null,
+    payoffEquality: null,
     overUsage: null,
     total: null,
     stock: {},
@@ -113,20 +113,23 @@ test('the figures runs are compared on: present when the stats have them, null w
         epoch: 1,
         stats: {
           applied: 1,
-          survival: { alive: 4, total: 5, rate: 0.8 },
-          efficiency: 0.9,
-          equality: 0.75,
+          actor_survival: { alive: 4, total: 5, rate: 0.8 },
+          need_met: 0.9,
+          payoff_equality: 0.75,
           commons: { over_usage_rate: 0.4 },
         },
       },
-      { epoch: 2, stats: { applied: 2 } },
+      { epoch: 2, stats: { applied: 2, commons: { over_usage_rate: null } } },
+      // Stats stored before the figures took their published names.
+      { epoch: 3, stats: { survival: { alive: 3, total: 5, rate: 0.6 }, efficiency: 0.5, equality: 0.25 } },
     ],
   });
   assert.deepEqual(
-    epochs.map((e) => [e.survivalRate, e.efficiency, e.equality, e.overUsage]),
+    epochs.map((e) => [e.actorSurvivalRate, e.needMet, e.payoffEquality, e.overUsage]),
     [
       [0.8, 0.9, 0.75, 0.4],
       [null, null, null, null],
+      [0.6, 0.5, 0.25, null],
     ],
   );
 });

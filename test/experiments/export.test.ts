@@ -37,7 +37,15 @@ before(async () => {
     seed: '3',
     epochs: EPOCHS,
   });
-  commons = await runEpisode({ experimentId: meta.experiment_id, scenario: 'commons', character: 'greedy', seed: '3', epochs: 3 });
+  // A greedy newcomer among cooperative farms: agents.csv names each agent's kind.
+  commons = await runEpisode({
+    experimentId: meta.experiment_id,
+    scenario: 'commons',
+    character: 'greedy',
+    population: 'heuristic:greedy*1+heuristic:cooperative',
+    seed: '3',
+    epochs: 3,
+  });
   dir = await mkdtemp(join(tmpdir(), 'gridgov-export-'));
   await writeExports(dir, [commons.data, episode.data], meta);
 });
@@ -113,12 +121,14 @@ test('values come back typed: integers, 64-bit token counts, doubles, booleans a
     const bytes = await readFile(join(dir, `${name}.parquet`));
     return parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
   };
-  const [, run] = await read('runs');
+  const [lakeRun, run] = await read('runs');
   assert.equal(run!.scenario, 'energy-crisis');
   assert.equal(run!.epochs, EPOCHS);
   assert.equal(typeof run!.total_tokens, 'bigint');
   assert.ok(run!.started_at instanceof Date);
-  assert.equal(typeof run!.efficiency, 'number');
+  // Without a commons GovSim's figures do not apply: null, not 0 or 1; need met is the crisis' own.
+  assert.deepEqual([run!.efficiency, run!.survival_rate, run!.over_usage_rate, typeof run!.need_met], [null, null, null, 'number']);
+  assert.deepEqual([typeof lakeRun!.efficiency, typeof lakeRun!.survival_time, typeof lakeRun!.harvested], ['number', 'number', 'number']);
   const epochs = await read('epochs');
   assert.deepEqual(
     epochs.map((e) => e.epoch),
@@ -126,8 +136,22 @@ test('values come back typed: integers, 64-bit token counts, doubles, booleans a
   );
   const lake = epochs.filter((e) => e.scenario === 'commons');
   assert.ok(lake.every((e) => typeof e.collapsed === 'boolean' && typeof e.stock_water === 'number' && e.finished_at instanceof Date));
+  assert.ok(
+    lake.every((e) => typeof e.sustainable_harvest === 'number' && typeof e.harvested === 'number' && typeof e.regrowth_water === 'number'),
+  );
   const crisis = epochs.filter((e) => e.scenario === 'energy-crisis');
-  assert.ok(crisis.every((e) => e.collapsed === null && e.stock_water === null && typeof e.efficiency === 'number'));
+  assert.ok(crisis.every((e) => e.collapsed === null && e.stock_water === null && typeof e.need_met === 'number'));
+  const agents = await read('agents');
+  assert.ok(agents.filter((a) => a.scenario === 'commons').every((a) => typeof a.harvest_granted === 'number'));
+  assert.ok(agents.filter((a) => a.scenario === 'energy-crisis').every((a) => a.harvest_granted === null && a.kind === 'heuristic:naive'));
+  const kinds = new Map(agents.filter((a) => a.scenario === 'commons').map((a) => [a.agent, a.kind]));
+  assert.deepEqual(Object.fromEntries(kinds), {
+    'farm-a': 'heuristic:greedy',
+    'farm-b': 'heuristic:cooperative',
+    'farm-c': 'heuristic:cooperative',
+    mill: 'heuristic:cooperative',
+    'power-plant': 'heuristic:cooperative',
+  });
   const rejections = await read('rejections');
   assert.ok(rejections.every((r) => typeof r.code === 'string' && Number.isInteger(r.epoch) && typeof r.agent === 'string'));
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { columnCi, meanByEpoch, meanCi, tQuantile975 } from '../../src/experiments/summary.ts';
+import { columnCi, meanByEpoch, meanCi, RATE, tQuantile975 } from '../../src/experiments/summary.ts';
 
 test('the 95% interval uses Student t with n - 1 degrees of freedom', () => {
   // Five seeds 1..5: mean 3, sample sd sqrt(2.5), t(0.975, 4) = 2.776.
@@ -15,7 +15,7 @@ test('the 95% interval uses Student t with n - 1 degrees of freedom', () => {
 });
 
 test('one value has a mean and no interval; none has neither', () => {
-  assert.deepEqual(meanCi([0.5]), { n: 1, mean: 0.5, half: null });
+  assert.deepEqual(meanCi([0.5]), { n: 1, mean: 0.5, half: null, low: null, high: null });
   assert.equal(meanCi([]).n, 0);
   assert.equal(meanCi([2, 2, 2]).half, 0);
 });
@@ -28,8 +28,30 @@ test('null figures (no commons in the scenario) are left out, and epochs are ave
     { epoch: 1, y: 3 },
     { epoch: 2, y: null },
   ];
+  // Epoch 1 has two episodes, so a band: 2 ± t(0.975, 1) · √(2 / 2) = 2 ± 12.706; epoch 2 has one.
   assert.deepEqual(meanByEpoch(rows, 'y'), [
-    { x: 1, y: 2 },
+    { x: 1, y: 2, low: 2 - 12.706, high: 2 + 12.706 },
     { x: 2, y: 3 },
   ]);
+});
+
+test("intervals are clipped to the figure's range: a rate never runs past 1 or below 0", () => {
+  // Five seeds, four survived: mean 0.8, sd √0.2, half 2.776 · √(0.2 / 5) = 0.5552, so 0.8 ± 0.5552
+  // would run to 1.3552; clipped, [0.2448, 1].
+  const ci = meanCi([1, 1, 1, 1, 0], RATE);
+  assert.equal(ci.mean, 0.8);
+  assert.ok(Math.abs(ci.half! - 0.5552) < 1e-4);
+  assert.ok(Math.abs(ci.low! - 0.2448) < 1e-4);
+  assert.equal(ci.high, 1);
+  assert.deepEqual(
+    meanByEpoch(
+      [
+        { epoch: 1, y: 0 },
+        { epoch: 1, y: 1 },
+      ],
+      'y',
+      RATE,
+    ),
+    [{ x: 1, y: 0.5, low: 0, high: 1 }],
+  );
 });

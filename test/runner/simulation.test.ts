@@ -17,4 +17,14 @@ test('the same scenario and seed, run twice into fresh databases, write the same
   );
   const otherSeed = await runFresh('commons', 12, '43');
   assert.notEqual(otherSeed.digest.digest, first.digest.digest, 'another seed gives another history');
+  // The seed draws the world's chance (scenarios/commons.json has regrowth and demand noise): the
+  // lake itself, not only the trades, takes another course.
+  assert.notDeepEqual(
+    otherSeed.stats.map((s) => s.commons?.stock),
+    first.stats.map((s) => s.commons?.stock),
+  );
+  assert.notDeepEqual(
+    otherSeed.stats.map((s) => s.consumed),
+    first.stats.map((s) => s.consumed),
+  );
 });

@@ -31,13 +31,19 @@ for (const name of ['commons', 'demo', 'drought', 'energy-crisis']) {
     assert.ok(peak <= ceiling + 1e-6, `credit supply peaked at ${peak}, above its ceiling ${ceiling}`);
     const applied = run.stats.reduce((n, s) => n + s.proposals.applied, 0);
     const rejected = run.stats.reduce((n, s) => n + s.proposals.rejected, 0);
-    assert.ok(applied > EPOCHS, `${applied} trades applied`);
+    // Trade goes on all run long (on the commons, where shares of the lake feed everyone, less of it).
+    assert.ok(applied > EPOCHS / 2, `${applied} trades applied`);
     assert.ok(rejected / (applied + rejected) < 0.6, 'most proposals are sound');
+    // Governance is exercised where the dilemma is: the naive agent's mistakes meet the validator early.
+    const early = run.stats.slice(0, 10).reduce((n, s) => n + s.proposals.rejected, 0);
+    assert.ok(early > 0, `no rejection in the first 10 epochs of ${name}`);
     assert.equal(run.served.epochs.length, EPOCHS);
     assert.equal(run.summary.epochs, EPOCHS);
-    assert.ok(run.summary.efficiency > 0 && run.summary.efficiency <= 1);
+    assert.ok(run.summary.need_met > 0 && run.summary.need_met <= 1);
+    // GovSim's figures where there is a commons, null where there is none.
+    assert.equal(run.summary.efficiency === null, !['commons', 'drought'].includes(name));
     console.log(
-      `${name}: credits peak ${peak.toFixed(0)} of ceiling ${ceiling.toFixed(0)}, last ${credits[EPOCHS - 1]!.toFixed(0)}; ${applied} applied, ${rejected} rejected; survival ${run.summary.survival.rate}; ${(run.ms / EPOCHS).toFixed(0)} ms per epoch`,
+      `${name}: credits peak ${peak.toFixed(0)} of ceiling ${ceiling.toFixed(0)}, last ${credits[EPOCHS - 1]!.toFixed(0)}; ${applied} applied, ${rejected} rejected (${run.stats.slice(0, 10).reduce((n, s) => n + s.proposals.rejected, 0)} in the first 10 epochs); actors alive ${run.summary.actor_survival.rate}; commons survival ${run.summary.survival?.rate ?? '–'}; ${(run.ms / EPOCHS).toFixed(0)} ms per epoch`,
     );
   });
 }

@@ -1,5 +1,6 @@
 import type { Character } from '../../src/agents/types.ts';
 import { collectEpisode } from '../../src/experiments/export.ts';
+import { episodeScenario } from '../../src/experiments/spec.ts';
 import type { EpisodeData, EpisodeMeta } from '../../src/experiments/types.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { withCharacter } from './economy.ts';
@@ -23,6 +24,8 @@ export async function runEpisode(options: {
   experimentId: string;
   scenario: string;
   character: Character;
+  /** A mixed population (`heuristic:greedy*1+heuristic:cooperative`) instead of one character. */
+  population?: string;
   seed: string;
   epochs: number;
 }): Promise<TestEpisode> {
@@ -30,15 +33,17 @@ export async function runEpisode(options: {
   const v = await startValidator(t.db);
   try {
     const started = new Date().toISOString();
-    const run = await simulate(v.url, await withCharacter(options.scenario, options.character), {
+    const scenario = await withCharacter(options.scenario, options.character);
+    const strategy = options.population ?? `heuristic:${options.character}`;
+    const run = await simulate(v.url, options.population ? episodeScenario(scenario, options.population).scenario : scenario, {
       epochs: options.epochs,
       seed: options.seed,
     });
     const meta: EpisodeMeta = {
       experiment_id: options.experimentId,
-      episode_id: `${options.scenario}/heuristic:${options.character}/${options.seed}`,
+      episode_id: `${options.scenario}/${strategy}/${options.seed}`,
       scenario: options.scenario,
-      strategy: `heuristic:${options.character}`,
+      strategy,
       seed: options.seed,
       epochs: options.epochs,
       run_id: run.runId,

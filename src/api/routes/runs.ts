@@ -76,7 +76,7 @@ const routes = {
   get: { summary: 'A run and its last epoch', params: runParams, responses: { 200: 'OK', ...notFound } },
   summary: {
     summary:
-      'The figures of a whole run: survival rate and time, efficiency, equality, over-usage, the commons, payoffs, rounds to deal, rejections by code, tokens and cost',
+      'The figures of a whole run: the commons by GovSim (survival time and rate, gains, efficiency, equality, over-usage), actor survival, need met, payoffs, rounds to deal, rejections by code, tokens and cost (docs/economy.md)',
     params: runParams,
     responses: { 200: 'OK', ...notFound },
   },

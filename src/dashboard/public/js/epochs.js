@@ -23,9 +23,10 @@ function runOf(run) {
 
 /**
  * { runs, runId, epochs: [{ epoch, applied, rejected, rejectedByCode, supply, gini, unmet,
- * deficitActors, tokens, cost, alive, total, survivalRate, efficiency, equality, overUsage, stock,
- * finishedAt }] } in epoch order; alive, survivalRate, efficiency, equality and overUsage are null
- * where the stats lack them. Epochs without stats yet (still running) are left out.
+ * deficitActors, tokens, cost, alive, total, actorSurvivalRate, needMet, payoffEquality, overUsage,
+ * stock, finishedAt }] } in epoch order; alive, actorSurvivalRate, needMet, payoffEquality and
+ * overUsage are null where the stats lack them (stats stored before these names carry survival,
+ * efficiency and equality, read as the same figures). Epochs without stats yet are left out.
  */
 export function normalizeEpochs(body) {
   const b = object(body);
@@ -39,6 +40,10 @@ export function normalizeEpochs(body) {
       const p = object(s.proposals);
       const deficit = object(s.deficit);
       const llm = object(s.llm);
+      const survival = s.actor_survival ?? s.survival;
+      const needMet = s.need_met ?? s.efficiency;
+      const payoffEquality = s.payoff_equality ?? s.equality;
+      const overUsage = s.commons ? object(s.commons).over_usage_rate : null;
       return {
         runId: e.run_id ?? null,
         epoch: number(e.epoch ?? s.epoch),
@@ -51,12 +56,12 @@ export function normalizeEpochs(body) {
         deficitActors: number(s.deficit_actors ?? deficit.actors),
         tokens: number(s.llm_tokens ?? llm.total_tokens),
         cost: number(llm.cost_usd),
-        alive: s.survival ? number(object(s.survival).alive) : null,
-        survivalRate: s.survival ? number(object(s.survival).rate) : null,
-        efficiency: s.efficiency === undefined ? null : number(s.efficiency),
-        equality: s.equality === undefined ? null : number(s.equality),
-        overUsage: s.commons ? number(object(s.commons).over_usage_rate) : null,
-        total: s.survival ? number(object(s.survival).total) : null,
+        alive: survival ? number(object(survival).alive) : null,
+        actorSurvivalRate: survival ? number(object(survival).rate) : null,
+        needMet: needMet === undefined || needMet === null ? null : number(needMet),
+        payoffEquality: payoffEquality === undefined || payoffEquality === null ? null : number(payoffEquality),
+        overUsage: overUsage === undefined || overUsage === null ? null : number(overUsage),
+        total: survival ? number(object(survival).total) : null,
         stock: numbers(object(s.commons).stock),
         finishedAt: e.finished_at ?? null,
       };

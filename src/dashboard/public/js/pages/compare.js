@@ -10,9 +10,9 @@ const MAX_RUNS = PALETTE.length;
 
 /** The per-epoch figures overlaid, one chart each: the field of normalizeEpochs, the title, the axis format. */
 const METRICS = [
-  ['survivalRate', 'Survival rate', (v) => v.toFixed(2)],
-  ['efficiency', 'Efficiency (need met / need)', (v) => v.toFixed(2)],
-  ['equality', 'Equality of payoffs (1 − Gini)', (v) => v.toFixed(2)],
+  ['actorSurvivalRate', 'Actors alive (share)', (v) => v.toFixed(2)],
+  ['needMet', 'Need met / need', (v) => v.toFixed(2)],
+  ['payoffEquality', 'Equality of payoffs (1 − Gini)', (v) => v.toFixed(2)],
   ['overUsage', 'Over-usage of the commons', (v) => v.toFixed(2)],
   ['applied', 'Applied proposals'],
   ['rejected', 'Rejected proposals'],
