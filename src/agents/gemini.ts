@@ -1,13 +1,15 @@
 import { ApiError, GoogleGenAI } from '@google/genai';
-import { createLlmStrategy, isRetryableStatus, ModelCallError, type ModelClient } from './llm.ts';
+import { createLlmStrategy, isRetryableStatus, ModelCallError, unreachable, type ModelClient } from './llm.ts';
 import type { Strategy } from './types.ts';
 import type { GeminiSettings } from '../agent-config.ts';
 
 /** generateContent through the official SDK, with JSON-schema structured output. */
 export function createGeminiClient(settings: GeminiSettings): ModelClient {
+  const host = new URL(settings.baseUrl ?? 'https://generativelanguage.googleapis.com').host;
   const ai = new GoogleGenAI({ apiKey: settings.apiKey, ...(settings.baseUrl ? { httpOptions: { baseUrl: settings.baseUrl } } : {}) });
   return {
     model: settings.model,
+    host,
     async complete(request) {
       try {
         const response = await ai.models.generateContent({
@@ -29,7 +31,7 @@ export function createGeminiClient(settings: GeminiSettings): ModelClient {
       } catch (error) {
         if (error instanceof ApiError)
           throw new ModelCallError(`HTTP ${error.status}: ${error.message.slice(0, 200)}`, isRetryableStatus(error.status), error.status);
-        throw new ModelCallError((error as Error).message, true);
+        throw unreachable(host, error);
       }
     },
   };

@@ -40,6 +40,8 @@ export interface ModelRequest {
 /** One provider's chat call with JSON-schema output; the strategy above it is provider-neutral. */
 export interface ModelClient {
   readonly model: string;
+  /** The host the calls go to, for messages about it. */
+  readonly host: string;
   complete(request: ModelRequest): Promise<ModelAnswer>;
 }
 
@@ -74,6 +76,18 @@ export function failureCause(error: unknown): string {
     if (quoted) said = quoted[1]!;
   }
   return `${http ? `HTTP ${http[1]} ` : ''}${said.replace(/\s+/g, ' ').trim().slice(0, 160)}`;
+}
+
+/**
+ * A call that got no HTTP answer (no route, refused, name unknown), named by the host it went to:
+ * `cannot reach generativelanguage.googleapis.com: fetch failed (ENOTFOUND)` rather than
+ * `fetch failed`. An abort (the call's deadline) is left as it is.
+ */
+export function unreachable(host: string, error: unknown): ModelCallError {
+  const { name, message, cause } = error as { name?: string; message?: string; cause?: { code?: unknown; message?: unknown } };
+  if (name === 'AbortError' || name === 'TimeoutError') return new ModelCallError(message ?? String(error), true);
+  const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : undefined;
+  return new ModelCallError(`cannot reach ${host}: ${message ?? String(error)}${why && !message?.includes(why) ? ` (${why})` : ''}`, true);
 }
 
 export const isRetryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
@@ -139,6 +153,7 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
   return {
     name,
     model: client.model,
+    host: client.host,
     propose: (ctx) => ask<Move>(proposePrompt(ctx), 'agent_move', moveJsonSchema, parseMove),
     extract: (ctx) => ask<Map<string, Micro>>(extractPrompt(ctx), 'agent_extraction', extractJsonSchema(ctx), parseExtraction),
     reflect: (ctx) => ask<string>(reflectPrompt(ctx), 'agent_reflection', reflectJsonSchema, parseReflection),

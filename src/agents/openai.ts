@@ -1,4 +1,4 @@
-import { createLlmStrategy, isRetryableStatus, ModelCallError, type ModelClient } from './llm.ts';
+import { createLlmStrategy, isRetryableStatus, ModelCallError, unreachable, type ModelClient } from './llm.ts';
 import type { Strategy } from './types.ts';
 import type { OpenAISettings } from '../agent-config.ts';
 
@@ -10,8 +10,10 @@ interface ChatCompletion {
 /** POST {baseUrl}/chat/completions with a json_schema response format; plain fetch. */
 export function createOpenAIClient(settings: OpenAISettings): ModelClient {
   const url = `${settings.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+  const host = new URL(url).host;
   return {
     model: settings.model,
+    host,
     async complete(request) {
       let response: Response;
       try {
@@ -30,7 +32,7 @@ export function createOpenAIClient(settings: OpenAISettings): ModelClient {
           }),
         });
       } catch (error) {
-        throw new ModelCallError((error as Error).message, true);
+        throw unreachable(host, error);
       }
       const body = await response.text();
       if (!response.ok)

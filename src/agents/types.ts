@@ -84,6 +84,8 @@ export interface Strategy {
   propose(ctx: TurnContext): Promise<Decided<Move>>;
   /** The model behind the strategy, for the proposal's metadata. */
   readonly model?: string;
+  /** The host its model is called on, for the line that pauses a run whose calls all fail. */
+  readonly host?: string;
   /** The answer to the terms on the table; `history` holds every offer so far, the latest last. */
   respond(ctx: TurnContext, history: readonly Offer[], transcript: readonly TranscriptEntry[], lastRound: boolean): Promise<Decided<Reply>>;
   /** How much of each commons resource to extract this epoch. */

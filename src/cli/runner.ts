@@ -84,7 +84,7 @@ export const command: Command = {
     process.once('SIGTERM', onSignal);
     const client = createValidatorClient({ baseUrl: validator, apiKey: key, logger, signal: stop.signal });
     let runId: string | undefined;
-    let ended: RunEnd = 'failed';
+    let ended: RunEnd | undefined = 'failed';
     try {
       const result = await runSimulation({
         client,
@@ -107,6 +107,12 @@ export const command: Command = {
         },
         maxCost,
       });
+      if (result.pause) {
+        // Not ended: the next runner with this run id resumes it.
+        console.error(result.pause);
+        ended = undefined;
+        return 1;
+      }
       ended = stop.signal.aborted || epochs === undefined ? 'stopped' : 'finished';
       const how = result.stopped === 'budget' ? `stopped at its budget of $${maxCost}` : ended;
       console.log(`run ${result.runId}: ${how} after epoch ${result.lastEpoch}`);
@@ -129,7 +135,7 @@ export const command: Command = {
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      if (runId) await markRunEnded({ baseUrl: validator, apiKey: key }, runId, ended);
+      if (runId && ended) await markRunEnded({ baseUrl: validator, apiKey: key }, runId, ended);
       await server.close();
       await shutdownTracing();
     }

@@ -2,14 +2,16 @@
  * The agent strategies, in one table: the scenario schema, the `--strategy` flags and their usage
  * lines, the experiment specs and the strategy factory (`agents/strategies.ts`, a switch that
  * does not compile until it builds every name) all derive from it. `needs` is what a strategy
- * requires before it can run, as the error that refuses it says.
+ * requires before it can run, as the error that refuses it says; `settings`, what to check when
+ * its model cannot be reached.
  */
 export const strategyTable = {
-  heuristic: { summary: 'offline, seeded, needs-driven', needs: undefined },
-  gemini: { summary: "Google's Gemini through its official SDK", needs: 'GEMINI_API_KEY' },
+  heuristic: { summary: 'offline, seeded, needs-driven', needs: undefined, settings: undefined },
+  gemini: { summary: "Google's Gemini through its official SDK", needs: 'GEMINI_API_KEY', settings: 'GEMINI_API_KEY and GEMINI_BASE_URL' },
   'openai-compatible': {
     summary: 'any OpenAI-compatible endpoint (Ollama, vLLM, …)',
     needs: 'OPENAI_MODEL (and OPENAI_BASE_URL, OPENAI_API_KEY as the endpoint needs)',
+    settings: 'OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL',
   },
 } as const;
 

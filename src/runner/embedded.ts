@@ -33,10 +33,11 @@ export function startBackgroundRunner(options: BackgroundRunnerOptions): { stop(
     options.agents,
   );
   let runId: string | undefined;
+  let paused = false;
   const loop = (async () => {
     while (!stopping.signal.aborted) {
       try {
-        await runSimulation({
+        const result = await runSimulation({
           onRun: (id) => void (runId = id),
           client: createValidatorClient({ baseUrl: options.validatorUrl, apiKey: options.apiKey, logger, signal: stopping.signal }),
           scenario: options.scenario,
@@ -47,6 +48,13 @@ export function startBackgroundRunner(options: BackgroundRunnerOptions): { stop(
           logger,
           onEpoch: (_stats, line) => options.print(line),
         });
+        if (result.pause) {
+          // Paused, not ended: the world waits (no epoch settles, nobody starves) until a start
+          // with the model fixed resumes the run.
+          options.print(result.pause);
+          paused = true;
+          break;
+        }
       } catch (error) {
         if (stopping.signal.aborted) break;
         logger.error({ err: error }, 'the runner stopped on an error; it resumes the run shortly');
@@ -58,7 +66,7 @@ export function startBackgroundRunner(options: BackgroundRunnerOptions): { stop(
     async stop() {
       stopping.abort();
       await loop;
-      if (runId) await markRunEnded({ baseUrl: options.validatorUrl, apiKey: options.apiKey }, runId, 'stopped');
+      if (runId && !paused) await markRunEnded({ baseUrl: options.validatorUrl, apiKey: options.apiKey }, runId, 'stopped');
     },
   };
 }

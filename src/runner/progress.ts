@@ -1,5 +1,6 @@
 import type { EpochStats } from '../domain/stats.ts';
 import type { RunSummary } from '../domain/run-summary.ts';
+import { strategyTable, type StrategyName } from '../domain/strategies.ts';
 
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(n >= 100 ? 0 : 2));
 
@@ -92,4 +93,33 @@ export function summaryLines(s: RunSummary): string[] {
     `payoff ${payoffs}`,
     ...(s.llm.calls ? [`llm ${s.llm.calls} calls, ${s.llm.total_tokens} tokens, $${s.llm.cost_usd.toFixed(4)}`] : []),
   ];
+}
+
+/**
+ * The line that pauses a run whose model is out of reach: when every turn of a model's agents
+ * this epoch was lost to a failed call (refused, unreachable or unanswered; an answer that could
+ * not be used does not count), going on would only starve those agents, epoch after epoch. It
+ * names the provider, the host and what to check. Undefined while every model answers.
+ */
+export function modelOutage(
+  slots: ReadonlyArray<{ agent: string; error?: string }>,
+  agents: ReadonlyArray<{ name: string; strategy: StrategyName }>,
+  strategies: ReadonlyMap<StrategyName, { host?: string }>,
+  epoch: number,
+): string | undefined {
+  for (const [name, strategy] of strategies) {
+    const settings = strategyTable[name].settings;
+    if (!settings) continue;
+    const mine = slots.filter((slot) => agents.some((a) => a.name === slot.agent && a.strategy === name));
+    const failed = (error: string | undefined) =>
+      error !== undefined && (error.startsWith(`${name}: `) || error.startsWith('no answer from'));
+    if (mine.length === 0 || !mine.every((slot) => failed(slot.error))) continue;
+    const cause = mine[0]!.error!;
+    return (
+      `run paused after epoch ${epoch}: every ${name} call failed (${cause}). ` +
+      `Check the network to ${strategy.host ?? 'the model'} and ${settings}, or use --strategy heuristic; ` +
+      `start again to resume at epoch ${epoch + 1}.`
+    );
+  }
+  return undefined;
 }

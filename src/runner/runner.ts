@@ -8,7 +8,7 @@ import { carryFrom, commonsStats, initialCarry, nextCarry, type Carry, type Slot
 import type { WorldState } from '../ledger/reads/world-state.ts';
 import type { ValidatorClient } from './client.ts';
 import { planEpoch, type EpochPlan } from './plan.ts';
-import { lostTurnCauses, progressLine } from './progress.ts';
+import { lostTurnCauses, modelOutage, progressLine } from './progress.ts';
 import { agentProfiles, marketView, microOf } from './view.ts';
 
 export interface RunnerOptions {
@@ -58,7 +58,15 @@ export function runStrategyLabel(scenario: Scenario, override?: StrategyName): s
  * store it, send its proposals in plan order (in batches), then record the stats. Resuming a run
  * starts at its first unfinished epoch; nothing already settled is sent as anything new.
  */
-export async function runSimulation(options: RunnerOptions): Promise<{ runId: string; lastEpoch: number; stopped?: 'budget' }> {
+/** How a run ended: every epoch asked for, stopped, out of budget, or paused because its model is out of reach (`pause` says why and what to do). */
+export interface RunResult {
+  runId: string;
+  lastEpoch: number;
+  stopped?: 'budget' | 'model';
+  pause?: string;
+}
+
+export async function runSimulation(options: RunnerOptions): Promise<RunResult> {
   const { client, scenario, logger } = options;
   const seed = options.seed ?? String(scenario.seed ?? 0);
   const agents = agentProfiles(scenario, options.strategy);
@@ -184,6 +192,11 @@ export async function runSimulation(options: RunnerOptions): Promise<{ runId: st
       logger.warn({ run_id: runId, epoch, turns }, `agents lost turns: ${cause}`);
     }
     options.onEpoch?.(stats, progressLine(stats, options.epochs, causes));
+    const pause = modelOutage(plan.slots, agents, options.strategies, epoch);
+    if (pause) {
+      logger.debug({ run_id: runId, epoch }, pause);
+      return { runId, lastEpoch: epoch, stopped: 'model', pause };
+    }
     epoch += 1;
     const more = options.epochs === undefined || epoch <= options.epochs;
     if (more && options.intervalMs && !options.signal?.aborted) {

@@ -234,7 +234,7 @@ test('a runner pointed at another scenario world is refused, naming both; runs t
   assert.ok(run.ended_at);
 });
 
-test('a wrong Gemini key: the cause is logged once and named on every epoch line', async () => {
+test('a wrong Gemini key: the cause is named on the epoch line, and the run pauses naming the provider, the host and the fix', async () => {
   const gemini = await startFakeGemini({ apiKey: 'the-right-key' });
   try {
     const key = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
@@ -261,13 +261,19 @@ test('a wrong Gemini key: the cause is logged once and named on every epoch line
         LOG_FORMAT: 'json',
       },
     );
-    assert.equal(run.code, 0, run.stderr);
+    // Every agent's turn lost to the key: going on would starve them, so the run stops after one
+    // epoch, unfinished (a runner with the same id resumes it), and says what to fix.
+    assert.equal(run.code, 1, run.stderr);
     const epochLines = run.stdout.split('\n').filter((l) => l.startsWith('epoch '));
-    assert.equal(epochLines.length, 3);
-    for (const line of epochLines) assert.match(line, /lost turns: gemini: HTTP 400 API key not valid/);
-    const warnings = run.stderr.split('\n').filter((l) => l.includes('API key not valid'));
+    assert.equal(epochLines.length, 1, run.stdout);
+    assert.match(epochLines[0]!, /lost turns: gemini: HTTP 400 API key not valid/);
+    const warnings = run.stderr.split('\n').filter((l) => l.startsWith('{') && l.includes('API key not valid'));
     assert.equal(warnings.length, 1, run.stderr);
     assert.equal(JSON.parse(warnings[0]!).level, 40);
+    const pause = run.stderr.split('\n').filter((l) => l.startsWith('run paused'));
+    assert.equal(pause.length, 1, run.stderr);
+    assert.match(pause[0]!, /^run paused after epoch 1: every gemini call failed \(gemini: HTTP 400 API key not valid/);
+    assert.ok(pause[0]!.includes(`Check the network to ${new URL(gemini.url).host} and GEMINI_API_KEY and GEMINI_BASE_URL`), pause[0]);
   } finally {
     await gemini.close();
   }

@@ -6,6 +6,7 @@ import { pricedGeminiEnv, startFakeGemini, type FakeGemini } from '../support/fa
 import { invariantViolations } from '../support/invariants.ts';
 import { simulate } from '../support/simulation.ts';
 import { startValidator, type TestValidator } from '../support/validator.ts';
+import { freePort } from '../../src/db/embedded.ts';
 
 let t: TestDatabase;
 let v: TestValidator;
@@ -145,4 +146,17 @@ test('what the model proposes is what the validator judges: unknown actors and r
   assert.ok(later, 'farm was asked again in epoch 2');
   assert.match(later, /"recent_rejections":\[\{"epoch":1,"code":"INVALID_ACTOR"/);
   assert.deepEqual(await invariantViolations(t.db), []);
+});
+
+test('a model out of reach pauses the run after one epoch, with a line naming the provider, the host and the fix', async () => {
+  const closed = await freePort(); // nothing listens there
+  const env = { GEMINI_API_KEY: 'k', GEMINI_BASE_URL: `http://127.0.0.1:${closed}`, GEMINI_RETRIES: '0' };
+  const { runId, stats, pause } = await simulate(v.url, scenario, { epochs: 6, strategy: 'gemini', env, seed: 'unreachable' });
+  assert.equal(stats.length, 1, 'no second epoch settles while nobody can answer');
+  assert.ok(pause, 'the run paused');
+  assert.match(pause, /^run paused after epoch 1: every gemini call failed \(gemini: cannot reach 127\.0\.0\.1:\d+: fetch failed/);
+  assert.ok(pause.includes(`Check the network to 127.0.0.1:${closed} and GEMINI_API_KEY and GEMINI_BASE_URL`), pause);
+  assert.match(pause, /--strategy heuristic; start again to resume at epoch 2\.$/);
+  const run = await t.db.query<{ status: string }>('SELECT status FROM runs WHERE id = $1', [runId]);
+  assert.equal(run.rows[0]?.status, 'running', 'paused, not ended: a runner with this id resumes it');
 });

@@ -12,7 +12,7 @@ export async function simulate(
   url: string,
   scenario: Scenario,
   options: { epochs: number; strategy?: StrategyName; env?: Env; seed?: string; signal?: AbortSignal },
-): Promise<{ runId: string; stats: RecordedStats[]; lines: string[] }> {
+): Promise<{ runId: string; stats: RecordedStats[]; lines: string[]; pause?: string }> {
   const config = loadConfig({ GRIDGOV_ADMIN_KEY: ADMIN_KEY, ...options.env });
   const names = new Set<StrategyName>([
     options.strategy ?? 'heuristic',
@@ -21,7 +21,7 @@ export async function simulate(
   ]);
   const stats: RecordedStats[] = [];
   const lines: string[] = [];
-  const { runId } = await runSimulation({
+  const { runId, pause } = await runSimulation({
     client: createValidatorClient({ baseUrl: url, apiKey: ADMIN_KEY, retryBaseMs: 20 }),
     scenario,
     strategy: options.strategy,
@@ -35,5 +35,5 @@ export async function simulate(
       lines.push(line);
     },
   });
-  return { runId, stats, lines };
+  return { runId, stats, lines, ...(pause ? { pause } : {}) };
 }
