@@ -28,9 +28,9 @@ export async function wallGaps(db: Db): Promise<string[]> {
 }
 
 /**
- * The database decides what an anonymous proposal may do (wall_settings). A validator that
- * requires keys must not run against a database that would still take proposals without one: it
- * registers its mode when its login owns the schema, and otherwise refuses to start, naming the fix.
+ * The database decides what an anonymous proposal may do (wall_settings). A validator whose mode
+ * differs from the database's registers its own when its login owns the schema, and otherwise
+ * refuses to start, naming the fix.
  */
 export async function checkExecuteAuth(db: Db, mode: ExecuteAuthMode, logger: Logger): Promise<void> {
   // A database that cannot be reached, or does not answer, is no reason not to start: /health says
@@ -54,14 +54,13 @@ export async function checkExecuteAuth(db: Db, mode: ExecuteAuthMode, logger: Lo
     logger.info({ execute_auth: mode }, 'GRIDGOV_EXECUTE_AUTH registered in the database');
     return;
   }
-  if (mode === 'required') {
-    throw new WallError(
-      'GRIDGOV_EXECUTE_AUTH is required, but the database still records proposals without a key: ' +
-        'run `gridgov migrate` as the schema owner with GRIDGOV_EXECUTE_AUTH=required',
-    );
-  }
-  logger.warn(
-    { execute_auth: registered },
-    'GRIDGOV_EXECUTE_AUTH is open here, but the database requires a key to propose (set by the last owner-run migrate)',
+  // Either way round, a validator at odds with its database must not serve: open here, the route
+  // would pass key-less proposals that the database refuses for their whole group.
+  throw new WallError(
+    mode === 'required'
+      ? 'GRIDGOV_EXECUTE_AUTH is required, but the database still records proposals without a key: ' +
+          'run `gridgov migrate` as the schema owner with GRIDGOV_EXECUTE_AUTH=required'
+      : 'the database requires a key to propose (registered by the schema owner), but GRIDGOV_EXECUTE_AUTH is open here: ' +
+          'set GRIDGOV_EXECUTE_AUTH=required, or migrate as the owner with GRIDGOV_EXECUTE_AUTH=open',
   );
 }

@@ -7,7 +7,9 @@ import { databaseUrl } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { actorIdFor } from '../../src/domain/ids.ts';
 import { ErrorCode } from '../../src/domain/errors.ts';
-import { createApiKey } from '../../src/governance/keys.ts';
+import { createApiKey, registeredExecuteAuth } from '../../src/governance/keys.ts';
+import { checkExecuteAuth, WallError } from '../../src/governance/wall.ts';
+import { pino } from 'pino';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedTestScenario } from '../support/scenario.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -94,6 +96,29 @@ test('without a key, a proposal moves nothing when execute auth is required', as
     await assert.rejects(app.query("UPDATE wall_settings SET execute_auth = 'open'"), DENIED);
   } finally {
     await t.db.query("UPDATE wall_settings SET execute_auth = 'open'");
+  }
+});
+
+test("a validator whose login cannot register its execute auth mode refuses to start while the database's differs", async () => {
+  const appDb = createDb(loginUrl(t.url), { max: 1 });
+  const logger = pino({ level: 'silent' });
+  try {
+    await assert.rejects(
+      checkExecuteAuth(appDb, 'required', logger),
+      (e: unknown) => e instanceof WallError && /still records proposals without a key/.test(e.message),
+    );
+    await checkExecuteAuth(appDb, 'open', logger);
+    // The owner's start registers its mode; then a validator configured otherwise is refused too.
+    await checkExecuteAuth(t.db, 'required', logger);
+    assert.equal(await registeredExecuteAuth(t.db), 'required');
+    await assert.rejects(
+      checkExecuteAuth(appDb, 'open', logger),
+      (e: unknown) => e instanceof WallError && /GRIDGOV_EXECUTE_AUTH is open here/.test(e.message),
+    );
+    await checkExecuteAuth(appDb, 'required', logger);
+  } finally {
+    await t.db.query("UPDATE wall_settings SET execute_auth = 'open'");
+    await appDb.close();
   }
 });
 
