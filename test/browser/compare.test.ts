@@ -124,7 +124,7 @@ test('with the simulation running, the boxes ticked stay ticked as epochs finish
       await page.check(`#run-${runIds[1]}`);
       await page.click('#compare-form button[type=submit]');
       await page.locator('figure.chart').first().waitFor({ timeout: TIMEOUT });
-      assert.deepEqual((await drawn(page))['Survival rate'], ['commons · heuristic · seed 1', 'commons · heuristic · seed 2']);
+      assert.deepEqual((await drawn(page))['Actors alive (share)'], ['commons · heuristic · seed 1', 'commons · heuristic · seed 2']);
     });
   } finally {
     running.abort();
