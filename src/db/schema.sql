@@ -197,7 +197,6 @@ CREATE TABLE ledger_blocks (
 CREATE TABLE ledger_fences (
   id bigint GENERATED ALWAYS AS IDENTITY,
   through bigint NOT NULL,
-  wal_lsn pg_lsn NOT NULL,
   writers text[] NOT NULL,
   raised_at timestamp with time zone NOT NULL DEFAULT now()
 );
@@ -1214,21 +1213,18 @@ DECLARE
   settled bigint;
   cleared bigint;
   seq bigint;
-  lsn pg_lsn;
   busy text[];
 BEGIN
-  -- In this order: the sequence, the WAL position that covers its advance (read before this call
-  -- writes anything of its own), then the writers.
+  -- In this order: the sequence, then the writers (a writer that took an id before the first read
+  -- still holds its lock at the second).
   seq := coalesce(pg_sequence_last_value('public.ledger_id_seq'::regclass), 0);
-  lsn := pg_current_wal_insert_lsn();
   -- One caller at a time advances it; another finds the row taken and reads what is settled.
   SELECT s.through INTO settled FROM ledger_settled s WHERE s.id = 1 FOR UPDATE SKIP LOCKED;
   IF NOT FOUND THEN
     RETURN (SELECT s.through FROM ledger_settled s WHERE s.id = 1);
   END IF;
   SELECT max(f.through) INTO cleared FROM ledger_fences f
-   WHERE f.wal_lsn <= pg_current_wal_flush_lsn()
-     AND NOT EXISTS (SELECT 1 FROM pg_locks k WHERE k.virtualtransaction = ANY (f.writers));
+   WHERE NOT EXISTS (SELECT 1 FROM pg_locks k WHERE k.virtualtransaction = ANY (f.writers));
   settled := greatest(settled, coalesce(cleared, 0));
   DELETE FROM ledger_fences f WHERE f.through <= settled;
   SELECT coalesce(array_agg(DISTINCT k.virtualtransaction), '{}') INTO busy FROM pg_locks k
@@ -1236,17 +1232,11 @@ BEGIN
      AND k.relation = 'public.ledger'::regclass AND k.granted
      AND k.mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
      AND k.pid IS DISTINCT FROM pg_backend_pid();
-  IF seq > settled AND cardinality(busy) = 0 THEN
-    -- No writer: the WAL writer flushes past lsn within its delay (200 ms by default).
-    WHILE lsn > pg_current_wal_flush_lsn() AND clock_timestamp() < statement_timestamp() + interval '1 second' LOOP
-      PERFORM pg_sleep(0.005);
-    END LOOP;
-  END IF;
   IF seq > settled THEN
-    IF cardinality(busy) = 0 AND lsn <= pg_current_wal_flush_lsn() THEN
+    IF cardinality(busy) = 0 THEN
       settled := seq;
     ELSIF NOT EXISTS (SELECT 1 FROM ledger_fences f WHERE f.through >= seq AND f.writers @> busy) THEN
-      INSERT INTO ledger_fences (through, wal_lsn, writers) VALUES (seq, lsn, busy);
+      INSERT INTO ledger_fences (through, writers) VALUES (seq, busy);
       -- A writer that never ends must not make the list grow without bound.
       DELETE FROM ledger_fences f WHERE f.id NOT IN (SELECT g.id FROM ledger_fences g ORDER BY g.id DESC LIMIT 8);
     END IF;

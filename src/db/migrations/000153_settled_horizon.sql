@@ -4,19 +4,19 @@
 -- later, a permanent tamper alarm (ledger_blocks is append-only), and a checkpoint made that way
 -- built drift into every later one.
 --
--- A fence, as src/ledger/integrity/fence.ts raises it, now in SQL: the sequence's last value, the
--- WAL insert position after reading it, and every transaction holding a write lock on the ledger.
--- The fence has cleared once those transactions have ended and the WAL is flushed past that
--- position (so the sequence's advance survives a crash, and no id below it is handed out again);
--- every id up to it is then committed or never to exist. ledger_horizon() clears what it can,
--- raises a new fence, and returns the highest horizon settled so far; it never waits for a writer,
--- only, when there is none, up to a second for the WAL writer's flush.
+-- A fence, as src/ledger/integrity/fence.ts raises it, now in SQL: the sequence's last value and
+-- every transaction of this database holding a write lock on the ledger. The fence has cleared once
+-- those transactions have ended: every id up to it is then committed or never to exist.
+-- ledger_horizon() clears what it can, raises a new fence, and returns the highest horizon settled
+-- so far; it never waits. That the sequence's advance survives a crash (so that no id below the
+-- horizon is handed out again) rests, as before, on the WAL flush the callers make: the fence in
+-- fence.ts flushes after reading the sequence, and the write path before it answers. A function
+-- cannot flush the WAL, and the WAL writer flushes a partly filled page only for a commit.
 -- The three functions keep their signatures; the id they are given is now an upper bound only.
 
 CREATE TABLE ledger_fences (
   id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   through   bigint NOT NULL,
-  wal_lsn   pg_lsn NOT NULL,
   writers   text[] NOT NULL,
   raised_at timestamptz NOT NULL DEFAULT now()
 );
@@ -33,21 +33,18 @@ DECLARE
   settled bigint;
   cleared bigint;
   seq bigint;
-  lsn pg_lsn;
   busy text[];
 BEGIN
-  -- In this order: the sequence, the WAL position that covers its advance (read before this call
-  -- writes anything of its own), then the writers.
+  -- In this order: the sequence, then the writers (a writer that took an id before the first read
+  -- still holds its lock at the second).
   seq := coalesce(pg_sequence_last_value('public.ledger_id_seq'::regclass), 0);
-  lsn := pg_current_wal_insert_lsn();
   -- One caller at a time advances it; another finds the row taken and reads what is settled.
   SELECT s.through INTO settled FROM ledger_settled s WHERE s.id = 1 FOR UPDATE SKIP LOCKED;
   IF NOT FOUND THEN
     RETURN (SELECT s.through FROM ledger_settled s WHERE s.id = 1);
   END IF;
   SELECT max(f.through) INTO cleared FROM ledger_fences f
-   WHERE f.wal_lsn <= pg_current_wal_flush_lsn()
-     AND NOT EXISTS (SELECT 1 FROM pg_locks k WHERE k.virtualtransaction = ANY (f.writers));
+   WHERE NOT EXISTS (SELECT 1 FROM pg_locks k WHERE k.virtualtransaction = ANY (f.writers));
   settled := greatest(settled, coalesce(cleared, 0));
   DELETE FROM ledger_fences f WHERE f.through <= settled;
   SELECT coalesce(array_agg(DISTINCT k.virtualtransaction), '{}') INTO busy FROM pg_locks k
@@ -55,17 +52,11 @@ BEGIN
      AND k.relation = 'public.ledger'::regclass AND k.granted
      AND k.mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
      AND k.pid IS DISTINCT FROM pg_backend_pid();
-  IF seq > settled AND cardinality(busy) = 0 THEN
-    -- No writer: the WAL writer flushes past lsn within its delay (200 ms by default).
-    WHILE lsn > pg_current_wal_flush_lsn() AND clock_timestamp() < statement_timestamp() + interval '1 second' LOOP
-      PERFORM pg_sleep(0.005);
-    END LOOP;
-  END IF;
   IF seq > settled THEN
-    IF cardinality(busy) = 0 AND lsn <= pg_current_wal_flush_lsn() THEN
+    IF cardinality(busy) = 0 THEN
       settled := seq;
     ELSIF NOT EXISTS (SELECT 1 FROM ledger_fences f WHERE f.through >= seq AND f.writers @> busy) THEN
-      INSERT INTO ledger_fences (through, wal_lsn, writers) VALUES (seq, lsn, busy);
+      INSERT INTO ledger_fences (through, writers) VALUES (seq, busy);
       -- A writer that never ends must not make the list grow without bound.
       DELETE FROM ledger_fences f WHERE f.id NOT IN (SELECT g.id FROM ledger_fences g ORDER BY g.id DESC LIMIT 8);
     END IF;
@@ -99,9 +90,8 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $
   SELECT * FROM chain_seal_through(least(p_through, ledger_horizon()), p_block_size, p_max_rows, p_wait)
 $$;
 
--- A checkpoint at p_through, which must be settled: it waits up to 5 s for the
--- horizon to pass it (the WAL writer flushes within a fraction of that), then an id above the
--- settled horizon is refused.
+-- A checkpoint at p_through, which must be settled: it waits up to 5 s for the writers below it
+-- to end, then an id above the settled horizon is refused.
 CREATE FUNCTION checkpoint_make(p_through bigint, p_made_by text) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
