@@ -75,7 +75,11 @@ async function dropDatabase(serverUrl: string, name: string): Promise<void> {
 
 async function run(): Promise<number> {
   const all = process.argv.includes('--all');
-  const named = process.argv.slice(2).filter((arg) => arg !== '--all');
+  // A folder named on the command line stands for every test file below it.
+  const named = process.argv
+    .slice(2)
+    .filter((arg) => arg !== '--all')
+    .flatMap((arg) => (statSync(arg, { throwIfNoEntry: false })?.isDirectory() ? findTests(arg).sort() : [arg]));
   const everything = findTests('test').sort();
   const files = named.length > 0 ? named : all ? everything : everything.filter((file) => !FULL_ONLY.has(file.split(/[\\/]/)[1] ?? ''));
   const dataDir = mkdtempSync(join(tmpdir(), 'gridgov-test-'));
