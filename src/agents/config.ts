@@ -1,3 +1,4 @@
+import { LLM_CACHE_MODES, type LlmCacheMode } from './cache.ts';
 import type { GeminiSettings } from './gemini.ts';
 import type { LlmSettings } from './llm.ts';
 import type { OpenAISettings } from './openai.ts';
@@ -7,6 +8,8 @@ export interface AgentConfig {
   gemini: GeminiSettings | undefined;
   /** Set when OPENAI_MODEL is. */
   openai: OpenAISettings | undefined;
+  /** The response cache's mode (`--llm-cache`, GRIDGOV_LLM_CACHE): read-write unless set. */
+  cache: LlmCacheMode;
 }
 
 type Env = Record<string, string | undefined>;
@@ -51,7 +54,11 @@ export function loadAgentConfig(env: Env, fail: (message: string) => never): Age
   const geminiBase = url(env, 'GEMINI_BASE_URL', fail);
   const openaiModel = value(env, 'OPENAI_MODEL');
   const openaiBase = url(env, 'OPENAI_BASE_URL', fail);
+  const cache = value(env, 'GRIDGOV_LLM_CACHE') ?? 'read-write';
+  if (!LLM_CACHE_MODES.includes(cache as LlmCacheMode))
+    fail(`--llm-cache / GRIDGOV_LLM_CACHE must be one of ${LLM_CACHE_MODES.join(', ')}, got "${cache}"`);
   return {
+    cache: cache as LlmCacheMode,
     gemini: geminiKey
       ? {
           apiKey: geminiKey,

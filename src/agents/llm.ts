@@ -19,12 +19,15 @@ import {
   SYSTEM_INSTRUCTION,
   type Parsed,
 } from './prompts.ts';
-import type { Decided, Strategy, StrategyName } from './types.ts';
+import { CacheMissError } from './cache.ts';
+import type { Decided, Strategy, StrategyName, TurnContext } from './types.ts';
 import { inSpan } from '../observability/tracing.ts';
 
 export interface ModelAnswer {
   text: string;
   usage: { prompt: number; completion: number; total: number };
+  /** Served by the response cache (src/agents/cache.ts), not by the model. */
+  cached?: boolean;
 }
 
 export interface ModelRequest {
@@ -33,6 +36,8 @@ export interface ModelRequest {
   schemaName: string;
   schema: Record<string, unknown>;
   temperature: number;
+  /** Drawn from the turn's seeded source: sent to the provider and part of the cache key. */
+  seed?: number;
   signal: AbortSignal;
 }
 
@@ -96,16 +101,19 @@ export interface LlmSettings {
  */
 export function createLlmStrategy(name: StrategyName, client: ModelClient, settings: LlmSettings): Strategy {
   async function ask<T>(
+    ctx: TurnContext,
     prompt: string,
     schemaName: string,
     schema: Record<string, unknown>,
     parse: (raw: string) => Parsed<T>,
   ): Promise<Decided<T>> {
-    const usage = emptyUsage();
+    const usage = { ...emptyUsage(), cache_hits: 0, saved_usd: 0 };
     const fail = (error: string): Decided<T> => {
       usage.errors += 1;
       return { value: undefined, usage, error };
     };
+    // One draw per call from the turn's own source: the same seed asks the same question.
+    const seed = ctx.random.int(2 ** 31);
     for (let attempt = 0; ; attempt++) {
       const signal = AbortSignal.timeout(settings.timeoutMs);
       usage.calls += 1;
@@ -120,6 +128,7 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
               schemaName,
               schema,
               temperature: settings.temperature,
+              seed,
               signal,
             });
             span.setAttributes({
@@ -133,12 +142,19 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
         usage.prompt_tokens += answer.usage.prompt;
         usage.completion_tokens += answer.usage.completion;
         usage.total_tokens += answer.usage.total;
-        usage.cost_usd +=
+        const cost =
           (answer.usage.prompt * (settings.priceInputPerMtok ?? 0) + answer.usage.completion * (settings.priceOutputPerMtok ?? 0)) /
           1_000_000;
+        usage.cost_usd += cost;
+        if (answer.cached) {
+          usage.cache_hits += 1;
+          usage.saved_usd += cost;
+        }
         const parsed = parse(answer.text);
         return parsed.ok ? { value: parsed.value, usage } : fail(`invalid answer from ${client.model}: ${parsed.error}`);
       } catch (error) {
+        // A read-only rerun that needs an answer it does not hold cannot be what it claims: stop it.
+        if (error instanceof CacheMissError) throw error;
         if (signal.aborted) return fail(`no answer from ${client.model} within ${settings.timeoutMs} ms`);
         const retryable = error instanceof ModelCallError ? error.retryable : true;
         if (!retryable || attempt >= settings.retries) return fail(`${name}: ${failureCause(error)}`);
@@ -150,10 +166,10 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
   return {
     name,
     model: client.model,
-    propose: (ctx) => ask<Move>(proposePrompt(ctx), 'agent_move', moveJsonSchema, parseMove),
-    extract: (ctx) => ask<Map<string, Micro>>(extractPrompt(ctx), 'agent_extraction', extractJsonSchema(ctx), parseExtraction),
-    reflect: (ctx) => ask<string>(reflectPrompt(ctx), 'agent_reflection', reflectJsonSchema, parseReflection),
+    propose: (ctx) => ask<Move>(ctx, proposePrompt(ctx), 'agent_move', moveJsonSchema, parseMove),
+    extract: (ctx) => ask<Map<string, Micro>>(ctx, extractPrompt(ctx), 'agent_extraction', extractJsonSchema(ctx), parseExtraction),
+    reflect: (ctx) => ask<string>(ctx, reflectPrompt(ctx), 'agent_reflection', reflectJsonSchema, parseReflection),
     respond: (ctx, history, transcript, lastRound) =>
-      ask<Reply>(respondPrompt(ctx, history, transcript, lastRound), 'agent_reply', replyJsonSchema, parseReply),
+      ask<Reply>(ctx, respondPrompt(ctx, history, transcript, lastRound), 'agent_reply', replyJsonSchema, parseReply),
   };
 }

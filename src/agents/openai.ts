@@ -28,6 +28,7 @@ export function createOpenAIClient(settings: OpenAISettings): ModelClient {
           body: JSON.stringify({
             model: settings.model,
             temperature: request.temperature,
+            ...(request.seed !== undefined ? { seed: request.seed } : {}),
             messages: [
               { role: 'system', content: request.system },
               { role: 'user', content: request.prompt },

@@ -1,25 +1,43 @@
+import { withCache, type LlmCacheMode, type ModelCacheStore, type ModelIdentity } from './cache.ts';
 import type { AgentConfig } from './config.ts';
-import { createGeminiStrategy } from './gemini.ts';
+import { createGeminiClient } from './gemini.ts';
 import { createHeuristicStrategy } from './heuristic.ts';
-import { createOpenAIStrategy } from './openai.ts';
+import { createLlmStrategy, type LlmSettings, type ModelClient } from './llm.ts';
+import { createOpenAIClient } from './openai.ts';
 import type { Strategy, StrategyName } from './types.ts';
 
 export class StrategyUnavailableError extends Error {}
 
+/** Where model answers are cached, and how (src/agents/cache.ts); no cache when absent. */
+export interface StrategyCache {
+  store: ModelCacheStore;
+  mode: LlmCacheMode;
+}
+
+/** The Gemini API's own address when no GEMINI_BASE_URL is set: part of a cached answer's key. */
+const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
+
+function llmStrategy(name: StrategyName, client: ModelClient, identity: ModelIdentity, settings: LlmSettings, cache?: StrategyCache) {
+  return createLlmStrategy(name, cache ? withCache(client, identity, cache.store, cache.mode) : client, settings);
+}
+
 /** The strategies the given names need, each built once; an unconfigured model is an error naming what to set. */
-export function createStrategies(names: Iterable<StrategyName>, config: AgentConfig): Map<StrategyName, Strategy> {
+export function createStrategies(names: Iterable<StrategyName>, config: AgentConfig, cache?: StrategyCache): Map<StrategyName, Strategy> {
   const strategies = new Map<StrategyName, Strategy>();
   for (const name of new Set(names)) {
     if (name === 'heuristic') strategies.set(name, createHeuristicStrategy());
     else if (name === 'gemini') {
       if (!config.gemini) throw new StrategyUnavailableError('the gemini strategy needs GEMINI_API_KEY');
-      strategies.set(name, createGeminiStrategy(config.gemini));
+      const { model, baseUrl } = config.gemini;
+      const identity = { provider: name, baseUrl: baseUrl ?? GEMINI_DEFAULT_BASE_URL, model };
+      strategies.set(name, llmStrategy(name, createGeminiClient(config.gemini), identity, config.gemini, cache));
     } else {
       if (!config.openai)
         throw new StrategyUnavailableError(
           'the openai-compatible strategy needs OPENAI_MODEL (and OPENAI_BASE_URL, OPENAI_API_KEY as the endpoint needs)',
         );
-      strategies.set(name, createOpenAIStrategy(config.openai));
+      const { model, baseUrl } = config.openai;
+      strategies.set(name, llmStrategy(name, createOpenAIClient(config.openai), { provider: name, baseUrl, model }, config.openai, cache));
     }
   }
   return strategies;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config.ts';
@@ -41,7 +42,7 @@ async function fileExporter(): Promise<Exporter> {
 export const command: Command = {
   summary: 'Run episodes of scenarios × strategies × seeds, each in a fresh database, and write their results',
   usage:
-    'gridgov experiment --scenario FILE [--scenario FILE …] --strategies heuristic,gemini,openai-compatible,heuristic:greedy --seeds 1-5 --epochs N --out DIR [--concurrency K] [--max-cost USD] [--fork RUN_ID:EPOCH] | --join ID [--concurrency K]',
+    'gridgov experiment --scenario FILE [--scenario FILE …] --strategies heuristic,gemini,openai-compatible,heuristic:greedy --seeds 1-5 --epochs N --out DIR [--concurrency K] [--max-cost USD] [--fork RUN_ID:EPOCH] [--fresh] [--llm-cache read-write|read-only|off] | --join ID [--concurrency K] [--llm-cache MODE]',
   async run(args) {
     const { values } = parseFlags(args, {
       scenario: { type: 'string', short: 's', multiple: true },
@@ -53,6 +54,8 @@ export const command: Command = {
       'max-cost': { type: 'string' },
       join: { type: 'string' },
       fork: { type: 'string' },
+      fresh: { type: 'boolean' },
+      'llm-cache': { type: 'string' },
     });
     const concurrency = positiveInteger('concurrency', values.concurrency) ?? 2;
     const maxCost = values['max-cost'] === undefined ? undefined : Number(values['max-cost']);
@@ -73,6 +76,7 @@ export const command: Command = {
     const strategies = values.strategies === undefined ? undefined : spec(() => parseStrategies(values.strategies!));
     const epochs = positiveInteger('epochs', values.epochs);
 
+    if (values.fresh && join !== undefined) throw new UsageError('--fresh starts a new experiment: leave out --join');
     const config = loadConfig(process.env, { ...values, scenario: undefined });
     const scenarios = join === undefined && !fork ? await Promise.all(values.scenario!.map((f) => readScenarioFile(resolve(f)))) : [];
     const names = scenarios.map((s) => s.name);
@@ -111,6 +115,7 @@ export const command: Command = {
           seeds: seeds ?? (forked ? [forked.run.seed] : ['1']),
           epochs: epochs ?? 10,
           ...(forked ? { fork: forked } : {}),
+          ...(values.fresh ? { fresh: randomUUID() } : {}),
         };
         experiment = await defineExperiment(ctx, ['gridgov', 'experiment', ...args].join(' '), wanted);
       }

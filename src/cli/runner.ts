@@ -17,14 +17,15 @@ import type { RunSummary } from '../domain/stats.ts';
 import { agentProfiles } from '../runner/view.ts';
 import { parseFlags, positiveInteger, UsageError } from './args.ts';
 import type { Command } from './args.ts';
-import { createLogger } from './runtime.ts';
+import { createLogger, openDatabase } from './runtime.ts';
+import { CacheMissError, createDbCacheStore } from '../agents/cache.ts';
 
 const STRATEGIES = Object.values(StrategyName);
 
 export const command: Command = {
   summary: 'Run the agents: epochs of settlement, negotiation and trades against a validator over HTTP',
   usage:
-    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--max-cost USD] [--merge-scenario]',
+    'gridgov runner --validator URL --scenario FILE [--epochs N] [--interval MS] [--strategy heuristic|gemini|openai-compatible] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--max-cost USD] [--merge-scenario] [--llm-cache read-write|read-only|off]',
   async run(args) {
     const { values } = parseFlags(args, {
       validator: { type: 'string' },
@@ -39,6 +40,7 @@ export const command: Command = {
       'batch-size': { type: 'string' },
       'max-cost': { type: 'string' },
       'merge-scenario': { type: 'boolean' },
+      'llm-cache': { type: 'string' },
     });
     if (!values.validator || !/^https?:\/\//.test(values.validator))
       throw new UsageError('--validator URL is required (http:// or https://)');
@@ -57,15 +59,22 @@ export const command: Command = {
 
     const config = loadConfig(process.env, values);
     const scenario = await readScenarioFile(resolve(values.scenario));
+    const key = values.key ?? config.runnerKey;
+    if (!key) throw new ConfigError('the runner needs an API key with the system role: --key, GRIDGOV_RUNNER_KEY or GRIDGOV_ADMIN_KEY');
+    const names = ['heuristic' as const, ...agentProfiles(scenario, strategy).map((a) => a.strategy)];
+    // The response cache is in the database; a runner of heuristic agents, or with the cache off, needs none.
+    const cacheDb =
+      config.agents.cache !== 'off' && names.some((n) => n !== 'heuristic')
+        ? await openDatabase(config, createLogger(config, 'runner'), 2, { role: 'app' })
+        : undefined;
     let strategies;
     try {
-      strategies = createStrategies(['heuristic', ...agentProfiles(scenario, strategy).map((a) => a.strategy)], config.agents);
+      strategies = createStrategies(names, config.agents, cacheDb && { store: createDbCacheStore(cacheDb.db), mode: config.agents.cache });
     } catch (error) {
+      await cacheDb?.close();
       if (error instanceof StrategyUnavailableError) throw new ConfigError(error.message);
       throw error;
     }
-    const key = values.key ?? config.runnerKey;
-    if (!key) throw new ConfigError('the runner needs an API key with the system role: --key, GRIDGOV_RUNNER_KEY or GRIDGOV_ADMIN_KEY');
     await setupTracing({ serviceName: 'gridgov-runner', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'runner');
     const registry = createRegistry();
@@ -124,11 +133,13 @@ export const command: Command = {
       ) {
         throw new UsageError(`${(error.body as { message: string }).message.replace('merge: true, ', '')}`);
       }
+      if (error instanceof CacheMissError) throw new ConfigError(error.message);
       throw error;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       if (runId) await markRunEnded({ baseUrl: values.validator, apiKey: key }, runId, ended);
+      await cacheDb?.close();
       await server.close();
       await shutdownTracing();
     }

@@ -7,6 +7,7 @@ import { StrategyName } from '../agents/types.ts';
 import { createDashboardApp } from '../dashboard/server.ts';
 import { hasActors, lastSeededScenario, readScenarioFile, seedScenario } from '../ledger/writing/seed.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
+import { createDbCacheStore } from '../agents/cache.ts';
 import { startBackgroundRunner } from '../runner/embedded.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
@@ -19,7 +20,7 @@ const DEMO = fileURLToPath(new URL('../../scenarios/demo.json', import.meta.url)
 export const command: Command = {
   summary: 'All in one: database (embedded unless DATABASE_URL), migrate, seed the demo when empty, serve',
   usage:
-    'gridgov start [--port N] [--host H] [--dashboard-port N] [--scenario FILE] [--database-url URL] [--data-dir DIR] [--no-runner] [--interval MS] [--strategy NAME]',
+    'gridgov start [--port N] [--host H] [--dashboard-port N] [--scenario FILE] [--database-url URL] [--data-dir DIR] [--no-runner] [--interval MS] [--strategy NAME] [--llm-cache read-write|read-only|off]',
   async run(args) {
     const { values } = parseFlags(args, {
       scenario: { type: 'string' },
@@ -27,6 +28,7 @@ export const command: Command = {
       'no-runner': { type: 'boolean' },
       interval: { type: 'string' },
       strategy: { type: 'string' },
+      'llm-cache': { type: 'string' },
       'execute-auth': { type: 'string' },
       'read-auth': { type: 'string' },
     });
@@ -90,6 +92,7 @@ export const command: Command = {
           scenario,
           strategy,
           agents: config.agents,
+          cache: { store: createDbCacheStore(database.db), mode: config.agents.cache },
           intervalMs,
           logger,
           print: (line) => console.log(line),

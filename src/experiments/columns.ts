@@ -48,6 +48,9 @@ export const RUN_COLUMNS: Column[] = [
     cost_usd: 'double',
     started_at: 'timestamp',
     finished_at: 'timestamp',
+    llm_cache_hits: 'int',
+    llm_cache_hit_rate: 'double',
+    llm_saved_usd: 'double',
   }),
 ];
 

@@ -117,6 +117,9 @@ function runRow(key: Row, episode: EpisodeMeta, stats: EpochStats[], run: { star
     cost_usd: s.llm.cost_usd,
     started_at: episode.started_at || iso(run.started_at),
     finished_at: episode.finished_at || iso(run.ended_at),
+    llm_cache_hits: s.llm.cache_hits ?? null,
+    llm_cache_hit_rate: s.llm.cache_hits !== undefined && s.llm.calls > 0 ? round6(s.llm.cache_hits / s.llm.calls) : null,
+    llm_saved_usd: s.llm.saved_usd ?? null,
   };
 }
 

@@ -189,6 +189,16 @@ figure{margin:0;border:1px solid #d8dee4;border-radius:6px;padding:8px}figcaptio
 svg{width:100%;height:auto}svg text{font-size:11px;fill:#57606a}svg .gl{stroke:#eaeef2}svg .axis{stroke:#8c959f}
 .legend{list-style:none;padding:0;margin:4px 0 0;display:flex;flex-wrap:wrap;gap:4px 14px}.swatch{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}`;
 
+/** The response cache's part in the episodes' model calls, when any model was asked. */
+function cacheParagraph(episodes: readonly EpisodeData[]): string {
+  const runs = episodes.flatMap((e) => e.runs);
+  const sum = (column: string) => runs.reduce((total, r) => total + (typeof r[column] === 'number' ? r[column] : 0), 0);
+  const calls = sum('llm_calls');
+  if (calls === 0) return '';
+  const hits = sum('llm_cache_hits');
+  return `<p>Model calls: ${calls}, of which ${hits} (${formatNumber((hits / calls) * 100)}%) answered by the response cache: ${hits} calls and $${formatNumber(sum('llm_saved_usd'))} saved.</p>`;
+}
+
 /** The whole page as a string. */
 export function reportHtml(episodes: readonly EpisodeData[], meta: ExperimentMeta): string {
   // A failed episode stopped early: its figures would drag its strategy's mean, so it is counted, not compared.
@@ -207,6 +217,7 @@ export function reportHtml(episodes: readonly EpisodeData[], meta: ExperimentMet
 <p>${episodes.length} episode${episodes.length === 1 ? '' : 's'}${failed ? `, ${failed} failed (left out of the comparison; the tables have what they finished)` : ''}, from ${escape(meta.started_at)} to ${escape(meta.finished_at)}.</p>
 <h2>Produced by</h2><pre>${escape(meta.command)}</pre>
 <table><tbody>${versions}</tbody></table>
+${cacheParagraph(episodes)}
 ${[...byScenario.entries()].map(([scenario, list]) => scenarioSection(scenario, list)).join('\n')}
 </body></html>
 `;

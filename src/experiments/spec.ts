@@ -16,6 +16,8 @@ export interface ExperimentSpec {
   epochs: number;
   /** Episodes start from this stored run's world as of `epoch` (its epochs 1..epoch are replayed first). */
   fork?: { epoch: number; run: StoredRun };
+  /** `--fresh`: a token that makes this a new experiment rather than the resumption of an identical one. */
+  fresh?: string;
 }
 
 export interface EpisodeSpec {
@@ -78,7 +80,8 @@ export function episodeScenario(scenario: Scenario, strategy: string): { scenari
 
 /**
  * The same experiment asked for again (same scenarios, strategies, seeds, epochs, fork) of the same
- * record (`where`: the database holding it) has the same id, so it resumes.
+ * record (`where`: the database holding it) has the same id, so it resumes; `--fresh` asks for a
+ * new one (its episodes' run ids stay the same: they follow from scenario, seed and strategy).
  */
 export function experimentIdFor(spec: ExperimentSpec, where: string): string {
   return deriveId(
@@ -89,6 +92,7 @@ export function experimentIdFor(spec: ExperimentSpec, where: string): string {
     spec.seeds.join(','),
     spec.epochs,
     spec.fork ? `${spec.fork.run.run_id}:${spec.fork.epoch}` : '',
+    ...(spec.fresh ? [spec.fresh] : []),
   );
 }
 

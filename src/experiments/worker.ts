@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { createDbCacheStore } from '../agents/cache.ts';
 import { ConfigError, type Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import { createEpisodeDatabase, dropEpisodeDatabase, episodeDatabaseName, type EpisodeServer } from './databases.ts';
@@ -118,9 +119,10 @@ async function runJob(
       spec: experiment.spec,
       episode,
       signal,
+      cache: { store: createDbCacheStore(control), mode: config.agents.cache },
       onRun: (runId) => void recordProgress(control, job.episode_id, attempt, { run_id: runId }).catch(() => undefined),
-      onEpoch: (stats) =>
-        void recordProgress(control, job.episode_id, attempt, { epochs_done: stats.epoch, cost_usd: stats.carry.cost_usd })
+      onEpoch: (stats, spentUsd) =>
+        void recordProgress(control, job.episode_id, attempt, { epochs_done: stats.epoch, cost_usd: spentUsd })
           .then(changed)
           .catch(() => undefined),
     });
