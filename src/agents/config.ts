@@ -8,6 +8,8 @@ export interface AgentConfig {
   gemini: GeminiSettings | undefined;
   /** Set when OPENAI_MODEL is. */
   openai: OpenAISettings | undefined;
+  /** The OpenAI-compatible endpoint and settings, model aside: for strategies that name their model (`openai-compatible:MODEL`). */
+  openaiEndpoint: Omit<OpenAISettings, 'model'>;
   /** The response cache's mode (`--llm-cache`, GRIDGOV_LLM_CACHE): read-write unless set. */
   cache: LlmCacheMode;
 }
@@ -19,11 +21,18 @@ const value = (env: Env, name: string) => {
   return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
 };
 
-/** Dollars per million tokens (prompt, answer) when no price is set: the default Gemini model's list price. */
-const DEFAULT_PRICES: Record<string, [number, number]> = { GEMINI: [0.3, 2.5], OPENAI: [0, 0] };
+/**
+ * Dollars per million tokens (prompt, answer) when no price is set: the default Gemini model's list
+ * price. An OpenAI-compatible model has no default: unpriced, it is counted at $0 with a warning.
+ */
+const DEFAULT_PRICES: Record<string, [number, number]> = { GEMINI: [0.3, 2.5] };
+
+const optional = <K extends string>(key: K, v: number | undefined) => (v === undefined ? {} : ({ [key]: v } as Record<K, number>));
 
 function llmSettings(env: Env, prefix: string, fail: (message: string) => never): LlmSettings {
-  const number = (name: string, fallback: number, min: number, max: number, integer: boolean) => {
+  function number(name: string, fallback: number, min: number, max: number, integer: boolean): number;
+  function number(name: string, fallback: number | undefined, min: number, max: number, integer: boolean): number | undefined;
+  function number(name: string, fallback: number | undefined, min: number, max: number, integer: boolean) {
     const raw = value(env, `${prefix}_${name}`);
     if (raw === undefined) return fallback;
     const n = Number(raw);
@@ -31,14 +40,14 @@ function llmSettings(env: Env, prefix: string, fail: (message: string) => never)
       fail(`${prefix}_${name} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}, got "${raw}"`);
     }
     return n;
-  };
+  }
   return {
     temperature: number('TEMPERATURE', 0.2, 0, 2, false),
     timeoutMs: number('TIMEOUT_MS', 20_000, 100, 600_000, true),
     retries: number('RETRIES', 2, 0, 10, true),
     retryBaseMs: number('RETRY_BASE_MS', 500, 1, 60_000, true),
-    priceInputPerMtok: number('PRICE_INPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[0] ?? 0, 0, 10_000, false),
-    priceOutputPerMtok: number('PRICE_OUTPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[1] ?? 0, 0, 10_000, false),
+    ...optional('priceInputPerMtok', number('PRICE_INPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[0], 0, 10_000, false)),
+    ...optional('priceOutputPerMtok', number('PRICE_OUTPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[1], 0, 10_000, false)),
   };
 }
 
@@ -54,6 +63,11 @@ export function loadAgentConfig(env: Env, fail: (message: string) => never): Age
   const geminiBase = url(env, 'GEMINI_BASE_URL', fail);
   const openaiModel = value(env, 'OPENAI_MODEL');
   const openaiBase = url(env, 'OPENAI_BASE_URL', fail);
+  const openaiEndpoint = {
+    baseUrl: openaiBase ?? 'https://api.openai.com/v1',
+    apiKey: value(env, 'OPENAI_API_KEY'),
+    ...llmSettings(env, 'OPENAI', fail),
+  };
   const cache = value(env, 'GRIDGOV_LLM_CACHE') ?? 'read-write';
   if (!LLM_CACHE_MODES.includes(cache as LlmCacheMode))
     fail(`--llm-cache / GRIDGOV_LLM_CACHE must be one of ${LLM_CACHE_MODES.join(', ')}, got "${cache}"`);
@@ -67,13 +81,7 @@ export function loadAgentConfig(env: Env, fail: (message: string) => never): Age
           ...llmSettings(env, 'GEMINI', fail),
         }
       : undefined,
-    openai: openaiModel
-      ? {
-          baseUrl: openaiBase ?? 'https://api.openai.com/v1',
-          apiKey: value(env, 'OPENAI_API_KEY'),
-          model: openaiModel,
-          ...llmSettings(env, 'OPENAI', fail),
-        }
-      : undefined,
+    openai: openaiModel ? { ...openaiEndpoint, model: openaiModel } : undefined,
+    openaiEndpoint,
   };
 }

@@ -15,7 +15,7 @@ export interface StrategyCache {
 }
 
 /** The Gemini API's own address when no GEMINI_BASE_URL is set: part of a cached answer's key. */
-const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
+export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 
 function llmStrategy(name: StrategyName, client: ModelClient, identity: ModelIdentity, settings: LlmSettings, cache?: StrategyCache) {
   return createLlmStrategy(name, cache ? withCache(client, identity, cache.store, cache.mode) : client, settings);

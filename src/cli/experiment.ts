@@ -7,6 +7,7 @@ import { defineExperiment, exportExperiment, findRunWorld, openQueue, type Expor
 import { createProgress } from '../experiments/progress.ts';
 import { getExperiment } from '../experiments/registry.ts';
 import { readStoredRun, ReplayError } from '../experiments/replay.ts';
+import { resolveModels, unpricedWarnings } from '../experiments/models.ts';
 import { parseSeeds, parseStrategies, SpecError, type ExperimentSpec } from '../experiments/spec.ts';
 import { workExperiment } from '../experiments/worker.ts';
 import { readScenarioFile } from '../ledger/writing/seed.ts';
@@ -42,7 +43,7 @@ async function fileExporter(): Promise<Exporter> {
 export const command: Command = {
   summary: 'Run episodes of scenarios × strategies × seeds, each in a fresh database, and write their results',
   usage:
-    'gridgov experiment --scenario FILE [--scenario FILE …] --strategies heuristic,gemini,openai-compatible,heuristic:greedy --seeds 1-5 --epochs N --out DIR [--concurrency K] [--max-cost USD] [--fork RUN_ID:EPOCH] [--fresh] [--llm-cache read-write|read-only|off] | --join ID [--concurrency K] [--llm-cache MODE]',
+    'gridgov experiment --scenario FILE [--scenario FILE …] --strategies heuristic,gemini,openai-compatible,heuristic:greedy,openai-compatible:MODEL --seeds 1-5 --epochs N --out DIR [--concurrency K] [--max-cost USD] [--fork RUN_ID:EPOCH] [--fresh] [--llm-cache read-write|read-only|off] | --join ID [--concurrency K] [--llm-cache MODE]',
   async run(args) {
     const { values } = parseFlags(args, {
       scenario: { type: 'string', short: 's', multiple: true },
@@ -109,9 +110,12 @@ export const command: Command = {
             if (world.own) await world.db.close();
           }
         }
+        const models = spec(() => resolveModels(strategies!, config.agents));
+        for (const warning of unpricedWarnings(models)) process.stderr.write(`${warning}\n`);
         const wanted: ExperimentSpec = {
           scenarios: forked ? [forked.run.scenario] : scenarios,
           strategies: strategies!,
+          models,
           seeds: seeds ?? (forked ? [forked.run.seed] : ['1']),
           epochs: epochs ?? 10,
           ...(forked ? { fork: forked } : {}),

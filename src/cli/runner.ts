@@ -19,6 +19,7 @@ import { parseFlags, positiveInteger, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';
 import { CacheMissError, createDbCacheStore } from '../agents/cache.ts';
+import { resolveModels, unpricedWarnings } from '../experiments/models.ts';
 
 const STRATEGIES = Object.values(StrategyName);
 
@@ -75,6 +76,7 @@ export const command: Command = {
       if (error instanceof StrategyUnavailableError) throw new ConfigError(error.message);
       throw error;
     }
+    for (const warning of unpricedWarnings(resolveModels([...new Set(names)], config.agents))) process.stderr.write(`${warning}\n`);
     await setupTracing({ serviceName: 'gridgov-runner', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'runner');
     const registry = createRegistry();

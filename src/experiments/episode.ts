@@ -8,6 +8,8 @@ import type { EpisodeDatabase, EpisodeServer } from './databases.ts';
 import { reassignRun, replayRun } from './replay.ts';
 import { episodeScenario, type EpisodeSpec, type ExperimentSpec } from './spec.ts';
 import { openEpisodeWorld } from './world.ts';
+import { agentsForModel, splitStrategy } from './models.ts';
+import { runIdFor } from '../runs/registry.ts';
 
 export interface EpisodeResult {
   run_id: string;
@@ -45,7 +47,7 @@ export async function runEpisode(input: {
   let strategies;
   try {
     const names = ['heuristic' as const, ...agentProfiles(scenario, override).map((a) => a.strategy)];
-    strategies = createStrategies(names, input.config.agents, input.cache);
+    strategies = createStrategies(names, agentsForModel(input.config.agents, spec.models?.[episode.strategy]), input.cache);
   } catch (error) {
     if (error instanceof StrategyUnavailableError) throw new ConfigError(error.message);
     throw error;
@@ -67,7 +69,12 @@ export async function runEpisode(input: {
       seed: episode.seed,
       ...(override ? { strategy: override } : {}),
       strategies,
-      ...(spec.fork ? { runId: spec.fork.run.run_id } : {}),
+      // Two models of one provider are two runs: the model a strategy names is part of the run's id.
+      ...(spec.fork
+        ? { runId: spec.fork.run.run_id }
+        : splitStrategy(episode.strategy).rest !== undefined && override
+          ? { runId: runIdFor(scenario, episode.seed, episode.strategy) }
+          : {}),
       epochs: from + spec.epochs,
       signal: input.signal,
       logger,

@@ -13,6 +13,7 @@ import {
   type EpisodeRow,
   type ExperimentRow,
 } from './registry.ts';
+import { resolveModels } from './models.ts';
 import { episodesOf, experimentIdFor, type ExperimentSpec } from './spec.ts';
 import type { EpisodeData, EpisodeMeta, ExperimentMeta } from './types.ts';
 
@@ -38,6 +39,8 @@ export interface Exporter {
  */
 export async function defineExperiment(ctx: ExperimentContext, command: string, spec: ExperimentSpec): Promise<ExperimentRow> {
   const { rows } = await ctx.control.query<{ name: string }>('SELECT current_database() AS name');
+  // The models are recorded with the experiment: another model, setting or price is another experiment.
+  if (!spec.models) spec = { ...spec, models: resolveModels(spec.strategies, ctx.config.agents) };
   const id = experimentIdFor(spec, rows[0]!.name);
   await recordExperiment(ctx.control, id, command, spec, episodesOf(id, spec));
   const queue = await openQueue(ctx, id);
@@ -60,6 +63,7 @@ export function episodeMeta(experiment: ExperimentRow, e: EpisodeRow): EpisodeMe
     scenario: e.scenario,
     strategy: e.strategy,
     seed: e.seed,
+    model: experiment.spec.models?.[e.strategy] ?? null,
     epochs: e.epochs_done,
     run_id: e.run_id ?? '',
     database: e.database ?? '',

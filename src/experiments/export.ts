@@ -38,6 +38,7 @@ export async function collectEpisode(db: Db, episode: EpisodeMeta): Promise<Epis
     strategy: episode.strategy,
     seed: episode.seed,
     run_id: episode.run_id,
+    ...modelColumns(episode),
   };
   const { rows: runs } = await db.query<{ started_at: Date; ended_at: Date | null }>(
     'SELECT started_at, ended_at FROM runs WHERE id = $1',
@@ -83,6 +84,18 @@ export async function collectEpisode(db: Db, episode: EpisodeMeta): Promise<Epis
         rejected_at: iso(r.rejected_at),
       };
     }),
+  };
+}
+
+/** The model columns of every row; the runs table's fixed columns put them last. */
+function modelColumns(episode: EpisodeMeta): Row {
+  const m = episode.model;
+  return {
+    provider: m?.provider ?? null,
+    model: m?.model ?? null,
+    temperature: m?.temperature ?? null,
+    price_input_per_mtok: m?.price_input_per_mtok ?? null,
+    price_output_per_mtok: m?.price_output_per_mtok ?? null,
   };
 }
 

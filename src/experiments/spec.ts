@@ -2,6 +2,7 @@ import { Character, StrategyName } from '../agents/types.ts';
 import { deriveId } from '../domain/ids.ts';
 import type { Scenario } from '../domain/scenario.ts';
 import { scenarioDigest } from '../runs/registry.ts';
+import type { ModelSpec } from './models.ts';
 import type { StoredRun } from './replay.ts';
 
 /**
@@ -16,6 +17,8 @@ export interface ExperimentSpec {
   epochs: number;
   /** Episodes start from this stored run's world as of `epoch` (its epochs 1..epoch are replayed first). */
   fork?: { epoch: number; run: StoredRun };
+  /** The model behind each model strategy (src/experiments/models.ts); absent when none is used. */
+  models?: Record<string, ModelSpec>;
   /** `--fresh`: a token that makes this a new experiment rather than the resumption of an identical one. */
   fresh?: string;
 }
@@ -35,8 +38,9 @@ const KINDS = Object.values(Character);
 const NAMES = Object.values(StrategyName);
 
 /**
- * An episode's strategy: a strategy every agent uses (heuristic, gemini, openai-compatible), or
- * a heuristic kind every agent takes (`heuristic:greedy`, `heuristic:naive`, `heuristic:cooperative`).
+ * An episode's strategy: a strategy every agent uses (heuristic, gemini, openai-compatible), a
+ * heuristic kind every agent takes (`heuristic:greedy`, `heuristic:naive`, `heuristic:cooperative`),
+ * or a model strategy with the model it uses (`openai-compatible:llama3.1:8b`, `gemini:gemini-2.5-pro`).
  */
 export function parseStrategies(raw: string): string[] {
   const list = raw
@@ -45,12 +49,15 @@ export function parseStrategies(raw: string): string[] {
     .filter(Boolean);
   if (list.length === 0) throw new SpecError('--strategies names no strategy');
   for (const s of list) {
-    const [name, kind, more] = s.split(':');
+    const colon = s.indexOf(':');
+    const [name, rest] = colon < 0 ? [s, undefined] : [s.slice(0, colon), s.slice(colon + 1)];
     const known =
-      NAMES.includes(name as StrategyName) && (kind === undefined || (name === 'heuristic' && KINDS.includes(kind as Character)));
-    if (!known || more !== undefined)
+      NAMES.includes(name as StrategyName) &&
+      (rest === undefined || (name === 'heuristic' ? KINDS.includes(rest as Character) : /^[\w.:/@+-]{1,200}$/.test(rest)));
+    if (!known)
       throw new SpecError(
-        `--strategies: unknown strategy "${s}"; use ${NAMES.join(', ')}, or heuristic:KIND with KIND one of ${KINDS.join(', ')}`,
+        `--strategies: unknown strategy "${s}"; use ${NAMES.join(', ')}, heuristic:KIND with KIND one of ${KINDS.join(', ')}, ` +
+          'or gemini:MODEL, openai-compatible:MODEL',
       );
   }
   return [...new Set(list)];
@@ -74,12 +81,13 @@ export function parseSeeds(raw: string): string[] {
 /** The scenario an episode runs and the strategy the runner gives every agent. */
 export function episodeScenario(scenario: Scenario, strategy: string): { scenario: Scenario; override?: StrategyName } {
   const [name, kind] = strategy.split(':') as [StrategyName, Character | undefined];
-  if (!kind) return { scenario, override: name };
+  if (!kind || name !== 'heuristic') return { scenario, override: name };
   return { scenario: { ...scenario, actors: scenario.actors.map((a) => ({ ...a, strategy: 'heuristic' as const, character: kind })) } };
 }
 
 /**
- * The same experiment asked for again (same scenarios, strategies, seeds, epochs, fork) of the same
+ * The same experiment asked for again (same scenarios, strategies, seeds, epochs, fork, models and
+ * their settings and prices) of the same
  * record (`where`: the database holding it) has the same id, so it resumes; `--fresh` asks for a
  * new one (its episodes' run ids stay the same: they follow from scenario, seed and strategy).
  */
@@ -92,6 +100,7 @@ export function experimentIdFor(spec: ExperimentSpec, where: string): string {
     spec.seeds.join(','),
     spec.epochs,
     spec.fork ? `${spec.fork.run.run_id}:${spec.fork.epoch}` : '',
+    ...(spec.models && Object.keys(spec.models).length ? [JSON.stringify(spec.models)] : []),
     ...(spec.fresh ? [spec.fresh] : []),
   );
 }

@@ -1,3 +1,5 @@
+import type { ModelSpec } from './models.ts';
+
 /** One experiment episode: one run of one scenario and strategy under one seed, in its own database. */
 export interface EpisodeMeta {
   experiment_id: string;
@@ -5,6 +7,8 @@ export interface EpisodeMeta {
   scenario: string;
   strategy: string;
   seed: string;
+  /** The model behind the strategy; null for heuristic strategies. */
+  model?: ModelSpec | null;
   epochs: number;
   run_id: string;
   database: string;
