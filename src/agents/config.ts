@@ -46,6 +46,12 @@ function llmSettings(env: Env, prefix: string, fail: (message: string) => never)
     timeoutMs: number('TIMEOUT_MS', 20_000, 100, 600_000, true),
     retries: number('RETRIES', 2, 0, 10, true),
     retryBaseMs: number('RETRY_BASE_MS', 500, 1, 60_000, true),
+    rateLimitRetries: number('RATE_LIMIT_RETRIES', 20, 0, 1000, true),
+    limits: {
+      ...optional('maxConcurrent', number('MAX_CONCURRENT', undefined, 1, 10_000, true)),
+      ...optional('requestsPerMinute', number('REQUESTS_PER_MINUTE', undefined, 1, 10_000_000, true)),
+      ...optional('tokensPerMinute', number('TOKENS_PER_MINUTE', undefined, 1, 10_000_000_000, true)),
+    },
     ...optional('priceInputPerMtok', number('PRICE_INPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[0], 0, 10_000, false)),
     ...optional('priceOutputPerMtok', number('PRICE_OUTPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[1], 0, 10_000, false)),
   };

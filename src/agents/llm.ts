@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Move, Reply } from '../domain/negotiation.ts';
 import { emptyUsage } from '../domain/stats.ts';
-import { backoffMs } from '../retry.ts';
+import { backoffMs, retryDelayMs } from '../retry.ts';
 import type { Micro } from '../domain/money.ts';
 import {
   extractJsonSchema,
@@ -20,6 +20,7 @@ import {
   type Parsed,
 } from './prompts.ts';
 import { CacheMissError } from './cache.ts';
+import type { ProviderLimits } from './limits.ts';
 import type { Decided, Strategy, StrategyName, TurnContext } from './types.ts';
 import { inSpan } from '../observability/tracing.ts';
 
@@ -39,6 +40,11 @@ export interface ModelRequest {
   /** Drawn from the turn's seeded source: sent to the provider and part of the cache key. */
   seed?: number;
   signal: AbortSignal;
+  /**
+   * Stops the call's deadline while a layer waits for room under the provider's limits; the
+   * function it returns starts the whole deadline again once the call is let through.
+   */
+  pauseDeadline?: () => () => void;
 }
 
 /** One provider's chat call with JSON-schema output; the strategy above it is provider-neutral. */
@@ -53,6 +59,8 @@ export class ModelCallError extends Error {
     message: string,
     readonly retryable: boolean,
     readonly status?: number,
+    /** The provider's Retry-After header, when it sent one. */
+    readonly retryAfter?: string | null,
   ) {
     super(message);
   }
@@ -89,6 +97,10 @@ export interface LlmSettings {
   /** Further attempts after a rate limit, a server error or a lost connection. */
   retries: number;
   retryBaseMs: number;
+  /** Shared through the database with every process that calls this provider (src/agents/limits.ts). */
+  limits?: ProviderLimits;
+  /** Further attempts after a 429, counted apart from `retries`: a rate limit is waited out, honouring Retry-After. */
+  rateLimitRetries?: number;
   /** What the model costs, in dollars per million tokens of prompt and of answer. */
   priceInputPerMtok?: number;
   priceOutputPerMtok?: number;
@@ -114,8 +126,16 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
     };
     // One draw per call from the turn's own source: the same seed asks the same question.
     const seed = ctx.random.int(2 ** 31);
+    let limited = 0;
     for (let attempt = 0; ; attempt++) {
-      const signal = AbortSignal.timeout(settings.timeoutMs);
+      const deadline = new AbortController();
+      const { signal } = deadline;
+      const expire = () => deadline.abort(new DOMException(`no answer within ${settings.timeoutMs} ms`, 'TimeoutError'));
+      let timer = setTimeout(expire, settings.timeoutMs);
+      const pauseDeadline = () => {
+        clearTimeout(timer);
+        return () => void (timer = setTimeout(expire, settings.timeoutMs));
+      };
       usage.calls += 1;
       try {
         const answer = await inSpan(
@@ -130,6 +150,7 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
               temperature: settings.temperature,
               seed,
               signal,
+              pauseDeadline,
             });
             span.setAttributes({
               'gen_ai.usage.input_tokens': reply.usage.prompt,
@@ -156,9 +177,17 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
         // A read-only rerun that needs an answer it does not hold cannot be what it claims: stop it.
         if (error instanceof CacheMissError) throw error;
         if (signal.aborted) return fail(`no answer from ${client.model} within ${settings.timeoutMs} ms`);
+        if (error instanceof ModelCallError && error.status === 429 && limited < (settings.rateLimitRetries ?? 0)) {
+          const wait = retryDelayMs(limited++, { baseMs: settings.retryBaseMs, maxMs: 60_000 }, error.retryAfter);
+          attempt -= 1; // a rate limit waited out is not one of the call's own retries
+          await sleep(wait);
+          continue;
+        }
         const retryable = error instanceof ModelCallError ? error.retryable : true;
         if (!retryable || attempt >= settings.retries) return fail(`${name}: ${failureCause(error)}`);
         await sleep(backoffMs(attempt, { baseMs: settings.retryBaseMs, maxMs: settings.retryBaseMs * 2 ** settings.retries }));
+      } finally {
+        clearTimeout(timer);
       }
     }
   }

@@ -1,4 +1,6 @@
-import { withCache, type LlmCacheMode, type ModelCacheStore, type ModelIdentity } from './cache.ts';
+import type { Db } from '../db/db.ts';
+import { createDbCacheStore, withCache, type LlmCacheMode, type ModelCacheStore, type ModelIdentity } from './cache.ts';
+import { createDbLimitStore, withLimits, type LimitStore } from './limits.ts';
 import type { AgentConfig } from './config.ts';
 import { createGeminiClient } from './gemini.ts';
 import { createHeuristicStrategy } from './heuristic.ts';
@@ -8,17 +10,30 @@ import type { Strategy, StrategyName } from './types.ts';
 
 export class StrategyUnavailableError extends Error {}
 
-/** Where model answers are cached, and how (src/agents/cache.ts); no cache when absent. */
+/**
+ * The layers in front of a provider, kept in the database: the response cache (src/agents/cache.ts)
+ * and the provider limits shared by every process (src/agents/limits.ts). Neither when absent.
+ */
 export interface StrategyCache {
   store: ModelCacheStore;
   mode: LlmCacheMode;
+  limits?: LimitStore;
 }
+
+/** Both layers over one database. */
+export const databaseLayers = (db: Db, mode: LlmCacheMode): StrategyCache => ({
+  store: createDbCacheStore(db),
+  mode,
+  limits: createDbLimitStore(db),
+});
 
 /** The Gemini API's own address when no GEMINI_BASE_URL is set: part of a cached answer's key. */
 export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 
 function llmStrategy(name: StrategyName, client: ModelClient, identity: ModelIdentity, settings: LlmSettings, cache?: StrategyCache) {
-  return createLlmStrategy(name, cache ? withCache(client, identity, cache.store, cache.mode) : client, settings);
+  // Cache first: an answer it holds takes no slot and counts against no limit.
+  const limited = cache?.limits ? withLimits(client, identity, settings.limits ?? {}, cache.limits, settings.timeoutMs) : client;
+  return createLlmStrategy(name, cache ? withCache(limited, identity, cache.store, cache.mode) : limited, settings);
 }
 
 /** The strategies the given names need, each built once; an unconfigured model is an error naming what to set. */

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { createStrategies, StrategyUnavailableError } from '../agents/strategies.ts';
+import { createStrategies, databaseLayers, StrategyUnavailableError } from '../agents/strategies.ts';
 import { StrategyName } from '../agents/types.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { isUuid } from '../domain/ids.ts';
@@ -18,7 +18,8 @@ import { agentProfiles } from '../runner/view.ts';
 import { parseFlags, positiveInteger, UsageError } from './args.ts';
 import type { Command } from './args.ts';
 import { createLogger, openDatabase } from './runtime.ts';
-import { CacheMissError, createDbCacheStore } from '../agents/cache.ts';
+import { CacheMissError } from '../agents/cache.ts';
+import { hasLimits } from '../agents/limits.ts';
 import { resolveModels, unpricedWarnings } from '../experiments/models.ts';
 
 const STRATEGIES = Object.values(StrategyName);
@@ -63,14 +64,15 @@ export const command: Command = {
     const key = values.key ?? config.runnerKey;
     if (!key) throw new ConfigError('the runner needs an API key with the system role: --key, GRIDGOV_RUNNER_KEY or GRIDGOV_ADMIN_KEY');
     const names = ['heuristic' as const, ...agentProfiles(scenario, strategy).map((a) => a.strategy)];
-    // The response cache is in the database; a runner of heuristic agents, or with the cache off, needs none.
+    // The response cache and the provider limits are in the database; a runner of heuristic agents needs neither.
+    const limited = [config.agents.gemini, config.agents.openai].some((s) => s?.limits && hasLimits(s.limits));
     const cacheDb =
-      config.agents.cache !== 'off' && names.some((n) => n !== 'heuristic')
+      (config.agents.cache !== 'off' || limited) && names.some((n) => n !== 'heuristic')
         ? await openDatabase(config, createLogger(config, 'runner'), 2, { role: 'app' })
         : undefined;
     let strategies;
     try {
-      strategies = createStrategies(names, config.agents, cacheDb && { store: createDbCacheStore(cacheDb.db), mode: config.agents.cache });
+      strategies = createStrategies(names, config.agents, cacheDb && databaseLayers(cacheDb.db, config.agents.cache));
     } catch (error) {
       await cacheDb?.close();
       if (error instanceof StrategyUnavailableError) throw new ConfigError(error.message);

@@ -7,7 +7,7 @@ import { StrategyName } from '../agents/types.ts';
 import { createDashboardApp } from '../dashboard/server.ts';
 import { hasActors, lastSeededScenario, readScenarioFile, seedScenario } from '../ledger/writing/seed.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
-import { createDbCacheStore } from '../agents/cache.ts';
+import { databaseLayers } from '../agents/strategies.ts';
 import { startBackgroundRunner } from '../runner/embedded.ts';
 import { parseFlags, UsageError } from './args.ts';
 import type { Command } from './args.ts';
@@ -92,7 +92,7 @@ export const command: Command = {
           scenario,
           strategy,
           agents: config.agents,
-          cache: { store: createDbCacheStore(database.db), mode: config.agents.cache },
+          cache: databaseLayers(database.db, config.agents.cache),
           intervalMs,
           logger,
           print: (line) => console.log(line),

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { createDbCacheStore } from '../agents/cache.ts';
+import { databaseLayers } from '../agents/strategies.ts';
 import { ConfigError, type Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import { createEpisodeDatabase, dropEpisodeDatabase, episodeDatabaseName, type EpisodeServer } from './databases.ts';
@@ -119,7 +119,7 @@ async function runJob(
       spec: experiment.spec,
       episode,
       signal,
-      cache: { store: createDbCacheStore(control), mode: config.agents.cache },
+      cache: databaseLayers(control, config.agents.cache),
       onRun: (runId) => void recordProgress(control, job.episode_id, attempt, { run_id: runId }).catch(() => undefined),
       onEpoch: (stats, spentUsd) =>
         void recordProgress(control, job.episode_id, attempt, { epochs_done: stats.epoch, cost_usd: spentUsd })
