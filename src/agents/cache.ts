@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/db.ts';
+import { canonicalJson } from '../domain/canonical-json.ts';
 import type { ModelAnswer, ModelClient, ModelRequest } from './llm.ts';
 
 /**
@@ -35,18 +36,6 @@ export class CacheMissError extends Error {
         `at ${identity.baseUrl} (key ${key.slice(0, 12)}); run once with --llm-cache read-write to record it`,
     );
   }
-}
-
-/** JSON with object keys sorted at every depth, so that equal values give equal text. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** SHA-256 of everything that decides the answer: provider, base URL, model, settings, messages, schema, seed. */

@@ -13,6 +13,7 @@ import { workExperiment } from '../experiments/worker.ts';
 import { readScenarioFile } from '../ledger/writing/seed.ts';
 import { parseFlags, positiveInteger, UsageError, type Command } from './args.ts';
 import { openExperimentContext } from './episode-server.ts';
+import { refuseChangedInputs } from './replay.ts';
 
 function spec<T>(make: () => T): T {
   try {
@@ -43,7 +44,7 @@ async function fileExporter(): Promise<Exporter> {
 export const command: Command = {
   summary: 'Run episodes of scenarios × strategies × seeds, each in a fresh database, and write their results',
   usage:
-    'gridgov experiment --scenario FILE [--scenario FILE …] --strategies heuristic,gemini,openai-compatible,heuristic:greedy,openai-compatible:MODEL --seeds 1-5 --epochs N --out DIR [--concurrency K] [--max-cost USD] [--fork RUN_ID:EPOCH] [--fresh] [--llm-cache read-write|read-only|off] | --join ID [--concurrency K] [--llm-cache MODE]',
+    'gridgov experiment --scenario FILE [--scenario FILE …] --strategies heuristic,gemini,openai-compatible,heuristic:greedy,openai-compatible:MODEL --seeds 1-5 --epochs N --out DIR [--concurrency K] [--max-cost USD] [--fork RUN_ID:EPOCH [--force]] [--fresh] [--llm-cache read-write|read-only|off] | --join ID [--concurrency K] [--llm-cache MODE]',
   async run(args) {
     const { values } = parseFlags(args, {
       scenario: { type: 'string', short: 's', multiple: true },
@@ -56,6 +57,7 @@ export const command: Command = {
       join: { type: 'string' },
       fork: { type: 'string' },
       fresh: { type: 'boolean' },
+      force: { type: 'boolean' },
       'llm-cache': { type: 'string' },
     });
     const concurrency = positiveInteger('concurrency', values.concurrency) ?? 2;
@@ -102,6 +104,7 @@ export const command: Command = {
           if (!world) throw new UsageError(`--fork: no run ${fork[1]} in this database or in any finished episode`);
           try {
             const run = await readStoredRun(world.db, fork[1]!.toLowerCase(), Number(fork[2]));
+            await refuseChangedInputs(ctx.control, run!, config.validatorVersion, values.force === true, '--fork');
             forked = { epoch: Number(fork[2]), run: run! };
           } catch (error) {
             if (error instanceof ReplayError) throw new UsageError(`--fork: ${error.message}`);

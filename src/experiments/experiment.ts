@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
@@ -13,7 +15,9 @@ import {
   type EpisodeRow,
   type ExperimentRow,
 } from './registry.ts';
+import { buildManifest, getManifest, recordManifest } from './manifest.ts';
 import { resolveModels } from './models.ts';
+import { writeFileAtomic } from './tables.ts';
 import { episodesOf, experimentIdFor, type ExperimentSpec } from './spec.ts';
 import type { EpisodeData, EpisodeMeta, ExperimentMeta } from './types.ts';
 
@@ -43,6 +47,7 @@ export async function defineExperiment(ctx: ExperimentContext, command: string, 
   if (!spec.models) spec = { ...spec, models: resolveModels(spec.strategies, ctx.config.agents) };
   const id = experimentIdFor(spec, rows[0]!.name);
   await recordExperiment(ctx.control, id, command, spec, episodesOf(id, spec));
+  await recordManifest(ctx.control, buildManifest(id, command, spec, ctx.config.validatorVersion));
   const queue = await openQueue(ctx, id);
   try {
     await queue.enqueue((await listEpisodes(ctx.control, id)).filter((e) => e.status !== 'finished').map((e) => e.episode_id));
@@ -105,6 +110,11 @@ export async function exportExperiment(
     started_at: experiment.created_at.toISOString(),
     finished_at: finished[finished.length - 1] ?? new Date().toISOString(),
   });
+  const manifest = await getManifest(ctx.control, experiment.id);
+  if (manifest) {
+    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  }
   if (ended.length === (await listEpisodes(ctx.control, experiment.id)).length) await markExperimentFinished(ctx.control, experiment.id);
   return data.length;
 }
