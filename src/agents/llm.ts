@@ -19,6 +19,7 @@ import {
   SYSTEM_INSTRUCTION,
   type Parsed,
 } from './prompts.ts';
+import { BudgetExhaustedError } from './budget.ts';
 import { CacheMissError } from './cache.ts';
 import type { ProviderLimits } from './limits.ts';
 import type { Decided, Strategy, StrategyName, TurnContext } from './types.ts';
@@ -175,7 +176,8 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
         return parsed.ok ? { value: parsed.value, usage } : fail(`invalid answer from ${client.model}: ${parsed.error}`);
       } catch (error) {
         // A read-only rerun that needs an answer it does not hold cannot be what it claims: stop it.
-        if (error instanceof CacheMissError) throw error;
+        // So does a budget that ran out: the work stops at the call, not the turn.
+        if (error instanceof CacheMissError || error instanceof BudgetExhaustedError) throw error;
         if (signal.aborted) return fail(`no answer from ${client.model} within ${settings.timeoutMs} ms`);
         if (error instanceof ModelCallError && error.status === 429 && limited < (settings.rateLimitRetries ?? 0)) {
           const wait = retryDelayMs(limited++, { baseMs: settings.retryBaseMs, maxMs: 60_000 }, error.retryAfter);

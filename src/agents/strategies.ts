@@ -1,6 +1,7 @@
 import type { Db } from '../db/db.ts';
 import { createDbCacheStore, withCache, type LlmCacheMode, type ModelCacheStore, type ModelIdentity } from './cache.ts';
 import { createDbLimitStore, withLimits, type LimitStore } from './limits.ts';
+import { withBudget, type BudgetStore } from './budget.ts';
 import type { AgentConfig } from './config.ts';
 import { createGeminiClient } from './gemini.ts';
 import { createHeuristicStrategy } from './heuristic.ts';
@@ -18,6 +19,8 @@ export interface StrategyCache {
   store: ModelCacheStore;
   mode: LlmCacheMode;
   limits?: LimitStore;
+  /** The experiment's budget, checked before every call the cache cannot answer. */
+  budget?: BudgetStore;
 }
 
 /** Both layers over one database. */
@@ -32,8 +35,10 @@ export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.co
 
 function llmStrategy(name: StrategyName, client: ModelClient, identity: ModelIdentity, settings: LlmSettings, cache?: StrategyCache) {
   // Cache first: an answer it holds takes no slot and counts against no limit.
+  // Then the budget: a call it refuses takes no slot.
   const limited = cache?.limits ? withLimits(client, identity, settings.limits ?? {}, cache.limits, settings.timeoutMs) : client;
-  return createLlmStrategy(name, cache ? withCache(limited, identity, cache.store, cache.mode) : limited, settings);
+  const budgeted = cache?.budget ? withBudget(limited, identity, settings, cache.budget) : limited;
+  return createLlmStrategy(name, cache ? withCache(budgeted, identity, cache.store, cache.mode) : budgeted, settings);
 }
 
 /** The strategies the given names need, each built once; an unconfigured model is an error naming what to set. */

@@ -5,7 +5,7 @@ import { loadConfig } from '../config.ts';
 import { isUuid } from '../domain/ids.ts';
 import { defineExperiment, exportExperiment, findRunWorld, openQueue, type Exporter } from '../experiments/experiment.ts';
 import { createProgress } from '../experiments/progress.ts';
-import { getExperiment } from '../experiments/registry.ts';
+import { getExperiment, listEpisodes } from '../experiments/registry.ts';
 import { readStoredRun, ReplayError } from '../experiments/replay.ts';
 import { resolveModels, unpricedWarnings } from '../experiments/models.ts';
 import { parseSeeds, parseStrategies, SpecError, type ExperimentSpec } from '../experiments/spec.ts';
@@ -144,14 +144,20 @@ export const command: Command = {
         console.log(`experiment ${experiment.id} stopped; run the same command again (or --join ${experiment.id}) to resume`);
         return 130;
       }
-      if (end === 'budget') console.log(`experiment ${experiment.id} stopped starting episodes at its budget of $${maxCost}`);
+      if (end === 'budget') console.log(`experiment ${experiment.id} stopped at its budget of $${maxCost}, before a call would pass it`);
       if (join !== undefined) {
+        if (end === 'budget') return 1;
         console.log(`experiment ${experiment.id}: no episode left to run here`);
         return 0;
       }
       const written = await exportExperiment(ctx, experiment, await fileExporter(), resolve(values.out!));
       console.log(`experiment ${experiment.id}: ${written} episode(s) written to ${resolve(values.out!)}`);
-      return 0;
+      if (end !== 'budget') return 0;
+      const open = (await listEpisodes(ctx.control, experiment.id)).filter((e) => e.status !== 'finished' && e.status !== 'failed');
+      console.log(`${open.length} episode(s) did not run to the end (listed in report.html):`);
+      for (const e of open) console.log(`  ${e.scenario} ${e.strategy} seed ${e.seed} (${e.epochs_done} epoch(s) done)`);
+      console.log(`raise --max-cost and run the same command again to finish them`);
+      return 1;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -86,7 +86,9 @@ export async function exportExperiment(
   exporter: Exporter,
   dir: string,
 ): Promise<number> {
-  const ended = (await listEpisodes(ctx.control, experiment.id)).filter((e) => e.status === 'finished' || e.status === 'failed');
+  const all = await listEpisodes(ctx.control, experiment.id);
+  const ended = all.filter((e) => e.status === 'finished' || e.status === 'failed');
+  const open = all.filter((e) => e.status !== 'finished' && e.status !== 'failed');
   const data: EpisodeData[] = [];
   for (const e of ended) {
     const meta = episodeMeta(experiment, e);
@@ -109,6 +111,9 @@ export async function exportExperiment(
     versions: { gridgov: ctx.config.validatorVersion, node: process.version, postgresql: rows[0]?.version ?? 'unknown' },
     started_at: experiment.created_at.toISOString(),
     finished_at: finished[finished.length - 1] ?? new Date().toISOString(),
+    ...(open.length
+      ? { not_run: open.map((e) => ({ scenario: e.scenario, strategy: e.strategy, seed: e.seed, epochs_done: e.epochs_done })) }
+      : {}),
   });
   const manifest = await getManifest(ctx.control, experiment.id);
   if (manifest) {

@@ -199,6 +199,19 @@ function cacheParagraph(episodes: readonly EpisodeData[]): string {
   return `<p>Model calls: ${calls}, of which ${hits} (${formatNumber((hits / calls) * 100)}%) answered by the response cache: ${hits} calls and $${formatNumber(sum('llm_saved_usd'))} saved.</p>`;
 }
 
+/** The episodes a budget kept from ending: named, so a reader knows what the comparison lacks. */
+function notRunSection(meta: ExperimentMeta): string {
+  if (!meta.not_run?.length) return '';
+  const rows = meta.not_run
+    .map(
+      (e) =>
+        `<tr><th scope="row">${escape(e.scenario)}</th><td>${escape(e.strategy)}</td><td>${escape(e.seed)}</td><td>${e.epochs_done}</td></tr>`,
+    )
+    .join('');
+  return `<h2>Did not run</h2><p>${meta.not_run.length} episode${meta.not_run.length === 1 ? '' : 's'} did not run to the end (the budget stopped the work); they are not in the tables.</p>
+<table><thead><tr><th scope="col">Scenario</th><th scope="col">Strategy</th><th scope="col">Seed</th><th scope="col">Epochs done</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 /** The whole page as a string. */
 export function reportHtml(episodes: readonly EpisodeData[], meta: ExperimentMeta): string {
   // A failed episode stopped early: its figures would drag its strategy's mean, so it is counted, not compared.
@@ -218,6 +231,7 @@ export function reportHtml(episodes: readonly EpisodeData[], meta: ExperimentMet
 <h2>Produced by</h2><pre>${escape(meta.command)}</pre>
 <table><tbody>${versions}</tbody></table>
 ${cacheParagraph(episodes)}
+${notRunSection(meta)}
 ${[...byScenario.entries()].map(([scenario, list]) => scenarioSection(scenario, list)).join('\n')}
 </body></html>
 `;

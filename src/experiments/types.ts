@@ -25,6 +25,8 @@ export interface ExperimentMeta {
   versions: Record<string, string>;
   started_at: string;
   finished_at: string;
+  /** Episodes that had not ended when the files were written (a budget stopped the work). */
+  not_run?: Array<{ scenario: string; strategy: string; seed: string; epochs_done: number }>;
 }
 
 /** Everything collected from one finished episode's database, one array per exported table. */
