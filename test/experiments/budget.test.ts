@@ -4,12 +4,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineExperiment, exportExperiment, openQueue, type ExperimentContext } from '../../src/experiments/experiment.ts';
-import { collectEpisode, writeExports } from '../../src/experiments/export.ts';
 import { listEpisodes } from '../../src/experiments/registry.ts';
 import { workExperiment } from '../../src/experiments/worker.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { pricedGeminiEnv, startFakeGemini, type FakeGemini } from '../support/fake-gemini.ts';
-import { dropEpisodes, experimentContext, scenario } from './support.ts';
+import { dropEpisodes, experimentContext, filesExporter, scenario } from './support.ts';
 
 let t: TestDatabase;
 let gemini: FakeGemini;
@@ -58,7 +57,11 @@ test('--max-cost stops the work at the call that would pass it: what was spent s
   assert.ok(spend.spent > 0, `the model was paid for (${spend.spent})`);
   assert.ok(spend.spent <= maxCost, `spent ${spend.spent} of a budget of ${maxCost}`);
   assert.ok(spend.refused >= 1, 'a call was refused');
-  assert.equal(gemini.requests.length, spend.calls, 'every call the budget let through reached the model, no other');
+  // A reserved call may still fail before the model answers (it stays counted at its estimate); none goes around the budget.
+  assert.ok(
+    gemini.requests.length > 0 && gemini.requests.length <= spend.calls,
+    `the model saw only calls the budget let through (${gemini.requests.length} of ${spend.calls})`,
+  );
   const episodes = await listEpisodes(t.db, experiment.id);
   assert.ok(
     episodes.some((e) => e.status === 'queued'),
@@ -67,7 +70,7 @@ test('--max-cost stops the work at the call that would pass it: what was spent s
   assert.ok(!episodes.some((e) => e.status === 'failed'), 'the budget fails no episode');
   const dir = await mkdtemp(join(tmpdir(), 'gridgov-budget-'));
   try {
-    await exportExperiment(ctx, experiment, { collect: collectEpisode, write: async (...a) => void (await writeExports(...a)) }, dir);
+    await exportExperiment(ctx, experiment, filesExporter, dir);
     const report = await readFile(join(dir, 'report.html'), 'utf8');
     assert.match(report, /<h2>Did not run<\/h2><p>\d+ episodes? did not run to the end \(the budget stopped the work\)/);
     for (const e of episodes.filter((e) => e.status === 'queued')) assert.match(report, new RegExp(`<td>gemini</td><td>${e.seed}</td>`));

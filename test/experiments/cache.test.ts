@@ -11,18 +11,17 @@ import { after, before, test } from 'node:test';
 import { parquetReadObjects } from 'hyparquet';
 import { databaseUrl } from '../../src/db/embedded.ts';
 import { episodePool } from '../../src/experiments/databases.ts';
-import { defineExperiment, exportExperiment, openQueue, type ExperimentContext } from '../../src/experiments/experiment.ts';
-import { collectEpisode, writeExports } from '../../src/experiments/export.ts';
+import { defineExperiment, exportExperiment, type ExperimentContext } from '../../src/experiments/experiment.ts';
 import { listEpisodes, type ExperimentRow } from '../../src/experiments/registry.ts';
 import type { ExperimentSpec } from '../../src/experiments/spec.ts';
-import { workExperiment, type WorkEnd } from '../../src/experiments/worker.ts';
+import type { WorkEnd } from '../../src/experiments/worker.ts';
 import { ConfigError, type Env } from '../../src/config.ts';
 import { cacheStats, pruneCache } from '../../src/agents/cache.ts';
 import { parseAge } from '../../src/cli/cache.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { ledgerDigest } from '../support/digest.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.ts';
-import { dropEpisodes, experimentContext, scenario } from './support.ts';
+import { dropEpisodes, experimentContext, filesExporter, scenario, workToEnd } from './support.ts';
 
 let t: TestDatabase;
 let openai: FakeOpenAI;
@@ -65,19 +64,13 @@ const modelEnv = (cache: string): Env => ({
 async function runExperiment(ctx: ExperimentContext, spec: ExperimentSpec): Promise<{ experiment: ExperimentRow; end: WorkEnd }> {
   const experiment = await defineExperiment(ctx, 'gridgov experiment (cache test)', spec);
   experiments.push(experiment.id);
-  const queue = await openQueue(ctx, experiment.id);
-  try {
-    const end = await workExperiment({ ...ctx, queue }, experiment, { concurrency: 1, signal: new AbortController().signal, pollMs: 100 });
-    return { experiment, end };
-  } finally {
-    await queue.stop();
-  }
+  return { experiment, end: await workToEnd(ctx, experiment) };
 }
 
 async function exportTo(ctx: ExperimentContext, experiment: ExperimentRow): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gridgov-cache-'));
   dirs.push(dir);
-  await exportExperiment(ctx, experiment, { collect: collectEpisode, write: async (...args) => void (await writeExports(...args)) }, dir);
+  await exportExperiment(ctx, experiment, filesExporter, dir);
   return dir;
 }
 

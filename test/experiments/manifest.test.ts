@@ -9,15 +9,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { UsageError } from '../../src/cli/args.ts';
 import { refuseChangedInputs } from '../../src/cli/replay.ts';
-import { defineExperiment, exportExperiment, findRunWorld, openQueue } from '../../src/experiments/experiment.ts';
-import { collectEpisode, writeExports } from '../../src/experiments/export.ts';
+import { defineExperiment, exportExperiment, findRunWorld } from '../../src/experiments/experiment.ts';
 import { changedInputs, getManifest, manifestOfRun, promptHashes } from '../../src/experiments/manifest.ts';
 import { listEpisodes } from '../../src/experiments/registry.ts';
 import { readStoredRun, type StoredRun } from '../../src/experiments/replay.ts';
-import { workExperiment } from '../../src/experiments/worker.ts';
 import { scenarioDigest } from '../../src/runs/registry.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { dropEpisodes, experimentContext, scenario } from './support.ts';
+import { dropEpisodes, experimentContext, filesExporter, scenario, workToEnd } from './support.ts';
 
 let t: TestDatabase;
 let dir: string;
@@ -46,16 +44,8 @@ test('manifest.json holds the command, scenarios with hash and contents, seeds, 
     epochs: 1,
   });
   experimentId = experiment.id;
-  const queue = await openQueue(ctx, experiment.id);
-  try {
-    assert.equal(
-      await workExperiment({ ...ctx, queue }, experiment, { concurrency: 1, signal: new AbortController().signal, pollMs: 100 }),
-      'done',
-    );
-  } finally {
-    await queue.stop();
-  }
-  await exportExperiment(ctx, experiment, { collect: collectEpisode, write: async (...a) => void (await writeExports(...a)) }, dir);
+  assert.equal(await workToEnd(ctx, experiment), 'done');
+  await exportExperiment(ctx, experiment, filesExporter, dir);
   const record = await getManifest(t.db, experiment.id);
   assert.deepEqual(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')), record, 'the file is the record');
   const file = record!;

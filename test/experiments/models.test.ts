@@ -3,38 +3,22 @@
  * identity and of every exported row, and one sweep compares two models of one provider.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { collectEpisode } from '../../src/experiments/export.ts';
-import { defineExperiment, episodeMeta, openQueue } from '../../src/experiments/experiment.ts';
+import { defineExperiment, episodeMeta } from '../../src/experiments/experiment.ts';
 import { resolveModels, unpricedWarnings } from '../../src/experiments/models.ts';
 import { listEpisodes } from '../../src/experiments/registry.ts';
 import { parseStrategies } from '../../src/experiments/spec.ts';
-import { workExperiment } from '../../src/experiments/worker.ts';
 import { databaseUrl } from '../../src/db/embedded.ts';
 import { episodePool } from '../../src/experiments/databases.ts';
 import { loadAgentConfig } from '../../src/agents/config.ts';
 import type { Env } from '../../src/config.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.ts';
-import { dropEpisodes, experimentContext, scenario } from './support.ts';
+import { experimentContext, openAIFixture, scenario, workToEnd } from './support.ts';
 
-let t: TestDatabase;
-let openai: FakeOpenAI;
-const experiments: string[] = [];
-
-before(async () => {
-  t = await createTestDatabase();
-  openai = await startFakeOpenAI();
-});
-
-after(async () => {
-  for (const id of experiments) await dropEpisodes(t, id);
-  await openai?.close();
-  await t?.drop();
-});
+const fx = openAIFixture();
 
 const env = (more: Env = {}): Env => ({
-  OPENAI_BASE_URL: openai.baseUrl,
+  OPENAI_BASE_URL: fx.openai.baseUrl,
   OPENAI_API_KEY: 'sk-test',
   OPENAI_PRICE_INPUT_PER_MTOK: '0.5',
   OPENAI_PRICE_OUTPUT_PER_MTOK: '1.5',
@@ -45,21 +29,13 @@ const fail = (message: string): never => {
 };
 
 test('--strategies openai-compatible:modelA,openai-compatible:modelB runs both models and names each in every row', async () => {
-  const ctx = await experimentContext(t, env());
+  const ctx = await experimentContext(fx.t, env());
   const strategies = parseStrategies('openai-compatible:model-a,openai-compatible:llama3.1:8b');
   const experiment = await defineExperiment(ctx, 'models', { scenarios: [await scenario('commons')], strategies, seeds: ['1'], epochs: 1 });
-  experiments.push(experiment.id);
-  const queue = await openQueue(ctx, experiment.id);
-  try {
-    assert.equal(
-      await workExperiment({ ...ctx, queue }, experiment, { concurrency: 1, signal: new AbortController().signal, pollMs: 100 }),
-      'done',
-    );
-  } finally {
-    await queue.stop();
-  }
-  assert.deepEqual([...new Set(openai.requests.map((r) => r.model))].sort(), ['llama3.1:8b', 'model-a']);
-  const episodes = await listEpisodes(t.db, experiment.id);
+  fx.experiments.push(experiment.id);
+  assert.equal(await workToEnd(ctx, experiment), 'done');
+  assert.deepEqual([...new Set(fx.openai.requests.map((r) => r.model))].sort(), ['llama3.1:8b', 'model-a']);
+  const episodes = await listEpisodes(fx.t.db, experiment.id);
   assert.notEqual(episodes[0]!.run_id, episodes[1]!.run_id, 'two models, two runs');
   for (const [i, e] of episodes.entries()) {
     const db = episodePool(databaseUrl(ctx.server.ownerUrl, e.database!), ctx.server, 1);
@@ -90,14 +66,14 @@ test('another model, temperature or price is another experiment; the same settin
     { OPENAI_MODEL: 'a', OPENAI_PRICE_INPUT_PER_MTOK: '3' },
     { OPENAI_MODEL: 'a' },
   ]) {
-    const ctx = await experimentContext(t, env(more));
+    const ctx = await experimentContext(fx.t, env(more));
     const experiment = await defineExperiment(ctx, 'identity', {
       scenarios: [await scenario('commons')],
       strategies: ['openai-compatible'],
       seeds: ['9'],
       epochs: 1,
     });
-    experiments.push(experiment.id);
+    fx.experiments.push(experiment.id);
     ids.push(experiment.id);
   }
   assert.equal(new Set(ids.slice(0, 4)).size, 4, 'four different experiments');
