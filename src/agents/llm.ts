@@ -89,6 +89,9 @@ export function failureCause(error: unknown): string {
   return `${http ? `HTTP ${http[1]} ` : ''}${said.replace(/\s+/g, ' ').trim().slice(0, 160)}`;
 }
 
+/** How the error of an answer that came but could not be used begins: the runner feeds it back to the agent. */
+export const INVALID_ANSWER = 'invalid answer from';
+
 export const isRetryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
 
 export interface LlmSettings {
@@ -173,7 +176,7 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
           usage.saved_usd += cost;
         }
         const parsed = parse(answer.text);
-        return parsed.ok ? { value: parsed.value, usage } : fail(`invalid answer from ${client.model}: ${parsed.error}`);
+        return parsed.ok ? { value: parsed.value, usage } : fail(`${INVALID_ANSWER} ${client.model}: ${parsed.error}`);
       } catch (error) {
         // A read-only rerun that needs an answer it does not hold cannot be what it claims: stop it.
         // So does a budget that ran out: the work stops at the call, not the turn.
