@@ -7,6 +7,7 @@ import { defineExperiment, exportExperiment, findRunWorld, openQueue, type Expor
 import { createProgress } from '../experiments/progress.ts';
 import { getExperiment, listEpisodes } from '../experiments/registry.ts';
 import { readStoredRun, ReplayError } from '../experiments/replay.ts';
+import { estimateExperiment } from '../experiments/estimate.ts';
 import { resolveModels, unpricedWarnings } from '../experiments/models.ts';
 import { parseSeeds, parseStrategies, SpecError, type ExperimentSpec } from '../experiments/spec.ts';
 import { workExperiment } from '../experiments/worker.ts';
@@ -44,7 +45,7 @@ async function fileExporter(): Promise<Exporter> {
 export const command: Command = {
   summary: 'Run episodes of scenarios × strategies × seeds, each in a fresh database, and write their results',
   usage:
-    'gridgov experiment --scenario FILE [--scenario FILE …] --strategies heuristic,gemini,openai-compatible,heuristic:greedy,openai-compatible:MODEL --seeds 1-5 --epochs N --out DIR [--concurrency K] [--max-cost USD] [--fork RUN_ID:EPOCH [--force]] [--fresh] [--llm-cache read-write|read-only|off] | --join ID [--concurrency K] [--llm-cache MODE]',
+    'gridgov experiment --scenario FILE [--scenario FILE …] --strategies heuristic,gemini,openai-compatible,heuristic:greedy,openai-compatible:MODEL --seeds 1-5 --epochs N --out DIR [--concurrency K] [--max-cost USD] [--fork RUN_ID:EPOCH [--force]] [--fresh] [--dry-run] [--llm-cache read-write|read-only|off] | --join ID [--concurrency K] [--llm-cache MODE]',
   async run(args) {
     const { values } = parseFlags(args, {
       scenario: { type: 'string', short: 's', multiple: true },
@@ -58,6 +59,7 @@ export const command: Command = {
       fork: { type: 'string' },
       fresh: { type: 'boolean' },
       force: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
       'llm-cache': { type: 'string' },
     });
     const concurrency = positiveInteger('concurrency', values.concurrency) ?? 2;
@@ -73,7 +75,7 @@ export const command: Command = {
       if (!fork && !values.scenario?.length) throw new UsageError('--scenario FILE is required (or --join ID, or --fork RUN_ID:EPOCH)');
       if (fork && values.scenario?.length) throw new UsageError("--fork runs the forked run's scenario: leave out --scenario");
       if (!values.strategies) throw new UsageError('--strategies is required');
-      if (!values.out) throw new UsageError('--out DIR is required');
+      if (!values.out && !values['dry-run']) throw new UsageError('--out DIR is required');
     }
     const seeds = values.seeds === undefined ? undefined : spec(() => parseSeeds(values.seeds!));
     const strategies = values.strategies === undefined ? undefined : spec(() => parseStrategies(values.strategies!));
@@ -86,6 +88,18 @@ export const command: Command = {
     const twice = names.find((n, i) => names.indexOf(n) !== i);
     if (twice) throw new UsageError(`--scenario: two files define the scenario "${twice}"`);
 
+    if (values['dry-run']) {
+      if (join !== undefined || fork) throw new UsageError('--dry-run estimates a new experiment: give --scenario, not --join or --fork');
+      const models = spec(() => resolveModels(strategies!, config.agents));
+      for (const warning of unpricedWarnings(models)) process.stderr.write(`${warning}\n`);
+      const e = estimateExperiment({ scenarios, strategies: strategies!, seeds: seeds ?? ['1'], epochs: epochs ?? 10, models });
+      const range = (r: { low: number; high: number }, f: (n: number) => string) => `${f(r.low)} to ${f(r.high)}`;
+      console.log(
+        `${e.episodes} episode(s); model calls ${range(e.calls, String)}, tokens ${range(e.tokens, (n) => String(Math.round(n)))}`,
+      );
+      console.log(`cost $${range(e.usd, (n) => n.toFixed(4))} (without negotiation to every offer negotiated to the last round)`);
+      return 0;
+    }
     const ctx = await openExperimentContext(config, 'experiment');
     const stop = new AbortController();
     const onSignal = () => stop.abort();
