@@ -4,6 +4,18 @@
  * the strategies in `agents/` read these types.
  */
 
+/** The response cache's modes (`--llm-cache`, GRIDGOV_LLM_CACHE; src/agents/cache.ts). */
+export const LlmCacheMode = { readWrite: 'read-write', readOnly: 'read-only', off: 'off' } as const;
+export type LlmCacheMode = (typeof LlmCacheMode)[keyof typeof LlmCacheMode];
+export const LLM_CACHE_MODES: readonly LlmCacheMode[] = Object.values(LlmCacheMode);
+
+/** A provider's limits, shared through the database by every process that calls it (src/agents/limits.ts). */
+export interface ProviderLimits {
+  maxConcurrent?: number;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+}
+
 export interface LlmSettings {
   temperature: number;
   /** Per call; a late answer costs the agent its turn and is not retried. */
@@ -11,6 +23,10 @@ export interface LlmSettings {
   /** Further attempts after a rate limit, a server error or a lost connection. */
   retries: number;
   retryBaseMs: number;
+  /** Shared through the database with every process that calls this provider (src/agents/limits.ts). */
+  limits?: ProviderLimits;
+  /** Further attempts after a 429, counted apart from `retries`: a rate limit is waited out, honouring Retry-After. */
+  rateLimitRetries?: number;
   /** What the model costs, in dollars per million tokens of prompt and of answer. */
   priceInputPerMtok?: number;
   priceOutputPerMtok?: number;
@@ -35,6 +51,10 @@ export interface AgentConfig {
   gemini: GeminiSettings | undefined;
   /** Set when OPENAI_MODEL is. */
   openai: OpenAISettings | undefined;
+  /** The OpenAI-compatible endpoint and settings, model aside: for strategies that name their model (`openai-compatible:MODEL`). */
+  openaiEndpoint: Omit<OpenAISettings, 'model'>;
+  /** The response cache's mode (`--llm-cache`, GRIDGOV_LLM_CACHE): read-write unless set. */
+  cache: LlmCacheMode;
 }
 
 type Env = Record<string, string | undefined>;
@@ -44,11 +64,18 @@ const value = (env: Env, name: string) => {
   return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
 };
 
-/** Dollars per million tokens (prompt, answer) when no price is set: the default Gemini model's list price. */
-const DEFAULT_PRICES: Record<string, [number, number]> = { GEMINI: [0.3, 2.5], OPENAI: [0, 0] };
+/**
+ * Dollars per million tokens (prompt, answer) when no price is set: the default Gemini model's list
+ * price. An OpenAI-compatible model has no default: unpriced, it is counted at $0 with a warning.
+ */
+const DEFAULT_PRICES: Record<string, [number, number]> = { GEMINI: [0.3, 2.5] };
+
+const optional = <K extends string>(key: K, v: number | undefined) => (v === undefined ? {} : ({ [key]: v } as Record<K, number>));
 
 function llmSettings(env: Env, prefix: string, fail: (message: string) => never): LlmSettings {
-  const number = (name: string, fallback: number, min: number, max: number, integer: boolean) => {
+  function number(name: string, fallback: number, min: number, max: number, integer: boolean): number;
+  function number(name: string, fallback: number | undefined, min: number, max: number, integer: boolean): number | undefined;
+  function number(name: string, fallback: number | undefined, min: number, max: number, integer: boolean) {
     const raw = value(env, `${prefix}_${name}`);
     if (raw === undefined) return fallback;
     const n = Number(raw);
@@ -56,14 +83,20 @@ function llmSettings(env: Env, prefix: string, fail: (message: string) => never)
       fail(`${prefix}_${name} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}, got "${raw}"`);
     }
     return n;
-  };
+  }
   return {
     temperature: number('TEMPERATURE', 0.2, 0, 2, false),
     timeoutMs: number('TIMEOUT_MS', 20_000, 100, 600_000, true),
     retries: number('RETRIES', 2, 0, 10, true),
     retryBaseMs: number('RETRY_BASE_MS', 500, 1, 60_000, true),
-    priceInputPerMtok: number('PRICE_INPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[0] ?? 0, 0, 10_000, false),
-    priceOutputPerMtok: number('PRICE_OUTPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[1] ?? 0, 0, 10_000, false),
+    rateLimitRetries: number('RATE_LIMIT_RETRIES', 20, 0, 1000, true),
+    limits: {
+      ...optional('maxConcurrent', number('MAX_CONCURRENT', undefined, 1, 10_000, true)),
+      ...optional('requestsPerMinute', number('REQUESTS_PER_MINUTE', undefined, 1, 10_000_000, true)),
+      ...optional('tokensPerMinute', number('TOKENS_PER_MINUTE', undefined, 1, 10_000_000_000, true)),
+    },
+    ...optional('priceInputPerMtok', number('PRICE_INPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[0], 0, 10_000, false)),
+    ...optional('priceOutputPerMtok', number('PRICE_OUTPUT_PER_MTOK', DEFAULT_PRICES[prefix]?.[1], 0, 10_000, false)),
   };
 }
 
@@ -79,7 +112,16 @@ export function loadAgentConfig(env: Env, fail: (message: string) => never): Age
   const geminiBase = url(env, 'GEMINI_BASE_URL', fail);
   const openaiModel = value(env, 'OPENAI_MODEL');
   const openaiBase = url(env, 'OPENAI_BASE_URL', fail);
+  const openaiEndpoint = {
+    baseUrl: openaiBase ?? 'https://api.openai.com/v1',
+    apiKey: value(env, 'OPENAI_API_KEY'),
+    ...llmSettings(env, 'OPENAI', fail),
+  };
+  const cache = value(env, 'GRIDGOV_LLM_CACHE') ?? 'read-write';
+  if (!LLM_CACHE_MODES.includes(cache as LlmCacheMode))
+    fail(`--llm-cache / GRIDGOV_LLM_CACHE must be one of ${LLM_CACHE_MODES.join(', ')}, got "${cache}"`);
   return {
+    cache: cache as LlmCacheMode,
     gemini: geminiKey
       ? {
           apiKey: geminiKey,
@@ -88,13 +130,7 @@ export function loadAgentConfig(env: Env, fail: (message: string) => never): Age
           ...llmSettings(env, 'GEMINI', fail),
         }
       : undefined,
-    openai: openaiModel
-      ? {
-          baseUrl: openaiBase ?? 'https://api.openai.com/v1',
-          apiKey: value(env, 'OPENAI_API_KEY'),
-          model: openaiModel,
-          ...llmSettings(env, 'OPENAI', fail),
-        }
-      : undefined,
+    openai: openaiModel ? { ...openaiEndpoint, model: openaiModel } : undefined,
+    openaiEndpoint,
   };
 }

@@ -290,7 +290,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Readonly<
       leaseMs: integer('GRIDGOV_OUTBOX_LEASE_MS', env.GRIDGOV_OUTBOX_LEASE_MS, 60_000, 100, 3_600_000),
       pollMs: integer('GRIDGOV_OUTBOX_POLL_MS', env.GRIDGOV_OUTBOX_POLL_MS, 500, 10, 60_000),
     },
-    agents: loadAgentConfig(env, (message) => {
+    agents: loadAgentConfig({ ...env, GRIDGOV_LLM_CACHE: flag('llm-cache') ?? env.GRIDGOV_LLM_CACHE }, (message) => {
       throw new ConfigError(message);
     }),
     runnerKey: nonEmpty(env.GRIDGOV_RUNNER_KEY) ?? adminKey,

@@ -18,6 +18,7 @@ export function createGeminiClient(settings: GeminiSettings): ModelClient {
           config: {
             systemInstruction: request.system,
             temperature: request.temperature,
+            ...(request.seed !== undefined ? { seed: request.seed } : {}),
             responseMimeType: 'application/json',
             responseJsonSchema: request.schema,
             abortSignal: request.signal,

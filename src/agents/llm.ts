@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Move, Reply } from '../domain/negotiation.ts';
 import { emptyUsage } from '../domain/stats.ts';
-import { backoffMs } from '../retry.ts';
+import { backoffMs, retryDelayMs } from '../retry.ts';
 import type { Micro } from '../domain/money.ts';
 import {
   extractJsonSchema,
@@ -19,13 +19,17 @@ import {
   SYSTEM_INSTRUCTION,
   type Parsed,
 } from './prompts.ts';
-import type { Decided, Strategy, StrategyName } from './types.ts';
+import { BudgetExhaustedError } from './budget.ts';
+import { CacheMissError } from './cache.ts';
+import type { Decided, Strategy, StrategyName, TurnContext } from './types.ts';
 import { inSpan } from '../observability/tracing.ts';
 import type { LlmSettings } from '../agent-config.ts';
 
 export interface ModelAnswer {
   text: string;
   usage: { prompt: number; completion: number; total: number };
+  /** Served by the response cache (src/agents/cache.ts), not by the model. */
+  cached?: boolean;
 }
 
 export interface ModelRequest {
@@ -34,7 +38,14 @@ export interface ModelRequest {
   schemaName: string;
   schema: Record<string, unknown>;
   temperature: number;
+  /** Drawn from the turn's seeded source: sent to the provider and part of the cache key. */
+  seed?: number;
   signal: AbortSignal;
+  /**
+   * Stops the call's deadline while a layer waits for room under the provider's limits; the
+   * function it returns starts the whole deadline again once the call is let through.
+   */
+  pauseDeadline?: () => () => void;
 }
 
 /** One provider's chat call with JSON-schema output; the strategy above it is provider-neutral. */
@@ -51,6 +62,8 @@ export class ModelCallError extends Error {
     message: string,
     readonly retryable: boolean,
     readonly status?: number,
+    /** The provider's Retry-After header, when it sent one. */
+    readonly retryAfter?: string | null,
   ) {
     super(message);
   }
@@ -90,6 +103,9 @@ export function unreachable(host: string, error: unknown): ModelCallError {
   return new ModelCallError(`cannot reach ${host}: ${message ?? String(error)}${why && !message?.includes(why) ? ` (${why})` : ''}`, true);
 }
 
+/** How the error of an answer that came but could not be used begins: the runner feeds it back to the agent. */
+export const INVALID_ANSWER = 'invalid answer from';
+
 export const isRetryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
 
 /**
@@ -99,18 +115,29 @@ export const isRetryableStatus = (status: number): boolean => status === 408 || 
  */
 export function createLlmStrategy(name: StrategyName, client: ModelClient, settings: LlmSettings): Strategy {
   async function ask<T>(
+    ctx: TurnContext,
     prompt: string,
     schemaName: string,
     schema: Record<string, unknown>,
     parse: (raw: string) => Parsed<T>,
   ): Promise<Decided<T>> {
-    const usage = emptyUsage();
+    const usage = { ...emptyUsage(), cache_hits: 0, saved_usd: 0 };
     const fail = (error: string): Decided<T> => {
       usage.errors += 1;
       return { value: undefined, usage, error };
     };
+    // One draw per call from the turn's own source: the same seed asks the same question.
+    const seed = ctx.random.int(2 ** 31);
+    let limited = 0;
     for (let attempt = 0; ; attempt++) {
-      const signal = AbortSignal.timeout(settings.timeoutMs);
+      const deadline = new AbortController();
+      const { signal } = deadline;
+      const expire = () => deadline.abort(new DOMException(`no answer within ${settings.timeoutMs} ms`, 'TimeoutError'));
+      let timer = setTimeout(expire, settings.timeoutMs);
+      const pauseDeadline = () => {
+        clearTimeout(timer);
+        return () => void (timer = setTimeout(expire, settings.timeoutMs));
+      };
       usage.calls += 1;
       try {
         const answer = await inSpan(
@@ -123,7 +150,9 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
               schemaName,
               schema,
               temperature: settings.temperature,
+              seed,
               signal,
+              pauseDeadline,
             });
             span.setAttributes({
               'gen_ai.usage.input_tokens': reply.usage.prompt,
@@ -136,16 +165,32 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
         usage.prompt_tokens += answer.usage.prompt;
         usage.completion_tokens += answer.usage.completion;
         usage.total_tokens += answer.usage.total;
-        usage.cost_usd +=
+        const cost =
           (answer.usage.prompt * (settings.priceInputPerMtok ?? 0) + answer.usage.completion * (settings.priceOutputPerMtok ?? 0)) /
           1_000_000;
+        usage.cost_usd += cost;
+        if (answer.cached) {
+          usage.cache_hits += 1;
+          usage.saved_usd += cost;
+        }
         const parsed = parse(answer.text);
-        return parsed.ok ? { value: parsed.value, usage } : fail(`invalid answer from ${client.model}: ${parsed.error}`);
+        return parsed.ok ? { value: parsed.value, usage } : fail(`${INVALID_ANSWER} ${client.model}: ${parsed.error}`);
       } catch (error) {
+        // A read-only rerun that needs an answer it does not hold cannot be what it claims: stop it.
+        // So does a budget that ran out: the work stops at the call, not the turn.
+        if (error instanceof CacheMissError || error instanceof BudgetExhaustedError) throw error;
         if (signal.aborted) return fail(`no answer from ${client.model} within ${settings.timeoutMs} ms`);
+        if (error instanceof ModelCallError && error.status === 429 && limited < (settings.rateLimitRetries ?? 0)) {
+          const wait = retryDelayMs(limited++, { baseMs: settings.retryBaseMs, maxMs: 60_000 }, error.retryAfter);
+          attempt -= 1; // a rate limit waited out is not one of the call's own retries
+          await sleep(wait);
+          continue;
+        }
         const retryable = error instanceof ModelCallError ? error.retryable : true;
         if (!retryable || attempt >= settings.retries) return fail(`${name}: ${failureCause(error)}`);
         await sleep(backoffMs(attempt, { baseMs: settings.retryBaseMs, maxMs: settings.retryBaseMs * 2 ** settings.retries }));
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
@@ -154,10 +199,10 @@ export function createLlmStrategy(name: StrategyName, client: ModelClient, setti
     name,
     model: client.model,
     host: client.host,
-    propose: (ctx) => ask<Move>(proposePrompt(ctx), 'agent_move', moveJsonSchema, parseMove),
-    extract: (ctx) => ask<Map<string, Micro>>(extractPrompt(ctx), 'agent_extraction', extractJsonSchema(ctx), parseExtraction),
-    reflect: (ctx) => ask<string>(reflectPrompt(ctx), 'agent_reflection', reflectJsonSchema, parseReflection),
+    propose: (ctx) => ask<Move>(ctx, proposePrompt(ctx), 'agent_move', moveJsonSchema, parseMove),
+    extract: (ctx) => ask<Map<string, Micro>>(ctx, extractPrompt(ctx), 'agent_extraction', extractJsonSchema(ctx), parseExtraction),
+    reflect: (ctx) => ask<string>(ctx, reflectPrompt(ctx), 'agent_reflection', reflectJsonSchema, parseReflection),
     respond: (ctx, history, transcript, lastRound) =>
-      ask<Reply>(respondPrompt(ctx, history, transcript, lastRound), 'agent_reply', replyJsonSchema, parseReply),
+      ask<Reply>(ctx, respondPrompt(ctx, history, transcript, lastRound), 'agent_reply', replyJsonSchema, parseReply),
   };
 }

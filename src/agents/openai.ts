@@ -24,6 +24,7 @@ export function createOpenAIClient(settings: OpenAISettings): ModelClient {
           body: JSON.stringify({
             model: settings.model,
             temperature: request.temperature,
+            ...(request.seed !== undefined ? { seed: request.seed } : {}),
             messages: [
               { role: 'system', content: request.system },
               { role: 'user', content: request.prompt },
@@ -36,7 +37,12 @@ export function createOpenAIClient(settings: OpenAISettings): ModelClient {
       }
       const body = await response.text();
       if (!response.ok)
-        throw new ModelCallError(`HTTP ${response.status}: ${body.slice(0, 200)}`, isRetryableStatus(response.status), response.status);
+        throw new ModelCallError(
+          `HTTP ${response.status}: ${body.slice(0, 200)}`,
+          isRetryableStatus(response.status),
+          response.status,
+          response.headers.get('retry-after'),
+        );
       let completion: ChatCompletion;
       try {
         completion = JSON.parse(body) as ChatCompletion;

@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<Command>> = {
   experiment: async () => (await import('./experiment.ts')).command,
   replay: async () => (await import('./replay.ts')).command,
   episode: async () => (await import('./episode.ts')).command,
+  cache: async () => (await import('./cache.ts')).command,
 };
 
 async function help(): Promise<string> {

@@ -2,17 +2,40 @@ import { loadConfig } from '../config.ts';
 import { deriveId, isUuid } from '../domain/ids.ts';
 import { createEpisodeDatabase, dropEpisodeDatabase, episodeDatabaseName } from '../experiments/databases.ts';
 import { findRunWorld } from '../experiments/experiment.ts';
-import { readStoredRun, replayRun, ReplayError } from '../experiments/replay.ts';
+import { changedInputs, manifestOfRun, scenarioChanged } from '../experiments/manifest.ts';
+import { readStoredRun, replayRun, ReplayError, type StoredRun } from '../experiments/replay.ts';
+import type { Db } from '../db/db.ts';
 import { openEpisodeWorld } from '../experiments/world.ts';
 import { runDigest } from '../ledger/integrity/digest.ts';
 import { parseFlags, UsageError, type Command } from './args.ts';
 import { openExperimentContext } from './episode-server.ts';
 
+/**
+ * A run an experiment produced is replayed (or forked) only with the inputs its manifest recorded:
+ * the same prompt templates, validator and packages, and the same scenario. `--force` goes on anyway.
+ */
+export async function refuseChangedInputs(db: Db, run: StoredRun, validatorVersion: string, force: boolean, flag: string): Promise<void> {
+  const manifest = await manifestOfRun(db, run.run_id);
+  if (!manifest) return; // a run outside any experiment has no manifest to hold it to
+  const scenario = scenarioChanged(manifest, run.scenario);
+  const changes = [...(scenario ? [scenario] : []), ...changedInputs(manifest, validatorVersion)];
+  if (changes.length === 0) return;
+  const list = changes.map((c) => `  - ${c}`).join('\n');
+  if (force) {
+    process.stderr.write(`warning: the inputs of run ${run.run_id} changed since experiment ${manifest.experiment_id}:\n${list}\n`);
+    return;
+  }
+  throw new UsageError(
+    `${flag}: the inputs of run ${run.run_id} changed since experiment ${manifest.experiment_id} recorded them:\n${list}\n` +
+      'add --force to go on anyway',
+  );
+}
+
 export const command: Command = {
   summary: "Re-execute a stored run's plans in a fresh world and check that its ledger digest matches",
-  usage: 'gridgov replay --run RUN_ID [--keep] [--database-url URL] [--data-dir DIR]',
+  usage: 'gridgov replay --run RUN_ID [--keep] [--force] [--database-url URL] [--data-dir DIR]',
   async run(args) {
-    const { values } = parseFlags(args, { run: { type: 'string' }, keep: { type: 'boolean' } });
+    const { values } = parseFlags(args, { run: { type: 'string' }, keep: { type: 'boolean' }, force: { type: 'boolean' } });
     if (!values.run || !isUuid(values.run)) throw new UsageError('--run RUN_ID (a UUID) is required');
     const runId = values.run.toLowerCase();
     const config = loadConfig(process.env, values);
@@ -31,6 +54,7 @@ export const command: Command = {
       } finally {
         if (source.own) await source.db.close();
       }
+      await refuseChangedInputs(ctx.control, run, config.validatorVersion, values.force === true, '--run');
       const through = run.epochs.length;
       console.log(`replaying run ${runId} from ${source.where}: ${through} epoch(s) of scenario "${run.scenario.name}"`);
       const name = episodeDatabaseName(deriveId('replay', runId), 1);

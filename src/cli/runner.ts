@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { createStrategies, StrategyUnavailableError } from '../agents/strategies.ts';
+import { createStrategies, databaseLayers, StrategyUnavailableError } from '../agents/strategies.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { isUuid } from '../domain/ids.ts';
 import { readScenarioFile } from '../ledger/writing/seed.ts';
@@ -17,13 +17,16 @@ import { agentProfiles } from '../runner/view.ts';
 import { strategyNames } from '../domain/strategies.ts';
 import { parseFlags, positiveInteger, strategyFlag, UsageError } from './args.ts';
 import type { Command } from './args.ts';
-import { createLogger } from './runtime.ts';
+import { createLogger, openDatabase } from './runtime.ts';
 import { ADMIN_KEY_FILE, readStoredAdminKey } from './admin-key.ts';
 import { validatorUrl } from './running.ts';
+import { CacheMissError } from '../agents/cache.ts';
+import { hasLimits } from '../agents/limits.ts';
+import { resolveModels, unpricedWarnings } from '../experiments/models.ts';
 
 export const command: Command = {
   summary: 'Run the agents: epochs of settlement, negotiation and trades against a validator over HTTP',
-  usage: `gridgov runner --scenario FILE [--validator URL] [--epochs N] [--interval MS] [--strategy ${strategyNames.join('|')}] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--max-cost USD] [--merge-scenario]`,
+  usage: `gridgov runner --scenario FILE [--validator URL] [--epochs N] [--interval MS] [--strategy ${strategyNames.join('|')}] [--seed S] [--run-id UUID] [--key KEY] [--concurrency N] [--batch-size N] [--max-cost USD] [--merge-scenario] [--llm-cache read-write|read-only|off]`,
   async run(args) {
     const { values } = parseFlags(args, {
       validator: { type: 'string' },
@@ -38,6 +41,7 @@ export const command: Command = {
       'batch-size': { type: 'string' },
       'max-cost': { type: 'string' },
       'merge-scenario': { type: 'boolean' },
+      'llm-cache': { type: 'string' },
     });
     if (!values.scenario) throw new UsageError('--scenario FILE is required');
     const strategy = strategyFlag(values.strategy);
@@ -54,19 +58,28 @@ export const command: Command = {
     // --validator or GRIDGOV_URL, else the validator `gridgov start` runs on this data dir.
     const validator = validatorUrl(config);
     const scenario = await readScenarioFile(resolve(values.scenario));
-    let strategies;
-    try {
-      strategies = createStrategies(['heuristic', ...agentProfiles(scenario, strategy).map((a) => a.strategy)], config.agents);
-    } catch (error) {
-      if (error instanceof StrategyUnavailableError) throw new ConfigError(error.message);
-      throw error;
-    }
     // As `gridgov admin` does: the flag, the environment, then the key `gridgov start` keeps.
     const key = values.key ?? config.runnerKey ?? readStoredAdminKey(config.dataDir);
     if (!key)
       throw new ConfigError(
         `the runner needs an API key with the system role: --key, GRIDGOV_RUNNER_KEY, GRIDGOV_ADMIN_KEY or ${join(config.dataDir, ADMIN_KEY_FILE)}`,
       );
+    const names = ['heuristic' as const, ...agentProfiles(scenario, strategy).map((a) => a.strategy)];
+    // The response cache and the provider limits are in the database; a runner of heuristic agents needs neither.
+    const limited = [config.agents.gemini, config.agents.openai].some((s) => s?.limits && hasLimits(s.limits));
+    const cacheDb =
+      (config.agents.cache !== 'off' || limited) && names.some((n) => n !== 'heuristic')
+        ? await openDatabase(config, createLogger(config, 'runner'), 2, { role: 'app' })
+        : undefined;
+    let strategies;
+    try {
+      strategies = createStrategies(names, config.agents, cacheDb && databaseLayers(cacheDb.db, config.agents.cache));
+    } catch (error) {
+      await cacheDb?.close();
+      if (error instanceof StrategyUnavailableError) throw new ConfigError(error.message);
+      throw error;
+    }
+    for (const warning of unpricedWarnings(resolveModels([...new Set(names)], config.agents))) process.stderr.write(`${warning}\n`);
     await setupTracing({ serviceName: 'gridgov-runner', otlpEndpoint: config.observability.otlpEndpoint });
     const logger = createLogger(config, 'runner');
     const registry = createRegistry();
@@ -131,11 +144,13 @@ export const command: Command = {
       ) {
         throw new UsageError(`${(error.body as { message: string }).message.replace('merge: true, ', '')}`);
       }
+      if (error instanceof CacheMissError) throw new ConfigError(error.message);
       throw error;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       if (runId && ended) await markRunEnded({ baseUrl: validator, apiKey: key }, runId, ended);
+      await cacheDb?.close();
       await server.close();
       await shutdownTracing();
     }

@@ -8,6 +8,7 @@ import { strategyNames } from '../domain/strategies.ts';
 import { createDashboardApp } from '../dashboard/server.ts';
 import { hasActors, lastSeededScenario, readScenarioFile, seedScenario } from '../ledger/writing/seed.ts';
 import { dispatcherFromConfig } from '../notify/index.ts';
+import { databaseLayers } from '../agents/strategies.ts';
 import { startBackgroundRunner } from '../runner/embedded.ts';
 import { parseFlags, strategyFlag } from './args.ts';
 import type { Command } from './args.ts';
@@ -20,7 +21,7 @@ const DEMO = fileURLToPath(new URL('../../scenarios/demo.json', import.meta.url)
 
 export const command: Command = {
   summary: 'All in one: database (embedded unless DATABASE_URL), migrate, seed the demo when empty, serve',
-  usage: `gridgov start [--port N] [--host H] [--dashboard-port N] [--scenario FILE] [--database-url URL] [--data-dir DIR] [--no-runner] [--interval MS] [--strategy ${strategyNames.join('|')}]`,
+  usage: `gridgov start [--port N] [--host H] [--dashboard-port N] [--scenario FILE] [--database-url URL] [--data-dir DIR] [--no-runner] [--interval MS] [--strategy ${strategyNames.join('|')}] [--llm-cache read-write|read-only|off]`,
   async run(args) {
     const { values } = parseFlags(args, {
       scenario: { type: 'string' },
@@ -28,6 +29,7 @@ export const command: Command = {
       'no-runner': { type: 'boolean' },
       interval: { type: 'string' },
       strategy: { type: 'string' },
+      'llm-cache': { type: 'string' },
       'execute-auth': { type: 'string' },
       'read-auth': { type: 'string' },
     });
@@ -96,6 +98,7 @@ export const command: Command = {
           scenario,
           strategy,
           agents: config.agents,
+          cache: databaseLayers(database.db, config.agents.cache),
           intervalMs,
           logger,
           print: (line) => console.log(line),

@@ -159,6 +159,19 @@ CREATE TABLE experiment_episodes (
   finished_at timestamp with time zone
 );
 
+CREATE TABLE experiment_manifests (
+  experiment_id uuid NOT NULL,
+  manifest jsonb NOT NULL,
+  recorded_at timestamp with time zone NOT NULL DEFAULT now()
+);
+
+CREATE TABLE experiment_spend (
+  experiment_id uuid NOT NULL,
+  spent_usd numeric NOT NULL DEFAULT 0,
+  calls bigint NOT NULL DEFAULT 0,
+  refused bigint NOT NULL DEFAULT 0
+);
+
 CREATE TABLE experiments (
   id uuid NOT NULL,
   command text NOT NULL,
@@ -205,6 +218,35 @@ CREATE TABLE ledger_settled (
   id smallint NOT NULL DEFAULT 1,
   through bigint NOT NULL,
   settled_at timestamp with time zone NOT NULL DEFAULT now()
+);
+
+CREATE TABLE llm_cache (
+  key text NOT NULL,
+  provider text NOT NULL,
+  base_url text NOT NULL,
+  model text NOT NULL,
+  schema_name text NOT NULL,
+  answer text NOT NULL,
+  prompt_tokens integer NOT NULL,
+  completion_tokens integer NOT NULL,
+  total_tokens integer NOT NULL,
+  hits bigint NOT NULL DEFAULT 0,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  last_used_at timestamp with time zone NOT NULL DEFAULT now()
+);
+
+CREATE TABLE llm_limit_minutes (
+  limit_key text NOT NULL,
+  minute timestamp with time zone NOT NULL,
+  requests integer NOT NULL DEFAULT 0,
+  tokens bigint NOT NULL DEFAULT 0
+);
+
+CREATE TABLE llm_limit_slots (
+  limit_key text NOT NULL,
+  slot integer NOT NULL,
+  holder text NOT NULL,
+  expires_at timestamp with time zone NOT NULL
 );
 
 CREATE TABLE notify_topics (
@@ -382,6 +424,20 @@ ALTER TABLE experiment_episodes ADD CONSTRAINT experiment_episodes_pkey PRIMARY 
 
 ALTER TABLE experiment_episodes ADD CONSTRAINT experiment_episodes_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'finished'::text, 'failed'::text])));
 
+ALTER TABLE experiment_manifests ADD CONSTRAINT experiment_manifests_experiment_id_fkey FOREIGN KEY (experiment_id) REFERENCES experiments(id);
+
+ALTER TABLE experiment_manifests ADD CONSTRAINT experiment_manifests_pkey PRIMARY KEY (experiment_id);
+
+ALTER TABLE experiment_spend ADD CONSTRAINT experiment_spend_calls_check CHECK ((calls >= 0));
+
+ALTER TABLE experiment_spend ADD CONSTRAINT experiment_spend_experiment_id_fkey FOREIGN KEY (experiment_id) REFERENCES experiments(id);
+
+ALTER TABLE experiment_spend ADD CONSTRAINT experiment_spend_pkey PRIMARY KEY (experiment_id);
+
+ALTER TABLE experiment_spend ADD CONSTRAINT experiment_spend_refused_check CHECK ((refused >= 0));
+
+ALTER TABLE experiment_spend ADD CONSTRAINT experiment_spend_spent_usd_check CHECK ((spent_usd >= (0)::numeric));
+
 ALTER TABLE experiments ADD CONSTRAINT experiments_pkey PRIMARY KEY (id);
 
 ALTER TABLE ledger ADD CONSTRAINT ledger_actor_from_fkey FOREIGN KEY (actor_from) REFERENCES actors(id);
@@ -417,6 +473,26 @@ ALTER TABLE ledger_fences ADD CONSTRAINT ledger_fences_pkey PRIMARY KEY (id);
 ALTER TABLE ledger_settled ADD CONSTRAINT ledger_settled_id_check CHECK ((id = 1));
 
 ALTER TABLE ledger_settled ADD CONSTRAINT ledger_settled_pkey PRIMARY KEY (id);
+
+ALTER TABLE llm_cache ADD CONSTRAINT llm_cache_completion_tokens_check CHECK ((completion_tokens >= 0));
+
+ALTER TABLE llm_cache ADD CONSTRAINT llm_cache_key_check CHECK ((key ~ '^[0-9a-f]{64}$'::text));
+
+ALTER TABLE llm_cache ADD CONSTRAINT llm_cache_pkey PRIMARY KEY (key);
+
+ALTER TABLE llm_cache ADD CONSTRAINT llm_cache_prompt_tokens_check CHECK ((prompt_tokens >= 0));
+
+ALTER TABLE llm_cache ADD CONSTRAINT llm_cache_total_tokens_check CHECK ((total_tokens >= 0));
+
+ALTER TABLE llm_limit_minutes ADD CONSTRAINT llm_limit_minutes_pkey PRIMARY KEY (limit_key, minute);
+
+ALTER TABLE llm_limit_minutes ADD CONSTRAINT llm_limit_minutes_requests_check CHECK ((requests >= 0));
+
+ALTER TABLE llm_limit_minutes ADD CONSTRAINT llm_limit_minutes_tokens_check CHECK ((tokens >= 0));
+
+ALTER TABLE llm_limit_slots ADD CONSTRAINT llm_limit_slots_pkey PRIMARY KEY (limit_key, slot);
+
+ALTER TABLE llm_limit_slots ADD CONSTRAINT llm_limit_slots_slot_check CHECK ((slot >= 1));
 
 ALTER TABLE notify_topics ADD CONSTRAINT notify_topics_pkey PRIMARY KEY (topic);
 
@@ -474,6 +550,8 @@ CREATE INDEX ledger_actor_to ON public.ledger USING btree (actor_to, id);
 
 CREATE INDEX ledger_executed_at ON public.ledger USING btree (executed_at, id);
 
+CREATE INDEX llm_cache_last_used ON public.llm_cache USING btree (last_used_at);
+
 CREATE INDEX outbox_dead ON public.outbox USING btree (topic) WHERE (status = 'dead'::text);
 
 CREATE INDEX outbox_due ON public.outbox USING btree (next_attempt_at) WHERE (status = 'pending'::text);
@@ -524,6 +602,10 @@ GRANT SELECT ON error_codes TO gridgov_app;
 
 GRANT SELECT ON experiment_episodes TO gridgov_app;
 
+GRANT SELECT ON experiment_manifests TO gridgov_app;
+
+GRANT SELECT ON experiment_spend TO gridgov_app;
+
 GRANT SELECT ON experiments TO gridgov_app;
 
 GRANT SELECT ON ledger TO gridgov_app;
@@ -535,6 +617,12 @@ GRANT SELECT ON ledger_fences_id_seq TO gridgov_app;
 GRANT SELECT ON ledger_id_seq TO gridgov_app;
 
 GRANT SELECT ON ledger_settled TO gridgov_app;
+
+GRANT SELECT ON llm_cache TO gridgov_app;
+
+GRANT SELECT ON llm_limit_minutes TO gridgov_app;
+
+GRANT SELECT ON llm_limit_slots TO gridgov_app;
 
 GRANT SELECT ON notify_topics TO gridgov_app;
 
@@ -1272,6 +1360,111 @@ AS $function$
 $function$
 ;
 -- executable by: PUBLIC
+
+CREATE OR REPLACE FUNCTION public.llm_cache_get(p_key text)
+ RETURNS TABLE(answer text, prompt_tokens integer, completion_tokens integer, total_tokens integer)
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  UPDATE public.llm_cache c SET hits = c.hits + 1, last_used_at = now()
+   WHERE c.key = p_key
+  RETURNING c.answer, c.prompt_tokens, c.completion_tokens, c.total_tokens
+$function$
+;
+-- executable by: gridgov_app
+
+CREATE OR REPLACE FUNCTION public.llm_cache_put(p_key text, p_provider text, p_base_url text, p_model text, p_schema_name text, p_answer text, p_prompt_tokens integer, p_completion_tokens integer, p_total_tokens integer)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  INSERT INTO public.llm_cache (key, provider, base_url, model, schema_name, answer, prompt_tokens, completion_tokens, total_tokens)
+  VALUES (p_key, p_provider, p_base_url, p_model, p_schema_name, p_answer, p_prompt_tokens, p_completion_tokens, p_total_tokens)
+  ON CONFLICT (key) DO NOTHING
+$function$
+;
+-- executable by: gridgov_app
+
+CREATE OR REPLACE FUNCTION public.llm_rate_reserve(p_key text, p_rpm integer, p_tpm bigint, p_tokens bigint)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+DECLARE
+  now_at timestamptz := clock_timestamp();
+  this_minute timestamptz := date_trunc('minute', now_at);
+  used public.llm_limit_minutes;
+BEGIN
+  INSERT INTO public.llm_limit_minutes (limit_key, minute) VALUES (p_key, this_minute) ON CONFLICT DO NOTHING;
+  SELECT * INTO used FROM public.llm_limit_minutes WHERE limit_key = p_key AND minute = this_minute FOR UPDATE;
+  -- A request larger than the whole per-minute budget still goes, alone in its minute.
+  IF (p_rpm IS NOT NULL AND used.requests + 1 > p_rpm)
+     OR (p_tpm IS NOT NULL AND used.requests > 0 AND used.tokens + p_tokens > p_tpm) THEN
+    RETURN greatest(1, ceil(extract(epoch FROM (this_minute + interval '1 minute' - now_at)) * 1000))::integer;
+  END IF;
+  UPDATE public.llm_limit_minutes SET requests = requests + 1, tokens = tokens + greatest(0, p_tokens)
+   WHERE limit_key = p_key AND minute = this_minute;
+  DELETE FROM public.llm_limit_minutes WHERE limit_key = p_key AND minute < this_minute - interval '1 hour';
+  RETURN 0;
+END
+$function$
+;
+-- executable by: gridgov_app
+
+CREATE OR REPLACE FUNCTION public.llm_rate_settle(p_key text, p_extra_tokens bigint)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  INSERT INTO public.llm_limit_minutes AS m (limit_key, minute, tokens)
+  VALUES (p_key, date_trunc('minute', clock_timestamp()), greatest(0, p_extra_tokens))
+  ON CONFLICT (limit_key, minute) DO UPDATE SET tokens = greatest(0, m.tokens + p_extra_tokens)
+$function$
+;
+-- executable by: gridgov_app
+
+CREATE OR REPLACE FUNCTION public.llm_slot_acquire(p_key text, p_max integer, p_holder text, p_lease_ms integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+DECLARE
+  free integer;
+BEGIN
+  IF p_max IS NULL OR p_max < 1 OR p_lease_ms IS NULL OR p_lease_ms < 1 THEN
+    RAISE EXCEPTION 'llm_slot_acquire: p_max and p_lease_ms must be at least 1' USING ERRCODE = '22023';
+  END IF;
+  -- Callers of one provider take turns here, so two never see the same slot free.
+  PERFORM pg_advisory_xact_lock(hashtextextended('gridgov.llm_limit:' || p_key, 0));
+  DELETE FROM public.llm_limit_slots WHERE limit_key = p_key AND expires_at < clock_timestamp();
+  SELECT min(s) INTO free FROM generate_series(1, p_max) s
+   WHERE NOT EXISTS (SELECT 1 FROM public.llm_limit_slots l WHERE l.limit_key = p_key AND l.slot = s);
+  IF free IS NULL THEN
+    RETURN NULL;
+  END IF;
+  INSERT INTO public.llm_limit_slots (limit_key, slot, holder, expires_at)
+  VALUES (p_key, free, p_holder, clock_timestamp() + make_interval(secs => p_lease_ms / 1000.0));
+  RETURN free;
+END
+$function$
+;
+-- executable by: gridgov_app
+
+CREATE OR REPLACE FUNCTION public.llm_slot_release(p_key text, p_slot integer, p_holder text)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  DELETE FROM public.llm_limit_slots WHERE limit_key = p_key AND slot = p_slot AND holder = p_holder
+$function$
+;
+-- executable by: gridgov_app
 
 CREATE OR REPLACE FUNCTION public.lock_balances(p_actor uuid[], p_resource text[])
  RETURNS numeric[]

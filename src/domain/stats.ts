@@ -43,6 +43,10 @@ export interface TokenUsage {
   total_tokens: number;
   /** Dollars, at the configured price of each model. */
   cost_usd: number;
+  /** Of `calls`, those the response cache answered (absent in stats recorded before the cache). */
+  cache_hits?: number;
+  /** What the cached answers would have cost: dollars not paid. */
+  saved_usd?: number;
 }
 
 export const emptyUsage = (): TokenUsage => ({ calls: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost_usd: 0 });
@@ -54,6 +58,11 @@ export function addUsage(into: TokenUsage, more: TokenUsage): TokenUsage {
   into.completion_tokens += more.completion_tokens;
   into.total_tokens += more.total_tokens;
   into.cost_usd = Math.round((into.cost_usd + (more.cost_usd ?? 0)) * 1e9) / 1e9;
+  // Present once a model call was made through the cache layer; heuristic stats stay as they were.
+  if (into.cache_hits !== undefined || more.cache_hits !== undefined) {
+    into.cache_hits = (into.cache_hits ?? 0) + (more.cache_hits ?? 0);
+    into.saved_usd = Math.round(((into.saved_usd ?? 0) + (more.saved_usd ?? 0)) * 1e9) / 1e9;
+  }
   return into;
 }
 

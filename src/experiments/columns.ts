@@ -16,6 +16,15 @@ const EPISODE: Column[] = [
   { name: 'run_id', type: 'string' },
 ];
 
+/** The model behind the episode's strategy, last in every table (null for heuristic strategies). */
+const MODEL: Column[] = [
+  { name: 'provider', type: 'string' },
+  { name: 'model', type: 'string' },
+  { name: 'temperature', type: 'double' },
+  { name: 'price_input_per_mtok', type: 'double' },
+  { name: 'price_output_per_mtok', type: 'double' },
+];
+
 const cols = (spec: Record<string, Column['type']>): Column[] => Object.entries(spec).map(([name, type]) => ({ name, type }));
 
 export const RUN_COLUMNS: Column[] = [
@@ -55,7 +64,11 @@ export const RUN_COLUMNS: Column[] = [
     cost_usd: 'double',
     started_at: 'timestamp',
     finished_at: 'timestamp',
+    llm_cache_hits: 'int',
+    llm_cache_hit_rate: 'double',
+    llm_saved_usd: 'double',
   }),
+  ...MODEL,
 ];
 
 export const EPOCH_COLUMNS: Column[] = [
@@ -102,6 +115,7 @@ export const EPOCH_COLUMNS: Column[] = [
     started_at: 'timestamp',
     finished_at: 'timestamp',
   }),
+  ...MODEL,
 ];
 
 export const AGENT_COLUMNS: Column[] = [
@@ -126,6 +140,7 @@ export const AGENT_COLUMNS: Column[] = [
     total_tokens: 'bigint',
     cost_usd: 'double',
   }),
+  ...MODEL,
 ];
 
 export const REJECTION_COLUMNS: Column[] = [
@@ -141,6 +156,7 @@ export const REJECTION_COLUMNS: Column[] = [
     counterparty: 'string',
     rejected_at: 'timestamp',
   }),
+  ...MODEL,
 ];
 
 /** The exported tables and their fixed columns, in the order they are written. */

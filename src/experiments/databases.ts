@@ -85,8 +85,9 @@ export async function prepareEpisodeTemplate(server: EpisodeServer): Promise<voi
     try {
       await client.query(`CREATE DATABASE ${quoted(EPISODE_TEMPLATE)}`);
     } catch (error) {
-      // 42P04: another worker made it first.
-      if ((error as { code?: string }).code !== '42P04') throw explained(server, error);
+      // 42P04: another worker made it first; 23505: it did so while this CREATE was under way.
+      const code = (error as { code?: string }).code;
+      if (code !== '42P04' && code !== '23505') throw explained(server, error);
     }
   });
   const db = createDb(databaseUrl(server.ownerUrl, EPISODE_TEMPLATE), { ...server.poolOptions, max: 1 });

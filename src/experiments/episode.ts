@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { createStrategies, StrategyUnavailableError } from '../agents/strategies.ts';
+import { CacheMissError } from '../agents/cache.ts';
+import { createStrategies, StrategyUnavailableError, type StrategyCache } from '../agents/strategies.ts';
 import { ConfigError, type Config } from '../config.ts';
 import { runSimulation, runStrategyLabel, type RecordedStats } from '../runner/runner.ts';
 import { agentProfiles } from '../runner/view.ts';
@@ -7,12 +8,17 @@ import type { EpisodeDatabase, EpisodeServer } from './databases.ts';
 import { reassignRun, replayRun } from './replay.ts';
 import { episodeScenario, type EpisodeSpec, type ExperimentSpec } from './spec.ts';
 import { openEpisodeWorld } from './world.ts';
+import { agentsForModel, splitStrategy } from './models.ts';
+import { runIdFor } from '../runs/registry.ts';
 
 export interface EpisodeResult {
   run_id: string;
   last_epoch: number;
+  /** Dollars paid to providers: the answers' cost less what the cache saved. */
   cost_usd: number;
 }
+
+const spent = (cost: number, saved: number) => Math.max(0, Math.round((cost - saved) * 1e9) / 1e9);
 
 /**
  * Runs one episode in its (fresh) database: the scenario under the episode's strategy and seed,
@@ -27,8 +33,11 @@ export async function runEpisode(input: {
   spec: ExperimentSpec;
   episode: EpisodeSpec;
   signal: AbortSignal;
+  /** The response cache the model strategies ask first. */
+  cache?: StrategyCache;
   onRun?: (runId: string) => void;
-  onEpoch?: (stats: RecordedStats) => void;
+  /** After each epoch, with the dollars paid so far (answers from the cache cost nothing). */
+  onEpoch?: (stats: RecordedStats, spentUsd: number) => void;
 }): Promise<EpisodeResult> {
   const { spec, episode } = input;
   const logger = input.logger; // the worker's logger already names the episode
@@ -37,7 +46,8 @@ export async function runEpisode(input: {
   const { scenario, override } = episodeScenario(base, episode.strategy);
   let strategies;
   try {
-    strategies = createStrategies(['heuristic', ...agentProfiles(scenario, override).map((a) => a.strategy)], input.config.agents);
+    const names = ['heuristic' as const, ...agentProfiles(scenario, override).map((a) => a.strategy)];
+    strategies = createStrategies(names, agentsForModel(input.config.agents, spec.models?.[episode.strategy]), input.cache);
   } catch (error) {
     if (error instanceof StrategyUnavailableError) throw new ConfigError(error.message);
     throw error;
@@ -52,25 +62,36 @@ export async function runEpisode(input: {
       from = spec.fork.epoch;
     }
     let cost = 0;
+    let saved = 0;
     const result = await runSimulation({
       client: world.client,
       scenario,
       seed: episode.seed,
       ...(override ? { strategy: override } : {}),
       strategies,
-      ...(spec.fork ? { runId: spec.fork.run.run_id } : {}),
+      // Two models of one provider are two runs: the model a strategy names is part of the run's id.
+      ...(spec.fork
+        ? { runId: spec.fork.run.run_id }
+        : splitStrategy(episode.strategy).rest !== undefined && override
+          ? { runId: runIdFor(scenario, episode.seed, episode.strategy) }
+          : {}),
       epochs: from + spec.epochs,
       signal: input.signal,
       logger,
       ...(input.onRun ? { onRun: input.onRun } : {}),
       onEpoch: (stats) => {
         cost = stats.carry.cost_usd;
-        input.onEpoch?.(stats);
+        saved += stats.llm.saved_usd ?? 0;
+        input.onEpoch?.(stats, spent(cost, saved));
       },
+    }).catch((error: unknown) => {
+      // Every episode of a read-only rerun needs its answers: a miss stops the experiment, naming the call.
+      if (error instanceof CacheMissError) throw new ConfigError(error.message);
+      throw error;
     });
     if (input.signal.aborted) throw input.signal.reason ?? new Error('the episode was stopped');
     await world.client.expectOk('POST', `/runs/${result.runId}/end`, { status: 'finished' });
-    return { run_id: result.runId, last_epoch: result.lastEpoch, cost_usd: cost };
+    return { run_id: result.runId, last_epoch: result.lastEpoch, cost_usd: spent(cost, saved) };
   } finally {
     await world.close();
   }

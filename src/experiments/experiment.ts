@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
@@ -13,6 +15,9 @@ import {
   type EpisodeRow,
   type ExperimentRow,
 } from './registry.ts';
+import { buildManifest, getManifest, recordManifest } from './manifest.ts';
+import { resolveModels } from './models.ts';
+import { writeFileAtomic } from './tables.ts';
 import { episodesOf, experimentIdFor, type ExperimentSpec } from './spec.ts';
 import type { EpisodeData, EpisodeMeta, ExperimentMeta } from './types.ts';
 
@@ -38,8 +43,11 @@ export interface Exporter {
  */
 export async function defineExperiment(ctx: ExperimentContext, command: string, spec: ExperimentSpec): Promise<ExperimentRow> {
   const { rows } = await ctx.control.query<{ name: string }>('SELECT current_database() AS name');
+  // The models are recorded with the experiment: another model, setting or price is another experiment.
+  if (!spec.models) spec = { ...spec, models: resolveModels(spec.strategies, ctx.config.agents) };
   const id = experimentIdFor(spec, rows[0]!.name);
   await recordExperiment(ctx.control, id, command, spec, episodesOf(id, spec));
+  await recordManifest(ctx.control, buildManifest(id, command, spec, ctx.config.validatorVersion));
   const queue = await openQueue(ctx, id);
   try {
     await queue.enqueue((await listEpisodes(ctx.control, id)).filter((e) => e.status !== 'finished').map((e) => e.episode_id));
@@ -60,6 +68,7 @@ export function episodeMeta(experiment: ExperimentRow, e: EpisodeRow): EpisodeMe
     scenario: e.scenario,
     strategy: e.strategy,
     seed: e.seed,
+    model: experiment.spec.models?.[e.strategy] ?? null,
     epochs: e.epochs_done,
     run_id: e.run_id ?? '',
     database: e.database ?? '',
@@ -77,7 +86,9 @@ export async function exportExperiment(
   exporter: Exporter,
   dir: string,
 ): Promise<number> {
-  const ended = (await listEpisodes(ctx.control, experiment.id)).filter((e) => e.status === 'finished' || e.status === 'failed');
+  const all = await listEpisodes(ctx.control, experiment.id);
+  const ended = all.filter((e) => e.status === 'finished' || e.status === 'failed');
+  const open = all.filter((e) => e.status !== 'finished' && e.status !== 'failed');
   const data: EpisodeData[] = [];
   for (const e of ended) {
     const meta = episodeMeta(experiment, e);
@@ -100,7 +111,15 @@ export async function exportExperiment(
     versions: { gridgov: ctx.config.validatorVersion, node: process.version, postgresql: rows[0]?.version ?? 'unknown' },
     started_at: experiment.created_at.toISOString(),
     finished_at: finished[finished.length - 1] ?? new Date().toISOString(),
+    ...(open.length
+      ? { not_run: open.map((e) => ({ scenario: e.scenario, strategy: e.strategy, seed: e.seed, epochs_done: e.epochs_done })) }
+      : {}),
   });
+  const manifest = await getManifest(ctx.control, experiment.id);
+  if (manifest) {
+    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  }
   if (ended.length === (await listEpisodes(ctx.control, experiment.id)).length) await markExperimentFinished(ctx.control, experiment.id);
   return data.length;
 }

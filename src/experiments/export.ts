@@ -47,6 +47,7 @@ export async function collectEpisode(db: Db, episode: EpisodeMeta): Promise<Epis
     strategy: episode.strategy,
     seed: episode.seed,
     run_id: episode.run_id,
+    ...modelColumns(episode),
   };
   const { rows: runs } = await db.query<{ started_at: Date; ended_at: Date | null; definition: Scenario }>(
     'SELECT started_at, ended_at, definition FROM runs WHERE id = $1',
@@ -96,6 +97,18 @@ export async function collectEpisode(db: Db, episode: EpisodeMeta): Promise<Epis
   };
 }
 
+/** The model columns of every row; the runs table's fixed columns put them last. */
+function modelColumns(episode: EpisodeMeta): Row {
+  const m = episode.model;
+  return {
+    provider: m?.provider ?? null,
+    model: m?.model ?? null,
+    temperature: m?.temperature ?? null,
+    price_input_per_mtok: m?.price_input_per_mtok ?? null,
+    price_output_per_mtok: m?.price_output_per_mtok ?? null,
+  };
+}
+
 function runRow(key: Row, episode: EpisodeMeta, stats: EpochStats[], run: { started_at: Date; ended_at: Date | null }): Row {
   const s = runSummary(stats);
   return {
@@ -134,6 +147,9 @@ function runRow(key: Row, episode: EpisodeMeta, stats: EpochStats[], run: { star
     cost_usd: s.llm.cost_usd,
     started_at: episode.started_at || iso(run.started_at),
     finished_at: episode.finished_at || iso(run.ended_at),
+    llm_cache_hits: s.llm.cache_hits ?? null,
+    llm_cache_hit_rate: s.llm.cache_hits !== undefined && s.llm.calls > 0 ? round6(s.llm.cache_hits / s.llm.calls) : null,
+    llm_saved_usd: s.llm.saved_usd ?? null,
   };
 }
 

@@ -290,6 +290,29 @@ figure{margin:0;border:1px solid #d8dee4;border-radius:6px;padding:8px}figcaptio
 svg{width:100%;height:auto}svg text{font-size:11px;fill:#57606a}svg .gl{stroke:#eaeef2}svg .axis{stroke:#8c959f}
 .legend{list-style:none;padding:0;margin:4px 0 0;display:flex;flex-wrap:wrap;gap:4px 14px}.swatch{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}`;
 
+/** The response cache's part in the episodes' model calls, when any model was asked. */
+function cacheParagraph(episodes: readonly EpisodeData[]): string {
+  const runs = episodes.flatMap((e) => e.runs);
+  const sum = (column: string) => runs.reduce((total, r) => total + (typeof r[column] === 'number' ? r[column] : 0), 0);
+  const calls = sum('llm_calls');
+  if (calls === 0) return '';
+  const hits = sum('llm_cache_hits');
+  return `<p>Model calls: ${calls}, of which ${hits} (${formatNumber((hits / calls) * 100)}%) answered by the response cache: ${hits} calls and $${formatNumber(sum('llm_saved_usd'))} saved.</p>`;
+}
+
+/** The episodes a budget kept from ending: named, so a reader knows what the comparison lacks. */
+function notRunSection(meta: ExperimentMeta): string {
+  if (!meta.not_run?.length) return '';
+  const rows = meta.not_run
+    .map(
+      (e) =>
+        `<tr><th scope="row">${escape(e.scenario)}</th><td>${escape(e.strategy)}</td><td>${escape(e.seed)}</td><td>${e.epochs_done}</td></tr>`,
+    )
+    .join('');
+  return `<h2>Did not run</h2><p>${meta.not_run.length} episode${meta.not_run.length === 1 ? '' : 's'} did not run to the end (the budget stopped the work); they are not in the tables.</p>
+<table><thead><tr><th scope="col">Scenario</th><th scope="col">Strategy</th><th scope="col">Seed</th><th scope="col">Epochs done</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 /** The whole page as a string. */
 export function reportHtml(episodes: readonly EpisodeData[], meta: ExperimentMeta): string {
   // A failed episode stopped early: its figures would drag its strategy's mean, so it is counted, not compared.
@@ -308,6 +331,8 @@ export function reportHtml(episodes: readonly EpisodeData[], meta: ExperimentMet
 <p>${episodes.length} episode${episodes.length === 1 ? '' : 's'}${failed ? `, ${failed} failed (left out of the comparison; the tables have what they finished)` : ''}, from ${escape(meta.started_at)} to ${escape(meta.finished_at)}.</p>
 <h2>Produced by</h2><pre>${escape(meta.command)}</pre>
 <table><tbody>${versions}</tbody></table>
+${cacheParagraph(episodes)}
+${notRunSection(meta)}
 ${[...byScenario.entries()].map(([scenario, list]) => scenarioSection(scenario, list)).join('\n')}
 </body></html>
 `;

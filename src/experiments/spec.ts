@@ -2,6 +2,7 @@ import { Character, StrategyName } from '../agents/types.ts';
 import { deriveId } from '../domain/ids.ts';
 import type { Scenario } from '../domain/scenario.ts';
 import { scenarioDigest } from '../runs/registry.ts';
+import type { ModelSpec } from './models.ts';
 import type { StoredRun } from './replay.ts';
 
 /**
@@ -16,6 +17,10 @@ export interface ExperimentSpec {
   epochs: number;
   /** Episodes start from this stored run's world as of `epoch` (its epochs 1..epoch are replayed first). */
   fork?: { epoch: number; run: StoredRun };
+  /** The model behind each model strategy (src/experiments/models.ts); absent when none is used. */
+  models?: Record<string, ModelSpec>;
+  /** `--fresh`: a token that makes this a new experiment rather than the resumption of an identical one. */
+  fresh?: string;
 }
 
 export interface EpisodeSpec {
@@ -36,30 +41,41 @@ const NAMES = Object.values(StrategyName);
 export interface PopulationPart {
   name: StrategyName;
   kind?: Character;
+  /** The model a model strategy names (`openai-compatible:MODEL`); else the configured one. */
+  model?: string;
   count?: number;
 }
 
-const usage = `use ${NAMES.join(', ')}, or heuristic:KIND with KIND one of ${KINDS.join(', ')}; mix them as heuristic:cooperative*3+heuristic:greedy*2`;
+const usage =
+  `use ${NAMES.join(', ')}, heuristic:KIND with KIND one of ${KINDS.join(', ')}, or gemini:MODEL, openai-compatible:MODEL; ` +
+  'mix them as heuristic:cooperative*3+heuristic:greedy*2';
 
 /**
  * An episode's population: one strategy every agent uses (`heuristic`, `gemini`, …), one heuristic
- * kind every agent takes (`heuristic:greedy`), or a mix, parts joined by `+`, each with `*N` agents
- * (`heuristic:cooperative*3+heuristic:greedy*2`); the last part may leave out `*N` and take the
- * agents left (`heuristic:greedy*1+heuristic:cooperative`, a greedy newcomer among cooperators).
+ * kind every agent takes (`heuristic:greedy`), a model strategy with the model it uses
+ * (`openai-compatible:llama3.1:8b`, `gemini:gemini-2.5-pro`), or a mix, parts joined by `+`, each
+ * with `*N` agents (`heuristic:cooperative*3+heuristic:greedy*2`); the last part may leave out `*N`
+ * and take the agents left (`heuristic:greedy*1+heuristic:cooperative`, a greedy newcomer among
+ * cooperators). A mix holds at most one model strategy, whose model the episode records.
  */
 export function parsePopulation(raw: string): PopulationPart[] {
   const parts = raw.split('+').map((part, i, all) => {
-    const match = /^([a-z-]+)(?::([a-z]+))?(?:\*(\d{1,4}))?$/.exec(part.trim());
+    const match = /^([a-z-]+)(?::([\w.:/@-]{1,200}?))?(?:\*(\d{1,4}))?$/.exec(part.trim());
     const name = match?.[1] as StrategyName | undefined;
-    const kind = match?.[2] as Character | undefined;
-    const known = name && NAMES.includes(name) && (kind === undefined || (name === 'heuristic' && KINDS.includes(kind)));
+    const qualifier = match?.[2];
+    const known =
+      name && NAMES.includes(name) && (qualifier === undefined || name !== 'heuristic' || KINDS.includes(qualifier as Character));
     if (!match || !known) throw new SpecError(`--strategies: unknown strategy "${part}"; ${usage}`);
+    const kind = name === 'heuristic' ? (qualifier as Character | undefined) : undefined;
+    const model = name !== 'heuristic' ? qualifier : undefined;
     const count = match[3] === undefined ? undefined : Number(match[3]);
     if (count === 0) throw new SpecError(`--strategies: "${part}" gives the part no agent`);
     if (all.length > 1 && count === undefined && i < all.length - 1)
       throw new SpecError(`--strategies: in "${raw}" only the last part may leave out *N (it takes the agents left)`);
-    return { name: name!, ...(kind ? { kind } : {}), ...(count !== undefined ? { count } : {}) };
+    return { name: name!, ...(kind ? { kind } : {}), ...(model ? { model } : {}), ...(count !== undefined ? { count } : {}) };
   });
+  if (parts.filter((p) => p.name !== 'heuristic').length > 1)
+    throw new SpecError(`--strategies: "${raw}" mixes more than one model strategy; an episode records one model`);
   return parts;
 }
 
@@ -127,8 +143,10 @@ export function episodeScenario(scenario: Scenario, strategy: string): { scenari
 }
 
 /**
- * The same experiment asked for again (same scenarios, strategies, seeds, epochs, fork) of the same
- * record (`where`: the database holding it) has the same id, so it resumes.
+ * The same experiment asked for again (same scenarios, strategies, seeds, epochs, fork, models and
+ * their settings and prices) of the same
+ * record (`where`: the database holding it) has the same id, so it resumes; `--fresh` asks for a
+ * new one (its episodes' run ids stay the same: they follow from scenario, seed and strategy).
  */
 export function experimentIdFor(spec: ExperimentSpec, where: string): string {
   return deriveId(
@@ -139,6 +157,8 @@ export function experimentIdFor(spec: ExperimentSpec, where: string): string {
     spec.seeds.join(','),
     spec.epochs,
     spec.fork ? `${spec.fork.run.run_id}:${spec.fork.epoch}` : '',
+    ...(spec.models && Object.keys(spec.models).length ? [JSON.stringify(spec.models)] : []),
+    ...(spec.fresh ? [spec.fresh] : []),
   );
 }
 

@@ -1,3 +1,5 @@
+import type { ModelSpec } from './models.ts';
+
 /** One experiment episode: one run of one scenario and strategy under one seed, in its own database. */
 export interface EpisodeMeta {
   experiment_id: string;
@@ -5,6 +7,8 @@ export interface EpisodeMeta {
   scenario: string;
   strategy: string;
   seed: string;
+  /** The model behind the strategy; null for heuristic strategies. */
+  model?: ModelSpec | null;
   epochs: number;
   run_id: string;
   database: string;
@@ -21,6 +25,8 @@ export interface ExperimentMeta {
   versions: Record<string, string>;
   started_at: string;
   finished_at: string;
+  /** Episodes that had not ended when the files were written (a budget stopped the work). */
+  not_run?: Array<{ scenario: string; strategy: string; seed: string; epochs_done: number }>;
 }
 
 /** Everything collected from one finished episode's database, one array per exported table. */

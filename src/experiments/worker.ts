@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { databaseLayers } from '../agents/strategies.ts';
+import { BudgetExhaustedError, createDbBudgetStore, type BudgetStore } from '../agents/budget.ts';
 import { ConfigError, type Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import { createEpisodeDatabase, dropEpisodeDatabase, episodeDatabaseName, type EpisodeServer } from './databases.ts';
@@ -18,7 +20,11 @@ export interface WorkerDeps {
 
 export interface WorkOptions {
   concurrency: number;
-  /** Dollars: no episode starts once the experiment's episodes together have cost this much. */
+  /**
+   * Dollars: every model call reserves its estimated price against this budget, shared by all the
+   * experiment's workers, and is refused when it would pass it; the episode it belongs to stops
+   * there and goes back to the queue, and no episode starts once the budget is spent.
+   */
   maxCost?: number;
   signal: AbortSignal;
   /** Called after every change worth showing (an epoch, an episode's end), with the record. */
@@ -40,6 +46,8 @@ export const workerName = () => `${hostname()}:${process.pid}`;
 export async function workExperiment(deps: WorkerDeps, experiment: ExperimentRow, options: WorkOptions): Promise<WorkEnd> {
   const running = new Set<Promise<void>>();
   const { control, queue, logger } = deps;
+  const budget = options.maxCost !== undefined ? createDbBudgetStore(control, experiment.id, options.maxCost) : undefined;
+  let budgetHit = false;
   const poll = options.pollMs ?? 1000;
   const changed = async () => options.onChange?.(await listEpisodes(control, experiment.id));
   let fatal: Error | undefined;
@@ -48,16 +56,18 @@ export async function workExperiment(deps: WorkerDeps, experiment: ExperimentRow
     options.onChange?.(episodes);
     const open = episodes.filter((e) => e.status === 'queued' || e.status === 'running');
     if (open.length === 0 && running.size === 0) return 'done';
-    const cost = episodes.reduce((sum, e) => sum + e.cost_usd, 0);
-    const overBudget = options.maxCost !== undefined && cost >= options.maxCost;
+    const overBudget = budget !== undefined && (budgetHit || (await budget.spent()) >= budget.maxUsd);
     if (overBudget && running.size === 0) return 'budget';
     const free = options.concurrency - running.size;
     const jobs = overBudget || free <= 0 ? [] : await queue.fetch(free);
     for (const job of jobs) {
-      const task = runJob(deps, experiment, job, options.signal, changed).catch((error: unknown) => {
+      const task = runJob(deps, experiment, job, options.signal, changed, budget).catch((error: unknown) => {
         // Only a configuration problem stops the worker: every episode would fail the same way.
         if (error instanceof ConfigError) fatal = error;
-        else logger.error({ err: error, episode_id: job.episode_id }, 'the episode could not be run');
+        else if (error instanceof BudgetExhaustedError) {
+          budgetHit = true;
+          logger.warn({ episode_id: job.episode_id, reason: error.message }, 'the budget stopped the episode; it stays queued');
+        } else logger.error({ err: error, episode_id: job.episode_id }, 'the episode could not be run');
       });
       running.add(task);
       void task.finally(() => running.delete(task));
@@ -83,6 +93,7 @@ async function runJob(
   job: EpisodeJob,
   stop: AbortSignal,
   changed: () => Promise<void>,
+  budget: BudgetStore | undefined,
 ): Promise<void> {
   const { control, queue, server, config } = deps;
   const logger = deps.logger.child({ episode_id: job.episode_id });
@@ -118,9 +129,10 @@ async function runJob(
       spec: experiment.spec,
       episode,
       signal,
+      cache: { ...databaseLayers(control, config.agents.cache), ...(budget ? { budget } : {}) },
       onRun: (runId) => void recordProgress(control, job.episode_id, attempt, { run_id: runId }).catch(() => undefined),
-      onEpoch: (stats) =>
-        void recordProgress(control, job.episode_id, attempt, { epochs_done: stats.epoch, cost_usd: stats.carry.cost_usd })
+      onEpoch: (stats, spentUsd) =>
+        void recordProgress(control, job.episode_id, attempt, { epochs_done: stats.epoch, cost_usd: spentUsd })
           .then(changed)
           .catch(() => undefined),
     });
@@ -133,14 +145,15 @@ async function runJob(
       logger.warn({ reason: (lost.signal.reason as Error).message }, 'this attempt of the episode is abandoned');
       return;
     }
-    // Stopped here, or failed: back to the queue while attempts remain, else failed for good.
-    const last = !stop.aborted && job.retryCount >= job.retryLimit;
+    // Stopped here (by the signal or the budget), or failed: back to the queue while attempts remain, else failed for good.
+    const halted = stop.aborted || error instanceof BudgetExhaustedError;
+    const last = !halted && job.retryCount >= job.retryLimit;
     // Only the current attempt hands the job back; a fenced-out one leaves it to its new holder.
     if (!(await endAttempt(control, job.episode_id, attempt, last ? 'failed' : 'queued', message))) return;
     await queue.fail(job, message);
-    if (!stop.aborted)
+    if (!halted)
       logger.error({ err: error, attempt }, last ? 'the episode failed on its last attempt' : 'the episode failed; it is retried');
-    if (error instanceof ConfigError) throw error;
+    if (error instanceof ConfigError || error instanceof BudgetExhaustedError) throw error;
   } finally {
     clearInterval(renew);
   }

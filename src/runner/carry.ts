@@ -1,3 +1,4 @@
+import { INVALID_ANSWER } from '../agents/llm.ts';
 import { emptyMemory, remember, type AgentMemory, type EpochExperience } from '../agents/memory.ts';
 import { collapsed, stocksOf, sustainableHarvest } from '../domain/commons.ts';
 import type { SettlementSummary } from '../domain/economy.ts';
@@ -85,6 +86,10 @@ export function nextCarry(input: {
       of(slot.counterparty).deals.push({ epoch, counterparty: slot.agent, gave: get, got: give, rounds });
     }
   }
+  // An answer the agent gave that could not be used is fed back like a rejection, so it may do better.
+  for (const slot of plan.slots)
+    if (slot.move === 'invalid' && slot.error?.startsWith(INVALID_ANSWER))
+      of(slot.agent).rejections.push({ epoch, code: 'INVALID_ANSWER', reason: `your answer could not be used: ${slot.error}` });
   for (const d of input.settlement.deficits) of(d.actor).deficits.push({ epoch, resource: d.resource, unmet: d.unmet });
   for (const g of plan.extraction?.granted ?? [])
     of(g.actor).extraction.push({ epoch, resource: g.resource, requested: g.requested, granted: g.granted });

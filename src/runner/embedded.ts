@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { createStrategies } from '../agents/strategies.ts';
+import { createStrategies, type StrategyCache } from '../agents/strategies.ts';
 import type { StrategyName } from '../agents/types.ts';
 import type { AgentConfig } from '../agent-config.ts';
 import type { Scenario } from '../domain/scenario.ts';
@@ -15,6 +15,8 @@ export interface BackgroundRunnerOptions {
   scenario: Scenario;
   strategy: StrategyName;
   agents: AgentConfig;
+  /** The response cache the model strategies ask first. */
+  cache?: StrategyCache;
   intervalMs: number;
   logger: Logger;
   print: (line: string) => void;
@@ -31,6 +33,7 @@ export function startBackgroundRunner(options: BackgroundRunnerOptions): { stop(
   const strategies = createStrategies(
     ['heuristic', ...agentProfiles(options.scenario, options.strategy).map((a) => a.strategy)],
     options.agents,
+    options.cache,
   );
   let runId: string | undefined;
   let paused = false;

@@ -64,6 +64,12 @@ export function progressLine(
   return parts.join('  ');
 }
 
+/** The response cache's share of the calls: hit rate, calls and dollars saved. */
+function cacheLine(llm: RunSummary['llm']): string {
+  if (!llm.cache_hits) return '';
+  return `; cache ${((llm.cache_hits / llm.calls) * 100).toFixed(1)}% hits, ${llm.cache_hits} calls and $${(llm.saved_usd ?? 0).toFixed(4)} saved`;
+}
+
 /** The runner's closing lines: the figures of the whole run. */
 export function summaryLines(s: RunSummary): string[] {
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
@@ -91,7 +97,7 @@ export function summaryLines(s: RunSummary): string[] {
       : []),
     `proposals ${s.proposals.applied} applied, ${s.proposals.rejected} rejected${codes ? ` (${codes})` : ''}`,
     `payoff ${payoffs}`,
-    ...(s.llm.calls ? [`llm ${s.llm.calls} calls, ${s.llm.total_tokens} tokens, $${s.llm.cost_usd.toFixed(4)}`] : []),
+    ...(s.llm.calls ? [`llm ${s.llm.calls} calls, ${s.llm.total_tokens} tokens, $${s.llm.cost_usd.toFixed(4)}${cacheLine(s.llm)}`] : []),
   ];
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { AgentConfig } from '../../src/agent-config.ts';
 import { createStrategies, StrategyUnavailableError } from '../../src/agents/strategies.ts';
 import { parseScenario } from '../../src/domain/scenario.ts';
 import { strategyNames, strategyTable } from '../../src/domain/strategies.ts';
@@ -27,7 +28,12 @@ test('the scenario schema, the --strategy flag and the usage line take their nam
 });
 
 test('every strategy is built from the table, or refused naming what it needs', () => {
-  const none = { gemini: undefined, openai: undefined };
+  const none: AgentConfig = {
+    gemini: undefined,
+    openai: undefined,
+    openaiEndpoint: { baseUrl: 'http://127.0.0.1:1/v1', temperature: 0, timeoutMs: 1000, retries: 0, retryBaseMs: 1 },
+    cache: 'off',
+  };
   assert.equal(createStrategies(['heuristic'], none).get('heuristic')?.name, 'heuristic');
   for (const name of strategyNames.filter((n) => strategyTable[n].needs)) {
     assert.throws(

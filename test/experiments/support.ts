@@ -3,9 +3,14 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { loadConfig, type Env } from '../../src/config.ts';
 import { prepareEpisodeTemplate, type EpisodeServer } from '../../src/experiments/databases.ts';
-import type { ExperimentContext } from '../../src/experiments/experiment.ts';
+import { after, before } from 'node:test';
+import { openQueue, type ExperimentContext, type Exporter } from '../../src/experiments/experiment.ts';
+import { collectEpisode, writeExports } from '../../src/experiments/export.ts';
+import type { ExperimentRow } from '../../src/experiments/registry.ts';
+import { workExperiment, type WorkEnd, type WorkOptions } from '../../src/experiments/worker.ts';
 import { readScenarioFile } from '../../src/ledger/writing/seed.ts';
-import type { TestDatabase } from '../support/db.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.ts';
 
 export const scenario = (name: string) => readScenarioFile(resolve('scenarios', `${name}.json`));
 
@@ -43,4 +48,40 @@ export async function dropEpisodes(t: TestDatabase, experimentId: string): Promi
   } finally {
     await client.end();
   }
+}
+
+/** The exporter `gridgov experiment` uses, for tests that write the files. */
+export const filesExporter: Exporter = { collect: collectEpisode, write: async (...args) => void (await writeExports(...args)) };
+
+/** Works on the experiment in this process until it ends ('done', 'budget' or 'stopped'). */
+export async function workToEnd(ctx: ExperimentContext, experiment: ExperimentRow, options: Partial<WorkOptions> = {}): Promise<WorkEnd> {
+  const queue = await openQueue(ctx, experiment.id);
+  try {
+    return await workExperiment({ ...ctx, queue }, experiment, {
+      concurrency: 1,
+      signal: new AbortController().signal,
+      pollMs: 100,
+      ...options,
+    });
+  } finally {
+    await queue.stop();
+  }
+}
+
+/**
+ * A test database and a fake OpenAI-compatible server for one test file, closed after it with the
+ * episode databases of the experiments the file lists in `experiments`.
+ */
+export function openAIFixture(): { readonly t: TestDatabase; readonly openai: FakeOpenAI; experiments: string[] } {
+  const fixture = { t: undefined as unknown as TestDatabase, openai: undefined as unknown as FakeOpenAI, experiments: [] as string[] };
+  before(async () => {
+    fixture.t = await createTestDatabase();
+    fixture.openai = await startFakeOpenAI();
+  });
+  after(async () => {
+    for (const id of fixture.experiments) await dropEpisodes(fixture.t, id);
+    await fixture.openai?.close();
+    await fixture.t?.drop();
+  });
+  return fixture;
 }

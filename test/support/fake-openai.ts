@@ -56,6 +56,9 @@ export interface FakeOpenAI {
   /** `${url}/v1`, the base URL OpenAI-compatible clients append /chat/completions to. */
   baseUrl: string;
   requests: FakeOpenAIRequest[];
+  /** The most chat requests that were being answered at once, since the start or the last reset. */
+  peakConcurrency(): number;
+  resetPeak(): void;
   setMode(mode: FakeOpenAIMode): void;
   setResponder(responder: OpenAIResponder): void;
   close(): Promise<void>;
@@ -71,6 +74,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const requests: FakeOpenAIRequest[] = [];
   let mode: FakeOpenAIMode = 'ok';
   let responder: OpenAIResponder = () => ({ text: DEFAULT_OPENAI_REPLY });
+  let inFlight = 0;
+  let peak = 0;
+
+  async function counted(req: IncomingMessage, res: ServerResponse, closing: AbortSignal): Promise<void> {
+    inFlight += 1;
+    peak = Math.max(peak, inFlight);
+    try {
+      await handle(req, res, closing);
+    } finally {
+      inFlight -= 1;
+    }
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse, closing: AbortSignal): Promise<void> {
     const body = ((await readJson(req)) ?? {}) as OpenAIChatBody;
@@ -103,13 +118,17 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     send(res, 200, chatCompletion(model, request.prompt, reply.text, reply.finishReason ?? 'stop'));
   }
 
-  const server = await startFakeServer(handle, (res, err) => send(res, 500, openAIError(String(err), 'server_error', null)));
+  const server = await startFakeServer(counted, (res, err) => send(res, 500, openAIError(String(err), 'server_error', null)));
   const origin = server.origin;
 
   return {
     url: origin,
     baseUrl: `${origin}/v1`,
     requests,
+    peakConcurrency: () => peak,
+    resetPeak() {
+      peak = inFlight;
+    },
     setMode(next) {
       mode = next;
     },
