@@ -51,6 +51,8 @@ export type AnomalyKind = (typeof AnomalyKind)[keyof typeof AnomalyKind];
 export interface Anomaly {
   kind: AnomalyKind;
   message: string;
+  /** The transaction it is found in (the first of a cycle), to place it in time; none for the final read. */
+  txn?: number;
 }
 
 type EdgeKind = 'ww' | 'wr' | 'rw';
@@ -68,7 +70,7 @@ const appends = (txn: Txn) => txn.ops.filter((op): op is Extract<MicroOp, { f: '
  */
 export function checkListAppend(history: ReadonlyArray<Txn>, finalReads: ReadonlyMap<number, number[]>): Anomaly[] {
   const anomalies: Anomaly[] = [];
-  const add = (kind: AnomalyKind, message: string) => anomalies.push({ kind, message });
+  const add = (kind: AnomalyKind, message: string, txn?: Txn) => anomalies.push({ kind, message, txn: txn?.index });
 
   // Who appended each value: key → value → transaction (values are unique per key).
   const writer = new Map<number, Map<number, Txn>>();
@@ -91,19 +93,19 @@ export function checkListAppend(history: ReadonlyArray<Txn>, finalReads: Readonl
     const who = txn ? `T${txn.index}` : 'the final read';
     const longest = order.get(key)!;
     if (list.some((value, i) => longest[i] !== value))
-      add(AnomalyKind.incompatibleOrder, `${who} read key ${key} as [${list.join(' ')}], not a prefix of [${longest.join(' ')}]`);
-    if (new Set(list).size !== list.length) add(AnomalyKind.duplicate, `${who} read key ${key} as [${list.join(' ')}]`);
+      add(AnomalyKind.incompatibleOrder, `${who} read key ${key} as [${list.join(' ')}], not a prefix of [${longest.join(' ')}]`, txn);
+    if (new Set(list).size !== list.length) add(AnomalyKind.duplicate, `${who} read key ${key} as [${list.join(' ')}]`, txn);
     for (const value of list) {
       const w = writer.get(key)?.get(value);
-      if (!w) add(AnomalyKind.garbage, `${who} read ${value} in key ${key}, which nobody appended`);
-      else if (w.type === 'fail') add(AnomalyKind.g1a, `${who} read ${value} in key ${key}, appended by T${w.index}, which failed`);
+      if (!w) add(AnomalyKind.garbage, `${who} read ${value} in key ${key}, which nobody appended`, txn);
+      else if (w.type === 'fail') add(AnomalyKind.g1a, `${who} read ${value} in key ${key}, appended by T${w.index}, which failed`, w);
     }
     const last = list[list.length - 1];
     const lastWriter = last === undefined ? undefined : writer.get(key)?.get(last);
     if (txn && lastWriter && lastWriter !== txn) {
       const own = appends(lastWriter).filter((op) => op.key === key);
       if (own[own.length - 1]!.value !== last)
-        add(AnomalyKind.g1b, `T${txn.index} read key ${key} ending on ${last}, an intermediate append of T${lastWriter.index}`);
+        add(AnomalyKind.g1b, `T${txn.index} read key ${key} ending on ${last}, an intermediate append of T${lastWriter.index}`, txn);
     }
   }
 
@@ -111,7 +113,7 @@ export function checkListAppend(history: ReadonlyArray<Txn>, finalReads: Readonl
     if (txn.type !== 'ok') continue;
     for (const op of appends(txn))
       if (!(finalReads.get(op.key) ?? []).includes(op.value))
-        add(AnomalyKind.lost, `T${txn.index} was acknowledged appending ${op.value} to key ${op.key}; the final read lacks it`);
+        add(AnomalyKind.lost, `T${txn.index} was acknowledged appending ${op.value} to key ${op.key}; the final read lacks it`, txn);
   }
   anomalies.push(...staleReads(history, order));
   anomalies.push(...cycles(history, order, writer));
@@ -136,6 +138,7 @@ function staleReads(history: ReadonlyArray<Txn>, order: Map<number, number[]>): 
       if (missed)
         found.push({
           kind: AnomalyKind.stale,
+          txn: txn.index,
           message: `T${txn.index} read key ${op.key} as [${op.value!.join(' ')}] after T${missed.txn.index}'s append of ${missed.value} was acknowledged`,
         });
     }
@@ -178,7 +181,7 @@ function cycles(history: ReadonlyArray<Txn>, order: Map<number, number[]>, write
     if (reported.has(id)) return;
     reported.add(id);
     const path = cycle.map((c) => `T${c.from} -${c.edge.kind}(key ${c.edge.key})→ `).join('') + `T${cycle[0]!.from}`;
-    found.push({ kind, message: path });
+    found.push({ kind, message: path, txn: cycle[0]!.from });
   };
   // Narrowest first: a ww-only cycle is G0, ww+wr G1c; then one rw (G-single), then any (G2).
   const allowed = (kinds: EdgeKind[]) => (e: Edge) => kinds.includes(e.kind);
