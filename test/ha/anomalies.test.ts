@@ -158,7 +158,7 @@ test('incompatible-order: two reads that disagree on the order of acknowledged a
 });
 
 test('duplicate and garbage: a value read twice, a value nobody appended', () => {
-  assert.deepEqual(kinds([txn(1, [['a', X, 1]]), txn(2, [['r', X, [1, 1]]])], [[X, [1]]]), ['duplicate']);
+  assert.deepEqual(kinds([txn(1, [['a', X, 1]]), txn(2, [['r', X, [1, 1]]])], [[X, [1]]]), ['duplicate', 'incompatible-order']);
   assert.deepEqual(kinds([txn(1, [['r', X, [9]]])], [[X, [9]]]), ['garbage']);
 });
 
@@ -207,4 +207,9 @@ test('any history a serial database produces has no anomaly', () => {
       assert.deepEqual(checkListAppend(history, state), []);
     }),
   );
+});
+
+test('read-lost: a read saw an append in doubt that the database then lost', () => {
+  const history = [txn(1, [['a', X, 1]]), txn(2, [['a', X, 2]], 'info'), txn(3, [['r', X, [1, 2]]]), txn(4, [['a', X, 3]])];
+  assert.deepEqual(kinds(history, [[X, [1, 3]]]), ['read-lost']);
 });

@@ -5,13 +5,16 @@
  * each appended value is unique per key, so a read names the transactions that wrote what it saw,
  * in the order the database applied them. From the reads:
  *
- * - the version order of a key is its longest read, and every read must be a prefix of it
- *   (else: `incompatible-order`, acknowledged appends reordered);
+ * - the version order of a key is its final read (what the database kept), and every read must
+ *   be a prefix of it, leaving aside appends in doubt (else: `incompatible-order`);
  * - `duplicate` (a value read twice in one list), `garbage` (a value nobody appended);
  * - `G1a` aborted read: a read saw a value of a transaction that failed;
  * - `G1b` intermediate read: a read ended on a value its writer later followed by another
  *   append to the same key in the same transaction;
  * - `lost`: an acknowledged append missing from the final read of its key;
+ * - `read-lost`: a committed read saw an append whose outcome its client never learned and that
+ *   the final read lacks: PostgreSQL shows a commit to other sessions on the primary before the
+ *   synchronous standby confirms it, so a primary cut off can show what failover then drops;
  * - `stale`: a read that began after an append was acknowledged but did not see it (real time);
  * - dependency cycles over ww (next version), wr (read what was written) and rw (read a version
  *   the other overwrote) edges between transactions: `G0` (ww only), `G1c` (ww and wr),
@@ -43,6 +46,7 @@ export const AnomalyKind = {
   lost: 'lost',
   stale: 'stale',
   incompatibleOrder: 'incompatible-order',
+  readLost: 'read-lost',
   duplicate: 'duplicate',
   garbage: 'garbage',
 } as const;
@@ -82,18 +86,32 @@ export function checkListAppend(history: ReadonlyArray<Txn>, finalReads: Readonl
       byValue.set(op.value, txn);
     }
 
-  // Version order: the longest list seen for the key, the final read included.
-  const order = new Map<number, number[]>();
+  // Version order: what the database kept (the final read), else the longest list seen.
+  const order = new Map<number, number[]>(finalReads);
   const observed: Array<{ txn: Txn | undefined; key: number; list: number[] }> = [];
   for (const txn of history) if (txn.type === 'ok') for (const op of reads(txn)) observed.push({ txn, key: op.key, list: op.value! });
+  for (const { key, list } of observed) if (!finalReads.has(key) && list.length > (order.get(key)?.length ?? -1)) order.set(key, list);
   for (const [key, list] of finalReads) observed.push({ txn: undefined, key, list });
-  for (const { key, list } of observed) if (list.length > (order.get(key)?.length ?? -1)) order.set(key, list);
+  // Reads that saw what the database then lost say nothing reliable about the version order.
+  const diverged = new Set<{ txn: Txn | undefined; key: number; list: number[] }>();
 
-  for (const { txn, key, list } of observed) {
+  for (const entry of observed) {
+    const { txn, key, list } = entry;
     const who = txn ? `T${txn.index}` : 'the final read';
-    const longest = order.get(key)!;
-    if (list.some((value, i) => longest[i] !== value))
-      add(AnomalyKind.incompatibleOrder, `${who} read key ${key} as [${list.join(' ')}], not a prefix of [${longest.join(' ')}]`, txn);
+    const kept = order.get(key)!;
+    const gone = list.filter((value) => !kept.includes(value));
+    if (gone.length > 0) diverged.add(entry);
+    const inDoubt = gone.filter((value) => writer.get(key)?.get(value)?.type === 'info');
+    if (inDoubt.length > 0)
+      add(
+        AnomalyKind.readLost,
+        `${who} read key ${key} as [${list.join(' ')}]; ${inDoubt.join(' ')}, appended in doubt, was then lost`,
+        txn,
+      );
+    const surviving = list.filter((value) => kept.includes(value));
+    const acknowledgedGone = gone.some((value) => writer.get(key)?.get(value)?.type === 'ok');
+    if (acknowledgedGone || surviving.some((value, i) => kept[i] !== value))
+      add(AnomalyKind.incompatibleOrder, `${who} read key ${key} as [${list.join(' ')}], not a prefix of [${kept.join(' ')}]`, txn);
     if (new Set(list).size !== list.length) add(AnomalyKind.duplicate, `${who} read key ${key} as [${list.join(' ')}]`, txn);
     for (const value of list) {
       const w = writer.get(key)?.get(value);
@@ -115,13 +133,18 @@ export function checkListAppend(history: ReadonlyArray<Txn>, finalReads: Readonl
       if (!(finalReads.get(op.key) ?? []).includes(op.value))
         add(AnomalyKind.lost, `T${txn.index} was acknowledged appending ${op.value} to key ${op.key}; the final read lacks it`, txn);
   }
-  anomalies.push(...staleReads(history, order));
-  anomalies.push(...cycles(history, order, writer));
+  const consistent = (txn: Txn, op: Extract<MicroOp, { f: 'r' }>) => op.value!.every((value) => order.get(op.key)!.includes(value));
+  anomalies.push(...staleReads(history, order, consistent));
+  anomalies.push(...cycles(history, order, writer, consistent));
   return anomalies;
 }
 
 /** A read that began after an append was acknowledged must hold it (and so what precedes it). */
-function staleReads(history: ReadonlyArray<Txn>, order: Map<number, number[]>): Anomaly[] {
+function staleReads(
+  history: ReadonlyArray<Txn>,
+  order: Map<number, number[]>,
+  consistent: (txn: Txn, op: Extract<MicroOp, { f: 'r' }>) => boolean,
+): Anomaly[] {
   const found: Anomaly[] = [];
   const acked = new Map<number, Array<{ end: number; position: number; txn: Txn; value: number }>>();
   for (const txn of history) {
@@ -134,6 +157,7 @@ function staleReads(history: ReadonlyArray<Txn>, order: Map<number, number[]>): 
   for (const txn of history) {
     if (txn.type !== 'ok') continue;
     for (const op of reads(txn)) {
+      if (!consistent(txn, op)) continue;
       const missed = (acked.get(op.key) ?? []).find((a) => a.txn !== txn && a.end < txn.start && a.position >= op.value!.length);
       if (missed)
         found.push({
@@ -147,7 +171,12 @@ function staleReads(history: ReadonlyArray<Txn>, order: Map<number, number[]>): 
 }
 
 /** The dependency graph between committed (or observed) transactions, and its cycles by kind. */
-function cycles(history: ReadonlyArray<Txn>, order: Map<number, number[]>, writer: Map<number, Map<number, Txn>>): Anomaly[] {
+function cycles(
+  history: ReadonlyArray<Txn>,
+  order: Map<number, number[]>,
+  writer: Map<number, Map<number, Txn>>,
+  consistent: (txn: Txn, op: Extract<MicroOp, { f: 'r' }>) => boolean,
+): Anomaly[] {
   const edges = new Map<number, Edge[]>();
   const link = (from: Txn | undefined, to: Txn | undefined, kind: EdgeKind, key: number) => {
     if (!from || !to || from === to || from.type === 'fail' || to.type === 'fail') return;
@@ -162,6 +191,7 @@ function cycles(history: ReadonlyArray<Txn>, order: Map<number, number[]>, write
   for (const txn of history) {
     if (txn.type !== 'ok') continue;
     for (const op of reads(txn)) {
+      if (!consistent(txn, op)) continue;
       const versions = order.get(op.key) ?? [];
       const seen = op.value!.length;
       link(seen > 0 ? writer.get(op.key)?.get(op.value![seen - 1]!) : undefined, txn, 'wr', op.key);

@@ -101,6 +101,8 @@ export interface HaRunResult {
   /** The list-append anomalies, each with when its transaction ended (ms since epoch). */
   anomalies: Array<{ kind: string; at: number | undefined }>;
   bankViolations: number;
+  /** Bank reads that saw the ledger head go back: a commit seen on a primary that failover dropped. */
+  headWentBack: number;
   appendCommitted: number;
   loadMs: number;
 }
@@ -119,6 +121,7 @@ export function comparisonTable(results: HaRunResult[]): string {
     for (const setting of settings) {
       const runs = results.filter((r) => r.setting === setting);
       let lost = 0;
+      let readLost = 0;
       let anomalies = 0;
       let recovered = 0;
       const gaps: number[] = [];
@@ -132,7 +135,8 @@ export function comparisonTable(results: HaRunResult[]): string {
           a.at === undefined ? index === run.figures.length - 1 : a.at >= figure.event.at && a.at < next,
         );
         lost += inWindow.filter((a) => a.kind === 'lost').length;
-        anomalies += inWindow.filter((a) => a.kind !== 'lost').length;
+        readLost += inWindow.filter((a) => a.kind === 'read-lost').length;
+        anomalies += inWindow.filter((a) => a.kind !== 'lost' && a.kind !== 'read-lost').length;
         if (figure.event.recovered) recovered++;
         gaps.push(figure.unavailableMs);
         for (const [key, count] of figure.failures) seen.set(key, (seen.get(key) ?? 0) + count);
@@ -142,18 +146,18 @@ export function comparisonTable(results: HaRunResult[]): string {
       const median = gaps[Math.floor(gaps.length / 2)]!;
       const saw = seen.size ? [...seen].map(([k, v]) => `${k} ×${n(v)}`).join(', ') : 'no failed request';
       rows.push(
-        `| ${kind} | ${setting} | ${gaps.length} | ${lost} | ${anomalies} | ${s(median)} / ${s(gaps[gaps.length - 1]!)} | ${recovered} of ${gaps.length} | ${saw} |`,
+        `| ${kind} | ${setting} | ${gaps.length} | ${lost} | ${anomalies} | ${readLost} | ${s(median)} / ${s(gaps[gaps.length - 1]!)} | ${recovered} of ${gaps.length} | ${saw} |`,
       );
     }
   }
   const totals = settings.map((setting) => {
     const runs = results.filter((r) => r.setting === setting);
     const minutes = runs.map((r) => (r.loadMs / 60_000).toFixed(1)).join(', ');
-    return `- ${setting}: ${runs.length} runs (load ${minutes} min), bank-test violations ${runs.reduce((a, r) => a + r.bankViolations, 0)}, list-append transactions committed ${n(runs.reduce((a, r) => a + r.appendCommitted, 0))}`;
+    return `- ${setting}: ${runs.length} runs (load ${minutes} min), bank-test violations ${runs.reduce((a, r) => a + r.bankViolations, 0)}, bank reads that saw the ledger head go back ${runs.reduce((a, r) => a + r.headWentBack, 0)}, list-append transactions committed ${n(runs.reduce((a, r) => a + r.appendCommitted, 0))}`;
   });
   return [
-    '| fault | setting | runs | acknowledged appends lost | other anomalies (G0, G1a/b/c, G-single, G2, stale, reordered) | writes unavailable, median / worst | came back by itself | what clients saw meanwhile (all runs) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| fault | setting | runs | acknowledged appends lost | anomalies (G0, G1a/b/c, G-single, G2, stale, reordered) | reads of an append in doubt, later lost | writes unavailable, median / worst | came back by itself | what clients saw meanwhile (all runs) |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     ...totals,
