@@ -109,6 +109,7 @@ export function createNetwork(names: ReadonlyArray<string>): Network {
     );
     blocked.add(host);
   };
+  const qdisc = (host: Host, discipline: string[]) => inNamespace(host, ['tc', 'qdisc', 'add', 'dev', host.link, 'root', ...discipline]);
   const addresses = (peers: Host[]) => `{ ${peers.map((p) => p.address).join(', ')} }`;
 
   return {
@@ -123,19 +124,7 @@ export function createNetwork(names: ReadonlyArray<string>): Network {
     shape(host, shaping) {
       shaped.add(host);
       try {
-        inNamespace(host, [
-          'tc',
-          'qdisc',
-          'add',
-          'dev',
-          host.link,
-          'root',
-          'netem',
-          'delay',
-          `${shaping.delayMs}ms`,
-          'loss',
-          `${shaping.lossPercent}%`,
-        ]);
+        qdisc(host, ['netem', 'delay', `${shaping.delayMs}ms`, 'loss', `${shaping.lossPercent}%`]);
         return { ...shaping, method: 'netem' };
       } catch {
         // No sch_netem in this kernel: random loss from nftables, delay from a slow token bucket.
@@ -143,21 +132,7 @@ export function createNetwork(names: ReadonlyArray<string>): Network {
         const loss = `numgen random mod 100 < ${shaping.lossPercent} drop`;
         inNamespace(host, ['nft', `add rule inet fault output ip daddr ${SUBNET}.0/24 ${loss}`]);
         inNamespace(host, ['nft', `add rule inet fault input ip saddr ${SUBNET}.0/24 ${loss}`]);
-        inNamespace(host, [
-          'tc',
-          'qdisc',
-          'add',
-          'dev',
-          host.link,
-          'root',
-          'tbf',
-          'rate',
-          '2mbit',
-          'burst',
-          '16kb',
-          'latency',
-          `${shaping.delayMs}ms`,
-        ]);
+        qdisc(host, ['tbf', 'rate', '2mbit', 'burst', '16kb', 'latency', `${shaping.delayMs}ms`]);
         return { ...shaping, method: 'nftables loss + tbf rate limit' };
       }
     },
