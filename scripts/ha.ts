@@ -25,7 +25,7 @@ import { summaryTable } from '../test/chaos/report.ts';
 import { haProfile, haSetup, SyncSetting } from '../test/ha/setup.ts';
 import { clientViolations, comparisonTable, failoverFigures, failoverTable, type HaRunResult } from '../test/ha/report.ts';
 import { removeNamespaces } from '../test/ha/network.ts';
-import { missingPackages } from '../test/ha/topology.ts';
+import { missingPackages, processTree } from '../test/ha/topology.ts';
 import { writeSection } from '../bench/report.ts';
 import { machine } from '../bench/support.ts';
 
@@ -40,6 +40,8 @@ function killPostmasters(): number[] {
     if (!existsSync(file)) continue;
     const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
     try {
+      // A paused node's backends are woken, so that they notice their postmaster is gone and exit.
+      for (const child of processTree(pid)) process.kill(child, 'SIGCONT');
       process.kill(pid, 'SIGKILL');
       killed.push(pid);
     } catch {

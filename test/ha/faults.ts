@@ -216,8 +216,12 @@ export function createHaInjector(
         }
       })().catch((error: unknown) => {
         failure = error;
-        network.heal();
-        for (const node of topology.nodes) topology.resume(node);
+        try {
+          network.heal();
+          for (const node of topology.nodes) topology.resume(node);
+        } catch (cleanup) {
+          log(`lifting the faults failed too: ${String(cleanup)}`);
+        }
         log(`fault schedule failed: ${String(error)}`);
       });
     },
