@@ -23,6 +23,13 @@ export const PATRONI_TIMINGS = {
   // A crashed primary gets this long to come back before the synchronous standby takes over.
   primary_start_timeout: 10,
 };
+/**
+ * How soon the primary drops a standby it cannot hear. Patroni picks the synchronous standby among
+ * the walsenders PostgreSQL lists, so with the default 60 s a leader cut from its synchronous
+ * standby alone holds every commit for up to a minute before Patroni names another.
+ */
+export const WAL_SENDER_TIMEOUT = '5s';
+
 /** HAProxy's checks of Patroni's REST API: every 500 ms, down after 2 failures, up after 2 passes. */
 export const HAPROXY_CHECK = 'inter 500ms fastinter 250ms downinter 500ms fall 2 rise 2 on-marked-down shutdown-sessions';
 
@@ -65,6 +72,7 @@ bootstrap:
         max_wal_senders: 10
         max_replication_slots: 10
         wal_keep_size: 256MB
+        wal_sender_timeout: ${WAL_SENDER_TIMEOUT}
   initdb:
     - encoding: UTF8
     - auth-host: scram-sha-256

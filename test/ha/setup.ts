@@ -4,7 +4,7 @@ import { restoreServices, type BankSetup } from '../chaos/bank.ts';
 import { DECISIVE, runClients, type SendRecord } from '../chaos/clients.ts';
 import type { ChaosProfile } from '../chaos/profile.ts';
 import { startHaCluster, type HaCluster } from './cluster.ts';
-import { ALL_FAULTS, createHaInjector, SHORT_FAULTS, type FailoverEvent, type HaFault } from './faults.ts';
+import { ALL_FAULTS, createHaInjector, HaFault, SHORT_FAULTS, type FailoverEvent } from './faults.ts';
 import { AnomalyKind, checkListAppend, type Anomaly } from './anomalies.ts';
 import { listAppendWorkload, prepareListAppend, type ListAppendWorkload } from './listappend.ts';
 
@@ -21,10 +21,20 @@ export interface HaProfile extends ChaosProfile {
   appendClients: number;
 }
 
+/** HA_FAULTS: fault names of test/ha/faults.ts (minorityLeader,pause…), in the order to play them. */
+function faults(raw: string | undefined): HaFault[] | undefined {
+  if (!raw) return undefined;
+  return raw.split(',').map((name) => {
+    const fault = (HaFault as Record<string, HaFault>)[name];
+    if (!fault) throw new Error(`HA_FAULTS takes ${Object.keys(HaFault).join(', ')}; got "${name}"`);
+    return fault;
+  });
+}
+
 /**
  * How hard `npm run test:ha` pushes: the full profile plays every fault under both settings, ten
  * runs of at least five minutes each; the short one, what CI runs, one partition and one pause
- * under the strict setting. HA_PROPOSALS, HA_CLIENTS, HA_SEED, HA_RUNS, HA_SETTINGS
+ * under the strict setting. HA_PROPOSALS, HA_CLIENTS, HA_SEED, HA_RUNS, HA_FAULTS, HA_SETTINGS
  * (synchronous_mode,synchronous_mode_strict) and HA_TIMEOUT_MS (per run) override.
  */
 export function haProfile(env: NodeJS.ProcessEnv = process.env): HaProfile {
@@ -54,7 +64,7 @@ export function haProfile(env: NodeJS.ProcessEnv = process.env): HaProfile {
     sendDeadlineMs: 180_000,
     drainTimeoutMs: (full ? 600 : 120) * 1000,
     hardTimeoutMs: number('HA_TIMEOUT_MS', (full ? 40 : 8) * 60_000),
-    schedule: full ? ALL_FAULTS : SHORT_FAULTS,
+    schedule: faults(env.HA_FAULTS) ?? (full ? ALL_FAULTS : SHORT_FAULTS),
     settings: settings as SyncSetting[],
     runs: number('HA_RUNS', full ? 10 : 1),
     minLoadMs: full ? 300_000 : 1,
