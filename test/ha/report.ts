@@ -101,7 +101,7 @@ export interface HaRunResult {
   /** The list-append anomalies, each with when its transaction ended (ms since epoch). */
   anomalies: Array<{ kind: string; at: number | undefined }>;
   bankViolations: number;
-  /** Bank reads that saw the ledger head go back: a commit seen on a primary that failover dropped. */
+  /** Distinct drops of the ledger head the bank readers saw: commits seen on a primary that failover dropped. */
   headWentBack: number;
   appendCommitted: number;
   loadMs: number;
@@ -153,7 +153,7 @@ export function comparisonTable(results: HaRunResult[]): string {
   const totals = settings.map((setting) => {
     const runs = results.filter((r) => r.setting === setting);
     const minutes = runs.map((r) => (r.loadMs / 60_000).toFixed(1)).join(', ');
-    return `- ${setting}: ${runs.length} runs (load ${minutes} min), bank-test violations ${runs.reduce((a, r) => a + r.bankViolations, 0)}, bank reads that saw the ledger head go back ${runs.reduce((a, r) => a + r.headWentBack, 0)}, list-append transactions committed ${n(runs.reduce((a, r) => a + r.appendCommitted, 0))}`;
+    return `- ${setting}: ${runs.length} runs (load ${minutes} min), bank-test violations ${runs.reduce((a, r) => a + r.bankViolations, 0)}, drops of the ledger head the bank readers saw ${runs.reduce((a, r) => a + r.headWentBack, 0)}, list-append transactions committed ${n(runs.reduce((a, r) => a + r.appendCommitted, 0))}`;
   });
   return [
     '| fault | setting | runs | acknowledged appends lost | anomalies (G0, G1a/b/c, G-single, G2, stale, reordered) | reads of an append in doubt, later lost | writes unavailable, median / worst | came back by itself | what clients saw meanwhile (all runs) |',
