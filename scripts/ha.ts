@@ -1,14 +1,19 @@
 /**
- * `npm run test:ha`: the bank test on a high-availability topology (test/ha): three PostgreSQL
- * nodes under Patroni with synchronous replication, etcd, HAProxy, two validators, a dispatcher
- * and a runner, through four failovers (kill -9 of the leader's postmaster, Patroni stopped on
- * the leader, a planned switchover, the old leader rejoining). HA_PROFILE=full (default: 20,000
- * proposals) or short (CI); HA_PROPOSALS, HA_CLIENTS, HA_SEED, HA_TIMEOUT_MS override.
+ * `npm run test:ha`: the bank test, and a list-append workload checked for isolation anomalies
+ * (test/ha/anomalies.ts), on a high-availability topology (test/ha): three PostgreSQL nodes under
+ * Patroni with synchronous replication, etcd and HAProxy, each in a network namespace of its own,
+ * two validators, a dispatcher and a runner, through faults where processes die (kill -9,
+ * Patroni stopped, a switchover, a rejoin) and faults where every process stays alive
+ * (partitions, an asymmetric cut, a lossy link, SIGSTOP, the leader and its synchronous standby
+ * lost together). HA_PROFILE=full (every fault, synchronous_mode and synchronous_mode_strict,
+ * 10 runs of at least 5 minutes each) or short (CI: one partition, one pause, strict); see
+ * test/ha/setup.ts for the overrides.
  *
- * Installs Debian's etcd-server, patroni and haproxy when missing (as root). Prints the summary
- * and the failover table and exits 1 on any violation; the full profile writes both to
- * BENCHMARKS.md (HA_BENCHMARKS=0 to skip, =1 to write from any profile). Everything it starts is
- * stopped by PID when it ends, fails, is interrupted or runs past the hard timeout.
+ * Installs Debian's etcd-server, patroni, haproxy, nftables and iproute2 when missing (as root).
+ * Prints each run's tables and the comparison of the settings and exits 1 on any violation; the
+ * full profile writes the comparison to BENCHMARKS.md (HA_BENCHMARKS=0 to skip, =1 to write from
+ * any profile). Everything it starts is stopped by PID, and every namespace it made deleted, when
+ * it ends, fails, is interrupted or runs past the hard timeout.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -17,9 +22,10 @@ import { join } from 'node:path';
 import { runBankTest } from '../test/chaos/bank.ts';
 import { harnessScript, printViolations } from '../test/chaos/script.ts';
 import { summaryTable } from '../test/chaos/report.ts';
-import { haProfile, haSetup } from '../test/ha/setup.ts';
-import { failoverFigures, failoverTable } from '../test/ha/report.ts';
-import { missingPackages } from '../test/ha/topology.ts';
+import { haProfile, haSetup, SyncSetting } from '../test/ha/setup.ts';
+import { clientViolations, comparisonTable, failoverFigures, failoverTable, type HaRunResult } from '../test/ha/report.ts';
+import { removeNamespaces } from '../test/ha/network.ts';
+import { missingPackages, processTree } from '../test/ha/topology.ts';
 import { writeSection } from '../bench/report.ts';
 import { machine } from '../bench/support.ts';
 
@@ -34,6 +40,8 @@ function killPostmasters(): number[] {
     if (!existsSync(file)) continue;
     const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
     try {
+      // A paused node's backends are woken, so that they notice their postmaster is gone and exit.
+      for (const child of processTree(pid)) process.kill(child, 'SIGCONT');
       process.kill(pid, 'SIGKILL');
       killed.push(pid);
     } catch {
@@ -43,7 +51,11 @@ function killPostmasters(): number[] {
   return killed;
 }
 
-const script = harnessScript('ha', killPostmasters);
+const script = harnessScript('ha', () => {
+  const killed = killPostmasters();
+  removeNamespaces();
+  return killed;
+});
 const log = script.log;
 
 /** Debian's packages, as .ci/run installs Chromium: only when missing, only as root. */
@@ -62,42 +74,79 @@ function installMissing(): void {
 async function main(): Promise<number> {
   const profile = haProfile();
   installMissing();
-  script.hardTimeout(profile.hardTimeoutMs);
+  script.hardTimeout(profile.hardTimeoutMs * profile.runs * profile.settings.length);
   log(
-    `profile ${profile.name}: ${profile.proposals} proposals, ${profile.clients} clients, seed ${profile.seed}; temp folder under ${tmpdir()}`,
+    `profile ${profile.name}: ${profile.runs} run(s) of each of ${profile.settings.join(', ')}; faults ${profile.schedule.join('; ')}; ${profile.proposals} proposals, ${profile.clients} clients, seed ${profile.seed}; temp folder under ${tmpdir()}`,
   );
-  const setup = haSetup();
-  const start = setup.start;
-  setup.start = async (options) => {
-    const cluster = await start(options);
-    runDir = cluster.dir;
-    return cluster;
-  };
-  const summary = await runBankTest(profile, log, setup);
-  const table = summaryTable(summary);
-  const failovers = failoverTable(failoverFigures(summary.records, setup.failovers()));
-  console.log(`\n${table}\n\n${failovers}\n`);
-  printViolations(summary);
+  const results: HaRunResult[] = [];
+  const tables: string[] = [];
+  let failed = 0;
+  let server = '';
+  for (let run = 1; run <= profile.runs; run++) {
+    for (const setting of profile.settings) {
+      log(`run ${run} of ${profile.runs}, ${setting}`);
+      const setup = haSetup({ ...profile, seed: profile.seed + run - 1 }, setting);
+      const start = setup.start;
+      setup.start = async (options) => {
+        const cluster = await start(options);
+        runDir = cluster.dir;
+        return cluster;
+      };
+      const summary = await runBankTest({ ...profile, seed: profile.seed + run - 1 }, log, setup);
+      server = summary.cluster.server;
+      const figures = failoverFigures(summary.records, setup.failovers());
+      // PostgreSQL shows a commit on the primary before its synchronous standby has it; a reader
+      // of a primary that is then cut off sees what failover drops (docs/deployment.md). Acknowledged
+      // writes are checked apart, so this is counted as a finding, not a violation.
+      // The readers report every later read below the highest head seen: one event per distinct drop.
+      const headWentBack = [...new Set(summary.violations.filter((v) => v.startsWith('read: ledger head went back')))];
+      summary.violations = summary.violations.filter((v) => !headWentBack.includes(v));
+      // Only 503 while writes are unavailable is the strict setting's goal in the full profile; elsewhere a figure.
+      const clients = clientViolations(figures);
+      if (profile.name === 'full' && setting === SyncSetting.strict) summary.violations.push(...clients);
+      else for (const line of clients) log(`finding: ${line}`);
+      for (const line of headWentBack) log(`finding: ${line}`);
+      const appends = setup.appends();
+      const ends = new Map(appends?.workload.history.map((t) => [t.index, t.end]) ?? []);
+      results.push({
+        setting,
+        figures,
+        anomalies: (appends?.anomalies ?? []).map((a) => ({ kind: a.kind, at: a.txn === undefined ? undefined : ends.get(a.txn) })),
+        bankViolations: summary.violations.filter((v) => !v.startsWith('list-append')).length,
+        headWentBack: headWentBack.length,
+        appendCommitted: appends?.workload.history.filter((t) => t.type === 'ok').length ?? 0,
+        loadMs: summary.durations.loadMs,
+      });
+      const table = `${setting}, run ${run}\n\n${failoverTable(figures)}\n\n${summaryTable(summary)}`;
+      tables.push(table);
+      console.log(`\n${table}\n`);
+      printViolations(summary);
+      if (summary.violations.length > 0) failed++;
+    }
+  }
+  const comparison = comparisonTable(results);
+  console.log(`\n${comparison}\n`);
   const write = process.env.HA_BENCHMARKS ?? (profile.name === 'full' ? '1' : '0');
   if (write === '1') {
     const date = new Date().toISOString().slice(0, 10);
     await writeSection(
       'ha',
       [
-        '## High availability: failover under load',
+        '## High availability: crashes, partitions and pauses under load',
         '',
         `\`npm run test:ha\` (HA_PROFILE=${profile.name}), ${date}, on ${machine()}, load average ${loadAtStart.join(' ')} at the start`,
-        `(a machine shared with other work; ${summary.cluster.server}). Three nodes under Patroni (synchronous_mode on), one etcd,`,
-        'HAProxy; two `gridgov validator`s and a dispatcher on the write frontend, a runner on a validator of its own. See docs/deployment.md.',
+        `(a machine shared with other work; ${server}). Three nodes under Patroni, one etcd, HAProxy, each in a network namespace`,
+        'of its own; two `gridgov validator`s and a dispatcher on the write frontend, a runner on a validator of its own, and',
+        `${profile.appendClients} list-append clients on the same frontend. See docs/deployment.md.`,
         '',
-        failovers,
+        comparison,
         '',
-        table,
+        tables[tables.length - 1] ?? '',
       ].join('\n'),
     );
     log('wrote the tables to BENCHMARKS.md');
   }
-  return summary.violations.length > 0 ? 1 : 0;
+  return failed > 0 ? 1 : 0;
 }
 
 script.run(main);

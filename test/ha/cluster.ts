@@ -10,7 +10,7 @@ import { applicationLogin, runScaffold, startServices, type ServiceCluster } fro
 import { GridgovProcess, live } from '../chaos/processes.ts';
 import { chaosScenario } from '../chaos/workload.ts';
 import { ADMIN_KEY, BIN, runCli } from '../support/validator.ts';
-import { startTopology, type Topology } from './topology.ts';
+import { startTopology, type Topology, type TopologyOptions } from './topology.ts';
 
 /**
  * The bank test's world on the HA topology (test/ha/topology.ts): the database is made through
@@ -56,11 +56,13 @@ async function makeDatabase(topology: Topology, name: string, owner: string): Pr
   return url;
 }
 
-export async function startHaCluster(options: { keepDir: () => boolean; log: (line: string) => void }): Promise<HaCluster> {
+export async function startHaCluster(
+  options: { keepDir: () => boolean; log: (line: string) => void } & TopologyOptions,
+): Promise<HaCluster> {
   const run = runScaffold('gridgov-ha-', options);
   const { dir, cleanups, unexpectedExits, stop, closing } = run;
   try {
-    const topology = await startTopology(dir, options.log);
+    const topology = await startTopology(dir, options.log, options);
     cleanups.push(() => topology.stop());
 
     const directUrl = await makeDatabase(topology, 'gridgov', 'gridgov_owner');

@@ -81,3 +81,85 @@ export function failoverTable(figures: FailoverFigures[]): string {
     ...rows,
   ].join('\n');
 }
+
+/** What clients must see while writes are unavailable, and what every retried send must do. */
+export function clientViolations(figures: FailoverFigures[]): string[] {
+  return figures.flatMap((f) => [
+    ...[...f.failures.keys()]
+      .filter((key) => key !== '503 DATABASE_UNAVAILABLE')
+      .map((key) => `clients: during ${f.event.kind}, ${f.failures.get(key)} replies were ${key}, not 503 DATABASE_UNAVAILABLE`),
+    ...(f.retriedSettled < f.retriedSends
+      ? [`clients: during ${f.event.kind}, ${f.retriedSends - f.retriedSettled} of ${f.retriedSends} retried sends never settled`]
+      : []),
+  ]);
+}
+
+/** One run of one setting, as the comparison needs it. */
+export interface HaRunResult {
+  setting: string;
+  figures: FailoverFigures[];
+  /** The list-append anomalies, each with when its transaction ended (ms since epoch). */
+  anomalies: Array<{ kind: string; at: number | undefined }>;
+  bankViolations: number;
+  /** Distinct drops of the ledger head the bank readers saw: commits seen on a primary that failover dropped. */
+  headWentBack: number;
+  appendCommitted: number;
+  loadMs: number;
+}
+
+/**
+ * Per fault and setting, over every run: seconds without writes (the bank's longest gap between
+ * commits around the fault), acknowledged appends lost and other anomalies whose transaction
+ * ended between this fault and the next, whether the cluster came back by itself, and what
+ * clients saw. An anomaly of the final read (no transaction) is counted on the last fault.
+ */
+export function comparisonTable(results: HaRunResult[]): string {
+  const rows: string[] = [];
+  const kinds = [...new Set(results.flatMap((r) => r.figures.map((f) => f.event.kind)))];
+  const settings = [...new Set(results.map((r) => r.setting))];
+  for (const kind of kinds) {
+    for (const setting of settings) {
+      const runs = results.filter((r) => r.setting === setting);
+      let lost = 0;
+      let readLost = 0;
+      let anomalies = 0;
+      let recovered = 0;
+      const gaps: number[] = [];
+      const seen = new Map<string, number>();
+      for (const run of runs) {
+        const index = run.figures.findIndex((f) => f.event.kind === kind);
+        const figure = run.figures[index];
+        if (!figure) continue;
+        const next = run.figures[index + 1]?.event.at ?? Infinity;
+        const inWindow = run.anomalies.filter((a) =>
+          a.at === undefined ? index === run.figures.length - 1 : a.at >= figure.event.at && a.at < next,
+        );
+        lost += inWindow.filter((a) => a.kind === 'lost').length;
+        readLost += inWindow.filter((a) => a.kind === 'read-lost').length;
+        anomalies += inWindow.filter((a) => a.kind !== 'lost' && a.kind !== 'read-lost').length;
+        if (figure.event.recovered) recovered++;
+        gaps.push(figure.unavailableMs);
+        for (const [key, count] of figure.failures) seen.set(key, (seen.get(key) ?? 0) + count);
+      }
+      if (gaps.length === 0) continue;
+      gaps.sort((a, b) => a - b);
+      const median = gaps[Math.floor(gaps.length / 2)]!;
+      const saw = seen.size ? [...seen].map(([k, v]) => `${k} ×${n(v)}`).join(', ') : 'no failed request';
+      rows.push(
+        `| ${kind} | ${setting} | ${gaps.length} | ${lost} | ${anomalies} | ${readLost} | ${s(median)} / ${s(gaps[gaps.length - 1]!)} | ${recovered} of ${gaps.length} | ${saw} |`,
+      );
+    }
+  }
+  const totals = settings.map((setting) => {
+    const runs = results.filter((r) => r.setting === setting);
+    const minutes = runs.map((r) => (r.loadMs / 60_000).toFixed(1)).join(', ');
+    return `- ${setting}: ${runs.length} runs (load ${minutes} min), bank-test violations ${runs.reduce((a, r) => a + r.bankViolations, 0)}, drops of the ledger head the bank readers saw ${runs.reduce((a, r) => a + r.headWentBack, 0)}, list-append transactions committed ${n(runs.reduce((a, r) => a + r.appendCommitted, 0))}`;
+  });
+  return [
+    '| fault | setting | runs | acknowledged appends lost | anomalies (G0, G1a/b/c, G-single, G2, stale, reordered) | reads of an append in doubt, later lost | writes unavailable, median / worst | came back by itself | what clients saw meanwhile (all runs) |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    ...totals,
+  ].join('\n');
+}
