@@ -34,11 +34,30 @@ export interface Manifest {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+/**
+ * Each top-level export of src/agents/prompts.ts as written, by name: a function's text as it runs
+ * depends on how it was compiled (tsx in development, esbuild's dist/ for `gridgov`), so two
+ * processes of one build would disagree. Empty where the source is not shipped.
+ */
+function promptSources(): Map<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(new URL('../../src/agents/prompts.ts', import.meta.url), 'utf8');
+  } catch {
+    return new Map();
+  }
+  const starts = [...text.matchAll(/^export (?:async )?(?:function\*? |const |let )(\w+)/gm)];
+  return new Map(starts.map((m, i) => [m[1]!, text.slice(m.index, starts[i + 1]?.index ?? text.length)]));
+}
+
 /** The prompt templates of this build: the system instruction, each prompt builder and parser, each schema. */
 export function promptHashes(): Record<string, string> {
+  const sources = promptSources();
+  const textOf = (name: string, value: unknown) =>
+    typeof value === 'function' ? (sources.get(name) ?? (value as () => unknown).toString()) : JSON.stringify(value);
   return Object.fromEntries(
     Object.entries(prompts)
-      .map(([name, value]) => [name, sha256(typeof value === 'function' ? value.toString() : JSON.stringify(value))] as const)
+      .map(([name, value]) => [name, sha256(textOf(name, value))] as const)
       .sort(([a], [b]) => (a < b ? -1 : 1)),
   );
 }
