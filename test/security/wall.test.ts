@@ -211,17 +211,28 @@ test('the login cannot take advisory locks, signal sessions, plant functions or 
   for (const [what, sql] of refused) await assert.rejects(app.query(sql), DENIED, what);
 });
 
-test('a session left idle in a transaction is ended by the database, freeing what it locked', async () => {
-  const stalled = await connectAsApp(t.url);
-  stalled.on('error', () => undefined);
-  await stalled.query('BEGIN');
-  const p = proposal(null, [[alice, bob, 'credits', 1]]);
-  await stalled.query(p.sql, p.params);
+/** A session of the login that has recorded a trade over these legs and keeps its transaction open. */
+async function holdingLocks(legs: Array<[string, string, string, number]>): Promise<pg.Client> {
+  const holder = await connectAsApp(t.url);
+  holder.on('error', () => undefined);
+  await holder.query('BEGIN');
+  const p = proposal(null, legs);
+  await holder.query(p.sql, p.params);
+  return holder;
+}
+
+/** Asks the database to end stalled sessions until it has ended one. */
+async function untilOneEnded(what: string): Promise<void> {
   let ended = 0;
   await waitUntil(async () => {
     ended += (await app.query('SELECT end_stalled_sessions(1000) AS n')).rows[0].n;
     return ended > 0;
-  }, 'the stalled session ended');
+  }, what);
+}
+
+test('a session left idle in a transaction is ended by the database, freeing what it locked', async () => {
+  const stalled = await holdingLocks([[alice, bob, 'credits', 1]]);
+  await untilOneEnded('the stalled session ended');
   await assert.rejects(stalled.query('COMMIT'));
   await stalled.end().catch(() => undefined);
   // Its balance rows are free again: a trade over them goes through.
@@ -230,21 +241,13 @@ test('a session left idle in a transaction is ended by the database, freeing wha
 });
 
 test('a session sleeping in a transaction while others wait on its locks is ended too', async () => {
-  const sleeper = await connectAsApp(t.url);
-  sleeper.on('error', () => undefined);
-  await sleeper.query('BEGIN');
-  const p = proposal(null, [[carol, alice, 'energy', 1]]);
-  await sleeper.query(p.sql, p.params);
+  const sleeper = await holdingLocks([[carol, alice, 'energy', 1]]);
   const sleeping = sleeper.query('SELECT pg_sleep(600)').catch((error: unknown) => error);
   const waiter = await connectAsApp(t.url);
   try {
     const q = proposal(null, [[carol, alice, 'energy', 1]]);
     const waiting = waiter.query(q.sql, q.params);
-    let ended = 0;
-    await waitUntil(async () => {
-      ended += (await app.query('SELECT end_stalled_sessions(1000) AS n')).rows[0].n;
-      return ended > 0;
-    }, 'the sleeping session ended');
+    await untilOneEnded('the sleeping session ended');
     assert.ok((await sleeping) instanceof Error);
     assert.equal((await waiting).rows[0].outcome, 'applied');
   } finally {
