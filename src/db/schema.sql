@@ -2146,3 +2146,16 @@ BEGIN
 END
 $function$
 ;
+
+CREATE OR REPLACE FUNCTION public.wall_guarded_builtins()
+ RETURNS SETOF regprocedure
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  SELECT p.oid::regprocedure FROM pg_proc p
+   WHERE p.pronamespace = 'pg_catalog'::regnamespace
+     AND (p.proname LIKE 'pg\_advisory\_%' OR p.proname LIKE 'pg\_try\_advisory\_%' OR p.proname IN ('pg_terminate_backend', 'pg_cancel_backend'))
+   ORDER BY 1
+$function$
+;

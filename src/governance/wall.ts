@@ -14,16 +14,13 @@ export class WallError extends Error {}
  */
 export async function wallGaps(db: Db): Promise<string[]> {
   const { rows } = await db.query<{ sig: string }>(
-    `SELECT p.oid::regprocedure::text AS sig FROM pg_proc p
-      WHERE p.pronamespace = 'pg_catalog'::regnamespace
-        AND (p.proname LIKE 'pg\\_advisory\\_%' OR p.proname LIKE 'pg\\_try\\_advisory\\_%' OR p.proname IN ('pg_terminate_backend', 'pg_cancel_backend'))
-        AND EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = 'gridgov_app') AND has_function_privilege('gridgov_app', p.oid, 'EXECUTE')
-      ORDER BY 1`,
+    `SELECT g::text AS sig FROM wall_guarded_builtins() g
+      WHERE EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = 'gridgov_app') AND has_function_privilege('gridgov_app', g, 'EXECUTE')`,
   );
   if (rows.length === 0) return [];
   return [
     `the validator's login may still call ${rows.length} built-in functions that take advisory locks or signal sessions ` +
-      `(${rows[0]!.sig}, …); a superuser should revoke them from PUBLIC in this database (docs/security.md, "Set-up")`,
+      `(${rows[0]!.sig}, …); a superuser should revoke them from PUBLIC in this database (wall_guarded_builtins(); docs/security.md, "Set-up")`,
   ];
 }
 

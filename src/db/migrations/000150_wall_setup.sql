@@ -14,6 +14,17 @@
 -- replica) and signal other sessions of the same login. Only a superuser can revoke built-in
 -- functions: when this login is one, it does, granting them back to the owner; otherwise it warns
 -- and names the statements a superuser runs once (docs/security.md, "Set-up").
+
+-- The built-ins the validator's login must not call: they take advisory locks or signal sessions.
+CREATE FUNCTION wall_guarded_builtins() RETURNS SETOF regprocedure
+LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+  SELECT p.oid::regprocedure FROM pg_proc p
+   WHERE p.pronamespace = 'pg_catalog'::regnamespace
+     AND (p.proname LIKE 'pg\_advisory\_%' OR p.proname LIKE 'pg\_try\_advisory\_%' OR p.proname IN ('pg_terminate_backend', 'pg_cancel_backend'))
+   ORDER BY 1
+$$;
+REVOKE EXECUTE ON FUNCTION wall_guarded_builtins() FROM PUBLIC;
+
 DO $$
 DECLARE
   fn record;
@@ -50,12 +61,7 @@ BEGIN
       USING ERRCODE = 'GG016', HINT = format('as a superuser: REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC; then migrate again', current_database());
   END IF;
 
-  FOR fn IN
-    SELECT p.oid::regprocedure AS sig FROM pg_proc p
-     WHERE p.pronamespace = 'pg_catalog'::regnamespace
-       AND (p.proname LIKE 'pg\_advisory\_%' OR p.proname LIKE 'pg\_try\_advisory\_%' OR p.proname IN ('pg_terminate_backend', 'pg_cancel_backend'))
-     ORDER BY 1
-  LOOP
+  FOR fn IN SELECT g AS sig FROM wall_guarded_builtins() g LOOP
     IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
       EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn.sig);
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', fn.sig, current_user);
