@@ -205,6 +205,32 @@ export async function flushWal(db: Db): Promise<void> {
   await db.query(FLUSH_WAL);
 }
 
+export const NO_ANSWER = Symbol('no answer');
+export type Answer<T> = { value: T } | { error: unknown } | typeof NO_ANSWER;
+
+/** A deadline of `ms` for answerBy; cancel it once every answer is in. */
+export function answerDeadline(ms: number): { passed: Promise<typeof NO_ANSWER>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const passed = new Promise<typeof NO_ANSWER>((resolve) => {
+    timer = setTimeout(() => resolve(NO_ANSWER), ms);
+  });
+  return { passed, cancel: () => clearTimeout(timer) };
+}
+
+/**
+ * What `work` came to, or NO_ANSWER if `deadline` passes first: for callers that must not wait on
+ * a database that stopped answering. Whatever the work comes to later is dropped.
+ */
+export function answerBy<T>(work: Promise<T>, deadline: Promise<typeof NO_ANSWER>): Promise<Answer<T>> {
+  return Promise.race([
+    work.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    ),
+    deadline,
+  ]);
+}
+
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
 // 57014 statement_timeout (or a cancel), 55P03 lock_timeout, 25P03 idle_in_transaction_session_timeout.
 const TIMEOUT_CODES = new Set(['57014', '55P03', '25P03']);

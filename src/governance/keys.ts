@@ -78,15 +78,13 @@ export async function registerBootstrapKey(db: Db, key: string): Promise<boolean
   }
 }
 
-export type ExecuteAuthMode = AuthMode;
-
 /**
  * Records what an anonymous POST /execute may do (GRIDGOV_EXECUTE_AUTH) where record_proposals reads
  * it (wall_settings, migration 000152): the database, not the caller, decides whether a proposal
  * without a key is refused. Only an owning login may: returns false, changing nothing, for the
  * application role.
  */
-export async function registerExecuteAuth(db: Db, mode: ExecuteAuthMode): Promise<boolean> {
+export async function registerExecuteAuth(db: Db, mode: AuthMode): Promise<boolean> {
   try {
     await db.query('UPDATE wall_settings SET execute_auth = $1, updated_at = now() WHERE id = 1 AND execute_auth <> $1', [mode]);
     return true;
@@ -97,7 +95,7 @@ export async function registerExecuteAuth(db: Db, mode: ExecuteAuthMode): Promis
 }
 
 /** The execute auth mode the database enforces. */
-export async function registeredExecuteAuth(db: Db): Promise<ExecuteAuthMode> {
-  const { rows } = await db.query<{ execute_auth: ExecuteAuthMode }>('SELECT execute_auth FROM wall_settings WHERE id = 1');
+export async function registeredExecuteAuth(db: Db): Promise<AuthMode> {
+  const { rows } = await db.query<{ execute_auth: AuthMode }>('SELECT execute_auth FROM wall_settings WHERE id = 1');
   return rows[0]?.execute_auth ?? 'required';
 }

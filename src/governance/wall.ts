@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { isDatabaseUnavailable, type Db } from '../db/db.ts';
-import { registerExecuteAuth, registeredExecuteAuth, type ExecuteAuthMode } from './keys.ts';
+import { answerBy, answerDeadline, isDatabaseUnavailable, NO_ANSWER, type Db } from '../db/db.ts';
+import type { AuthMode } from '../config.ts';
+import { registerExecuteAuth, registeredExecuteAuth } from './keys.ts';
 
 /** How long a start waits for the database to say which execute auth mode it enforces. */
 const CHECK_TIMEOUT_MS = 5_000;
@@ -29,23 +30,17 @@ export async function wallGaps(db: Db): Promise<string[]> {
  * differs from the database's registers its own when its login owns the schema, and otherwise
  * refuses to start, naming the fix.
  */
-export async function checkExecuteAuth(db: Db, mode: ExecuteAuthMode, logger: Logger): Promise<void> {
+export async function checkExecuteAuth(db: Db, mode: AuthMode, logger: Logger): Promise<void> {
   // A database that cannot be reached, or does not answer, is no reason not to start: /health says
   // so, and the route refuses key-less proposals under 'required' whatever the database records.
-  const reading = registeredExecuteAuth(db).catch((error: unknown) => {
-    if (isDatabaseUnavailable(error)) return undefined;
-    throw error;
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const unanswered = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), CHECK_TIMEOUT_MS);
-    timer.unref();
-  });
-  const registered = await Promise.race([reading, unanswered]).finally(() => clearTimeout(timer));
-  if (registered === undefined) {
+  const deadline = answerDeadline(CHECK_TIMEOUT_MS);
+  const answer = await answerBy(registeredExecuteAuth(db), deadline.passed).finally(deadline.cancel);
+  if (answer === NO_ANSWER || ('error' in answer && isDatabaseUnavailable(answer.error))) {
     logger.warn('the database did not say which GRIDGOV_EXECUTE_AUTH it enforces; checked again at the next start');
     return;
   }
+  if ('error' in answer) throw answer.error;
+  const registered = answer.value;
   if (registered === mode) return;
   if (await registerExecuteAuth(db, mode)) {
     logger.info({ execute_auth: mode }, 'GRIDGOV_EXECUTE_AUTH registered in the database');

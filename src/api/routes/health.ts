@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { isReadOnlyServer } from '../../db/db.ts';
+import { answerBy, answerDeadline, isReadOnlyServer, NO_ANSWER, type Answer } from '../../db/db.ts';
 import { readHealthSnapshot, type HealthSnapshot } from '../../ledger/integrity/health.ts';
 import type { AppDeps } from '../deps.ts';
 import type { RouteSchema } from '../openapi.ts';
@@ -89,24 +89,6 @@ const healthRoute: RouteSchema = {
   },
 };
 
-const NO_ANSWER = Symbol('no answer');
-type Answer<T> = { value: T } | { error: unknown } | typeof NO_ANSWER;
-
-/**
- * What `work` came to, or NO_ANSWER if `deadline` settles first. A stopped or stalled database
- * must not hold /health (a load balancer's probe gives up and learns nothing); whatever the work
- * comes to later is dropped.
- */
-function answerBy<T>(work: Promise<T>, deadline: Promise<typeof NO_ANSWER>): Promise<Answer<T>> {
-  return Promise.race([
-    work.then(
-      (value) => ({ value }),
-      (error: unknown) => ({ error }),
-    ),
-    deadline,
-  ]);
-}
-
 const UNAVAILABLE: Check = {
   ok: false,
   state: 'unavailable',
@@ -136,12 +118,12 @@ export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void 
   app.get('/livez', { config: { openapi: livezRoute } }, async () => ({ status: 'ok' }));
 
   app.get('/health', { config: { openapi: healthRoute } }, async (_request, reply) => {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<typeof NO_ANSWER>((resolve) => (timer = setTimeout(() => resolve(NO_ANSWER), timeoutMs)));
+    // A stopped or stalled database must not hold /health: a load balancer's probe gives up and learns nothing.
+    const deadline = answerDeadline(timeoutMs);
     const [snapshot, database] = await Promise.all([
-      answerBy(readHealthSnapshot(deps.db), deadline),
-      answerBy(writable(deps.db), deadline),
-    ]).finally(() => clearTimeout(timer));
+      answerBy(readHealthSnapshot(deps.db), deadline.passed),
+      answerBy(writable(deps.db), deadline.passed),
+    ]).finally(deadline.cancel);
 
     const checks: Record<string, Check> = {};
     if (database === NO_ANSWER) checks.database = noAnswer;
